@@ -1,0 +1,350 @@
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  QueryCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import { TransientFaultError } from '../domain/errors';
+import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey } from '../domain/ledger';
+import type { RetryMode } from '../domain/types';
+import { Keys } from './table-keys';
+
+export interface NewClaim {
+  readonly occurrence: number;
+  readonly status: typeof ClaimStatus.Scheduled | typeof ClaimStatus.Retrying;
+  readonly retryMode: RetryMode;
+  readonly dueAt: Date;
+  readonly leaseUntil: Date;
+  readonly token: string;
+  readonly fingerprint: string;
+  readonly maxRetries: number;
+  readonly failedAt: Date;
+  readonly now: Date;
+}
+
+export interface ClaimFinish {
+  readonly status: typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | typeof ClaimStatus.Failed;
+  readonly outcome: string;
+  readonly reason: string;
+  readonly now: Date;
+}
+
+/** One stage execution's ledger record, as the CLI and tests read it. */
+export interface LedgerRecord extends LedgerKey {
+  readonly retries: number;
+  readonly firstFailureAt: string | undefined;
+  readonly updatedAt: string | undefined;
+  readonly claims: readonly Claim[];
+  readonly skips: readonly { occurrence: number; reason: string; detail: string; at: string }[];
+}
+
+export interface LedgerPort {
+  claim(key: LedgerKey, claim: NewClaim): Promise<ClaimResult>;
+  get(key: LedgerKey, occurrence: number): Promise<Claim | undefined>;
+  acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean>;
+  reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean>;
+  finish(key: LedgerKey, claim: Claim, finish: ClaimFinish): Promise<boolean>;
+  release(key: LedgerKey, claim: Claim): Promise<boolean>;
+  recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date): Promise<void>;
+}
+
+const claimAttribute = (occurrence: number) => `occ_${occurrence}`;
+
+/**
+ * The attempt ledger: one item per (pipeline, stage, pipeline execution), holding the retry
+ * counter and one claim map per failure occurrence. Every change is a single-item conditional
+ * update, so duplicate and concurrent deliveries are settled by DynamoDB, with no transactions.
+ */
+export class LedgerStore implements LedgerPort {
+  public constructor(
+    private readonly tableName: string,
+    private readonly client: DynamoDBClient = new DynamoDBClient({}),
+    private readonly retentionSeconds: number = 30 * 86_400,
+  ) {}
+
+  /**
+   * Claims a retry slot for one failure occurrence. Succeeds only when this occurrence has no
+   * claim yet and fewer than maxRetries slots are taken: the one write that makes
+   * "at most one retry per occurrence, at most maxRetries in all" hold under concurrency.
+   */
+  public async claim(key: LedgerKey, c: NewClaim): Promise<ClaimResult> {
+    // Guess the counter from the event (attempt n of an execution usually follows n - 1 retries);
+    // a wrong guess costs one read and one more write, never a wrong count.
+    let expected = Math.max(0, c.occurrence - 1);
+    for (let round = 0; round < 5; round++) {
+      if (expected >= c.maxRetries) {
+        const item = await this.read(key);
+        const existing = item?.[claimAttribute(c.occurrence)];
+        if (existing) return { kind: 'exists', claim: toClaim(existing) };
+        const retries = Number(item?.retries ?? 0);
+        if (retries >= c.maxRetries) return { kind: 'exhausted', retries };
+        expected = retries;
+      }
+      const claim = await this.tryClaim(key, c, expected);
+      if (claim) return { kind: 'claimed', claim };
+      const item = await this.read(key);
+      const existing = item?.[claimAttribute(c.occurrence)];
+      if (existing) return { kind: 'exists', claim: toClaim(existing) };
+      const retries = Number(item?.retries ?? 0);
+      if (retries >= c.maxRetries) return { kind: 'exhausted', retries };
+      expected = retries;
+    }
+    throw new TransientFaultError('could not claim a retry: the ledger kept changing under contention');
+  }
+
+  /**
+   * One conditional write: this occurrence has no claim yet and the counter is exactly
+   * `expected` (so the attempt number we store is right), which is below maxRetries.
+   */
+  private async tryClaim(key: LedgerKey, c: NewClaim, expected: number): Promise<Claim | undefined> {
+    const claim: Claim = {
+      occurrence: c.occurrence,
+      attempt: expected + 1,
+      status: c.status,
+      retryMode: c.retryMode,
+      claimedAt: c.now.toISOString(),
+      dueAt: c.dueAt.toISOString(),
+      leaseUntil: c.leaseUntil.toISOString(),
+      token: c.token,
+      fingerprint: c.fingerprint,
+      busyCount: 0,
+    };
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall(Keys.ledger(key)),
+          UpdateExpression:
+            'SET #claim = :claim, retries = :next, pipeline = :pipeline, stage = :stage, executionId = :execution, ' +
+            'updatedAt = :now, expiresAt = :ttl, firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
+          ConditionExpression:
+            expected === 0
+              ? 'attribute_not_exists(#claim) AND (attribute_not_exists(retries) OR retries = :expected)'
+              : 'attribute_not_exists(#claim) AND retries = :expected',
+          ExpressionAttributeNames: { '#claim': claimAttribute(c.occurrence) },
+          ExpressionAttributeValues: marshall({
+            ':claim': claim,
+            ':expected': expected,
+            ':next': expected + 1,
+            ':pipeline': key.pipeline,
+            ':stage': key.stage,
+            ':execution': key.executionId,
+            ':now': c.now.toISOString(),
+            ':ttl': this.expiry(c.now),
+            ':failedAt': c.failedAt.toISOString(),
+          }),
+        }),
+      );
+      return claim;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw fault('claim a retry', error);
+    }
+  }
+
+  public async get(key: LedgerKey, occurrence: number): Promise<Claim | undefined> {
+    const raw = (await this.read(key))?.[claimAttribute(occurrence)];
+    return raw ? toClaim(raw) : undefined;
+  }
+
+  public async getRecord(key: LedgerKey): Promise<LedgerRecord | undefined> {
+    const item = await this.read(key);
+    return item ? toRecord(item) : undefined;
+  }
+
+  /** Every stage-execution record of a pipeline, newest first. */
+  public async listRecords(pipeline: string): Promise<LedgerRecord[]> {
+    const records: LedgerRecord[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          TableName: this.tableName,
+          KeyConditionExpression: 'pk = :pk',
+          ExpressionAttributeValues: marshall({ ':pk': `LEDGER#${pipeline}` }),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      records.push(...(page.Items ?? []).map((i) => toRecord(unmarshall(i))));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return records.sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
+  }
+
+  /** Hands the claim to a new holder, provided nobody else did so since `claim` was read. */
+  public async acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean> {
+    return this.conditional(
+      key,
+      claim,
+      'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.#token = :token',
+      { ':retrying': ClaimStatus.Retrying, ':lease': leaseUntil.toISOString(), ':token': token },
+    );
+  }
+
+  /** Puts a claim back to waiting (the service was busy); the caller re-sends the delay message. */
+  public async reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean> {
+    return this.conditional(
+      key,
+      claim,
+      'SET #claim.#status = :scheduled, #claim.dueAt = :due, #claim.leaseUntil = :lease, #claim.#token = :token, ' +
+        '#claim.busyCount = #claim.busyCount + :one',
+      {
+        ':scheduled': ClaimStatus.Scheduled,
+        ':due': dueAt.toISOString(),
+        ':lease': leaseUntil.toISOString(),
+        ':token': token,
+        ':one': 1,
+      },
+    );
+  }
+
+  /**
+   * Records the outcome. When no retry was made after all (abandoned, failed), the slot is given
+   * back so that maxRetries counts RetryStageExecution calls that took effect.
+   */
+  public async finish(key: LedgerKey, claim: Claim, f: ClaimFinish): Promise<boolean> {
+    const refund = f.status !== ClaimStatus.Retried;
+    return this.conditional(
+      key,
+      claim,
+      'SET #claim.#status = :status, #claim.outcome = :outcome, #claim.reason = :reason, #claim.finishedAt = :now, ' +
+        `updatedAt = :now${refund ? ', retries = retries - :one' : ''}`,
+      {
+        ':status': f.status,
+        ':outcome': f.outcome,
+        ':reason': f.reason,
+        ':now': f.now.toISOString(),
+        ...(refund ? { ':one': 1 } : {}),
+      },
+    );
+  }
+
+  /** Undoes a claim whose delay message could not be sent, so a redelivery can claim again. */
+  public async release(key: LedgerKey, claim: Claim): Promise<boolean> {
+    return this.conditional(key, claim, 'REMOVE #claim SET retries = retries - :one', { ':one': 1 });
+  }
+
+  public async recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date): Promise<void> {
+    await this.update(
+      key,
+      'SET #skip = :skip, pipeline = :pipeline, stage = :stage, executionId = :execution, updatedAt = :now, ' +
+        'expiresAt = :ttl, retries = if_not_exists(retries, :zero)',
+      { '#skip': `skip_${occurrence}` },
+      {
+        ':skip': { occurrence, reason, detail, at: now.toISOString() },
+        ':pipeline': key.pipeline,
+        ':stage': key.stage,
+        ':execution': key.executionId,
+        ':now': now.toISOString(),
+        ':ttl': this.expiry(now),
+        ':zero': 0,
+      },
+    );
+  }
+
+  private async conditional(
+    key: LedgerKey,
+    claim: Claim,
+    expression: string,
+    values: Record<string, unknown>,
+  ): Promise<boolean> {
+    try {
+      await this.update(
+        key,
+        expression,
+        { '#claim': claimAttribute(claim.occurrence), '#status': 'status', '#token': 'token' },
+        { ...values, ':expectedToken': claim.token },
+        '#claim.#token = :expectedToken',
+      );
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  private async update(
+    key: LedgerKey,
+    expression: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+    condition?: string,
+  ): Promise<void> {
+    const usedNames = Object.fromEntries(Object.entries(names).filter(([n]) => `${expression} ${condition ?? ''}`.includes(n)));
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall(Keys.ledger(key)),
+          UpdateExpression: expression,
+          ConditionExpression: condition,
+          ExpressionAttributeNames: usedNames,
+          ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+        }),
+      );
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) throw error;
+      throw fault('update the ledger', error);
+    }
+  }
+
+  private async read(key: LedgerKey): Promise<Record<string, unknown> | undefined> {
+    try {
+      const out = await this.client.send(
+        new GetItemCommand({ TableName: this.tableName, Key: marshall(Keys.ledger(key)), ConsistentRead: true }),
+      );
+      return out.Item ? unmarshall(out.Item) : undefined;
+    } catch (error) {
+      throw fault('read the ledger', error);
+    }
+  }
+
+  private expiry(now: Date): number {
+    return Math.floor(now.getTime() / 1000) + this.retentionSeconds;
+  }
+}
+
+function fault(what: string, error: unknown): TransientFaultError {
+  return new TransientFaultError(`could not ${what} in DynamoDB`, { cause: error });
+}
+
+function toClaim(raw: unknown): Claim {
+  const c = raw as Record<string, unknown>;
+  return {
+    occurrence: Number(c.occurrence),
+    attempt: Number(c.attempt),
+    status: c.status as Claim['status'],
+    retryMode: c.retryMode as RetryMode,
+    claimedAt: String(c.claimedAt),
+    dueAt: String(c.dueAt),
+    leaseUntil: String(c.leaseUntil),
+    token: String(c.token),
+    fingerprint: String(c.fingerprint ?? ''),
+    busyCount: Number(c.busyCount ?? 0),
+    ...(c.outcome !== undefined ? { outcome: String(c.outcome) } : {}),
+    ...(c.reason !== undefined ? { reason: String(c.reason) } : {}),
+    ...(c.finishedAt !== undefined ? { finishedAt: String(c.finishedAt) } : {}),
+  };
+}
+
+function toRecord(item: Record<string, unknown>): LedgerRecord {
+  const claims: Claim[] = [];
+  const skips: LedgerRecord['skips'][number][] = [];
+  for (const [name, value] of Object.entries(item)) {
+    if (name.startsWith('occ_')) claims.push(toClaim(value));
+    if (name.startsWith('skip_')) skips.push(value as LedgerRecord['skips'][number]);
+  }
+  return {
+    pipeline: String(item.pipeline),
+    stage: String(item.stage),
+    executionId: String(item.executionId),
+    retries: Number(item.retries ?? 0),
+    firstFailureAt: item.firstFailureAt as string | undefined,
+    updatedAt: item.updatedAt as string | undefined,
+    claims: claims.sort((a, b) => a.occurrence - b.occurrence),
+    skips: skips.sort((a, b) => a.occurrence - b.occurrence),
+  };
+}

@@ -1,0 +1,150 @@
+import {
+  CodePipelineClient,
+  ConcurrentPipelineExecutionsLimitExceededException,
+  ConflictException,
+  GetPipelineCommand,
+  GetPipelineStateCommand,
+  NotLatestPipelineExecutionException,
+  PipelineNotFoundException,
+  RetryStageExecutionCommand,
+  StageNotFoundException,
+  StageNotRetryableException,
+  ValidationException,
+} from '@aws-sdk/client-codepipeline';
+import { TransientFaultError } from '../domain/errors';
+import type { ActionView, RetryMode, StageView } from '../domain/types';
+
+/** What a RetryStageExecution call came to. Throttling and 5xx are not here: they throw. */
+export const RetryCallResult = {
+  Started: 'started',
+  NotRetryable: 'not-retryable',
+  NotLatest: 'not-latest',
+  Busy: 'busy',
+  Permanent: 'permanent',
+} as const;
+export type RetryCallResult = (typeof RetryCallResult)[keyof typeof RetryCallResult];
+
+export interface RetryCallOutcome {
+  readonly result: RetryCallResult;
+  /** The exception name when the call was refused. */
+  readonly error?: string;
+  readonly message?: string;
+}
+
+export type StageLookup =
+  | { readonly kind: 'found'; readonly view: StageView }
+  | { readonly kind: 'no-stage' }
+  | { readonly kind: 'no-pipeline' };
+
+interface ActionType {
+  readonly category: string | undefined;
+  readonly provider: string | undefined;
+}
+
+/** The port the service needs from CodePipeline. */
+export interface PipelinePort {
+  getStage(pipeline: string, stage: string): Promise<StageLookup>;
+  retryStage(pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome>;
+}
+
+/**
+ * Reads live pipeline state and calls RetryStageExecution. Pipeline structures are cached by
+ * pipeline version: a structure never changes without the version changing.
+ */
+export class CodePipelineAdapter implements PipelinePort {
+  private readonly structures = new Map<string, Map<string, ActionType>>();
+
+  public constructor(private readonly client: CodePipelineClient = new CodePipelineClient({})) {}
+
+  public async getStage(pipeline: string, stage: string): Promise<StageLookup> {
+    const state = await this.call(() => this.client.send(new GetPipelineStateCommand({ name: pipeline })));
+    if (state === 'no-pipeline') return { kind: 'no-pipeline' };
+    const stageState = state.stageStates?.find((s) => s.stageName === stage);
+    if (!stageState) return { kind: 'no-stage' };
+
+    const types = await this.actionTypes(pipeline, state.pipelineVersion, stage);
+    if (types === 'no-pipeline') return { kind: 'no-pipeline' };
+    const actions: ActionView[] = (stageState.actionStates ?? []).map((a) => {
+      const type = a.actionName ? types.get(a.actionName) : undefined;
+      return {
+        name: a.actionName ?? '?',
+        category: type?.category,
+        provider: type?.provider,
+        status: a.latestExecution?.status,
+        executionId: a.latestExecution?.actionExecutionId,
+        errorCode: a.latestExecution?.errorDetails?.code,
+        summary: a.latestExecution?.errorDetails?.message ?? a.latestExecution?.summary,
+      };
+    });
+    return {
+      kind: 'found',
+      view: {
+        pipelineVersion: state.pipelineVersion,
+        latestExecutionId: stageState.latestExecution?.pipelineExecutionId,
+        status: stageState.latestExecution?.status,
+        actions,
+      },
+    };
+  }
+
+  public async retryStage(
+    pipeline: string,
+    stage: string,
+    executionId: string,
+    retryMode: RetryMode,
+  ): Promise<RetryCallOutcome> {
+    try {
+      await this.client.send(
+        new RetryStageExecutionCommand({ pipelineName: pipeline, stageName: stage, pipelineExecutionId: executionId, retryMode }),
+      );
+      return { result: RetryCallResult.Started };
+    } catch (error) {
+      const refused = (result: RetryCallResult, e: Error): RetryCallOutcome => ({ result, error: e.name, message: e.message });
+      if (error instanceof StageNotRetryableException) return refused(RetryCallResult.NotRetryable, error);
+      if (error instanceof NotLatestPipelineExecutionException) return refused(RetryCallResult.NotLatest, error);
+      if (error instanceof ConflictException || error instanceof ConcurrentPipelineExecutionsLimitExceededException) {
+        return refused(RetryCallResult.Busy, error);
+      }
+      if (
+        error instanceof PipelineNotFoundException ||
+        error instanceof StageNotFoundException ||
+        error instanceof ValidationException
+      ) {
+        return refused(RetryCallResult.Permanent, error);
+      }
+      throw new TransientFaultError(`RetryStageExecution failed: ${describe(error)}`, { cause: error });
+    }
+  }
+
+  private async actionTypes(
+    pipeline: string,
+    version: number | undefined,
+    stage: string,
+  ): Promise<Map<string, ActionType> | 'no-pipeline'> {
+    const key = `${pipeline}@${version ?? '?'}#${stage}`;
+    const cached = this.structures.get(key);
+    if (cached) return cached;
+    const got = await this.call(() => this.client.send(new GetPipelineCommand({ name: pipeline, version })));
+    if (got === 'no-pipeline') return got;
+    const types = new Map<string, ActionType>();
+    for (const action of got.pipeline?.stages?.find((s) => s.name === stage)?.actions ?? []) {
+      types.set(action.name ?? '?', { category: action.actionTypeId?.category, provider: action.actionTypeId?.provider });
+    }
+    // Only versioned structures are immutable; an unknown version is fetched every time.
+    if (version !== undefined) this.structures.set(key, types);
+    return types;
+  }
+
+  private async call<T>(send: () => Promise<T>): Promise<T | 'no-pipeline'> {
+    try {
+      return await send();
+    } catch (error) {
+      if (error instanceof PipelineNotFoundException) return 'no-pipeline';
+      throw new TransientFaultError(`CodePipeline read failed: ${describe(error)}`, { cause: error });
+    }
+  }
+}
+
+export function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+}

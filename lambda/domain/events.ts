@@ -1,0 +1,122 @@
+import { InvalidInputError } from './errors';
+import { NAME_PATTERN } from './policy';
+import type { StageFailure } from './types';
+
+export const STAGE_DETAIL_TYPE = 'CodePipeline Stage Execution State Change';
+export const EVENT_SOURCE = 'aws.codepipeline';
+
+type Json = Record<string, unknown>;
+const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+function text(obj: Json, key: string, where: string, max = 256): string {
+  const v = obj[key];
+  if (typeof v !== 'string' || v.length === 0 || v.length > max) {
+    throw new InvalidInputError(`${where}.${key} must be a non-empty string of at most ${max} characters`);
+  }
+  return v;
+}
+
+function name(obj: Json, key: string, where: string): string {
+  const v = text(obj, key, where, 100);
+  if (!NAME_PATTERN.test(v)) throw new InvalidInputError(`${where}.${key} is not a valid CodePipeline name`);
+  return v;
+}
+
+function timestamp(obj: Json, key: string, where: string): Date {
+  const v = text(obj, key, where, 64);
+  const at = new Date(v);
+  if (Number.isNaN(at.getTime())) throw new InvalidInputError(`${where}.${key} is not a timestamp`);
+  return at;
+}
+
+function positiveInteger(v: unknown, what: string): number {
+  // The service sends numbers such as 1.0; accept those, refuse 1.5, "1" and friends.
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
+    throw new InvalidInputError(`${what} must be a positive whole number`);
+  }
+  return v;
+}
+
+/** Is this an EventBridge event at all (as opposed to an SQS batch or garbage)? */
+export function looksLikeEventBridgeEvent(input: unknown): boolean {
+  return isObject(input) && 'detail-type' in input;
+}
+
+/**
+ * Validates a "CodePipeline Stage Execution State Change" FAILED event. Throws InvalidInputError
+ * naming the first field that is wrong; the caller logs it and never retries.
+ */
+export function parseStageFailedEvent(input: unknown): StageFailure {
+  if (!isObject(input)) throw new InvalidInputError('event must be a JSON object');
+  if (input.source !== EVENT_SOURCE) throw new InvalidInputError(`event.source must be ${EVENT_SOURCE}`);
+  if (input['detail-type'] !== STAGE_DETAIL_TYPE) {
+    throw new InvalidInputError(`event.detail-type must be "${STAGE_DETAIL_TYPE}"`);
+  }
+  const detail = input.detail;
+  if (!isObject(detail)) throw new InvalidInputError('event.detail must be an object');
+  if (detail.state !== 'FAILED') throw new InvalidInputError('event.detail.state must be FAILED');
+
+  const version = detail.version;
+  if (version !== undefined && (typeof version !== 'number' || !Number.isFinite(version) || version < 0)) {
+    throw new InvalidInputError('event.detail.version must be a number');
+  }
+  const attempt = detail['pipeline-execution-attempt'];
+  return {
+    eventId: text(input, 'id', 'event'),
+    account: text(input, 'account', 'event', 32),
+    region: text(input, 'region', 'event', 32),
+    failedAt: timestamp(input, 'time', 'event'),
+    pipeline: name(detail, 'pipeline', 'event.detail'),
+    stage: name(detail, 'stage', 'event.detail'),
+    executionId: text(detail, 'execution-id', 'event.detail', 128),
+    occurrence: attempt === undefined ? 1 : positiveInteger(attempt, 'event.detail.pipeline-execution-attempt'),
+    pipelineVersion: version,
+  };
+}
+
+/** What the delay queue carries: enough to re-check the failure when it comes due. */
+export interface DelayedRetryMessage {
+  readonly v: 1;
+  readonly failure: StageFailure;
+  /** When the retry is due (ISO 8601). */
+  readonly dueAt: Date;
+}
+
+export function serializeDelayedRetry(message: DelayedRetryMessage): string {
+  return JSON.stringify({
+    v: 1,
+    dueAt: message.dueAt.toISOString(),
+    failure: { ...message.failure, failedAt: message.failure.failedAt.toISOString() },
+  });
+}
+
+export function parseDelayedRetry(body: string): DelayedRetryMessage {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(body);
+  } catch (cause) {
+    throw new InvalidInputError('delay-queue message body is not JSON', { cause });
+  }
+  if (!isObject(raw) || raw.v !== 1) throw new InvalidInputError('delay-queue message must be an object with v: 1');
+  const f = raw.failure;
+  if (!isObject(f)) throw new InvalidInputError('delay-queue message.failure must be an object');
+  const version = f.pipelineVersion;
+  if (version !== undefined && typeof version !== 'number') {
+    throw new InvalidInputError('delay-queue message.failure.pipelineVersion must be a number');
+  }
+  return {
+    v: 1,
+    dueAt: timestamp(raw, 'dueAt', 'message'),
+    failure: {
+      eventId: text(f, 'eventId', 'message.failure'),
+      account: text(f, 'account', 'message.failure', 32),
+      region: text(f, 'region', 'message.failure', 32),
+      pipeline: name(f, 'pipeline', 'message.failure'),
+      stage: name(f, 'stage', 'message.failure'),
+      executionId: text(f, 'executionId', 'message.failure', 128),
+      occurrence: positiveInteger(f.occurrence, 'message.failure.occurrence'),
+      pipelineVersion: version,
+      failedAt: timestamp(f, 'failedAt', 'message.failure'),
+    },
+  };
+}

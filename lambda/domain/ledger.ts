@@ -1,0 +1,61 @@
+import type { RetryMode } from './types';
+
+/** The life of one claimed retry attempt in the ledger. */
+export const ClaimStatus = {
+  /** Waiting for its cooldown in the delay queue. */
+  Scheduled: 'scheduled',
+  /** An instance holds the lease and is calling RetryStageExecution. */
+  Retrying: 'retrying',
+  /** RetryStageExecution accepted the retry. */
+  Retried: 'retried',
+  /** No retry was made after all (stage changed, superseded, not retryable); the slot was given back. */
+  Abandoned: 'abandoned',
+  /** RetryStageExecution refused for good (not found, validation); the slot was given back. */
+  Failed: 'failed',
+} as const;
+export type ClaimStatus = (typeof ClaimStatus)[keyof typeof ClaimStatus];
+
+export const TERMINAL_STATUSES: readonly ClaimStatus[] = [ClaimStatus.Retried, ClaimStatus.Abandoned, ClaimStatus.Failed];
+
+/** Names one stage execution in the ledger: the unit that maxRetries counts in. */
+export interface LedgerKey {
+  readonly pipeline: string;
+  readonly stage: string;
+  readonly executionId: string;
+}
+
+/** One failure occurrence's claim on a retry. */
+export interface Claim {
+  readonly occurrence: number;
+  /** 1 for the first automatic retry of the stage execution, and so on. */
+  readonly attempt: number;
+  readonly status: ClaimStatus;
+  readonly retryMode: RetryMode;
+  readonly claimedAt: string;
+  readonly dueAt: string;
+  /** Until then the holder owns the claim; after it, a redelivery may take over. */
+  readonly leaseUntil: string;
+  /** Changes on every hand-over, so only the current holder can finish the claim. */
+  readonly token: string;
+  /** Failed action executions when claimed: if they changed, the stage moved on without us. */
+  readonly fingerprint: string;
+  /** How many times the service said it was busy (Conflict, concurrency limit). */
+  readonly busyCount: number;
+  readonly outcome?: string;
+  readonly reason?: string;
+  readonly finishedAt?: string;
+}
+
+export type ClaimResult =
+  | { readonly kind: 'claimed'; readonly claim: Claim }
+  | { readonly kind: 'exists'; readonly claim: Claim }
+  | { readonly kind: 'exhausted'; readonly retries: number };
+
+/**
+ * Can a delivery that is not the claim's owner take it over now? Only when the owner's lease ran
+ * out: a crashed instance (retrying) or a lost delay message (scheduled, lease = due time + grace).
+ */
+export function isStale(claim: Claim, now: Date): boolean {
+  if (TERMINAL_STATUSES.includes(claim.status)) return false;
+  return Date.parse(claim.leaseUntil) <= now.getTime();
+}

@@ -1,0 +1,313 @@
+import type { PipelinePort } from './adapters/pipeline-state';
+import { RetryCallResult } from './adapters/pipeline-state';
+import type { DelayPort } from './adapters/delay-queue';
+import type { LedgerPort } from './adapters/ledger-store';
+import type { PolicyReader } from './adapters/policy-store';
+import { checkRetryable, type Decision, decide, SkipReason } from './domain/decision';
+import type { DelayedRetryMessage } from './domain/events';
+import { type Claim, ClaimStatus, isStale, type LedgerKey, TERMINAL_STATUSES } from './domain/ledger';
+import { resolvePolicy } from './domain/policy';
+import { failureFingerprint, type StageFailure, type StageView } from './domain/types';
+import type { Logger } from './log';
+
+export interface ServiceSettings {
+  /** How long a claim's holder may take to call RetryStageExecution before another delivery may take over. */
+  readonly leaseSeconds: number;
+  /** When a scheduled retry's message seems lost, how long after its due time a redelivery takes it over. */
+  readonly scheduledGraceSeconds: number;
+  /** Wait before trying again when CodePipeline answers Conflict or the concurrency limit. */
+  readonly busyRetryDelaySeconds: number;
+  /** Give up after this many busy answers for one claim. */
+  readonly maxBusyRetries: number;
+}
+
+export const DEFAULT_SETTINGS: ServiceSettings = {
+  leaseSeconds: 120,
+  scheduledGraceSeconds: 300,
+  busyRetryDelaySeconds: 60,
+  maxBusyRetries: 10,
+};
+
+export interface ServiceDeps {
+  readonly pipelines: PipelinePort;
+  readonly policies: PolicyReader;
+  readonly ledger: LedgerPort;
+  readonly delays: DelayPort;
+  readonly logger: Logger;
+  readonly clock: () => Date;
+  readonly newToken: () => string;
+  readonly settings: ServiceSettings;
+}
+
+/** The words of a decision log line, shared with the ledger's outcome field. */
+export const Outcome = {
+  Retried: 'retried',
+  Scheduled: 'scheduled',
+  Rescheduled: 'rescheduled',
+  Waiting: 'waiting',
+  Deferred: 'deferred',
+  Skipped: 'skipped',
+  Abandoned: 'abandoned',
+  Failed: 'failed',
+} as const;
+export type Outcome = (typeof Outcome)[keyof typeof Outcome];
+
+export interface Result {
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly attempt?: number;
+}
+
+/**
+ * Orchestrates one failure: re-check the live state, decide, claim in the ledger, then retry now
+ * or hand the claim to the delay queue. Faults (DynamoDB, SQS, CodePipeline throttling) escape
+ * as TransientFaultError so the event is kept by Lambda's retry.
+ */
+export class RetryService {
+  private readonly s: ServiceSettings;
+
+  public constructor(private readonly deps: ServiceDeps) {
+    this.s = deps.settings;
+  }
+
+  public async handleFailure(failure: StageFailure): Promise<Result> {
+    const { pipelines, policies, ledger, clock } = this.deps;
+    const [lookup, context] = await Promise.all([
+      pipelines.getStage(failure.pipeline, failure.stage),
+      policies.load(failure.pipeline, failure.stage),
+    ]);
+    const now = clock();
+    for (const problem of context.problems) this.deps.logger.log('warn', 'ignoring invalid policy field', { problem });
+
+    if (lookup.kind === 'no-pipeline') {
+      return this.skip(failure, SkipReason.PipelineNotFound, `pipeline ${failure.pipeline} does not exist`, now);
+    }
+    const view = lookup.kind === 'found' ? lookup.view : undefined;
+    const { policy } = resolvePolicy(context.layers);
+    const decision = decide(failure, view, policy, { paused: context.paused }, now);
+    if (decision.kind === 'skip') return this.skip(failure, decision.reason, decision.detail, now);
+
+    const retryNow = decision.kind === 'retry-now';
+    const dueAt = decision.kind === 'retry-at' ? decision.at : now;
+    const result = await ledger.claim(keyOf(failure), {
+      occurrence: failure.occurrence,
+      status: retryNow ? ClaimStatus.Retrying : ClaimStatus.Scheduled,
+      retryMode: decision.retryMode,
+      dueAt,
+      leaseUntil: retryNow ? this.lease(now) : addSeconds(dueAt, this.s.scheduledGraceSeconds),
+      token: this.deps.newToken(),
+      fingerprint: view ? failureFingerprint(view) : '',
+      maxRetries: policy.maxRetries,
+      failedAt: failure.failedAt,
+      now,
+    });
+    switch (result.kind) {
+      case 'exhausted':
+        return this.skip(
+          failure,
+          SkipReason.MaxRetries,
+          `all ${policy.maxRetries} automatic retries of this stage execution are used`,
+          now,
+        );
+      case 'exists':
+        return this.handleExistingClaim(failure, result.claim, view, now);
+      case 'claimed':
+        if (retryNow) return this.retry(failure, result.claim, view, decision);
+        return this.schedule(failure, result.claim, dueAt, now, decision);
+    }
+  }
+
+  /** A delay-queue message: chain if not yet due, else re-check the state and retry. */
+  public async handleDelayed(message: DelayedRetryMessage): Promise<Result> {
+    const { failure } = message;
+    const now = this.deps.clock();
+    const remaining = Math.ceil((message.dueAt.getTime() - now.getTime()) / 1000);
+    if (remaining > 0) {
+      await this.deps.delays.send(message, remaining);
+      return this.report(failure, undefined, Outcome.Waiting, `due at ${message.dueAt.toISOString()}, ${remaining}s left`);
+    }
+    const claim = await this.deps.ledger.get(keyOf(failure), failure.occurrence);
+    if (!claim) return this.report(failure, undefined, Outcome.Skipped, 'no claim in the ledger for this message', 'warn');
+    if (TERMINAL_STATUSES.includes(claim.status)) {
+      return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: claim is already ${claim.status}`);
+    }
+    if (claim.status === ClaimStatus.Scheduled && Date.parse(claim.dueAt) > now.getTime()) {
+      // The claim was rescheduled after this message was sent; a newer message carries it.
+      return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: rescheduled to ${claim.dueAt}`);
+    }
+    if (claim.status === ClaimStatus.Retrying && !isStale(claim, now)) return this.deferCheck(failure, claim, now);
+
+    const held = await this.acquire(failure, claim, now);
+    if (!held) return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: another instance took the claim`);
+    const [lookup, context] = await Promise.all([
+      this.deps.pipelines.getStage(failure.pipeline, failure.stage),
+      this.deps.policies.load(failure.pipeline, failure.stage),
+    ]);
+    if (context.paused) return this.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited');
+    const view = lookup.kind === 'found' ? lookup.view : undefined;
+    return this.retry(failure, held, view, undefined);
+  }
+
+  private async handleExistingClaim(
+    failure: StageFailure,
+    claim: Claim,
+    view: StageView | undefined,
+    now: Date,
+  ): Promise<Result> {
+    if (TERMINAL_STATUSES.includes(claim.status)) {
+      return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: this failure was already handled (${claim.status})`);
+    }
+    if (isStale(claim, now)) {
+      // The holder died (or its delay message was lost): take over, and retry only if the
+      // failed actions are still the ones it claimed, i.e. its retry never happened.
+      const held = await this.acquire(failure, claim, now);
+      if (held) return this.retry(failure, held, view, undefined);
+      return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: another instance took the claim`);
+    }
+    if (claim.status === ClaimStatus.Scheduled) {
+      return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: retry already scheduled for ${claim.dueAt}`);
+    }
+    return this.deferCheck(failure, claim, now);
+  }
+
+  /**
+   * Another instance holds the claim right now. Rather than drop this delivery (the holder may
+   * crash) or fail it (noise), look again through the delay queue once the lease has run out.
+   */
+  private async deferCheck(failure: StageFailure, claim: Claim, now: Date): Promise<Result> {
+    const at = addSeconds(new Date(claim.leaseUntil), 1);
+    await this.deps.delays.send({ v: 1, failure, dueAt: at }, (at.getTime() - now.getTime()) / 1000);
+    return this.report(failure, claim.attempt, Outcome.Deferred, `retry in flight elsewhere; checking again at ${at.toISOString()}`);
+  }
+
+  private async schedule(failure: StageFailure, claim: Claim, dueAt: Date, now: Date, decision: Decision): Promise<Result> {
+    try {
+      await this.deps.delays.send({ v: 1, failure, dueAt }, (dueAt.getTime() - now.getTime()) / 1000);
+    } catch (error) {
+      // Give the slot back so the redelivered event can claim it again, then let the fault escape.
+      await this.deps.ledger.release(keyOf(failure), claim).catch(() => false);
+      throw error;
+    }
+    return this.report(failure, claim.attempt, Outcome.Scheduled, `${decision.reason}; retry due at ${dueAt.toISOString()}`);
+  }
+
+  /** We hold the claim: re-check, call RetryStageExecution, record what happened. */
+  private async retry(
+    failure: StageFailure,
+    claim: Claim,
+    view: StageView | undefined,
+    decision: Decision | undefined,
+  ): Promise<Result> {
+    if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone');
+    const problem = checkRetryable(failure, view);
+    if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail);
+    if (failureFingerprint(view) !== claim.fingerprint) {
+      return this.abandon(failure, claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed');
+    }
+
+    const call = await this.deps.pipelines.retryStage(failure.pipeline, failure.stage, failure.executionId, claim.retryMode);
+    const now = this.deps.clock();
+    const detail = `${call.error ?? ''}${call.message ? `: ${call.message}` : ''}`;
+    switch (call.result) {
+      case RetryCallResult.Started:
+        await this.finish(failure, claim, ClaimStatus.Retried, Outcome.Retried, `RetryStageExecution ${claim.retryMode}`, now);
+        return this.report(
+          failure,
+          claim.attempt,
+          Outcome.Retried,
+          `${decision && decision.kind !== 'skip' ? `${decision.reason}; ` : ''}RetryStageExecution ${claim.retryMode}`,
+        );
+      case RetryCallResult.NotRetryable:
+        return this.abandon(failure, claim, 'not-retryable', detail);
+      case RetryCallResult.NotLatest:
+        return this.abandon(failure, claim, SkipReason.Superseded, detail);
+      case RetryCallResult.Busy:
+        return this.retryLater(failure, claim, detail, now);
+      case RetryCallResult.Permanent:
+        await this.finish(failure, claim, ClaimStatus.Failed, Outcome.Failed, detail, now);
+        return this.report(failure, claim.attempt, Outcome.Failed, detail, 'error');
+    }
+  }
+
+  private async retryLater(failure: StageFailure, claim: Claim, detail: string, now: Date): Promise<Result> {
+    if (claim.busyCount + 1 > this.s.maxBusyRetries) {
+      return this.abandon(failure, claim, 'busy-too-long', `${detail} (${claim.busyCount + 1} times)`);
+    }
+    const dueAt = addSeconds(now, this.s.busyRetryDelaySeconds);
+    const token = this.deps.newToken();
+    const moved = await this.deps.ledger.reschedule(
+      keyOf(failure),
+      claim,
+      token,
+      dueAt,
+      addSeconds(dueAt, this.s.scheduledGraceSeconds),
+    );
+    if (!moved) return this.lostClaim(failure, claim);
+    await this.deps.delays.send({ v: 1, failure, dueAt }, this.s.busyRetryDelaySeconds);
+    return this.report(failure, claim.attempt, Outcome.Rescheduled, `${detail}; trying again at ${dueAt.toISOString()}`);
+  }
+
+  private async abandon(failure: StageFailure, claim: Claim, reason: string, detail: string): Promise<Result> {
+    await this.finish(failure, claim, ClaimStatus.Abandoned, reason, detail, this.deps.clock());
+    return this.report(failure, claim.attempt, Outcome.Abandoned, `${reason}: ${detail}`);
+  }
+
+  private async finish(
+    failure: StageFailure,
+    claim: Claim,
+    status: typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | typeof ClaimStatus.Failed,
+    outcome: string,
+    reason: string,
+    now: Date,
+  ): Promise<void> {
+    const done = await this.deps.ledger.finish(keyOf(failure), claim, { status, outcome, reason, now });
+    if (!done) this.lostClaim(failure, claim);
+  }
+
+  private async acquire(failure: StageFailure, claim: Claim, now: Date): Promise<Claim | undefined> {
+    const token = this.deps.newToken();
+    const leaseUntil = this.lease(now);
+    const ok = await this.deps.ledger.acquire(keyOf(failure), claim, token, leaseUntil);
+    return ok ? { ...claim, token, status: ClaimStatus.Retrying, leaseUntil: leaseUntil.toISOString() } : undefined;
+  }
+
+  private lostClaim(failure: StageFailure, claim: Claim): Result {
+    return this.report(failure, claim.attempt, Outcome.Skipped, 'another instance took the claim over meanwhile', 'warn');
+  }
+
+  private async skip(failure: StageFailure, reason: SkipReason, detail: string, now: Date): Promise<Result> {
+    await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now);
+    return this.report(failure, undefined, Outcome.Skipped, `${reason}: ${detail}`);
+  }
+
+  private report(
+    failure: StageFailure,
+    attempt: number | undefined,
+    outcome: Outcome,
+    reason: string,
+    level: 'info' | 'warn' | 'error' = 'info',
+  ): Result {
+    this.deps.logger.log(level, 'decision', {
+      pipeline: failure.pipeline,
+      stage: failure.stage,
+      executionId: failure.executionId,
+      occurrence: failure.occurrence,
+      attempt,
+      decision: outcome,
+      reason,
+    });
+    return { outcome, reason, ...(attempt !== undefined ? { attempt } : {}) };
+  }
+
+  private lease(now: Date): Date {
+    return addSeconds(now, this.s.leaseSeconds);
+  }
+}
+
+export function keyOf(failure: StageFailure): LedgerKey {
+  return { pipeline: failure.pipeline, stage: failure.stage, executionId: failure.executionId };
+}
+
+function addSeconds(at: Date, seconds: number): Date {
+  return new Date(at.getTime() + seconds * 1000);
+}

@@ -5,6 +5,7 @@ import {
   GetPipelineCommand,
   GetPipelineStateCommand,
   NotLatestPipelineExecutionException,
+  PipelineExecutionNotFoundException,
   PipelineNotFoundException,
   RetryStageExecutionCommand,
   StageNotFoundException,
@@ -107,6 +108,7 @@ export class CodePipelineAdapter implements PipelinePort {
       }
       if (
         error instanceof PipelineNotFoundException ||
+        error instanceof PipelineExecutionNotFoundException ||
         error instanceof StageNotFoundException ||
         error instanceof ValidationException
       ) {

@@ -40,3 +40,6 @@ export function describeScope(scope: PolicyScope): string {
       return `stage ${scope.pipeline}/${scope.stage}`;
   }
 }
+
+/** The table's key schema and TTL attribute; the stack and the local stores use these names. */
+export const TABLE_SCHEMA = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;

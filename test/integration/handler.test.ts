@@ -1,0 +1,546 @@
+import type { SQSBatchResponse } from 'aws-lambda';
+import { handler } from '../../lambda/handler';
+import { TransientFaultError } from '../../lambda/domain/errors';
+import { ClaimStatus } from '../../lambda/domain/ledger';
+import { RetryMode } from '../../lambda/domain/types';
+import { loadEvent } from '../support/fixtures';
+import { LocalAws, LogCapture, ManualClock } from '../support/local-aws';
+
+const aws = new LocalAws();
+
+beforeAll(async () => {
+  await aws.start();
+  // Tests share the table; each uses its own pipeline names and sets its own pipeline policy.
+  await aws.policies().seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions } }], new Date());
+});
+
+afterAll(async () => {
+  await aws.stop();
+});
+
+beforeEach(() => {
+  aws.sqs.reset();
+});
+
+const ledgerKey = (pipeline: string, stage: string, executionId: string) => ({ pipeline, stage, executionId });
+
+describe('handler: EventBridge stage FAILED events', () => {
+  it('retries a failed test stage at once when the policy has no cooldown', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests'], { message: 'timed out' });
+    const logs = new LogCapture();
+    const run = aws.handler({ sink: logs.sink });
+
+    // Act
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+
+    // Assess
+    const retries = aws.codepipeline.acceptedRetries(pipeline);
+    expect(retries).toHaveLength(1);
+    expect(retries[0]?.input).toEqual({ pipelineName: pipeline, stageName: 'Test', pipelineExecutionId: execution, retryMode: 'FAILED_ACTIONS' });
+    expect(aws.codepipeline.stageStatus(pipeline, 'Test').status).toBe('InProgress');
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(record?.retries).toBe(1);
+    expect(record?.claims).toEqual([expect.objectContaining({ occurrence: 1, attempt: 1, status: ClaimStatus.Retried })]);
+    expect(logs.decisions()).toEqual([
+      expect.objectContaining({ pipeline, stage: 'Test', executionId: execution, attempt: 1, decision: 'retried', level: 'info' }),
+    ]);
+  });
+
+  it('works through the exported handler with nothing but the environment', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['IntegrationTests']);
+    const write = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+
+    // Act
+    let written: string[] = [];
+    try {
+      await handler(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+    } finally {
+      written = write.mock.calls.map(([chunk]) => String(chunk));
+      write.mockRestore();
+    }
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    const lines = written.map((chunk) => JSON.parse(chunk) as Record<string, unknown>);
+    expect(lines).toContainEqual(expect.objectContaining({ message: 'decision', pipeline, decision: 'retried', attempt: 1 }));
+  });
+
+  it('makes exactly one retry when the same event arrives 10 times at once', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test');
+    const logs = new LogCapture();
+    // Ten instances, each with its own clients, as ten Lambda sandboxes would have.
+    const instances = Array.from({ length: 10 }, () => aws.handler({ sink: logs.sink }));
+
+    // Act
+    await Promise.all(instances.map((run) => run(structuredClone(event))));
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(record?.retries).toBe(1);
+    const outcomes = logs.decisions().map((d) => d.decision);
+    expect(outcomes.filter((o) => o === 'retried')).toHaveLength(1);
+    expect(outcomes.filter((o) => o === 'skipped' || o === 'deferred')).toHaveLength(9);
+  });
+
+  it('stops after maxRetries retries of one stage execution and says why', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { maxRetries: 2 }, 'test', new Date());
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const logs = new LogCapture();
+    const run = aws.handler({ sink: logs.sink });
+
+    // Act: the stage keeps failing after each retry.
+    for (let failure = 1; failure <= 3; failure++) {
+      await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+      if (failure < 3) aws.codepipeline.finishRetry(pipeline, 'Test', 'Failed');
+    }
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(2);
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(record?.retries).toBe(2);
+    expect(record?.claims.map((c) => [c.occurrence, c.attempt, c.status])).toEqual([
+      [1, 1, 'retried'],
+      [2, 2, 'retried'],
+    ]);
+    expect(record?.skips).toEqual([expect.objectContaining({ occurrence: 3, reason: 'max-retries' })]);
+    expect(logs.decisions().map((d) => d.decision)).toEqual(['retried', 'retried', 'skipped', 'skipped']);
+    expect(String(logs.decisions()[2]?.reason)).toMatch(/^max-retries/);
+  });
+
+  it('leaves a failure alone when a newer execution of the stage has failed since', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const staleEvent = aws.codepipeline.stageFailedEvent(pipeline, 'Test');
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const logs = new LogCapture();
+
+    // Act
+    await aws.handler({ sink: logs.sink })(staleEvent);
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(logs.decisions()).toEqual([expect.objectContaining({ decision: 'skipped', reason: expect.stringMatching(/^superseded/) })]);
+  });
+
+  it.each([
+    ['the stage is running again (retried by hand)', 'InProgress', { UnitTests: 'InProgress' }, 'stage-in-progress'],
+    ['an action of the failed stage still runs', 'Failed', { UnitTests: 'Failed', IntegrationTests: 'InProgress' }, 'action-in-progress'],
+    ['an operator stopped the stage', 'Stopped', { UnitTests: 'Abandoned' }, 'stage-stopped'],
+    ['the stage succeeded meanwhile', 'Succeeded', { UnitTests: 'Succeeded' }, 'stage-not-failed'],
+  ] as const)('does not retry when %s', async (_case, status, actions, reason) => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test');
+    aws.codepipeline.setStage(pipeline, 'Test', execution, status, actions);
+    const logs = new LogCapture();
+
+    // Act
+    await aws.handler({ sink: logs.sink })(event);
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(String(logs.decisions()[0]?.reason)).toMatch(new RegExp(`^${reason}`));
+  });
+
+  it('does not retry a paused pipeline, and retries again once resumed', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    await aws.policies().setPaused(pipeline, true, 'test', new Date());
+    const logs = new LogCapture();
+    const run = aws.handler({ sink: logs.sink });
+
+    // Act
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+    const whilePaused = aws.codepipeline.acceptedRetries(pipeline).length;
+    await aws.policies().setPaused(pipeline, false, 'test', new Date());
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+
+    // Assess
+    expect(whilePaused).toBe(0);
+    expect(String(logs.decisions()[0]?.reason)).toMatch(/^paused/);
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+  });
+
+  it('applies a stage override over the pipeline policy', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    const store = aws.policies();
+    await store.setPolicy({ kind: 'pipeline', pipeline }, { maxRetries: 1, retryMode: RetryMode.FailedActions }, 'test', new Date());
+    await store.setPolicy({ kind: 'stage', pipeline, stage: 'Deploy' }, { maxRetries: 3, retryMode: RetryMode.AllActions }, 'test', new Date());
+    const deployExecution = aws.codepipeline.failNewExecution(pipeline, 'Deploy', ['ExecuteChangeSet']);
+    const run = aws.handler({ sink: new LogCapture().sink });
+
+    // Act: Deploy fails four times in one execution.
+    for (let i = 0; i < 4; i++) {
+      await run(aws.codepipeline.stageFailedEvent(pipeline, 'Deploy'));
+      if (aws.codepipeline.stageStatus(pipeline, 'Deploy').status === 'InProgress') aws.codepipeline.finishRetry(pipeline, 'Deploy', 'Failed');
+    }
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+    aws.codepipeline.finishRetry(pipeline, 'Test', 'Failed');
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+
+    // Assess
+    const deployRetries = aws.codepipeline.acceptedRetries(pipeline).filter((c) => c.input.stageName === 'Deploy');
+    expect(deployRetries).toHaveLength(3);
+    expect(deployRetries.every((c) => c.input.retryMode === 'ALL_ACTIONS' && c.input.pipelineExecutionId === deployExecution)).toBe(true);
+    const testRetries = aws.codepipeline.acceptedRetries(pipeline).filter((c) => c.input.stageName === 'Test');
+    expect(testRetries.map((c) => c.input.retryMode)).toEqual(['FAILED_ACTIONS']);
+  });
+
+  it('never retries a rejected manual approval', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    aws.codepipeline.failNewExecution(pipeline, 'Approve', ['Review']);
+    const logs = new LogCapture();
+
+    // Act
+    await aws.handler({ sink: logs.sink })(aws.codepipeline.stageFailedEvent(pipeline, 'Approve'));
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(logs.decisions()).toEqual([expect.objectContaining({ decision: 'skipped', reason: expect.stringMatching(/^approval-rejected/) })]);
+  });
+
+  it('skips a failure from before the pipeline structure changed', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test');
+    aws.codepipeline.updatePipeline(pipeline);
+    const logs = new LogCapture();
+
+    // Act
+    await aws.handler({ sink: logs.sink })(event);
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(String(logs.decisions()[0]?.reason)).toMatch(/^pipeline-changed/);
+  });
+
+  it('skips an event for a pipeline that no longer exists', async () => {
+    // Prepare
+    const event = loadEvent('stage-failed');
+    event.detail.pipeline = 'deleted-pipeline';
+    const logs = new LogCapture();
+
+    // Act
+    await aws.handler({ sink: logs.sink })(event);
+
+    // Assess
+    expect(String(logs.decisions()[0]?.reason)).toMatch(/^pipeline-not-found/);
+    expect(aws.codepipeline.calls.filter((c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === 'deleted-pipeline')).toHaveLength(0);
+  });
+});
+
+describe('handler: cooldowns through the delay queue', () => {
+  it('retries after a short cooldown, when the delay queue delivers the message', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { cooldownSeconds: 2 }, 'test', new Date());
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const logs = new LogCapture();
+    const run = aws.handler({ sink: logs.sink });
+
+    // Act
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+    const retriesBeforeDue = aws.codepipeline.acceptedRetries(pipeline).length;
+    const immediatelyVisible = aws.sqs.takeVisible();
+    await new Promise((resolve) => setTimeout(resolve, 2100));
+    const batch = aws.sqs.takeVisible();
+    const response = batch ? ((await run(batch)) as SQSBatchResponse) : undefined;
+
+    // Assess
+    expect(retriesBeforeDue).toBe(0);
+    expect(immediatelyVisible).toBeUndefined();
+    expect(aws.sqs.sent).toHaveLength(1);
+    expect(aws.sqs.sent[0]?.delaySeconds).toBeGreaterThanOrEqual(1);
+    expect(aws.sqs.sent[0]?.delaySeconds).toBeLessThanOrEqual(2);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(record?.claims[0]?.status).toBe(ClaimStatus.Retried);
+    expect(logs.decisions().map((d) => d.decision)).toEqual(['scheduled', 'retried']);
+  });
+
+  it('chains a two-hour cooldown through 900-second delays and retries only when it is due', async () => {
+    // Prepare
+    const clock = new ManualClock(Date.now());
+    aws.sqs.now = () => clock.current;
+    const pipeline = aws.pipeline();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { cooldownSeconds: 7200 }, 'test', new Date());
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now });
+    const failedAt = clock.current;
+
+    // Act
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(failedAt)));
+    const retriedAt: number[] = [];
+    for (let hop = 0; hop < 12 && aws.codepipeline.acceptedRetries(pipeline).length === 0; hop++) {
+      clock.advance(900);
+      const batch = aws.sqs.takeVisible();
+      if (batch) await run(batch);
+      if (aws.codepipeline.acceptedRetries(pipeline).length > 0) retriedAt.push(clock.current);
+    }
+    aws.sqs.now = () => Date.now();
+
+    // Assess
+    expect(aws.sqs.sent.map((m) => m.delaySeconds)).toEqual([900, 900, 900, 900, 900, 900, 900, 900]);
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    expect(retriedAt[0]).toBe(failedAt + 7200 * 1000);
+  });
+
+  it('drops a delayed retry when the stage was retried by hand during the cooldown', async () => {
+    // Prepare
+    const clock = new ManualClock(Date.now());
+    aws.sqs.now = () => clock.current;
+    const pipeline = aws.pipeline();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { cooldownSeconds: 300 }, 'test', new Date());
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const logs = new LogCapture();
+    const run = aws.handler({ sink: logs.sink, clock: clock.now });
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current)));
+
+    // Act: an operator retries by hand and it fails again; then the delayed message comes due.
+    aws.codepipeline.setStage(pipeline, 'Test', execution, 'InProgress', { UnitTests: 'InProgress' });
+    aws.codepipeline.finishRetry(pipeline, 'Test', 'Failed');
+    clock.advance(300);
+    const batch = aws.sqs.takeVisible();
+    const response = batch ? await run(batch) : undefined;
+    aws.sqs.now = () => Date.now();
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(record?.claims[0]).toEqual(expect.objectContaining({ status: ClaimStatus.Abandoned, outcome: 'stage-changed' }));
+    expect(record?.retries).toBe(0);
+  });
+
+  it('hands a garbled delay-queue message back for the DLQ with a clear log line', async () => {
+    // Prepare
+    const logs = new LogCapture();
+    const record = {
+      messageId: 'garbled-1',
+      receiptHandle: 'rh',
+      body: '{"v":1,"failure":{"pipeline":42}}',
+      attributes: {},
+      messageAttributes: {},
+      md5OfBody: '',
+      eventSource: 'aws:sqs',
+      eventSourceARN: aws.sqs.queueArn,
+      awsRegion: 'us-east-1',
+    };
+
+    // Act
+    const response = await aws.handler({ sink: logs.sink })({ Records: [record] });
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'garbled-1' }] });
+    expect(logs.lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'malformed delay-queue message: left for the DLQ', messageId: 'garbled-1' }));
+  });
+});
+
+describe('handler: every RetryStageExecution outcome', () => {
+  it.each([
+    ['StageNotRetryableException', ClaimStatus.Abandoned, 'not-retryable', 0],
+    ['NotLatestPipelineExecutionException', ClaimStatus.Abandoned, 'superseded', 0],
+    ['PipelineNotFoundException', ClaimStatus.Failed, 'failed', 0],
+    ['StageNotFoundException', ClaimStatus.Failed, 'failed', 0],
+    ['ValidationException', ClaimStatus.Failed, 'failed', 0],
+  ] as const)('records %s without throwing and gives the retry slot back', async (exception, status, outcome, retries) => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    aws.codepipeline.injectFault('RetryStageExecution', { kind: 'exception', name: exception });
+    const logs = new LogCapture();
+
+    // Act
+    await aws.handler({ sink: logs.sink })(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+
+    // Assess
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(record?.claims[0]).toEqual(expect.objectContaining({ status, outcome }));
+    expect(record?.retries).toBe(retries);
+    expect(String(logs.decisions()[0]?.reason)).toContain(exception);
+    expect(aws.sqs.sent).toHaveLength(0);
+  });
+
+  it.each(['ConflictException', 'ConcurrentPipelineExecutionsLimitExceededException'])(
+    'tries again later through the delay queue on %s, then retries',
+    async (exception) => {
+      // Prepare
+      const clock = new ManualClock(Date.now());
+      aws.sqs.now = () => clock.current;
+      const pipeline = aws.pipeline();
+      const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+      aws.codepipeline.injectFault('RetryStageExecution', { kind: 'exception', name: exception });
+      const logs = new LogCapture();
+      const run = aws.handler({ sink: logs.sink, clock: clock.now });
+
+      // Act
+      await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current)));
+      const afterBusy = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+      clock.advance(60);
+      const batch = aws.sqs.takeVisible();
+      if (batch) await run(batch);
+      aws.sqs.now = () => Date.now();
+
+      // Assess
+      expect(afterBusy?.claims[0]).toEqual(expect.objectContaining({ status: ClaimStatus.Scheduled, busyCount: 1 }));
+      expect(aws.sqs.sent.map((m) => m.delaySeconds)).toEqual([60]);
+      expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+      expect(logs.decisions().map((d) => d.decision)).toEqual(['rescheduled', 'retried']);
+    },
+  );
+
+  it.each([
+    ['throttling', { kind: 'throttle' } as const],
+    ['a 5xx error', { kind: 'server-error' } as const],
+  ])('throws after the SDK retries on %s, and the redelivered event retries exactly once', async (_case, fault) => {
+    // Prepare
+    const clock = new ManualClock(Date.now());
+    aws.sqs.now = () => clock.current;
+    const pipeline = aws.pipeline();
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current));
+    aws.codepipeline.injectFault('RetryStageExecution', fault, 3);
+    const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now });
+
+    // Act
+    const first = run(event);
+    await expect(first).rejects.toBeInstanceOf(TransientFaultError);
+    const attemptsMade = aws.codepipeline.calls.filter((c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === pipeline).length;
+    clock.advance(180); // Lambda's async retry comes back after the claim's lease ran out.
+    await run(event);
+    await run(event); // and a late duplicate changes nothing.
+    aws.sqs.now = () => Date.now();
+
+    // Assess
+    expect(attemptsMade).toBe(3);
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(record?.retries).toBe(1);
+    expect(record?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retried, attempt: 1 })]);
+  });
+
+  it('checks back through the queue, instead of dropping it, when a redelivery finds the claim still held', async () => {
+    // Prepare
+    const clock = new ManualClock(Date.now());
+    aws.sqs.now = () => clock.current;
+    const pipeline = aws.pipeline();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current));
+    aws.codepipeline.injectFault('RetryStageExecution', { kind: 'server-error' }, 3);
+    const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now });
+    await expect(run(event)).rejects.toBeInstanceOf(TransientFaultError);
+
+    // Act: the event comes back while the (crashed) holder's lease still runs.
+    clock.advance(30);
+    await run(event);
+    const retriesWhileHeld = aws.codepipeline.acceptedRetries(pipeline).length;
+    clock.advance(120);
+    const batch = aws.sqs.takeVisible();
+    if (batch) await run(batch);
+    aws.sqs.now = () => Date.now();
+
+    // Assess
+    expect(retriesWhileHeld).toBe(0);
+    expect(aws.sqs.sent).toHaveLength(1);
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+  });
+});
+
+describe('handler: bad input and faults', () => {
+  const mutations: [string, (e: ReturnType<typeof loadEvent>) => unknown][] = [
+    ['a string instead of an event', () => 'not an event'],
+    ['null', () => null],
+    ['an event without detail', (e) => ({ ...e, detail: undefined })],
+    ['an event from another source', (e) => ({ ...e, source: 'aws.codebuild' })],
+    ['a SUCCEEDED event', (e) => ({ ...e, detail: { ...e.detail, state: 'SUCCEEDED' } })],
+    ['an action event', (e) => ({ ...e, 'detail-type': 'CodePipeline Action Execution State Change' })],
+    ['a pipeline name with a slash', (e) => ({ ...e, detail: { ...e.detail, pipeline: 'web/app' } })],
+    ['a numeric stage', (e) => ({ ...e, detail: { ...e.detail, stage: 7 } })],
+    ['a missing execution id', (e) => ({ ...e, detail: { ...e.detail, 'execution-id': undefined } })],
+    ['an attempt of 1.5', (e) => ({ ...e, detail: { ...e.detail, 'pipeline-execution-attempt': 1.5 } })],
+    ['a bad time', (e) => ({ ...e, time: 'yesterday' })],
+    ['a 10 kB stage name', (e) => ({ ...e, detail: { ...e.detail, stage: 'x'.repeat(10_000) } })],
+  ];
+
+  it.each(mutations)('logs one error and never retries on %s', async (_case, mutate) => {
+    // Prepare
+    const input = mutate(loadEvent('stage-failed'));
+    const logs = new LogCapture();
+    const callsBefore = aws.codepipeline.calls.length;
+
+    // Act
+    const result = await aws.handler({ sink: logs.sink })(input);
+
+    // Assess
+    expect(result).toBeUndefined();
+    expect(logs.lines).toHaveLength(1);
+    expect(logs.lines[0]).toEqual(expect.objectContaining({ level: 'error', message: expect.stringMatching(/^malformed/) }));
+    expect(aws.codepipeline.calls.length).toBe(callsBefore);
+  });
+
+  it('throws before any retry call when DynamoDB is unreachable', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const saved = process.env.AWS_ENDPOINT_URL_DYNAMODB;
+    process.env.AWS_ENDPOINT_URL_DYNAMODB = 'http://127.0.0.1:9'; // discard port: nothing listens
+    const logs = new LogCapture();
+    const run = aws.handler({ sink: logs.sink });
+
+    // Act
+    let outcome: unknown;
+    try {
+      await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+    } catch (error) {
+      outcome = error;
+    } finally {
+      process.env.AWS_ENDPOINT_URL_DYNAMODB = saved;
+    }
+
+    // Assess
+    expect(outcome).toBeInstanceOf(TransientFaultError);
+    expect(aws.codepipeline.calls.filter((c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === pipeline)).toHaveLength(0);
+    expect(logs.lines).toContainEqual(expect.objectContaining({ level: 'error', message: expect.stringMatching(/^fault/), pipeline }));
+  });
+
+  it('gives the slot back and throws when the delay queue cannot take a scheduled retry', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { cooldownSeconds: 60 }, 'test', new Date());
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test');
+    aws.sqs.failNextSends = 10;
+    const run = aws.handler({ sink: new LogCapture().sink });
+
+    // Act
+    const outcome = await run(event).then(() => 'resolved', (e: unknown) => e);
+    aws.sqs.failNextSends = 0;
+    const afterFault = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    await run(event);
+
+    // Assess
+    expect(outcome).toBeInstanceOf(TransientFaultError);
+    expect(afterFault?.claims ?? []).toHaveLength(0);
+    expect(aws.sqs.sent).toHaveLength(1);
+  });
+});

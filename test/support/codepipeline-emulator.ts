@@ -1,0 +1,503 @@
+import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/**
+ * A local CodePipeline that speaks the service's AWS JSON 1.1 wire protocol
+ * (POST /, X-Amz-Target: CodePipeline_20150709.<Operation>) and follows its state rules for
+ * the operations we use: GetPipelineState, GetPipeline, RetryStageExecution. Tests drive
+ * pipelines through failures and retries and can inject faults per operation.
+ */
+
+export interface ActionDefinition {
+  readonly name: string;
+  readonly category: 'Source' | 'Build' | 'Test' | 'Deploy' | 'Approval' | 'Invoke' | 'Compute';
+  readonly provider: string;
+  readonly owner?: string;
+}
+
+export interface StageDefinition {
+  readonly name: string;
+  readonly actions: readonly ActionDefinition[];
+}
+
+export interface PipelineDefinition {
+  readonly name: string;
+  readonly stages: readonly StageDefinition[];
+}
+
+type StageStatus = 'InProgress' | 'Failed' | 'Succeeded' | 'Stopped' | 'Stopping' | 'Cancelled';
+type ActionStatus = 'InProgress' | 'Abandoned' | 'Succeeded' | 'Failed';
+
+interface ActionState {
+  status: ActionStatus;
+  actionExecutionId: string;
+  errorCode?: string;
+  message?: string;
+  lastStatusChange: number;
+}
+
+interface StageState {
+  executionId?: string;
+  status?: StageStatus;
+  actions: Map<string, ActionState>;
+  /** Pipeline version when the stage last failed: a retry after a structure change is refused. */
+  failedAtVersion?: number;
+  retryRunning: boolean;
+  manualRetries: number;
+  lastRetryMode?: string;
+}
+
+interface PipelineModel {
+  definition: PipelineDefinition;
+  version: number;
+  created: number;
+  updated: number;
+  stages: Map<string, StageState>;
+  /** Execution id → attempt number (grows with every stage retry). */
+  executions: Map<string, number>;
+}
+
+export type Fault =
+  | { readonly kind: 'throttle' }
+  | { readonly kind: 'server-error' }
+  | { readonly kind: 'exception'; readonly name: string; readonly message?: string }
+  | { readonly kind: 'latency'; readonly ms: number };
+
+export interface RecordedCall {
+  readonly operation: string;
+  readonly input: Record<string, unknown>;
+  readonly status: number;
+  readonly error?: string;
+}
+
+class ServiceError extends Error {
+  public constructor(
+    public readonly type: string,
+    message: string,
+    public readonly status = 400,
+  ) {
+    super(message);
+  }
+}
+
+const NAME = /^[A-Za-z0-9.@\-_]{1,100}$/;
+const EXECUTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+export class CodePipelineEmulator {
+  private server: Server | undefined;
+  private readonly pipelines = new Map<string, PipelineModel>();
+  private readonly faults = new Map<string, Fault[]>();
+  public readonly calls: RecordedCall[] = [];
+  /** Epoch milliseconds; tests may replace it to line up with an injected clock. */
+  public now: () => number = () => Date.now();
+  public account = '123456789012';
+  public region = 'us-east-1';
+
+  public async start(): Promise<string> {
+    this.server = createServer((req, res) => void this.handle(req, res));
+    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
+    return this.endpoint;
+  }
+
+  public get endpoint(): string {
+    const address = this.server?.address() as AddressInfo | null;
+    if (!address) throw new Error('emulator not started');
+    return `http://127.0.0.1:${address.port}`;
+  }
+
+  public async stop(): Promise<void> {
+    const server = this.server;
+    this.server = undefined;
+    if (server) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  }
+
+  /** Clears pipelines, faults and recorded calls between tests. */
+  public reset(): void {
+    this.pipelines.clear();
+    this.faults.clear();
+    this.calls.length = 0;
+  }
+
+  // ---- scenario controls ------------------------------------------------------------------
+
+  public createPipeline(definition: PipelineDefinition): void {
+    const stages = new Map<string, StageState>();
+    for (const stage of definition.stages) {
+      stages.set(stage.name, { actions: new Map(), retryRunning: false, manualRetries: 0 });
+    }
+    const at = this.seconds();
+    this.pipelines.set(definition.name, { definition, version: 1, created: at, updated: at, stages, executions: new Map() });
+  }
+
+  /** Changes the structure (for example an action was edited): the version goes up. */
+  public updatePipeline(name: string): void {
+    const p = this.model(name);
+    p.version += 1;
+    p.updated = this.seconds();
+  }
+
+  /** Starts a new execution: every stage before `stage` succeeded, `stage` fails. Returns its id. */
+  public failNewExecution(
+    pipeline: string,
+    stage: string,
+    failedActions: readonly string[],
+    error: { code?: string; message?: string } = {},
+  ): string {
+    const executionId = randomUUID();
+    this.model(pipeline).executions.set(executionId, 1);
+    this.failStage(pipeline, stage, executionId, failedActions, error);
+    return executionId;
+  }
+
+  /** `stage` of `executionId` fails with the given actions failed and the others succeeded. */
+  public failStage(
+    pipeline: string,
+    stage: string,
+    executionId: string,
+    failedActions: readonly string[],
+    error: { code?: string; message?: string } = {},
+  ): void {
+    const p = this.model(pipeline);
+    const s = this.stageState(p, stage);
+    if (!p.executions.has(executionId)) p.executions.set(executionId, 1);
+    s.executionId = executionId;
+    s.status = 'Failed';
+    s.failedAtVersion = p.version;
+    s.retryRunning = false;
+    const at = this.seconds();
+    for (const action of this.definitionOf(p, stage).actions) {
+      const failed = failedActions.includes(action.name);
+      const previous = s.actions.get(action.name);
+      // An action that did not run again keeps its execution; one that ran again gets a new one.
+      const reran = !previous || previous.status === 'InProgress';
+      s.actions.set(action.name, {
+        status: failed ? 'Failed' : 'Succeeded',
+        actionExecutionId: reran ? randomUUID() : previous.actionExecutionId,
+        lastStatusChange: at,
+        ...(failed
+          ? {
+              errorCode: error.code ?? (action.category === 'Approval' ? 'Rejected' : 'JobFailed'),
+              message: error.message ?? (action.category === 'Approval' ? 'Rejected by reviewer' : 'Build failed'),
+            }
+          : {}),
+      });
+    }
+  }
+
+  /** Puts a stage in a given status (InProgress actions, Stopped, Succeeded) for the execution. */
+  public setStage(
+    pipeline: string,
+    stage: string,
+    executionId: string,
+    status: StageStatus,
+    actionStatuses: Record<string, ActionStatus> = {},
+  ): void {
+    const p = this.model(pipeline);
+    const s = this.stageState(p, stage);
+    if (!p.executions.has(executionId)) p.executions.set(executionId, 1);
+    s.executionId = executionId;
+    s.status = status;
+    for (const action of this.definitionOf(p, stage).actions) {
+      const wanted = actionStatuses[action.name];
+      const previous = s.actions.get(action.name);
+      if (wanted) {
+        s.actions.set(action.name, {
+          status: wanted,
+          actionExecutionId: previous?.actionExecutionId ?? randomUUID(),
+          lastStatusChange: this.seconds(),
+        });
+      }
+    }
+  }
+
+  /** Finishes the retry that is running in `stage`: its re-run actions succeed or fail. */
+  public finishRetry(pipeline: string, stage: string, result: 'Succeeded' | 'Failed', error: { code?: string; message?: string } = {}): void {
+    const p = this.model(pipeline);
+    const s = this.stageState(p, stage);
+    if (!s.executionId || s.status !== 'InProgress') throw new Error(`stage ${stage} of ${pipeline} is not running`);
+    if (result === 'Succeeded') {
+      s.status = 'Succeeded';
+      s.retryRunning = false;
+      for (const a of s.actions.values()) if (a.status === 'InProgress') Object.assign(a, { status: 'Succeeded', errorCode: undefined, message: undefined });
+      return;
+    }
+    const rerun = [...s.actions.entries()].filter(([, a]) => a.status === 'InProgress').map(([name]) => name);
+    this.failStage(pipeline, stage, s.executionId, rerun, error);
+  }
+
+  /** The EventBridge event CodePipeline would send for the stage's current failure. */
+  public stageFailedEvent(pipeline: string, stage: string, at: Date = new Date(this.now())): Record<string, unknown> {
+    const p = this.model(pipeline);
+    const s = this.stageState(p, stage);
+    if (!s.executionId) throw new Error(`stage ${stage} has not run`);
+    return {
+      version: '0',
+      id: randomUUID(),
+      'detail-type': 'CodePipeline Stage Execution State Change',
+      source: 'aws.codepipeline',
+      account: this.account,
+      time: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+      region: this.region,
+      resources: [`arn:aws:codepipeline:${this.region}:${this.account}:${pipeline}`],
+      detail: {
+        pipeline,
+        'execution-id': s.executionId,
+        'start-time': at.toISOString(),
+        stage,
+        state: 'FAILED',
+        version: p.version,
+        'pipeline-execution-attempt': p.executions.get(s.executionId) ?? 1,
+      },
+    };
+  }
+
+  /** The next call to `operation` (or the next `times` calls) meets this fault. */
+  public injectFault(operation: string, fault: Fault, times = 1): void {
+    const queue = this.faults.get(operation) ?? [];
+    for (let i = 0; i < times; i++) queue.push(fault);
+    this.faults.set(operation, queue);
+  }
+
+  /** RetryStageExecution calls the service accepted. */
+  public acceptedRetries(pipeline?: string): RecordedCall[] {
+    return this.calls.filter(
+      (c) => c.operation === 'RetryStageExecution' && c.status === 200 && (!pipeline || c.input.pipelineName === pipeline),
+    );
+  }
+
+  public stageStatus(pipeline: string, stage: string): { executionId?: string; status?: string; retryMode?: string } {
+    const s = this.stageState(this.model(pipeline), stage);
+    return { executionId: s.executionId, status: s.status, retryMode: s.lastRetryMode };
+  }
+
+  // ---- wire protocol ------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const chunks: Buffer[] = [];
+    for await (const chunk of req) chunks.push(chunk as Buffer);
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.startsWith('CodePipeline_20150709.') ? target.slice('CodePipeline_20150709.'.length) : target;
+    let input: Record<string, unknown> = {};
+    try {
+      if (req.method !== 'POST') throw new ServiceError('UnknownOperationException', 'only POST is supported');
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) {
+        throw new ServiceError('SerializationException', 'Content-Type must be application/x-amz-json-1.1');
+      }
+      try {
+        input = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+      } catch {
+        throw new ServiceError('SerializationException', 'body is not JSON');
+      }
+      await this.applyFault(operation);
+      const output = this.dispatch(operation, input);
+      this.calls.push({ operation, input, status: 200 });
+      this.send(res, 200, output);
+    } catch (error) {
+      const e = error instanceof ServiceError ? error : new ServiceError('InternalFailure', String(error), 500);
+      this.calls.push({ operation, input, status: e.status, error: e.type });
+      this.send(res, e.status, { __type: e.type, message: e.message });
+    }
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown): void {
+    const text = JSON.stringify(body);
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.1',
+      'content-length': Buffer.byteLength(text),
+      'x-amzn-requestid': randomUUID(),
+    });
+    res.end(text);
+  }
+
+  private async applyFault(operation: string): Promise<void> {
+    const fault = this.faults.get(operation)?.shift();
+    if (!fault) return;
+    switch (fault.kind) {
+      case 'latency':
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        return;
+      case 'throttle':
+        throw new ServiceError('ThrottlingException', 'Rate exceeded');
+      case 'server-error':
+        throw new ServiceError('InternalFailure', 'We encountered an internal error. Please try again.', 500);
+      case 'exception':
+        throw new ServiceError(fault.name, fault.message ?? `${fault.name} (injected)`);
+    }
+  }
+
+  private dispatch(operation: string, input: Record<string, unknown>): unknown {
+    switch (operation) {
+      case 'GetPipelineState':
+        return this.getPipelineState(input);
+      case 'GetPipeline':
+        return this.getPipeline(input);
+      case 'RetryStageExecution':
+        return this.retryStageExecution(input);
+      default:
+        throw new ServiceError('UnknownOperationException', `operation ${operation} is not supported by the emulator`);
+    }
+  }
+
+  private getPipelineState(input: Record<string, unknown>): unknown {
+    const p = this.lookup(this.requireName(input.name, 'name'));
+    return {
+      pipelineName: p.definition.name,
+      pipelineVersion: p.version,
+      created: p.created,
+      updated: p.updated,
+      stageStates: p.definition.stages.map((stage) => {
+        const s = this.stageState(p, stage.name);
+        return {
+          stageName: stage.name,
+          inboundTransitionState: { enabled: true },
+          ...(s.executionId ? { latestExecution: { pipelineExecutionId: s.executionId, status: s.status } } : {}),
+          actionStates: stage.actions.map((action) => {
+            const a = s.actions.get(action.name);
+            return {
+              actionName: action.name,
+              ...(a
+                ? {
+                    latestExecution: {
+                      actionExecutionId: a.actionExecutionId,
+                      status: a.status,
+                      lastStatusChange: a.lastStatusChange,
+                      ...(a.errorCode ? { errorDetails: { code: a.errorCode, message: a.message }, summary: a.message } : {}),
+                    },
+                  }
+                : {}),
+            };
+          }),
+          ...(s.manualRetries > 0
+            ? { retryStageMetadata: { autoStageRetryAttempt: 0, manualStageRetryAttempt: s.manualRetries, latestRetryTrigger: 'ManualStageRetry' } }
+            : {}),
+        };
+      }),
+    };
+  }
+
+  private getPipeline(input: Record<string, unknown>): unknown {
+    const p = this.lookup(this.requireName(input.name, 'name'));
+    if (input.version !== undefined && input.version !== p.version) {
+      throw new ServiceError('PipelineVersionNotFoundException', `version ${String(input.version)} of ${p.definition.name} not found`);
+    }
+    return {
+      pipeline: {
+        name: p.definition.name,
+        roleArn: `arn:aws:iam::${this.account}:role/pipeline`,
+        version: p.version,
+        pipelineType: 'V2',
+        executionMode: 'SUPERSEDED',
+        stages: p.definition.stages.map((stage) => ({
+          name: stage.name,
+          actions: stage.actions.map((a) => ({
+            name: a.name,
+            runOrder: 1,
+            actionTypeId: { category: a.category, owner: a.owner ?? 'AWS', provider: a.provider, version: '1' },
+            configuration: {},
+          })),
+        })),
+      },
+      metadata: {
+        pipelineArn: `arn:aws:codepipeline:${this.region}:${this.account}:${p.definition.name}`,
+        created: p.created,
+        updated: p.updated,
+      },
+    };
+  }
+
+  private retryStageExecution(input: Record<string, unknown>): unknown {
+    const pipelineName = this.requireName(input.pipelineName, 'pipelineName');
+    const stageName = this.requireName(input.stageName, 'stageName');
+    const executionId = input.pipelineExecutionId;
+    if (typeof executionId !== 'string' || !EXECUTION_ID.test(executionId)) {
+      throw new ServiceError('ValidationException', "1 validation error detected: Value at 'pipelineExecutionId' failed to satisfy constraint");
+    }
+    const retryMode = input.retryMode;
+    if (retryMode !== 'FAILED_ACTIONS' && retryMode !== 'ALL_ACTIONS') {
+      throw new ServiceError('ValidationException', "1 validation error detected: Value at 'retryMode' failed to satisfy constraint");
+    }
+    const p = this.lookup(pipelineName);
+    if (!p.stages.has(stageName)) {
+      throw new ServiceError('StageNotFoundException', `Stage ${stageName} not found in pipeline ${pipelineName}`);
+    }
+    const s = this.stageState(p, stageName);
+    if (!p.executions.has(executionId)) {
+      throw new ServiceError('PipelineExecutionNotFoundException', `Execution ${executionId} not found`);
+    }
+    if (s.executionId !== executionId) {
+      throw new ServiceError(
+        'NotLatestPipelineExecutionException',
+        `Execution ${executionId} is not the latest execution of stage ${stageName}`,
+      );
+    }
+    if (s.retryRunning && s.status === 'InProgress') {
+      throw new ServiceError('ConflictException', `A retry of stage ${stageName} is already in progress`);
+    }
+    if (s.status !== 'Failed') {
+      throw new ServiceError('StageNotRetryableException', `Stage ${stageName} is ${s.status ?? 'not started'}, not Failed`);
+    }
+    const actions = [...s.actions.values()];
+    if (actions.some((a) => a.status === 'InProgress')) {
+      throw new ServiceError('StageNotRetryableException', `Stage ${stageName} has actions in progress`);
+    }
+    if (!actions.some((a) => a.status === 'Failed')) {
+      throw new ServiceError('StageNotRetryableException', `Stage ${stageName} has no failed actions`);
+    }
+    if (s.failedAtVersion !== p.version) {
+      throw new ServiceError('StageNotRetryableException', 'The pipeline structure changed after the stage failed');
+    }
+    // Accepted: the stage runs again, and the execution's attempt count goes up.
+    s.status = 'InProgress';
+    s.retryRunning = true;
+    s.manualRetries += 1;
+    s.lastRetryMode = retryMode;
+    p.executions.set(executionId, (p.executions.get(executionId) ?? 1) + 1);
+    for (const a of s.actions.values()) {
+      if (retryMode === 'ALL_ACTIONS' || a.status === 'Failed') {
+        Object.assign(a, { status: 'InProgress', actionExecutionId: randomUUID(), errorCode: undefined, message: undefined });
+      }
+    }
+    return { pipelineExecutionId: executionId };
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private requireName(value: unknown, field: string): string {
+    if (typeof value !== 'string' || !NAME.test(value)) {
+      throw new ServiceError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint`);
+    }
+    return value;
+  }
+
+  private lookup(name: string): PipelineModel {
+    const p = this.pipelines.get(name);
+    if (!p) throw new ServiceError('PipelineNotFoundException', `Account '${this.account}' does not have a pipeline with name '${name}'`);
+    return p;
+  }
+
+  private model(name: string): PipelineModel {
+    const p = this.pipelines.get(name);
+    if (!p) throw new Error(`no pipeline ${name} in the emulator`);
+    return p;
+  }
+
+  private stageState(p: PipelineModel, stage: string): StageState {
+    const s = p.stages.get(stage);
+    if (!s) throw new Error(`no stage ${stage} in ${p.definition.name}`);
+    return s;
+  }
+
+  private definitionOf(p: PipelineModel, stage: string): StageDefinition {
+    const d = p.definition.stages.find((s) => s.name === stage);
+    if (!d) throw new Error(`no stage ${stage} in ${p.definition.name}`);
+    return d;
+  }
+
+  private seconds(): number {
+    return Math.floor(this.now() / 1000);
+  }
+}

@@ -1,0 +1,126 @@
+import { ConfigurationError } from '../lambda/domain/errors';
+import { NAME_PATTERN, type PolicyPatch, show, validatePolicyPatch } from '../lambda/domain/policy';
+import type { PolicyScope } from '../lambda/adapters/table-keys';
+
+/** A policy as written in cdk.json: `cooldown` is a duration string such as "5m". */
+export interface PolicyConfig {
+  /** Automatic RetryStageExecution calls per stage execution, 0 to 10. */
+  readonly maxRetries?: number;
+  /** Wait after the failure before retrying: `0`, `45s`, `5m`, `2h` or whole seconds, up to 12h. */
+  readonly cooldown?: string | number;
+  /** `FAILED_ACTIONS` re-runs the failed actions, `ALL_ACTIONS` the whole stage. */
+  readonly retryMode?: 'FAILED_ACTIONS' | 'ALL_ACTIONS';
+}
+
+export interface PipelineConfig extends PolicyConfig {
+  /** Per-stage overrides, keyed by stage name. */
+  readonly stages?: Readonly<Record<string, PolicyConfig>>;
+}
+
+/** The `autoRetry` block of cdk.json context. */
+export interface AutoRetryConfig {
+  /** `"all"` watches every pipeline in the account and region; a list watches only those. */
+  readonly watch?: 'all' | readonly string[];
+  /** The policy for every watched pipeline without its own. */
+  readonly default?: PolicyConfig;
+  /** Per-pipeline policies, keyed by pipeline name. */
+  readonly pipelines?: Readonly<Record<string, PipelineConfig>>;
+  /** Days the attempt ledger keeps a record (DynamoDB TTL). */
+  readonly ledgerRetentionDays?: number;
+}
+
+/** Configuration after validation: what the construct and the seeding custom resource use. */
+export interface ResolvedConfig {
+  readonly watch: 'all' | readonly string[];
+  readonly policies: readonly { readonly scope: PolicyScope; readonly patch: PolicyPatch }[];
+  readonly ledgerRetentionDays: number;
+}
+
+const POLICY_KEYS = ['maxRetries', 'cooldown', 'retryMode'];
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * Validates the `autoRetry` configuration. Every problem is collected, then thrown together as
+ * one ConfigurationError whose lines each name the key and the bad value, e.g.
+ * `autoRetry.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1`.
+ */
+export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): ResolvedConfig {
+  const problems: string[] = [];
+  const policies: { scope: PolicyScope; patch: PolicyPatch }[] = [];
+  const config = raw ?? {};
+  if (!isObject(config)) throw new ConfigurationError([`${path} must be an object, got ${show(raw)}`]);
+  unknownKeys(config, ['watch', 'default', 'pipelines', 'ledgerRetentionDays'], path, problems);
+
+  let watch: 'all' | string[] = 'all';
+  if (config.watch !== undefined && config.watch !== 'all') {
+    if (!Array.isArray(config.watch) || config.watch.length === 0) {
+      problems.push(`${path}.watch must be "all" or a non-empty list of pipeline names, got ${show(config.watch)}`);
+    } else {
+      watch = [];
+      config.watch.forEach((name, i) => {
+        if (typeof name === 'string' && NAME_PATTERN.test(name)) (watch as string[]).push(name);
+        else problems.push(`${path}.watch[${i}] must be a pipeline name ([A-Za-z0-9.@-_], 1-100 characters), got ${show(name)}`);
+      });
+    }
+  }
+
+  const policy = (value: unknown, where: string, allowed: string[], scope: PolicyScope): void => {
+    if (!isObject(value)) {
+      problems.push(`${where} must be an object, got ${show(value)}`);
+      return;
+    }
+    unknownKeys(value, allowed, where, problems);
+    const result = validatePolicyPatch(value, where);
+    problems.push(...result.problems);
+    if (result.problems.length === 0 && Object.keys(result.patch).length > 0) policies.push({ scope, patch: result.patch });
+  };
+
+  if (config.default !== undefined) policy(config.default, `${path}.default`, POLICY_KEYS, { kind: 'default' });
+
+  if (config.pipelines !== undefined) {
+    if (!isObject(config.pipelines)) {
+      problems.push(`${path}.pipelines must be an object keyed by pipeline name, got ${show(config.pipelines)}`);
+    } else {
+      for (const [pipeline, value] of Object.entries(config.pipelines)) {
+        const where = `${path}.pipelines.${pipeline}`;
+        if (!NAME_PATTERN.test(pipeline)) {
+          problems.push(`${where}: "${pipeline}" is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
+          continue;
+        }
+        if (watch !== 'all' && !watch.includes(pipeline)) {
+          problems.push(`${where} has a policy but ${pipeline} is not in ${path}.watch, so it would never be retried`);
+        }
+        policy(value, where, [...POLICY_KEYS, 'stages'], { kind: 'pipeline', pipeline });
+        const stages = isObject(value) ? value.stages : undefined;
+        if (stages === undefined) continue;
+        if (!isObject(stages)) {
+          problems.push(`${where}.stages must be an object keyed by stage name, got ${show(stages)}`);
+          continue;
+        }
+        for (const [stage, stageValue] of Object.entries(stages)) {
+          if (!NAME_PATTERN.test(stage)) {
+            problems.push(`${where}.stages: "${stage}" is not a valid stage name`);
+            continue;
+          }
+          policy(stageValue, `${where}.stages.${stage}`, POLICY_KEYS, { kind: 'stage', pipeline, stage });
+        }
+      }
+    }
+  }
+
+  let ledgerRetentionDays = 30;
+  if (config.ledgerRetentionDays !== undefined) {
+    const v = config.ledgerRetentionDays;
+    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 3650) ledgerRetentionDays = v;
+    else problems.push(`${path}.ledgerRetentionDays must be an integer from 1 to 3650, got ${show(v)}`);
+  }
+
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  return { watch, policies, ledgerRetentionDays };
+}
+
+function unknownKeys(obj: Record<string, unknown>, allowed: string[], path: string, problems: string[]): void {
+  for (const key of Object.keys(obj)) {
+    if (!allowed.includes(key)) problems.push(`${path}.${key} is not a known setting (expected one of: ${allowed.join(', ')})`);
+  }
+}

@@ -1,0 +1,244 @@
+import { App, Validations } from 'aws-cdk-lib';
+import { Match, Template } from 'aws-cdk-lib/assertions';
+import { AwsSolutionsChecks } from 'cdk-nag';
+import { AutoRetryStack } from '../../lib/auto-retry-stack';
+import type { AutoRetryConfig } from '../../lib/config';
+
+const ENV = { account: '123456789012', region: 'eu-west-1' };
+
+function synth(autoRetry: AutoRetryConfig): Template {
+  // Prepare: no bundling; these tests look at the template, not the function code.
+  const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+  const stack = new AutoRetryStack(app, 'Test', { env: ENV, autoRetry });
+  return Template.fromStack(stack);
+}
+
+type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
+function statements(template: Template): Statement[] {
+  return Object.values(template.findResources('AWS::IAM::Policy')).flatMap(
+    (p) => (p as { Properties: { PolicyDocument: { Statement: Statement[] } } }).Properties.PolicyDocument.Statement,
+  );
+}
+
+describe('Construct: PipelineAutoRetry', () => {
+  describe('EventBridge rule', () => {
+    it('matches FAILED stage events from every pipeline when watching all', () => {
+      const template = synth({ watch: 'all' });
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.codepipeline'],
+          'detail-type': ['CodePipeline Stage Execution State Change'],
+          detail: { state: ['FAILED'], pipeline: Match.absent() },
+        },
+      });
+    });
+
+    it('filters on the listed pipelines when the configuration names them', () => {
+      const template = synth({ watch: ['web-app', 'api'] });
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: { detail: { state: ['FAILED'], pipeline: ['web-app', 'api'] } },
+      });
+    });
+
+    it('targets the function with a retry policy and an encrypted dead-letter queue', () => {
+      const template = synth({});
+      template.hasResourceProperties('AWS::Events::Rule', {
+        Targets: [
+          Match.objectLike({
+            RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('EventDeadLetterQueue'), 'Arn'] } },
+          }),
+        ],
+      });
+    });
+  });
+
+  describe('retry function', () => {
+    it('runs Node.js 22 on arm64 with the table and delay queue in its environment', () => {
+      const template = synth({});
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Runtime: 'nodejs22.x',
+        Architectures: ['arm64'],
+        Handler: 'index.handler',
+        Environment: {
+          Variables: Match.objectLike({
+            TABLE_NAME: { Ref: Match.stringLikeRegexp('AutoRetryTable') },
+            RETRY_QUEUE_URL: { Ref: Match.stringLikeRegexp('DelayQueue') },
+          }),
+        },
+        LoggingConfig: { LogGroup: { Ref: Match.stringLikeRegexp('RetryFunctionLogs') } },
+      });
+    });
+
+    it('keeps log retention and sends events it gives up on to a queue', () => {
+      const template = synth({});
+      template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+      template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
+        MaximumRetryAttempts: 2,
+        DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('FailedInvocationQueue'), 'Arn'] } } },
+      });
+    });
+
+    it('consumes the delay queue with partial batch responses', () => {
+      const template = synth({});
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+        EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DelayQueue'), 'Arn'] },
+        FunctionResponseTypes: ['ReportBatchItemFailures'],
+      });
+    });
+  });
+
+  describe('table', () => {
+    it('is on-demand, encrypted, point-in-time recoverable, with a TTL and retained on delete', () => {
+      const template = synth({});
+      template.hasResource('AWS::DynamoDB::Table', {
+        DeletionPolicy: 'Retain',
+        Properties: {
+          BillingMode: 'PAY_PER_REQUEST',
+          KeySchema: [
+            { AttributeName: 'pk', KeyType: 'HASH' },
+            { AttributeName: 'sk', KeyType: 'RANGE' },
+          ],
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+          SSESpecification: { SSEEnabled: true },
+          TimeToLiveSpecification: { AttributeName: 'expiresAt', Enabled: true },
+        },
+      });
+    });
+  });
+
+  describe('queues', () => {
+    it('encrypts every queue and denies non-TLS access to each', () => {
+      const template = synth({});
+      const queues = template.findResources('AWS::SQS::Queue');
+      expect(Object.keys(queues)).toHaveLength(4);
+      for (const queue of Object.values(queues)) {
+        expect((queue as { Properties: Record<string, unknown> }).Properties.SqsManagedSseEnabled).toBe(true);
+      }
+      const policies = template.findResources('AWS::SQS::QueuePolicy', {
+        Properties: {
+          PolicyDocument: {
+            Statement: Match.arrayWith([
+              Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            ]),
+          },
+        },
+      });
+      const covered = Object.values(policies).flatMap((p) => (p as { Properties: { Queues: unknown[] } }).Properties.Queues);
+      expect(covered).toHaveLength(4);
+    });
+
+    it('gives the delay queue its own dead-letter queue and a visibility timeout six times the function timeout', () => {
+      const template = synth({});
+      template.hasResourceProperties('AWS::SQS::Queue', {
+        VisibilityTimeout: 180,
+        RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DelayDeadLetterQueue'), 'Arn'] } },
+      });
+    });
+  });
+
+  describe('IAM', () => {
+    it('scopes pipeline reads and retries to the watched pipelines', () => {
+      const template = synth({ watch: ['web-app'] });
+      const cp = statements(template).filter((s) => [s.Action].flat().some((a) => a.startsWith('codepipeline:')));
+      const arn = (suffix: string) => ({
+        'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:codepipeline:eu-west-1:123456789012:${suffix}`]],
+      });
+      expect(cp).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ Action: ['codepipeline:GetPipelineState', 'codepipeline:GetPipeline'], Resource: arn('web-app') }),
+          expect.objectContaining({ Action: 'codepipeline:RetryStageExecution', Resource: arn('web-app/*') }),
+        ]),
+      );
+      expect(cp).toHaveLength(2);
+    });
+
+    it('uses an account-and-region wildcard only when watching every pipeline', () => {
+      const template = synth({ watch: 'all' });
+      const retry = statements(template).find((s) => s.Action === 'codepipeline:RetryStageExecution');
+      expect(JSON.stringify(retry?.Resource)).toContain(':codepipeline:eu-west-1:123456789012:*');
+    });
+
+    it('grants no wildcard actions anywhere', () => {
+      const template = synth({ watch: 'all' });
+      const actions = statements(template).flatMap((s) => [s.Action].flat());
+      expect(actions.length).toBeGreaterThan(0);
+      expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
+    });
+  });
+
+  describe('policy seeding', () => {
+    it('passes the validated policies from configuration to the custom resource', () => {
+      const template = synth({
+        default: { maxRetries: 1 },
+        pipelines: { 'web-app': { cooldown: '5m', stages: { Deploy: { retryMode: 'ALL_ACTIONS' } } } },
+      });
+      const resource = Object.values(template.findResources('Custom::AutoRetryPolicies'))[0] as { Properties: { Policies: string } };
+      expect(JSON.parse(resource.Properties.Policies)).toEqual([
+        { scope: { kind: 'default' }, patch: { maxRetries: 1 } },
+        { scope: { kind: 'pipeline', pipeline: 'web-app' }, patch: { cooldownSeconds: 300 } },
+        { scope: { kind: 'stage', pipeline: 'web-app', stage: 'Deploy' }, patch: { retryMode: 'ALL_ACTIONS' } },
+      ]);
+    });
+
+    it('refuses bad configuration at synth, naming the key and the value', () => {
+      expect(() => synth({ pipelines: { 'web-app': { maxRetries: -1 } } })).toThrow(
+        'autoRetry.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1',
+      );
+    });
+  });
+
+  describe('cdk-nag AwsSolutions', () => {
+    it.each([
+      ['watching every pipeline', { watch: 'all' } as AutoRetryConfig],
+      ['watching a list of pipelines', { watch: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } } as AutoRetryConfig],
+    ])('reports no unacknowledged finding when %s', (_case, autoRetry) => {
+      // Prepare
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      new AutoRetryStack(app, 'Nag', { env: ENV, autoRetry });
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const stdout = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+
+      // Act
+      let error: unknown;
+      try {
+        app.synth();
+      } catch (e) {
+        error = e;
+      } finally {
+        stderr.mockRestore();
+        stdout.mockRestore();
+      }
+
+      // Assess
+      expect(error).toBeUndefined();
+    });
+
+    it('does fail synth when a finding is not acknowledged (the check is live)', () => {
+      // Prepare: an extra queue without a DLQ or TLS policy is a finding.
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const stack = new AutoRetryStack(app, 'NagLive', { env: ENV });
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const sqs = require('aws-cdk-lib/aws-sqs') as typeof import('aws-cdk-lib/aws-sqs');
+      new sqs.Queue(stack, 'Unprotected');
+      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+      const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+      const consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+
+      // Act
+      let error: unknown;
+      try {
+        app.synth();
+      } catch (e) {
+        error = e;
+      } finally {
+        stderr.mockRestore();
+        consoleError.mockRestore();
+      }
+
+      // Assess
+      expect(error).toBeInstanceOf(Error);
+    });
+  });
+});

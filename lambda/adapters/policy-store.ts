@@ -128,6 +128,14 @@ export class PolicyStore implements PolicyReader {
     );
   }
 
+  /** Deletes a policy item; returns whether there was one. */
+  public async deletePolicy(scope: PolicyScope): Promise<boolean> {
+    const out = await this.client.send(
+      new DeleteItemCommand({ TableName: this.tableName, Key: marshall(policyKey(scope)), ReturnValues: 'ALL_OLD' }),
+    );
+    return out.Attributes !== undefined;
+  }
+
   public async setPaused(pipeline: string | '*', paused: boolean, updatedBy: string, now: Date): Promise<void> {
     const key = pipeline === '*' ? Keys.pauseAll() : Keys.pause(pipeline);
     if (!paused) {

@@ -1,0 +1,176 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { PolicyStore } from '../../lambda/adapters/policy-store';
+import { LocalDynamo } from '../support/dynamo';
+
+const run = promisify(execFile);
+const ROOT = join(__dirname, '..', '..');
+const LAUNCHER = join(ROOT, 'cli', 'autoretry.js');
+const dynamo = new LocalDynamo();
+const TABLE = 'cli-table';
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+async function autoretry(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  const childEnv = {
+    ...process.env,
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    TABLE_NAME: TABLE,
+    AUTORETRY_USER: 'alice',
+    ...env,
+  };
+  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
+  try {
+    const { stdout, stderr } = await run(process.execPath, [LAUNCHER, ...args], { cwd: ROOT, env: childEnv });
+    return { code: 0, stdout, stderr };
+  } catch (error) {
+    const e = error as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+const store = () => new PolicyStore(TABLE, dynamo.client());
+/** stderr without the SDK's Node.js 22 notice, which is printed on Node 20. */
+const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('error:'));
+
+beforeAll(async () => {
+  await dynamo.start();
+  await dynamo.createTable(TABLE);
+});
+
+afterAll(async () => {
+  await dynamo.stop();
+});
+
+describe('CLI: autoretry', () => {
+  it('sets a pipeline policy and marks it operator-owned', async () => {
+    // Act
+    const result = await autoretry(['policy', 'set', 'web-app', '--max-retries', '3', '--cooldown', '5m']);
+
+    // Assess
+    expect(result).toEqual(expect.objectContaining({ code: 0 }));
+    expect(result.stdout).toContain('set pipeline web-app: maxRetries=3, cooldown=5m');
+    const items = await store().listPolicies();
+    expect(items).toContainEqual(
+      expect.objectContaining({ scope: { kind: 'pipeline', pipeline: 'web-app' }, patch: { maxRetries: 3, cooldownSeconds: 300 }, source: 'cli', updatedBy: 'alice' }),
+    );
+  });
+
+  it('sets a stage override and the default policy, with the table from --table', async () => {
+    // Act
+    const stage = await autoretry(['--table', TABLE, 'policy', 'set', 'web-app', '--stage', 'Deploy', '--retry-mode', 'ALL_ACTIONS'], { TABLE_NAME: undefined });
+    const dflt = await autoretry(['policy', 'set', '--default', '--max-retries', '1', '--cooldown', '45s']);
+
+    // Assess
+    expect([stage.code, dflt.code]).toEqual([0, 0]);
+    const { layers } = await store().load('web-app', 'Deploy');
+    expect(layers.stage).toEqual({ retryMode: 'ALL_ACTIONS' });
+    expect(layers.default).toEqual({ maxRetries: 1, cooldownSeconds: 45 });
+  });
+
+  it('merges fields into an existing policy rather than replacing it', async () => {
+    // Prepare
+    await autoretry(['policy', 'set', 'merge-app', '--max-retries', '4']);
+
+    // Act
+    await autoretry(['policy', 'set', 'merge-app', '--cooldown', '2h']);
+
+    // Assess
+    const { layers } = await store().load('merge-app', 'Any');
+    expect(layers.pipeline).toEqual({ maxRetries: 4, cooldownSeconds: 7200 });
+  });
+
+  it('pauses and resumes a pipeline', async () => {
+    // Act
+    const paused = await autoretry(['pause', 'pause-app']);
+    const whilePaused = await store().load('pause-app', 'Test');
+    const resumed = await autoretry(['resume', 'pause-app']);
+    const afterResume = await store().load('pause-app', 'Test');
+
+    // Assess
+    expect([paused.code, resumed.code]).toEqual([0, 0]);
+    expect(paused.stdout).toContain('paused automatic retries of pause-app');
+    expect(whilePaused.paused).toBe(true);
+    expect(afterResume.paused).toBe(false);
+  });
+
+  it('shows the effective policy and where each field comes from', async () => {
+    // Prepare
+    await autoretry(['policy', 'set', 'get-app', '--max-retries', '5']);
+    await autoretry(['policy', 'set', 'get-app', '--stage', 'Test', '--cooldown', '30s']);
+
+    // Act
+    const result = await autoretry(['policy', 'get', 'get-app', '--stage', 'Test', '--json']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    const shown = JSON.parse(result.stdout) as { policy: Record<string, unknown>; sources: Record<string, unknown> };
+    expect(shown.policy).toEqual(expect.objectContaining({ maxRetries: 5, cooldownSeconds: 30 }));
+    expect(shown.sources).toEqual(expect.objectContaining({ maxRetries: 'pipeline', cooldownSeconds: 'stage' }));
+  });
+
+  it.each([
+    [['policy', 'set', 'web-app', '--max-retries', '-1'], '--max-retries must be an integer from 0 to 10, got -1'],
+    [['policy', 'set', 'web-app', '--max-retries', '11'], '--max-retries must be an integer from 0 to 10, got 11'],
+    [['policy', 'set', 'web-app', '--max-retries', 'three'], '--max-retries must be an integer from 0 to 10, got "three"'],
+    [['policy', 'set', 'web-app', '--cooldown', '5 minutes'], '--cooldown must be a duration'],
+    [['policy', 'set', 'web-app', '--cooldown', '13h'], '--cooldown must be a duration from 0 to 12h'],
+    [['policy', 'set', 'web-app', '--retry-mode', 'SOME'], "argument 'SOME' is invalid"],
+    [['policy', 'set', 'web-app', '--colour', 'red'], "unknown option '--colour'"],
+    [['policy', 'set', 'web-app'], 'nothing to set'],
+    [['policy', 'set', 'web/app', '--max-retries', '1'], 'pipeline "web/app" is not a valid CodePipeline name'],
+    [['policy', 'set', '--default', 'web-app', '--max-retries', '1'], 'either --default or a pipeline'],
+    [['policy', 'set', '--default', '--stage', 'Test', '--max-retries', '1'], '--stage cannot be used with --default'],
+    [['policy', 'set', '--max-retries', '1'], 'missing pipeline'],
+    [['pause'], "missing required argument 'pipeline'"],
+    [['frobnicate'], "unknown command 'frobnicate'"],
+  ])('rejects %j with one line, exit code 2, and writes nothing', async (args, message) => {
+    // Prepare
+    const before = await store().listPolicies();
+
+    // Act
+    const result = await autoretry(args);
+
+    // Assess
+    expect(result.code).toBe(2);
+    const lines = errorLines(result.stderr);
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(message);
+    expect(result.stdout).toBe('');
+    expect(await store().listPolicies()).toEqual(before);
+  });
+
+  it('says how to name the table when neither --table nor TABLE_NAME is given', async () => {
+    // Act
+    const result = await autoretry(['pause', 'web-app'], { TABLE_NAME: undefined });
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(errorLines(result.stderr)).toEqual(['error: no table: pass --table <name> or set TABLE_NAME (the stack output TableName)']);
+  });
+
+  it('reports an unreachable DynamoDB in one line with exit code 1', async () => {
+    // Act
+    const result = await autoretry(['pause', 'web-app'], { AWS_ENDPOINT_URL_DYNAMODB: 'http://127.0.0.1:9', AWS_MAX_ATTEMPTS: '1' });
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(errorLines(result.stderr)).toHaveLength(1);
+  });
+
+  it('runs as `npx autoretry` from the project', async () => {
+    // Act
+    const { stdout } = await run('npx', ['--no-install', 'autoretry', 'policy', 'set', '--help'], { cwd: ROOT });
+
+    // Assess
+    expect(stdout).toContain('autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m');
+  });
+});

@@ -61,10 +61,7 @@ export function patchFromFlags(flags: { maxRetries?: string; cooldown?: string; 
   const first = problems[0];
   if (first) {
     throw new InvalidInputError(
-      first
-        .replace('flag.maxRetries', '--max-retries')
-        .replace('flag.cooldown', '--cooldown')
-        .replace('flag.retryMode', '--retry-mode'),
+      first.replace('flag.maxRetries', '--max-retries').replace('flag.cooldown', '--cooldown').replace('flag.retryMode', '--retry-mode'),
     );
   }
   if (Object.keys(patch).length === 0) {
@@ -94,24 +91,32 @@ function buildProgram(io: CliIo, store: (table: string) => PolicyStore): Command
     .option('--max-retries <n>', 'automatic retries per stage execution, 0-10')
     .option('--cooldown <duration>', 'wait before retrying: 0, 45s, 5m, 2h or seconds (max 12h)')
     .addOption(new Option('--retry-mode <mode>', 'what a retry re-runs').choices(['FAILED_ACTIONS', 'ALL_ACTIONS']))
-    .addHelpText('after', '\nExamples:\n  autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m\n  autoretry policy set --default --max-retries 1')
-    .action(async (pipeline: string | undefined, opts: { default?: boolean; stage?: string; maxRetries?: string; cooldown?: string; retryMode?: string }) => {
-      let scope: PolicyScope;
-      if (opts.default) {
-        if (pipeline) throw new InvalidInputError('give either --default or a pipeline, not both');
-        if (opts.stage) throw new InvalidInputError('--stage cannot be used with --default');
-        scope = { kind: 'default' };
-      } else {
-        if (!pipeline) throw new InvalidInputError('missing pipeline: autoretry policy set <pipeline> [flags] or --default');
-        scope = opts.stage
-          ? { kind: 'stage', pipeline: name(pipeline, 'pipeline'), stage: name(opts.stage, 'stage') }
-          : { kind: 'pipeline', pipeline: name(pipeline, 'pipeline') };
-      }
-      const patch = patchFromFlags(opts);
-      const table = tableName(globals(), io);
-      await store(table).setPolicy(scope, patch, by(), io.now());
-      io.out(`set ${describeScope(scope)}: ${describePatch(patch)} (operator-owned: deploys will not overwrite it)`);
-    });
+    .addHelpText(
+      'after',
+      '\nExamples:\n  autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m\n  autoretry policy set --default --max-retries 1',
+    )
+    .action(
+      async (
+        pipeline: string | undefined,
+        opts: { default?: boolean; stage?: string; maxRetries?: string; cooldown?: string; retryMode?: string },
+      ) => {
+        let scope: PolicyScope;
+        if (opts.default) {
+          if (pipeline) throw new InvalidInputError('give either --default or a pipeline, not both');
+          if (opts.stage) throw new InvalidInputError('--stage cannot be used with --default');
+          scope = { kind: 'default' };
+        } else {
+          if (!pipeline) throw new InvalidInputError('missing pipeline: autoretry policy set <pipeline> [flags] or --default');
+          scope = opts.stage
+            ? { kind: 'stage', pipeline: name(pipeline, 'pipeline'), stage: name(opts.stage, 'stage') }
+            : { kind: 'pipeline', pipeline: name(pipeline, 'pipeline') };
+        }
+        const patch = patchFromFlags(opts);
+        const table = tableName(globals(), io);
+        await store(table).setPolicy(scope, patch, by(), io.now());
+        io.out(`set ${describeScope(scope)}: ${describePatch(patch)} (operator-owned: deploys will not overwrite it)`);
+      },
+    );
 
   policy
     .command('delete')
@@ -150,7 +155,9 @@ function buildProgram(io: CliIo, store: (table: string) => PolicyStore): Command
         return;
       }
       for (const item of items) {
-        io.out(`${describeScope(item.scope).padEnd(40)} ${describePatch(item.patch).padEnd(58)} ${item.source === 'cli' ? 'operator' : 'cdk.json'}`);
+        io.out(
+          `${describeScope(item.scope).padEnd(40)} ${describePatch(item.patch).padEnd(58)} ${item.source === 'cli' ? 'operator' : 'cdk.json'}`,
+        );
       }
     });
 

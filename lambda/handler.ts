@@ -71,7 +71,10 @@ export function createHandler(makeDeps: () => ServiceDeps): (input: HandlerInput
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
       const id = (input as { id?: unknown }).id;
-      logger.log('error', 'malformed event: not retried', { error: error.message, eventId: typeof id === 'string' ? id.slice(0, 64) : undefined });
+      logger.log('error', 'malformed event: not retried', {
+        error: error.message,
+        eventId: typeof id === 'string' ? id.slice(0, 64) : undefined,
+      });
       return undefined;
     }
     try {
@@ -99,10 +102,14 @@ async function handleBatch(svc: RetryService, logger: Logger, event: SQSEvent): 
         // Malformed bodies and faults alike go back to the queue; after maxReceiveCount the
         // queue moves them to its DLQ, so nothing is dropped silently.
         const malformed = error instanceof InvalidInputError;
-        logger.log('error', malformed ? 'malformed delay-queue message: left for the DLQ' : 'fault: delay-queue message returned to the queue', {
-          messageId: record.messageId,
-          error,
-        });
+        logger.log(
+          'error',
+          malformed ? 'malformed delay-queue message: left for the DLQ' : 'fault: delay-queue message returned to the queue',
+          {
+            messageId: record.messageId,
+            error,
+          },
+        );
         failures.push({ itemIdentifier: record.messageId });
       }
     }),

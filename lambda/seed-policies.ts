@@ -14,7 +14,9 @@ const client = new DynamoDBClient({});
  * table on every deploy. Items an operator changed with the CLI are left alone and reported;
  * policies removed from cdk.json are deleted unless an operator has taken them over.
  */
-export async function onEvent(event: CloudFormationCustomResourceEvent): Promise<{ PhysicalResourceId: string; Data: Record<string, string> }> {
+export async function onEvent(
+  event: CloudFormationCustomResourceEvent,
+): Promise<{ PhysicalResourceId: string; Data: Record<string, string> }> {
   const physicalId = `policies-${String(event.ResourceProperties.TableName)}`;
   if (event.RequestType === 'Delete') return { PhysicalResourceId: physicalId, Data: {} };
   const tableName = event.ResourceProperties.TableName;

@@ -1,7 +1,7 @@
-import type { PipelinePort } from './adapters/pipeline-state';
-import { RetryCallResult } from './adapters/pipeline-state';
 import type { DelayPort } from './adapters/delay-queue';
 import type { LedgerPort } from './adapters/ledger-store';
+import type { PipelinePort } from './adapters/pipeline-state';
+import { RetryCallResult } from './adapters/pipeline-state';
 import type { PolicyReader } from './adapters/policy-store';
 import { checkRetryable, type Decision, decide, SkipReason } from './domain/decision';
 import type { DelayedRetryMessage } from './domain/events';
@@ -148,14 +148,14 @@ export class RetryService {
     return this.retry(failure, held, view, undefined);
   }
 
-  private async handleExistingClaim(
-    failure: StageFailure,
-    claim: Claim,
-    view: StageView | undefined,
-    now: Date,
-  ): Promise<Result> {
+  private async handleExistingClaim(failure: StageFailure, claim: Claim, view: StageView | undefined, now: Date): Promise<Result> {
     if (TERMINAL_STATUSES.includes(claim.status)) {
-      return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: this failure was already handled (${claim.status})`);
+      return this.report(
+        failure,
+        claim.attempt,
+        Outcome.Skipped,
+        `${SkipReason.Duplicate}: this failure was already handled (${claim.status})`,
+      );
     }
     if (isStale(claim, now)) {
       // The holder died (or its delay message was lost): take over, and retry only if the
@@ -192,12 +192,7 @@ export class RetryService {
   }
 
   /** We hold the claim: re-check, call RetryStageExecution, record what happened. */
-  private async retry(
-    failure: StageFailure,
-    claim: Claim,
-    view: StageView | undefined,
-    decision: Decision | undefined,
-  ): Promise<Result> {
+  private async retry(failure: StageFailure, claim: Claim, view: StageView | undefined, decision: Decision | undefined): Promise<Result> {
     if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone');
     const problem = checkRetryable(failure, view);
     if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail);
@@ -235,13 +230,7 @@ export class RetryService {
     }
     const dueAt = addSeconds(now, this.s.busyRetryDelaySeconds);
     const token = this.deps.newToken();
-    const moved = await this.deps.ledger.reschedule(
-      keyOf(failure),
-      claim,
-      token,
-      dueAt,
-      addSeconds(dueAt, this.s.scheduledGraceSeconds),
-    );
+    const moved = await this.deps.ledger.reschedule(keyOf(failure), claim, token, dueAt, addSeconds(dueAt, this.s.scheduledGraceSeconds));
     if (!moved) return this.lostClaim(failure, claim);
     await this.deps.delays.send({ v: 1, failure, dueAt }, this.s.busyRetryDelaySeconds);
     return this.report(failure, claim.attempt, Outcome.Rescheduled, `${detail}; trying again at ${dueAt.toISOString()}`);

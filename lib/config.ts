@@ -1,6 +1,6 @@
+import type { PolicyScope } from '../lambda/adapters/table-keys';
 import { ConfigurationError } from '../lambda/domain/errors';
 import { NAME_PATTERN, type PolicyPatch, show, validatePolicyPatch } from '../lambda/domain/policy';
-import type { PolicyScope } from '../lambda/adapters/table-keys';
 
 /** A policy as written in cdk.json: `cooldown` is a duration string such as "5m". */
 export interface PolicyConfig {

@@ -13,7 +13,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { TABLE_SCHEMA } from '../lambda/adapters/table-keys';
-import { STAGE_DETAIL_TYPE, EVENT_SOURCE } from '../lambda/domain/events';
+import { EVENT_SOURCE, STAGE_DETAIL_TYPE } from '../lambda/domain/events';
 import { type AutoRetryConfig, parseAutoRetryConfig, type ResolvedConfig } from './config';
 
 export interface PipelineAutoRetryProps extends AutoRetryConfig {

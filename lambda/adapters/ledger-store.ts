@@ -176,12 +176,11 @@ export class LedgerStore implements LedgerPort {
 
   /** Hands the claim to a new holder, provided nobody else did so since `claim` was read. */
   public async acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean> {
-    return this.conditional(
-      key,
-      claim,
-      'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.#token = :token',
-      { ':retrying': ClaimStatus.Retrying, ':lease': leaseUntil.toISOString(), ':token': token },
-    );
+    return this.conditional(key, claim, 'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.#token = :token', {
+      ':retrying': ClaimStatus.Retrying,
+      ':lease': leaseUntil.toISOString(),
+      ':token': token,
+    });
   }
 
   /** Puts a claim back to waiting (the service was busy); the caller re-sends the delay message. */
@@ -245,12 +244,7 @@ export class LedgerStore implements LedgerPort {
     );
   }
 
-  private async conditional(
-    key: LedgerKey,
-    claim: Claim,
-    expression: string,
-    values: Record<string, unknown>,
-  ): Promise<boolean> {
+  private async conditional(key: LedgerKey, claim: Claim, expression: string, values: Record<string, unknown>): Promise<boolean> {
     try {
       await this.update(
         key,

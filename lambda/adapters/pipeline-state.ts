@@ -88,12 +88,7 @@ export class CodePipelineAdapter implements PipelinePort {
     };
   }
 
-  public async retryStage(
-    pipeline: string,
-    stage: string,
-    executionId: string,
-    retryMode: RetryMode,
-  ): Promise<RetryCallOutcome> {
+  public async retryStage(pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome> {
     try {
       await this.client.send(
         new RetryStageExecutionCommand({ pipelineName: pipeline, stageName: stage, pipelineExecutionId: executionId, retryMode }),

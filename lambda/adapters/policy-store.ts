@@ -12,7 +12,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TransientFaultError } from '../domain/errors';
-import { type PolicyLayers, type PolicyPatch, POLICY_FIELDS, validatePolicyPatch } from '../domain/policy';
+import { POLICY_FIELDS, type PolicyLayers, type PolicyPatch, validatePolicyPatch } from '../domain/policy';
 import { Keys, type PolicyScope, policyKey } from './table-keys';
 
 /** Who wrote a policy item. Deploys only ever overwrite or delete items they wrote themselves. */
@@ -235,7 +235,6 @@ export class PolicyStore implements PolicyReader {
     return result;
   }
 }
-
 
 export function scopeOfSortKey(sk: string): PolicyScope | undefined {
   if (sk === 'DEFAULT') return { kind: 'default' };

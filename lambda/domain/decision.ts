@@ -70,10 +70,7 @@ export function decide(
  */
 export function checkRetryable(failure: StageFailure, stage: StageView): Decision | undefined {
   if (stage.latestExecutionId !== failure.executionId) {
-    return skip(
-      SkipReason.Superseded,
-      `stage's latest execution is ${stage.latestExecutionId ?? 'none'}, not ${failure.executionId}`,
-    );
+    return skip(SkipReason.Superseded, `stage's latest execution is ${stage.latestExecutionId ?? 'none'}, not ${failure.executionId}`);
   }
   switch (stage.status) {
     case StageStatus.Failed:
@@ -99,11 +96,7 @@ export function checkRetryable(failure: StageFailure, stage: StageView): Decisio
     );
   }
   if (failed.length === 0) return skip(SkipReason.NoFailedActions, 'stage has no failed actions');
-  if (
-    failure.pipelineVersion !== undefined &&
-    stage.pipelineVersion !== undefined &&
-    stage.pipelineVersion !== failure.pipelineVersion
-  ) {
+  if (failure.pipelineVersion !== undefined && stage.pipelineVersion !== undefined && stage.pipelineVersion !== failure.pipelineVersion) {
     return skip(
       SkipReason.PipelineChanged,
       `pipeline is at version ${stage.pipelineVersion}, the failure happened at ${failure.pipelineVersion}`,

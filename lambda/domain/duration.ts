@@ -22,9 +22,7 @@ export function parseDuration(value: string | number): number | undefined {
 export function parseDurationOrThrow(value: string | number, what: string): number {
   const seconds = parseDuration(value);
   if (seconds === undefined) {
-    throw new InvalidInputError(
-      `${what} must be a duration such as 0, 45s, 5m, 2h or whole seconds, got ${JSON.stringify(value)}`,
-    );
+    throw new InvalidInputError(`${what} must be a duration such as 0, 45s, 5m, 2h or whole seconds, got ${JSON.stringify(value)}`);
   }
   return seconds;
 }

@@ -92,12 +92,9 @@ export function validatePolicyPatch(
   }
   const cooldownRaw = raw[cooldownKey];
   if (cooldownRaw !== undefined) {
-    const seconds =
-      typeof cooldownRaw === 'string' || typeof cooldownRaw === 'number' ? parseDuration(cooldownRaw) : undefined;
+    const seconds = typeof cooldownRaw === 'string' || typeof cooldownRaw === 'number' ? parseDuration(cooldownRaw) : undefined;
     if (seconds === undefined || seconds > MAX_COOLDOWN_SECONDS) {
-      problems.push(
-        `${path}.${cooldownKey} must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got ${show(cooldownRaw)}`,
-      );
+      problems.push(`${path}.${cooldownKey} must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got ${show(cooldownRaw)}`);
     } else {
       patch.cooldownSeconds = seconds;
     }

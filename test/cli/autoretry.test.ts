@@ -17,7 +17,7 @@ interface CliResult {
 }
 
 async function autoretry(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  const childEnv = {
+  const childEnv: Record<string, string | undefined> = {
     ...process.env,
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
@@ -60,13 +60,20 @@ describe('CLI: autoretry', () => {
     expect(result.stdout).toContain('set pipeline web-app: maxRetries=3, cooldown=5m');
     const items = await store().listPolicies();
     expect(items).toContainEqual(
-      expect.objectContaining({ scope: { kind: 'pipeline', pipeline: 'web-app' }, patch: { maxRetries: 3, cooldownSeconds: 300 }, source: 'cli', updatedBy: 'alice' }),
+      expect.objectContaining({
+        scope: { kind: 'pipeline', pipeline: 'web-app' },
+        patch: { maxRetries: 3, cooldownSeconds: 300 },
+        source: 'cli',
+        updatedBy: 'alice',
+      }),
     );
   });
 
   it('sets a stage override and the default policy, with the table from --table', async () => {
     // Act
-    const stage = await autoretry(['--table', TABLE, 'policy', 'set', 'web-app', '--stage', 'Deploy', '--retry-mode', 'ALL_ACTIONS'], { TABLE_NAME: undefined });
+    const stage = await autoretry(['--table', TABLE, 'policy', 'set', 'web-app', '--stage', 'Deploy', '--retry-mode', 'ALL_ACTIONS'], {
+      TABLE_NAME: undefined,
+    });
     const dflt = await autoretry(['policy', 'set', '--default', '--max-retries', '1', '--cooldown', '45s']);
 
     // Assess

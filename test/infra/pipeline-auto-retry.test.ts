@@ -118,9 +118,7 @@ describe('Construct: PipelineAutoRetry', () => {
       const policies = template.findResources('AWS::SQS::QueuePolicy', {
         Properties: {
           PolicyDocument: {
-            Statement: Match.arrayWith([
-              Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
-            ]),
+            Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
           },
         },
       });
@@ -132,7 +130,10 @@ describe('Construct: PipelineAutoRetry', () => {
       const template = synth({});
       template.hasResourceProperties('AWS::SQS::Queue', {
         VisibilityTimeout: 180,
-        RedrivePolicy: { maxReceiveCount: 5, deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DelayDeadLetterQueue'), 'Arn'] } },
+        RedrivePolicy: {
+          maxReceiveCount: 5,
+          deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DelayDeadLetterQueue'), 'Arn'] },
+        },
       });
     });
   });
@@ -219,7 +220,6 @@ describe('Construct: PipelineAutoRetry', () => {
       // Prepare: an extra queue without a DLQ or TLS policy is a finding.
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
       const stack = new AutoRetryStack(app, 'NagLive', { env: ENV });
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
       const sqs = require('aws-cdk-lib/aws-sqs') as typeof import('aws-cdk-lib/aws-sqs');
       new sqs.Queue(stack, 'Unprotected');
       Validations.of(app).addPlugins(new AwsSolutionsChecks(app));

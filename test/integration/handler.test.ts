@@ -1,8 +1,8 @@
 import type { SQSBatchResponse } from 'aws-lambda';
-import { handler } from '../../lambda/handler';
 import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { RetryMode } from '../../lambda/domain/types';
+import { handler } from '../../lambda/handler';
 import { loadEvent } from '../support/fixtures';
 import { LocalAws, LogCapture, ManualClock } from '../support/local-aws';
 
@@ -11,7 +11,9 @@ const aws = new LocalAws();
 beforeAll(async () => {
   await aws.start();
   // Tests share the table; each uses its own pipeline names and sets its own pipeline policy.
-  await aws.policies().seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions } }], new Date());
+  await aws
+    .policies()
+    .seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions } }], new Date());
 });
 
 afterAll(async () => {
@@ -38,7 +40,12 @@ describe('handler: EventBridge stage FAILED events', () => {
     // Assess
     const retries = aws.codepipeline.acceptedRetries(pipeline);
     expect(retries).toHaveLength(1);
-    expect(retries[0]?.input).toEqual({ pipelineName: pipeline, stageName: 'Test', pipelineExecutionId: execution, retryMode: 'FAILED_ACTIONS' });
+    expect(retries[0]?.input).toEqual({
+      pipelineName: pipeline,
+      stageName: 'Test',
+      pipelineExecutionId: execution,
+      retryMode: 'FAILED_ACTIONS',
+    });
     expect(aws.codepipeline.stageStatus(pipeline, 'Test').status).toBe('InProgress');
     const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
     expect(record?.retries).toBe(1);
@@ -181,14 +188,20 @@ describe('handler: EventBridge stage FAILED events', () => {
     const pipeline = aws.pipeline();
     const store = aws.policies();
     await store.setPolicy({ kind: 'pipeline', pipeline }, { maxRetries: 1, retryMode: RetryMode.FailedActions }, 'test', new Date());
-    await store.setPolicy({ kind: 'stage', pipeline, stage: 'Deploy' }, { maxRetries: 3, retryMode: RetryMode.AllActions }, 'test', new Date());
+    await store.setPolicy(
+      { kind: 'stage', pipeline, stage: 'Deploy' },
+      { maxRetries: 3, retryMode: RetryMode.AllActions },
+      'test',
+      new Date(),
+    );
     const deployExecution = aws.codepipeline.failNewExecution(pipeline, 'Deploy', ['ExecuteChangeSet']);
     const run = aws.handler({ sink: new LogCapture().sink });
 
     // Act: Deploy fails four times in one execution.
     for (let i = 0; i < 4; i++) {
       await run(aws.codepipeline.stageFailedEvent(pipeline, 'Deploy'));
-      if (aws.codepipeline.stageStatus(pipeline, 'Deploy').status === 'InProgress') aws.codepipeline.finishRetry(pipeline, 'Deploy', 'Failed');
+      if (aws.codepipeline.stageStatus(pipeline, 'Deploy').status === 'InProgress')
+        aws.codepipeline.finishRetry(pipeline, 'Deploy', 'Failed');
     }
     aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
     await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
@@ -214,7 +227,9 @@ describe('handler: EventBridge stage FAILED events', () => {
 
     // Assess
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
-    expect(logs.decisions()).toEqual([expect.objectContaining({ decision: 'skipped', reason: expect.stringMatching(/^approval-rejected/) })]);
+    expect(logs.decisions()).toEqual([
+      expect.objectContaining({ decision: 'skipped', reason: expect.stringMatching(/^approval-rejected/) }),
+    ]);
   });
 
   it('skips a failure from before the pipeline structure changed', async () => {
@@ -244,7 +259,9 @@ describe('handler: EventBridge stage FAILED events', () => {
 
     // Assess
     expect(String(logs.decisions()[0]?.reason)).toMatch(/^pipeline-not-found/);
-    expect(aws.codepipeline.calls.filter((c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === 'deleted-pipeline')).toHaveLength(0);
+    expect(
+      aws.codepipeline.calls.filter((c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === 'deleted-pipeline'),
+    ).toHaveLength(0);
   });
 });
 
@@ -352,7 +369,9 @@ describe('handler: cooldowns through the delay queue', () => {
 
     // Assess
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'garbled-1' }] });
-    expect(logs.lines).toContainEqual(expect.objectContaining({ level: 'error', message: 'malformed delay-queue message: left for the DLQ', messageId: 'garbled-1' }));
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'malformed delay-queue message: left for the DLQ', messageId: 'garbled-1' }),
+    );
   });
 });
 
@@ -425,7 +444,9 @@ describe('handler: every RetryStageExecution outcome', () => {
     // Act
     const first = run(event);
     await expect(first).rejects.toBeInstanceOf(TransientFaultError);
-    const attemptsMade = aws.codepipeline.calls.filter((c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === pipeline).length;
+    const attemptsMade = aws.codepipeline.calls.filter(
+      (c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === pipeline,
+    ).length;
     clock.advance(180); // Lambda's async retry comes back after the claim's lease ran out.
     await run(event);
     await run(event); // and a late duplicate changes nothing.
@@ -519,7 +540,9 @@ describe('handler: bad input and faults', () => {
 
     // Assess
     expect(outcome).toBeInstanceOf(TransientFaultError);
-    expect(aws.codepipeline.calls.filter((c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === pipeline)).toHaveLength(0);
+    expect(aws.codepipeline.calls.filter((c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === pipeline)).toHaveLength(
+      0,
+    );
     expect(logs.lines).toContainEqual(expect.objectContaining({ level: 'error', message: expect.stringMatching(/^fault/), pipeline }));
   });
 
@@ -533,7 +556,10 @@ describe('handler: bad input and faults', () => {
     const run = aws.handler({ sink: new LogCapture().sink });
 
     // Act
-    const outcome = await run(event).then(() => 'resolved', (e: unknown) => e);
+    const outcome = await run(event).then(
+      () => 'resolved',
+      (e: unknown) => e,
+    );
     aws.sqs.failNextSends = 0;
     const afterFault = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
     await run(event);

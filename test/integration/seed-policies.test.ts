@@ -26,7 +26,12 @@ function deployEvent(requestType: 'Create' | 'Update' | 'Delete', autoRetry: unk
 beforeAll(async () => {
   await dynamo.start();
   await dynamo.createTable(TABLE);
-  Object.assign(process.env, { AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint });
+  Object.assign(process.env, {
+    AWS_REGION: 'us-east-1',
+    AWS_ACCESS_KEY_ID: 'local',
+    AWS_SECRET_ACCESS_KEY: 'local',
+    AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+  });
   jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
   ({ onEvent } = await import('../../lambda/seed-policies'));
 });
@@ -41,10 +46,12 @@ describe('Custom resource: seed policies at deploy', () => {
 
   it('writes the policies, keeps an operator’s change through later deploys, and removes what cdk.json dropped', async () => {
     // Prepare: the first deploy.
-    await onEvent(deployEvent('Create', {
-      default: { maxRetries: 2 },
-      pipelines: { 'web-app': { maxRetries: 3, stages: { Deploy: { retryMode: 'ALL_ACTIONS' } } }, api: { cooldown: '1m' } },
-    }));
+    await onEvent(
+      deployEvent('Create', {
+        default: { maxRetries: 2 },
+        pipelines: { 'web-app': { maxRetries: 3, stages: { Deploy: { retryMode: 'ALL_ACTIONS' } } }, api: { cooldown: '1m' } },
+      }),
+    );
     // An operator changes web-app at run time.
     await store().setPolicy({ kind: 'pipeline', pipeline: 'web-app' }, { maxRetries: 0 }, 'alice', new Date());
 

@@ -215,14 +215,20 @@ export class CodePipelineEmulator {
   }
 
   /** Finishes the retry that is running in `stage`: its re-run actions succeed or fail. */
-  public finishRetry(pipeline: string, stage: string, result: 'Succeeded' | 'Failed', error: { code?: string; message?: string } = {}): void {
+  public finishRetry(
+    pipeline: string,
+    stage: string,
+    result: 'Succeeded' | 'Failed',
+    error: { code?: string; message?: string } = {},
+  ): void {
     const p = this.model(pipeline);
     const s = this.stageState(p, stage);
     if (!s.executionId || s.status !== 'InProgress') throw new Error(`stage ${stage} of ${pipeline} is not running`);
     if (result === 'Succeeded') {
       s.status = 'Succeeded';
       s.retryRunning = false;
-      for (const a of s.actions.values()) if (a.status === 'InProgress') Object.assign(a, { status: 'Succeeded', errorCode: undefined, message: undefined });
+      for (const a of s.actions.values())
+        if (a.status === 'InProgress') Object.assign(a, { status: 'Succeeded', errorCode: undefined, message: undefined });
       return;
     }
     const rerun = [...s.actions.entries()].filter(([, a]) => a.status === 'InProgress').map(([name]) => name);
@@ -372,7 +378,13 @@ export class CodePipelineEmulator {
             };
           }),
           ...(s.manualRetries > 0
-            ? { retryStageMetadata: { autoStageRetryAttempt: 0, manualStageRetryAttempt: s.manualRetries, latestRetryTrigger: 'ManualStageRetry' } }
+            ? {
+                retryStageMetadata: {
+                  autoStageRetryAttempt: 0,
+                  manualStageRetryAttempt: s.manualRetries,
+                  latestRetryTrigger: 'ManualStageRetry',
+                },
+              }
             : {}),
         };
       }),
@@ -414,7 +426,10 @@ export class CodePipelineEmulator {
     const stageName = this.requireName(input.stageName, 'stageName');
     const executionId = input.pipelineExecutionId;
     if (typeof executionId !== 'string' || !EXECUTION_ID.test(executionId)) {
-      throw new ServiceError('ValidationException', "1 validation error detected: Value at 'pipelineExecutionId' failed to satisfy constraint");
+      throw new ServiceError(
+        'ValidationException',
+        "1 validation error detected: Value at 'pipelineExecutionId' failed to satisfy constraint",
+      );
     }
     const retryMode = input.retryMode;
     if (retryMode !== 'FAILED_ACTIONS' && retryMode !== 'ALL_ACTIONS') {

@@ -1,10 +1,9 @@
-import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_SCHEMA } from '../../lambda/adapters/table-keys';
 
 // dynalite ships no types.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
 
 /** Embedded DynamoDB (dynalite, in memory), on a free loopback port. */
@@ -24,7 +23,11 @@ export class LocalDynamo {
   }
 
   public client(): DynamoDBClient {
-    return new DynamoDBClient({ endpoint: this.endpoint, region: 'us-east-1', credentials: { accessKeyId: 'test', secretAccessKey: 'test' } });
+    return new DynamoDBClient({
+      endpoint: this.endpoint,
+      region: 'us-east-1',
+      credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+    });
   }
 
   /** Creates a table with the key schema the stack deploys. */

@@ -81,7 +81,12 @@ export class SqsEmulator {
   public returnToQueue(records: readonly SQSRecord[], visibilityTimeoutSeconds = 0): void {
     for (const r of records) {
       const original = this.sent.find((m) => m.messageId === r.messageId);
-      if (original) this.messages.push({ ...original, visibleAt: this.now() + visibilityTimeoutSeconds * 1000, receiveCount: original.receiveCount + 1 });
+      if (original)
+        this.messages.push({
+          ...original,
+          visibleAt: this.now() + visibilityTimeoutSeconds * 1000,
+          receiveCount: original.receiveCount + 1,
+        });
     }
   }
 
@@ -137,7 +142,14 @@ export class SqsEmulator {
       });
     }
     const now = this.now();
-    const message: QueuedMessage = { messageId: randomUUID(), body, delaySeconds: delay, sentAt: now, visibleAt: now + delay * 1000, receiveCount: 0 };
+    const message: QueuedMessage = {
+      messageId: randomUUID(),
+      body,
+      delaySeconds: delay,
+      sentAt: now,
+      visibleAt: now + delay * 1000,
+      receiveCount: 0,
+    };
     this.messages.push(message);
     this.sent.push(message);
     return this.send(res, 200, { MessageId: message.messageId, MD5OfMessageBody: md5(body) });
@@ -145,7 +157,11 @@ export class SqsEmulator {
 
   private send(res: ServerResponse, status: number, body: unknown): void {
     const text = JSON.stringify(body);
-    res.writeHead(status, { 'content-type': 'application/x-amz-json-1.0', 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': randomUUID() });
+    res.writeHead(status, {
+      'content-type': 'application/x-amz-json-1.0',
+      'content-length': Buffer.byteLength(text),
+      'x-amzn-requestid': randomUUID(),
+    });
     res.end(text);
   }
 }

@@ -38,13 +38,41 @@ describe('Function: parseAutoRetryConfig', () => {
   });
 
   it.each<[string, unknown, string[]]>([
-    ['a negative maxRetries', { pipelines: { 'web-app': { maxRetries: -1 } } }, ['autoRetry.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1']],
-    ['a misspelt key', { default: { maxRetry: 1 } }, ['autoRetry.default.maxRetry is not a known setting (expected one of: maxRetries, cooldown, retryMode)']],
-    ['a bad stage cooldown', { pipelines: { api: { stages: { Test: { cooldown: 'soon' } } } } }, ['autoRetry.pipelines.api.stages.Test.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got "soon"']],
-    ['a watch that is neither "all" nor a list', { watch: 'some' }, ['autoRetry.watch must be "all" or a non-empty list of pipeline names, got "some"']],
-    ['a bad pipeline name in watch', { watch: ['ok', 'not ok'] }, ['autoRetry.watch[1] must be a pipeline name ([A-Za-z0-9.@-_], 1-100 characters), got "not ok"']],
-    ['a policy for an unwatched pipeline', { watch: ['a'], pipelines: { b: { maxRetries: 1 } } }, ['autoRetry.pipelines.b has a policy but b is not in autoRetry.watch, so it would never be retried']],
-    ['a ledger retention of 0 days', { ledgerRetentionDays: 0 }, ['autoRetry.ledgerRetentionDays must be an integer from 1 to 3650, got 0']],
+    [
+      'a negative maxRetries',
+      { pipelines: { 'web-app': { maxRetries: -1 } } },
+      ['autoRetry.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1'],
+    ],
+    [
+      'a misspelt key',
+      { default: { maxRetry: 1 } },
+      ['autoRetry.default.maxRetry is not a known setting (expected one of: maxRetries, cooldown, retryMode)'],
+    ],
+    [
+      'a bad stage cooldown',
+      { pipelines: { api: { stages: { Test: { cooldown: 'soon' } } } } },
+      ['autoRetry.pipelines.api.stages.Test.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got "soon"'],
+    ],
+    [
+      'a watch that is neither "all" nor a list',
+      { watch: 'some' },
+      ['autoRetry.watch must be "all" or a non-empty list of pipeline names, got "some"'],
+    ],
+    [
+      'a bad pipeline name in watch',
+      { watch: ['ok', 'not ok'] },
+      ['autoRetry.watch[1] must be a pipeline name ([A-Za-z0-9.@-_], 1-100 characters), got "not ok"'],
+    ],
+    [
+      'a policy for an unwatched pipeline',
+      { watch: ['a'], pipelines: { b: { maxRetries: 1 } } },
+      ['autoRetry.pipelines.b has a policy but b is not in autoRetry.watch, so it would never be retried'],
+    ],
+    [
+      'a ledger retention of 0 days',
+      { ledgerRetentionDays: 0 },
+      ['autoRetry.ledgerRetentionDays must be an integer from 1 to 3650, got 0'],
+    ],
     ['a non-object', 'yes', ['autoRetry must be an object, got "yes"']],
   ])('refuses %s with a message naming the key and the value', (_case, raw, expected) => {
     expect(problemsOf(raw)).toEqual(expected);

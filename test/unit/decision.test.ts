@@ -47,7 +47,13 @@ describe('Function: decide', () => {
     ['an operator stopped the stage', { status: 'Stopped' }, {}, false, SkipReason.StageStopped],
     ['the stage succeeded', { status: 'Succeeded' }, {}, false, SkipReason.StageNotFailed],
     ['the stage was cancelled', { status: 'Cancelled' }, {}, false, SkipReason.StageNotFailed],
-    ['an action still runs', { actions: [action('UnitTests', 'Failed'), action('Lint', 'InProgress')] }, {}, false, SkipReason.ActionInProgress],
+    [
+      'an action still runs',
+      { actions: [action('UnitTests', 'Failed'), action('Lint', 'InProgress')] },
+      {},
+      false,
+      SkipReason.ActionInProgress,
+    ],
     ['a manual approval was rejected', { actions: [action('Review', 'Failed', 'Approval')] }, {}, false, SkipReason.ApprovalRejected],
     ['no action failed', { actions: [action('UnitTests', 'Succeeded')] }, {}, false, SkipReason.NoFailedActions],
     ['the pipeline structure changed since', { pipelineVersion: 8 }, {}, false, SkipReason.PipelineChanged],
@@ -94,7 +100,13 @@ describe('Function: decide', () => {
 
   it('does not compare versions when the event carries none', () => {
     // Act
-    const decision = decide({ ...failure, pipelineVersion: undefined }, { ...failedStage, pipelineVersion: 9 }, policy, { paused: false }, at(0));
+    const decision = decide(
+      { ...failure, pipelineVersion: undefined },
+      { ...failedStage, pipelineVersion: 9 },
+      policy,
+      { paused: false },
+      at(0),
+    );
 
     // Assess
     expect(decision.kind).toBe('retry-now');

@@ -38,12 +38,48 @@ describe('Function: parseStageFailedEvent', () => {
   });
 
   it.each<[string, (e: ReturnType<typeof loadEvent>) => void, string]>([
-    ['detail.pipeline', (e) => { e.detail.pipeline = ''; }, 'event.detail.pipeline must be a non-empty string of at most 100 characters'],
-    ['detail.stage', (e) => { e.detail.stage = 'Test Stage'; }, 'event.detail.stage is not a valid CodePipeline name'],
-    ['detail.version', (e) => { e.detail.version = '7'; }, 'event.detail.version must be a number'],
-    ['detail.pipeline-execution-attempt', (e) => { e.detail['pipeline-execution-attempt'] = 0; }, 'event.detail.pipeline-execution-attempt must be a positive whole number'],
-    ['time', (e) => { e.time = 'not a time'; }, 'event.time is not a timestamp'],
-    ['account', (e) => { delete e.account; }, 'event.account must be a non-empty string of at most 32 characters'],
+    [
+      'detail.pipeline',
+      (e) => {
+        e.detail.pipeline = '';
+      },
+      'event.detail.pipeline must be a non-empty string of at most 100 characters',
+    ],
+    [
+      'detail.stage',
+      (e) => {
+        e.detail.stage = 'Test Stage';
+      },
+      'event.detail.stage is not a valid CodePipeline name',
+    ],
+    [
+      'detail.version',
+      (e) => {
+        e.detail.version = '7';
+      },
+      'event.detail.version must be a number',
+    ],
+    [
+      'detail.pipeline-execution-attempt',
+      (e) => {
+        e.detail['pipeline-execution-attempt'] = 0;
+      },
+      'event.detail.pipeline-execution-attempt must be a positive whole number',
+    ],
+    [
+      'time',
+      (e) => {
+        e.time = 'not a time';
+      },
+      'event.time is not a timestamp',
+    ],
+    [
+      'account',
+      (e) => {
+        delete e.account;
+      },
+      'event.account must be a non-empty string of at most 32 characters',
+    ],
   ])('refuses a bad %s', (_field, mutate, message) => {
     // Prepare
     const event = loadEvent('stage-failed');
@@ -67,7 +103,10 @@ describe('Function: parseDelayedRetry', () => {
     ['not json', 'delay-queue message body is not JSON'],
     ['{"v":2}', 'delay-queue message must be an object with v: 1'],
     ['{"v":1}', 'delay-queue message.failure must be an object'],
-    ['{"v":1,"dueAt":"2026-03-01T12:15:02Z","failure":{"pipeline":"a"}}', 'message.failure.eventId must be a non-empty string of at most 256 characters'],
+    [
+      '{"v":1,"dueAt":"2026-03-01T12:15:02Z","failure":{"pipeline":"a"}}',
+      'message.failure.eventId must be a non-empty string of at most 256 characters',
+    ],
   ])('refuses %s', (body, message) => {
     expect(() => parseDelayedRetry(body)).toThrow(InvalidInputError);
     expect(() => parseDelayedRetry(body)).toThrow(message);

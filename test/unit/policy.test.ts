@@ -80,7 +80,9 @@ describe('Function: parseDuration', () => {
   });
 
   it('names the setting in its error', () => {
-    expect(() => parseDurationOrThrow('soon', '--cooldown')).toThrow(new InvalidInputError('--cooldown must be a duration such as 0, 45s, 5m, 2h or whole seconds, got "soon"'));
+    expect(() => parseDurationOrThrow('soon', '--cooldown')).toThrow(
+      new InvalidInputError('--cooldown must be a duration such as 0, 45s, 5m, 2h or whole seconds, got "soon"'),
+    );
   });
 
   it.each([

@@ -143,9 +143,11 @@ export class RetryService {
       this.deps.pipelines.getStage(failure.pipeline, failure.stage),
       this.deps.policies.load(failure.pipeline, failure.stage),
     ]);
-    if (context.paused) return this.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited');
+    if (context.paused) {
+      return this.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited', claim.status === ClaimStatus.Retrying);
+    }
     const view = lookup.kind === 'found' ? lookup.view : undefined;
-    return this.retry(failure, held, view, undefined);
+    return this.retry(failure, held, view, undefined, claim.status === ClaimStatus.Retrying);
   }
 
   private async handleExistingClaim(failure: StageFailure, claim: Claim, view: StageView | undefined, now: Date): Promise<Result> {
@@ -161,7 +163,7 @@ export class RetryService {
       // The holder died (or its delay message was lost): take over, and retry only if the
       // failed actions are still the ones it claimed, i.e. its retry never happened.
       const held = await this.acquire(failure, claim, now);
-      if (held) return this.retry(failure, held, view, undefined);
+      if (held) return this.retry(failure, held, view, undefined, claim.status === ClaimStatus.Retrying);
       return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: another instance took the claim`);
     }
     if (claim.status === ClaimStatus.Scheduled) {
@@ -192,12 +194,19 @@ export class RetryService {
   }
 
   /** We hold the claim: re-check, call RetryStageExecution, record what happened. */
-  private async retry(failure: StageFailure, claim: Claim, view: StageView | undefined, decision: Decision | undefined): Promise<Result> {
-    if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone');
+  private async retry(
+    failure: StageFailure,
+    claim: Claim,
+    view: StageView | undefined,
+    decision: Decision | undefined,
+    previousHolderMayHaveRetried = false,
+  ): Promise<Result> {
+    const keepSlot = previousHolderMayHaveRetried;
+    if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone', keepSlot);
     const problem = checkRetryable(failure, view);
-    if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail);
+    if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail, keepSlot);
     if (failureFingerprint(view) !== claim.fingerprint) {
-      return this.abandon(failure, claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed');
+      return this.abandon(failure, claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed', keepSlot);
     }
 
     const call = await this.deps.pipelines.retryStage(failure.pipeline, failure.stage, failure.executionId, claim.retryMode);
@@ -236,9 +245,10 @@ export class RetryService {
     return this.report(failure, claim.attempt, Outcome.Rescheduled, `${detail}; trying again at ${dueAt.toISOString()}`);
   }
 
-  private async abandon(failure: StageFailure, claim: Claim, reason: string, detail: string): Promise<Result> {
-    await this.finish(failure, claim, ClaimStatus.Abandoned, reason, detail, this.deps.clock());
-    return this.report(failure, claim.attempt, Outcome.Abandoned, `${reason}: ${detail}`);
+  private async abandon(failure: StageFailure, claim: Claim, reason: string, detail: string, keepSlot = false): Promise<Result> {
+    const why = keepSlot ? `${detail} (a crashed earlier holder may have retried; its slot stays counted)` : detail;
+    await this.finish(failure, claim, ClaimStatus.Abandoned, reason, why, this.deps.clock(), keepSlot);
+    return this.report(failure, claim.attempt, Outcome.Abandoned, `${reason}: ${why}`);
   }
 
   private async finish(
@@ -248,8 +258,9 @@ export class RetryService {
     outcome: string,
     reason: string,
     now: Date,
+    keepSlot = false,
   ): Promise<void> {
-    const done = await this.deps.ledger.finish(keyOf(failure), claim, { status, outcome, reason, now });
+    const done = await this.deps.ledger.finish(keyOf(failure), claim, { status, outcome, reason, now, keepSlot });
     if (!done) this.lostClaim(failure, claim);
   }
 

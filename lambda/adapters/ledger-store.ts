@@ -30,6 +30,11 @@ export interface ClaimFinish {
   readonly outcome: string;
   readonly reason: string;
   readonly now: Date;
+  /**
+   * Keep the retry slot even though this holder made no retry: an earlier holder may have made
+   * it before it crashed, and counting it once too often is safer than retrying once too often.
+   */
+  readonly keepSlot?: boolean;
 }
 
 /** One stage execution's ledger record, as the CLI and tests read it. */
@@ -205,7 +210,7 @@ export class LedgerStore implements LedgerPort {
    * back so that maxRetries counts RetryStageExecution calls that took effect.
    */
   public async finish(key: LedgerKey, claim: Claim, f: ClaimFinish): Promise<boolean> {
-    const refund = f.status !== ClaimStatus.Retried;
+    const refund = f.status !== ClaimStatus.Retried && !f.keepSlot;
     return this.conditional(
       key,
       claim,

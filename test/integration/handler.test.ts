@@ -1,4 +1,5 @@
 import type { SQSBatchResponse } from 'aws-lambda';
+import type { LedgerPort } from '../../lambda/adapters/ledger-store';
 import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { RetryMode } from '../../lambda/domain/types';
@@ -458,6 +459,50 @@ describe('handler: every RetryStageExecution outcome', () => {
     const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
     expect(record?.retries).toBe(1);
     expect(record?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retried, attempt: 1 })]);
+  });
+
+  it('keeps counting a retry whose outcome was never recorded, so a crash cannot buy an extra retry', async () => {
+    // Prepare: the retry call succeeds, then recording its outcome fails (the instance "crashes").
+    const clock = new ManualClock(Date.now());
+    const pipeline = aws.pipeline();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { maxRetries: 1 }, 'test', new Date());
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current));
+    const ledger = aws.ledger();
+    let failFinish = true;
+    const flakyLedger: LedgerPort = {
+      claim: (k, c) => ledger.claim(k, c),
+      get: (k, o) => ledger.get(k, o),
+      acquire: (k, c, t, l) => ledger.acquire(k, c, t, l),
+      reschedule: (k, c, t, d, l) => ledger.reschedule(k, c, t, d, l),
+      release: (k, c) => ledger.release(k, c),
+      recordSkip: (k, o, r, d, n) => ledger.recordSkip(k, o, r, d, n),
+      finish: async (k, c, f) => {
+        if (failFinish) {
+          failFinish = false;
+          throw new TransientFaultError('DynamoDB went away');
+        }
+        return ledger.finish(k, c, f);
+      },
+    };
+    const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now, ledger: flakyLedger });
+    await expect(run(event)).rejects.toBeInstanceOf(TransientFaultError);
+
+    // Act: Lambda redelivers after the lease; later the retried stage fails again.
+    clock.advance(180);
+    await run(event);
+    aws.codepipeline.finishRetry(pipeline, 'Test', 'Failed');
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current)));
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(record?.retries).toBe(1);
+    expect(record?.claims.map((c) => c.occurrence)).toEqual([1]);
+    expect(record?.skips).toEqual([
+      expect.objectContaining({ occurrence: 1, reason: 'stage-in-progress' }),
+      expect.objectContaining({ occurrence: 2, reason: 'max-retries' }),
+    ]);
   });
 
   it('checks back through the queue, instead of dropping it, when a redelivery finds the claim still held', async () => {

@@ -70,6 +70,19 @@ export function patchFromFlags(flags: { maxRetries?: string; cooldown?: string; 
   return patch;
 }
 
+/** Which policy item a `policy set|delete` names: --default, a pipeline, or a pipeline's stage. */
+function scopeFrom(pipeline: string | undefined, opts: { default?: boolean; stage?: string }, verb: string): PolicyScope {
+  if (opts.default) {
+    if (pipeline) throw new InvalidInputError('give either --default or a pipeline, not both');
+    if (opts.stage) throw new InvalidInputError('--stage cannot be used with --default');
+    return { kind: 'default' };
+  }
+  if (!pipeline) throw new InvalidInputError(`missing pipeline: autoretry policy ${verb} <pipeline> [flags] or --default`);
+  return opts.stage
+    ? { kind: 'stage', pipeline: name(pipeline, 'pipeline'), stage: name(opts.stage, 'stage') }
+    : { kind: 'pipeline', pipeline: name(pipeline, 'pipeline') };
+}
+
 function buildProgram(io: CliIo, store: (table: string) => PolicyStore): Command {
   const program = new Command('autoretry')
     .description('Operate codepipeline-auto-retry: retry policies and pause switches')
@@ -100,17 +113,7 @@ function buildProgram(io: CliIo, store: (table: string) => PolicyStore): Command
         pipeline: string | undefined,
         opts: { default?: boolean; stage?: string; maxRetries?: string; cooldown?: string; retryMode?: string },
       ) => {
-        let scope: PolicyScope;
-        if (opts.default) {
-          if (pipeline) throw new InvalidInputError('give either --default or a pipeline, not both');
-          if (opts.stage) throw new InvalidInputError('--stage cannot be used with --default');
-          scope = { kind: 'default' };
-        } else {
-          if (!pipeline) throw new InvalidInputError('missing pipeline: autoretry policy set <pipeline> [flags] or --default');
-          scope = opts.stage
-            ? { kind: 'stage', pipeline: name(pipeline, 'pipeline'), stage: name(opts.stage, 'stage') }
-            : { kind: 'pipeline', pipeline: name(pipeline, 'pipeline') };
-        }
+        const scope = scopeFrom(pipeline, opts, 'set');
         const patch = patchFromFlags(opts);
         const table = tableName(globals(), io);
         await store(table).setPolicy(scope, patch, by(), io.now());
@@ -126,16 +129,7 @@ function buildProgram(io: CliIo, store: (table: string) => PolicyStore): Command
     .option('--stage <stage>', 'delete one stage override')
     .addHelpText('after', '\nExample:\n  autoretry policy delete web-app --stage Deploy')
     .action(async (pipeline: string | undefined, opts: { default?: boolean; stage?: string }) => {
-      let scope: PolicyScope;
-      if (opts.default) {
-        if (pipeline || opts.stage) throw new InvalidInputError('--default takes no pipeline or --stage');
-        scope = { kind: 'default' };
-      } else {
-        if (!pipeline) throw new InvalidInputError('missing pipeline: autoretry policy delete <pipeline> [--stage S] or --default');
-        scope = opts.stage
-          ? { kind: 'stage', pipeline: name(pipeline, 'pipeline'), stage: name(opts.stage, 'stage') }
-          : { kind: 'pipeline', pipeline: name(pipeline, 'pipeline') };
-      }
+      const scope = scopeFrom(pipeline, opts, 'delete');
       const deleted = await store(tableName(globals(), io)).deletePolicy(scope);
       io.out(deleted ? `deleted ${describeScope(scope)}` : `${describeScope(scope)} has no policy item; nothing deleted`);
     });
@@ -183,25 +177,20 @@ function buildProgram(io: CliIo, store: (table: string) => PolicyStore): Command
       io.out(`  retryMode   ${p.retryMode.padEnd(16)} from ${sources.retryMode}`);
     });
 
-  program
-    .command('pause')
-    .description('stop automatic retries of a pipeline until resumed')
-    .argument('<pipeline>', 'pipeline name')
-    .addHelpText('after', '\nExample:\n  autoretry pause web-app')
-    .action(async (pipeline: string) => {
-      await store(tableName(globals(), io)).setPaused(name(pipeline, 'pipeline'), true, by(), io.now());
-      io.out(`paused automatic retries of ${pipeline}`);
-    });
-
-  program
-    .command('resume')
-    .description('resume automatic retries of a paused pipeline')
-    .argument('<pipeline>', 'pipeline name')
-    .addHelpText('after', '\nExample:\n  autoretry resume web-app')
-    .action(async (pipeline: string) => {
-      await store(tableName(globals(), io)).setPaused(name(pipeline, 'pipeline'), false, by(), io.now());
-      io.out(`resumed automatic retries of ${pipeline}`);
-    });
+  for (const [verb, paused, text] of [
+    ['pause', true, 'stop automatic retries of a pipeline until resumed'],
+    ['resume', false, 'resume automatic retries of a paused pipeline'],
+  ] as const) {
+    program
+      .command(verb)
+      .description(text)
+      .argument('<pipeline>', 'pipeline name')
+      .addHelpText('after', `\nExample:\n  autoretry ${verb} web-app`)
+      .action(async (pipeline: string) => {
+        await store(tableName(globals(), io)).setPaused(name(pipeline, 'pipeline'), paused, by(), io.now());
+        io.out(`${verb}d automatic retries of ${pipeline}`);
+      });
+  }
 
   return program;
 }

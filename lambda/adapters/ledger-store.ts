@@ -1,16 +1,9 @@
-import {
-  type AttributeValue,
-  ConditionalCheckFailedException,
-  DynamoDBClient,
-  GetItemCommand,
-  QueryCommand,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TransientFaultError } from '../domain/errors';
 import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey } from '../domain/ledger';
 import type { RetryMode } from '../domain/types';
-import { Keys } from './table-keys';
+import { Keys, queryPartition } from './table-keys';
 
 export interface NewClaim {
   readonly occurrence: number;
@@ -80,16 +73,11 @@ export class LedgerStore implements LedgerPort {
     // a wrong guess costs one read and one more write, never a wrong count.
     let expected = Math.max(0, c.occurrence - 1);
     for (let round = 0; round < 5; round++) {
-      if (expected >= c.maxRetries) {
-        const item = await this.read(key);
-        const existing = item?.[claimAttribute(c.occurrence)];
-        if (existing) return { kind: 'exists', claim: toClaim(existing) };
-        const retries = Number(item?.retries ?? 0);
-        if (retries >= c.maxRetries) return { kind: 'exhausted', retries };
-        expected = retries;
+      if (expected < c.maxRetries) {
+        const claim = await this.tryClaim(key, c, expected);
+        if (claim) return { kind: 'claimed', claim };
       }
-      const claim = await this.tryClaim(key, c, expected);
-      if (claim) return { kind: 'claimed', claim };
+      // Lost a race, guessed wrong, or out of slots: the item says which.
       const item = await this.read(key);
       const existing = item?.[claimAttribute(c.occurrence)];
       if (existing) return { kind: 'exists', claim: toClaim(existing) };
@@ -162,20 +150,8 @@ export class LedgerStore implements LedgerPort {
 
   /** Every stage-execution record of a pipeline, newest first. */
   public async listRecords(pipeline: string): Promise<LedgerRecord[]> {
-    const records: LedgerRecord[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: marshall({ ':pk': `LEDGER#${pipeline}` }),
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      records.push(...(page.Items ?? []).map((i) => toRecord(unmarshall(i))));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = await queryPartition(this.client, this.tableName, `LEDGER#${pipeline}`);
+    const records = items.map(toRecord);
     return records.sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
   }
 

@@ -1,5 +1,4 @@
 import {
-  type AttributeValue,
   BatchGetItemCommand,
   type BatchGetItemCommandOutput,
   ConditionalCheckFailedException,
@@ -7,13 +6,12 @@ import {
   DynamoDBClient,
   type KeysAndAttributes,
   PutItemCommand,
-  QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TransientFaultError } from '../domain/errors';
 import { POLICY_FIELDS, type PolicyLayers, type PolicyPatch, validatePolicyPatch } from '../domain/policy';
-import { Keys, type PolicyScope, policyKey } from './table-keys';
+import { Keys, type PolicyScope, policyKey, queryPartition } from './table-keys';
 
 /** Who wrote a policy item. Deploys only ever overwrite or delete items they wrote themselves. */
 export const PolicySource = { Config: 'config', Cli: 'cli' } as const;
@@ -152,31 +150,17 @@ export class PolicyStore implements PolicyReader {
 
   public async listPolicies(): Promise<StoredPolicy[]> {
     const out: StoredPolicy[] = [];
-    let startKey: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: 'pk = :pk',
-          ExpressionAttributeValues: marshall({ ':pk': 'POLICY' }),
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-        }),
-      );
-      for (const raw of page.Items ?? []) {
-        const item = unmarshall(raw);
-        const scope = scopeOfSortKey(String(item.sk));
-        if (!scope) continue;
-        out.push({
-          scope,
-          patch: validatePolicyPatch(item, 'policy', { cooldownKey: 'cooldownSeconds' }).patch,
-          source: String(item.source ?? PolicySource.Config),
-          updatedAt: item.updatedAt as string | undefined,
-          updatedBy: item.updatedBy as string | undefined,
-        });
-      }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    for (const item of await queryPartition(this.client, this.tableName, 'POLICY')) {
+      const scope = scopeOfSortKey(String(item.sk));
+      if (!scope) continue;
+      out.push({
+        scope,
+        patch: validatePolicyPatch(item, 'policy', { cooldownKey: 'cooldownSeconds' }).patch,
+        source: String(item.source ?? PolicySource.Config),
+        updatedAt: item.updatedAt as string | undefined,
+        updatedBy: item.updatedBy as string | undefined,
+      });
+    }
     return out;
   }
 

@@ -1,3 +1,5 @@
+import { type AttributeValue, type DynamoDBClient, QueryCommand } from '@aws-sdk/client-dynamodb';
+import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { LedgerKey } from '../domain/ledger';
 
 /**
@@ -43,3 +45,23 @@ export function describeScope(scope: PolicyScope): string {
 
 /** The table's key schema and TTL attribute; the stack and the local stores use these names. */
 export const TABLE_SCHEMA = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
+
+/** Every item of one partition, page by page, unmarshalled. */
+export async function queryPartition(client: DynamoDBClient, tableName: string, pk: string): Promise<Record<string, unknown>[]> {
+  const items: Record<string, unknown>[] = [];
+  let startKey: Record<string, AttributeValue> | undefined;
+  do {
+    const page = await client.send(
+      new QueryCommand({
+        TableName: tableName,
+        KeyConditionExpression: 'pk = :pk',
+        ExpressionAttributeValues: marshall({ ':pk': pk }),
+        ConsistentRead: true,
+        ExclusiveStartKey: startKey,
+      }),
+    );
+    items.push(...(page.Items ?? []).map((i) => unmarshall(i)));
+    startKey = page.LastEvaluatedKey;
+  } while (startKey);
+  return items;
+}

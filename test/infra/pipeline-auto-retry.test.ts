@@ -1,5 +1,6 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks } from 'cdk-nag';
 import { AutoRetryStack } from '../../lib/auto-retry-stack';
 import type { AutoRetryConfig } from '../../lib/config';
@@ -11,6 +12,22 @@ function synth(autoRetry: AutoRetryConfig): Template {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new AutoRetryStack(app, 'Test', { env: ENV, autoRetry });
   return Template.fromStack(stack);
+}
+
+/** Synthesises the app with cdk-nag's AwsSolutions pack; returns what synth threw, if anything. */
+function synthWithNag(app: App): unknown {
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+  const consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+  try {
+    app.synth();
+    return undefined;
+  } catch (error) {
+    return error;
+  } finally {
+    stderr.mockRestore();
+    consoleError.mockRestore();
+  }
 }
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };
@@ -197,20 +214,9 @@ describe('Construct: PipelineAutoRetry', () => {
       // Prepare
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
       new AutoRetryStack(app, 'Nag', { env: ENV, autoRetry });
-      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-      const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-      const stdout = jest.spyOn(console, 'error').mockImplementation(() => undefined);
 
       // Act
-      let error: unknown;
-      try {
-        app.synth();
-      } catch (e) {
-        error = e;
-      } finally {
-        stderr.mockRestore();
-        stdout.mockRestore();
-      }
+      const error = synthWithNag(app);
 
       // Assess
       expect(error).toBeUndefined();
@@ -220,22 +226,10 @@ describe('Construct: PipelineAutoRetry', () => {
       // Prepare: an extra queue without a DLQ or TLS policy is a finding.
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
       const stack = new AutoRetryStack(app, 'NagLive', { env: ENV });
-      const sqs = require('aws-cdk-lib/aws-sqs') as typeof import('aws-cdk-lib/aws-sqs');
       new sqs.Queue(stack, 'Unprotected');
-      Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-      const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-      const consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
 
       // Act
-      let error: unknown;
-      try {
-        app.synth();
-      } catch (e) {
-        error = e;
-      } finally {
-        stderr.mockRestore();
-        consoleError.mockRestore();
-      }
+      const error = synthWithNag(app);
 
       // Assess
       expect(error).toBeInstanceOf(Error);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackServer } from './loopback-server';
 
 /**
  * A local CodePipeline that speaks the service's AWS JSON 1.1 wire protocol
@@ -84,8 +84,7 @@ class ServiceError extends Error {
 const NAME = /^[A-Za-z0-9.@\-_]{1,100}$/;
 const EXECUTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export class CodePipelineEmulator {
-  private server: Server | undefined;
+export class CodePipelineEmulator extends LoopbackServer {
   private readonly pipelines = new Map<string, PipelineModel>();
   private readonly faults = new Map<string, Fault[]>();
   public readonly calls: RecordedCall[] = [];
@@ -93,27 +92,6 @@ export class CodePipelineEmulator {
   public now: () => number = () => Date.now();
   public account = '123456789012';
   public region = 'us-east-1';
-
-  public async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    return this.endpoint;
-  }
-
-  public get endpoint(): string {
-    const address = this.server?.address() as AddressInfo | null;
-    if (!address) throw new Error('emulator not started');
-    return `http://127.0.0.1:${address.port}`;
-  }
-
-  public async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  }
 
   /** Clears pipelines, faults and recorded calls between tests. */
   public reset(): void {
@@ -282,9 +260,8 @@ export class CodePipelineEmulator {
 
   // ---- wire protocol ------------------------------------------------------------------------
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await LoopbackServer.readBody(req);
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.startsWith('CodePipeline_20150709.') ? target.slice('CodePipeline_20150709.'.length) : target;
     let input: Record<string, unknown> = {};
@@ -294,7 +271,7 @@ export class CodePipelineEmulator {
         throw new ServiceError('SerializationException', 'Content-Type must be application/x-amz-json-1.1');
       }
       try {
-        input = chunks.length ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>) : {};
+        input = body ? (JSON.parse(body) as Record<string, unknown>) : {};
       } catch {
         throw new ServiceError('SerializationException', 'body is not JSON');
       }
@@ -310,13 +287,7 @@ export class CodePipelineEmulator {
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.1',
-      'content-length': Buffer.byteLength(text),
-      'x-amzn-requestid': randomUUID(),
-    });
-    res.end(text);
+    LoopbackServer.sendJson(res, status, 'application/x-amz-json-1.1', body, randomUUID());
   }
 
   private async applyFault(operation: string): Promise<void> {

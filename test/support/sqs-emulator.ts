@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { SQSEvent, SQSRecord } from 'aws-lambda';
+import { LoopbackServer } from './loopback-server';
 
 /**
  * A local SQS standard queue speaking the AWS JSON 1.0 protocol the v3 SDK uses
@@ -17,8 +17,7 @@ export interface QueuedMessage {
   receiveCount: number;
 }
 
-export class SqsEmulator {
-  private server: Server | undefined;
+export class SqsEmulator extends LoopbackServer {
   public readonly queueName = 'retry-delay';
   public readonly account = '000000000000';
   private messages: QueuedMessage[] = [];
@@ -28,33 +27,12 @@ export class SqsEmulator {
   /** The next N SendMessage calls fail with a 500. */
   public failNextSends = 0;
 
-  public async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    return this.endpoint;
-  }
-
-  public get endpoint(): string {
-    const address = this.server?.address() as AddressInfo | null;
-    if (!address) throw new Error('SQS emulator not started');
-    return `http://127.0.0.1:${address.port}`;
-  }
-
   public get queueUrl(): string {
     return `${this.endpoint}/${this.account}/${this.queueName}`;
   }
 
   public get queueArn(): string {
     return `arn:aws:sqs:us-east-1:${this.account}:${this.queueName}`;
-  }
-
-  public async stop(): Promise<void> {
-    const server = this.server;
-    this.server = undefined;
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
   }
 
   public reset(): void {
@@ -109,14 +87,13 @@ export class SqsEmulator {
     };
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const chunks: Buffer[] = [];
-    for await (const chunk of req) chunks.push(chunk as Buffer);
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const text = await LoopbackServer.readBody(req);
     const target = String(req.headers['x-amz-target'] ?? '');
     const operation = target.replace(/^AmazonSQS\./, '');
     let input: Record<string, unknown>;
     try {
-      input = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+      input = JSON.parse(text || '{}') as Record<string, unknown>;
     } catch {
       return this.send(res, 400, { __type: 'com.amazonaws.sqs#InvalidParameterValue', message: 'body is not JSON' });
     }
@@ -156,13 +133,7 @@ export class SqsEmulator {
   }
 
   private send(res: ServerResponse, status: number, body: unknown): void {
-    const text = JSON.stringify(body);
-    res.writeHead(status, {
-      'content-type': 'application/x-amz-json-1.0',
-      'content-length': Buffer.byteLength(text),
-      'x-amzn-requestid': randomUUID(),
-    });
-    res.end(text);
+    LoopbackServer.sendJson(res, status, 'application/x-amz-json-1.0', body, randomUUID());
   }
 }
 

@@ -208,12 +208,14 @@ describe('Construct: PipelineAutoRetry', () => {
 
   describe('cdk-nag AwsSolutions', () => {
     it.each([
-      ['watching every pipeline', { watch: 'all' } as AutoRetryConfig],
-      ['watching a list of pipelines', { watch: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } } as AutoRetryConfig],
-    ])('reports no unacknowledged finding when %s', (_case, autoRetry) => {
+      ['watching every pipeline', { watch: 'all' } as AutoRetryConfig, ENV],
+      ['watching a list of pipelines', { watch: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } } as AutoRetryConfig, ENV],
+      ['the account and region are left to deploy time', { watch: 'all' } as AutoRetryConfig, undefined],
+      ['a list is watched and the environment is unknown', { watch: ['web-app'] } as AutoRetryConfig, undefined],
+    ])('reports no unacknowledged finding when %s', (_case, autoRetry, env) => {
       // Prepare
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
-      new AutoRetryStack(app, 'Nag', { env: ENV, autoRetry });
+      new AutoRetryStack(app, 'Nag', { env, autoRetry });
 
       // Act
       const error = synthWithNag(app);
@@ -233,6 +235,8 @@ describe('Construct: PipelineAutoRetry', () => {
 
       // Assess
       expect(error).toBeInstanceOf(Error);
+      expect(String(error)).toMatch(/ValidationFailed/);
+      expect(JSON.stringify(error, Object.getOwnPropertyNames(error))).toContain('Unprotected');
     });
   });
 });

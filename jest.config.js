@@ -1,3 +1,6 @@
+// The SDK's Node.js 22 notice is harmless on Node 20; keep it out of every test's output.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 /** @type {import('jest').Config} */
 module.exports = {
   testEnvironment: 'node',

@@ -1,11 +1,19 @@
+import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Command, CommanderError, Option } from 'commander';
+import { LedgerStore } from '../lambda/adapters/ledger-store';
 import { PolicyStore } from '../lambda/adapters/policy-store';
 import { describeScope, type PolicyScope } from '../lambda/adapters/table-keys';
 import { formatDuration } from '../lambda/domain/duration';
-import { InvalidInputError } from '../lambda/domain/errors';
-import { NAME_PATTERN, type PolicyPatch, resolvePolicy, validatePolicyPatch } from '../lambda/domain/policy';
+import { ConfigurationError, InvalidInputError } from '../lambda/domain/errors';
+import { NAME_PATTERN, POLICY_MODES, type PolicyPatch, resolvePolicy, validatePolicyPatch } from '../lambda/domain/policy';
+import { RETRY_MODES } from '../lambda/domain/types';
+import { type AutoRetryConfig, parseAutoRetryConfig } from '../lib/config';
+import { colourOf, colourWanted, makeStyle, renderTable, type Style, shortId, shortTime } from './format';
+import { historyRows, statusSummary } from './history';
+import { DEFAULT_STACK_NAME, discoverTable } from './table-discovery';
 
 /** Exit codes: 0 done, 1 a fault (DynamoDB unreachable, access denied), 2 bad usage or input. */
 export const ExitCode = { Ok: 0, Fault: 1, Usage: 2 } as const;
@@ -15,6 +23,7 @@ export interface CliIo {
   readonly err: (line: string) => void;
   readonly env: NodeJS.ProcessEnv;
   readonly now: () => Date;
+  readonly isTty: boolean;
 }
 
 const defaultIo: CliIo = {
@@ -22,10 +31,14 @@ const defaultIo: CliIo = {
   err: (line) => process.stderr.write(`${line}\n`),
   env: process.env,
   now: () => new Date(),
+  isTty: Boolean(process.stdout.isTTY),
 };
+
+const PROJECT_CDK_JSON = join(__dirname, '..', 'cdk.json');
 
 interface GlobalOptions {
   table?: string;
+  stack?: string;
 }
 
 function name(value: string, what: string): string {
@@ -35,10 +48,11 @@ function name(value: string, what: string): string {
   return value;
 }
 
-function tableName(opts: GlobalOptions, io: CliIo): string {
-  const table = opts.table ?? io.env.TABLE_NAME;
-  if (!table) throw new InvalidInputError('no table: pass --table <name> or set TABLE_NAME (the stack output TableName)');
-  return table;
+function positiveInteger(value: string, flag: string, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new InvalidInputError(`${flag} must be a whole number from 1 to ${max}, got "${value}"`);
+  }
+  return Number(value);
 }
 
 function describePatch(patch: PolicyPatch): string {
@@ -46,26 +60,39 @@ function describePatch(patch: PolicyPatch): string {
   if (patch.maxRetries !== undefined) parts.push(`maxRetries=${patch.maxRetries}`);
   if (patch.cooldownSeconds !== undefined) parts.push(`cooldown=${formatDuration(patch.cooldownSeconds)}`);
   if (patch.retryMode !== undefined) parts.push(`retryMode=${patch.retryMode}`);
+  if (patch.mode !== undefined) parts.push(`mode=${patch.mode}`);
   return parts.join(', ');
 }
 
+interface PolicyFlags {
+  maxRetries?: string;
+  cooldown?: string;
+  retryMode?: string;
+  mode?: string;
+}
+
 /** Parses `policy set` flags into a validated patch; any bad value is an InvalidInputError. */
-export function patchFromFlags(flags: { maxRetries?: string; cooldown?: string; retryMode?: string }): PolicyPatch {
+export function patchFromFlags(flags: PolicyFlags): PolicyPatch {
   const raw: Record<string, unknown> = {};
   if (flags.maxRetries !== undefined) {
     raw.maxRetries = /^-?\d+$/.test(flags.maxRetries) ? Number(flags.maxRetries) : flags.maxRetries;
   }
   if (flags.cooldown !== undefined) raw.cooldown = flags.cooldown;
   if (flags.retryMode !== undefined) raw.retryMode = flags.retryMode;
+  if (flags.mode !== undefined) raw.mode = flags.mode;
   const { patch, problems } = validatePolicyPatch(raw, 'flag');
   const first = problems[0];
   if (first) {
     throw new InvalidInputError(
-      first.replace('flag.maxRetries', '--max-retries').replace('flag.cooldown', '--cooldown').replace('flag.retryMode', '--retry-mode'),
+      first
+        .replace('flag.maxRetries', '--max-retries')
+        .replace('flag.cooldown', '--cooldown')
+        .replace('flag.retryMode', '--retry-mode')
+        .replace('flag.mode', '--mode'),
     );
   }
   if (Object.keys(patch).length === 0) {
-    throw new InvalidInputError('nothing to set: give at least one of --max-retries, --cooldown, --retry-mode');
+    throw new InvalidInputError('nothing to set: give at least one of --max-retries, --cooldown, --retry-mode, --mode');
   }
   return patch;
 }
@@ -83,46 +110,66 @@ function scopeFrom(pipeline: string | undefined, opts: { default?: boolean; stag
     : { kind: 'pipeline', pipeline: name(pipeline, 'pipeline') };
 }
 
-function buildProgram(io: CliIo, store: (table: string) => PolicyStore): Command {
+/** Reads an autoRetry block from a cdk.json (its context.autoRetry) or a bare autoRetry JSON file. */
+export function loadConfig(path: string): AutoRetryConfig {
+  if (!existsSync(path)) throw new InvalidInputError(`--config: no such file ${path}`);
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(path, 'utf8'));
+  } catch (error) {
+    throw new InvalidInputError(`--config: ${path} is not valid JSON (${error instanceof Error ? error.message : String(error)})`);
+  }
+  const obj = raw as { context?: { autoRetry?: unknown } };
+  return (obj && typeof obj === 'object' && 'context' in obj ? obj.context?.autoRetry : raw) as AutoRetryConfig;
+}
+
+interface Services {
+  readonly table: () => Promise<string>;
+  readonly policies: () => Promise<PolicyStore>;
+  readonly ledger: () => Promise<LedgerStore>;
+}
+
+function buildProgram(io: CliIo, services: Services, style: Style): Command {
   const program = new Command('autoretry')
-    .description('Operate codepipeline-auto-retry: retry policies and pause switches')
-    .option('--table <name>', 'the auto-retry DynamoDB table (default: $TABLE_NAME)')
+    .description('Operate codepipeline-auto-retry: policies, pause switches, history, status and a local sandbox')
+    .option('--table <name>', 'the auto-retry DynamoDB table (default: $TABLE_NAME, else the stack output)')
+    .option('--stack <name>', `stack to read the TableName output from when no table is given (default: ${DEFAULT_STACK_NAME})`)
     .showHelpAfterError(false)
     .exitOverride()
-    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) });
+    .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
+    .addHelpText(
+      'after',
+      '\nExamples:\n  npx autoretry simulate\n  npx autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m\n  npx autoretry history web-app --limit 20\n  npx autoretry status',
+    );
+  // Every subcommand reports errors through the same one-line path.
+  const command = (parent: Command, verb: string) => parent.command(verb).exitOverride();
 
-  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const by = (): string => io.env.AUTORETRY_USER ?? io.env.USER ?? safeUser();
+  const json = (value: unknown) => io.out(JSON.stringify(value, null, 2));
 
-  const policy = program.command('policy').description('show and change retry policies');
-  policy
-    .command('set')
+  // ---- policy ---------------------------------------------------------------------------------
+  const policy = command(program, 'policy').description('show and change retry policies');
+  command(policy, 'set')
     .description('set fields of the default, a pipeline or a stage policy (the item becomes operator-owned)')
     .argument('[pipeline]', 'pipeline name')
     .option('--default', 'change the default policy instead of a pipeline')
     .option('--stage <stage>', 'change one stage of the pipeline')
     .option('--max-retries <n>', 'automatic retries per stage execution, 0-10')
     .option('--cooldown <duration>', 'wait before retrying: 0, 45s, 5m, 2h or seconds (max 12h)')
-    .addOption(new Option('--retry-mode <mode>', 'what a retry re-runs').choices(['FAILED_ACTIONS', 'ALL_ACTIONS']))
+    .addOption(new Option('--retry-mode <mode>', 'what a retry re-runs').choices([...RETRY_MODES]))
+    .addOption(new Option('--mode <mode>', 'observe: decide and record but never retry').choices([...POLICY_MODES]))
     .addHelpText(
       'after',
-      '\nExamples:\n  autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m\n  autoretry policy set --default --max-retries 1',
+      '\nExamples:\n  autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m\n  autoretry policy set --default --max-retries 1\n  autoretry policy set web-app --mode observe',
     )
-    .action(
-      async (
-        pipeline: string | undefined,
-        opts: { default?: boolean; stage?: string; maxRetries?: string; cooldown?: string; retryMode?: string },
-      ) => {
-        const scope = scopeFrom(pipeline, opts, 'set');
-        const patch = patchFromFlags(opts);
-        const table = tableName(globals(), io);
-        await store(table).setPolicy(scope, patch, by(), io.now());
-        io.out(`set ${describeScope(scope)}: ${describePatch(patch)} (operator-owned: deploys will not overwrite it)`);
-      },
-    );
+    .action(async (pipeline: string | undefined, opts: PolicyFlags & { default?: boolean; stage?: string }) => {
+      const scope = scopeFrom(pipeline, opts, 'set');
+      const patch = patchFromFlags(opts);
+      await (await services.policies()).setPolicy(scope, patch, by(), io.now());
+      io.out(`set ${describeScope(scope)}: ${describePatch(patch)} (operator-owned: deploys will not overwrite it)`);
+    });
 
-  policy
-    .command('delete')
+  command(policy, 'delete')
     .description('delete a policy item; the next deploy writes cdk.json’s version again, if it has one')
     .argument('[pipeline]', 'pipeline name')
     .option('--default', 'delete the default policy')
@@ -130,67 +177,233 @@ function buildProgram(io: CliIo, store: (table: string) => PolicyStore): Command
     .addHelpText('after', '\nExample:\n  autoretry policy delete web-app --stage Deploy')
     .action(async (pipeline: string | undefined, opts: { default?: boolean; stage?: string }) => {
       const scope = scopeFrom(pipeline, opts, 'delete');
-      const deleted = await store(tableName(globals(), io)).deletePolicy(scope);
+      const deleted = await (await services.policies()).deletePolicy(scope);
       io.out(deleted ? `deleted ${describeScope(scope)}` : `${describeScope(scope)} has no policy item; nothing deleted`);
     });
 
-  policy
-    .command('list')
+  command(policy, 'list')
     .description('list every policy item and who owns it')
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  autoretry policy list --json')
     .action(async (opts: { json?: boolean }) => {
-      const items = await store(tableName(globals(), io)).listPolicies();
-      if (opts.json) {
-        io.out(JSON.stringify(items, null, 2));
-        return;
-      }
+      const items = await (await services.policies()).listPolicies();
+      if (opts.json) return json(items);
       if (items.length === 0) {
-        io.out('no policy items: the built-in default applies (maxRetries=2, cooldown=0, retryMode=FAILED_ACTIONS)');
+        io.out('no policy items: the built-in default applies (maxRetries=2, cooldown=0, retryMode=FAILED_ACTIONS, mode=enforce)');
         return;
       }
-      for (const item of items) {
-        io.out(
-          `${describeScope(item.scope).padEnd(40)} ${describePatch(item.patch).padEnd(58)} ${item.source === 'cli' ? 'operator' : 'cdk.json'}`,
-        );
+      for (const line of renderTable(
+        ['SCOPE', 'POLICY', 'OWNER', 'UPDATED'],
+        items.map((i) => [
+          describeScope(i.scope),
+          describePatch(i.patch),
+          i.source === 'cli' ? 'operator' : 'cdk.json',
+          shortTime(i.updatedAt),
+        ]),
+        style,
+      )) {
+        io.out(line);
       }
     });
 
-  policy
-    .command('get')
+  command(policy, 'get')
     .description('show the effective policy of a pipeline or stage and where each field comes from')
     .argument('<pipeline>', 'pipeline name')
     .option('--stage <stage>', 'stage name')
     .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  autoretry policy get web-app --stage Deploy')
     .action(async (pipeline: string, opts: { stage?: string; json?: boolean }) => {
       name(pipeline, 'pipeline');
-      const stage = opts.stage ? name(opts.stage, 'stage') : '-';
-      const context = await store(tableName(globals(), io)).load(pipeline, stage);
+      const stage = opts.stage ? name(opts.stage, 'stage') : undefined;
+      const store = await services.policies();
+      const [context, records] = await Promise.all([store.load(pipeline, stage ?? '-'), (await services.ledger()).listRecords(pipeline)]);
       const resolved = resolvePolicy(context.layers);
-      if (opts.json) {
-        io.out(JSON.stringify({ pipeline, stage: opts.stage, ...resolved, paused: context.paused }, null, 2));
-        return;
+      const known = context.layers.pipeline !== undefined || context.layers.stage !== undefined || records.length > 0;
+      if (opts.json) return json({ pipeline, stage, known, paused: context.paused, ...resolved });
+      if (!known) {
+        io.err(
+          `note: pipeline ${pipeline} has no policy of its own and no retry history in this table; check the name. The default applies:`,
+        );
       }
       const { policy: p, sources } = resolved;
-      io.out(`${pipeline}${opts.stage ? `/${opts.stage}` : ''}${context.paused ? '  (PAUSED)' : ''}`);
-      io.out(`  maxRetries  ${String(p.maxRetries).padEnd(16)} from ${sources.maxRetries}`);
-      io.out(`  cooldown    ${formatDuration(p.cooldownSeconds).padEnd(16)} from ${sources.cooldownSeconds}`);
-      io.out(`  retryMode   ${p.retryMode.padEnd(16)} from ${sources.retryMode}`);
+      io.out(`${pipeline}${stage ? `/${stage}` : ''}${context.paused ? `  ${style.paint('PAUSED', 'red')}` : ''}`);
+      for (const line of renderTable(
+        ['FIELD', 'VALUE', 'FROM'],
+        [
+          ['maxRetries', String(p.maxRetries), sources.maxRetries],
+          ['cooldown', formatDuration(p.cooldownSeconds), sources.cooldownSeconds],
+          ['retryMode', p.retryMode, sources.retryMode],
+          ['mode', p.mode, sources.mode],
+        ],
+        style,
+      )) {
+        io.out(`  ${line}`);
+      }
     });
 
+  // ---- history and status -------------------------------------------------------------------------
+  command(program, 'history')
+    .description('the attempt ledger of a pipeline: every retry and every decision not to retry')
+    .argument('<pipeline>', 'pipeline name')
+    .option('--execution <id>', 'only this pipeline execution')
+    .option('--limit <n>', 'at most this many rows (1-1000)', '50')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  autoretry history web-app --limit 20')
+    .action(async (pipeline: string, opts: { execution?: string; limit: string; json?: boolean }) => {
+      name(pipeline, 'pipeline');
+      const limit = positiveInteger(opts.limit, '--limit', 1000);
+      const records = await (await services.ledger()).listRecords(pipeline);
+      const rows = historyRows(records, { executionId: opts.execution, limit });
+      if (opts.json) return json(rows);
+      if (records.length === 0) {
+        io.out(`no history for pipeline ${pipeline}: unknown pipeline, or no failure handled within the ledger's retention`);
+        return;
+      }
+      if (rows.length === 0) {
+        io.out(`no history for execution ${opts.execution ?? ''} of pipeline ${pipeline}`);
+        return;
+      }
+      for (const line of renderTable(
+        ['TIME', 'STAGE', 'EXECUTION', 'ATTEMPT', 'DECISION', 'OUTCOME', 'REASON'],
+        rows.map((r) => [
+          shortTime(r.time),
+          r.stage,
+          shortId(r.executionId),
+          r.attempt === undefined ? '-' : String(r.attempt),
+          { text: r.decision, colour: colourOf(r.decision) },
+          { text: r.outcome, colour: colourOf(r.outcome) },
+          r.reason,
+        ]),
+        style,
+      )) {
+        io.out(line);
+      }
+    });
+
+  command(program, 'status')
+    .description('paused pipelines, retries in the last 24 h, stages out of retries, retries waiting in the delay queue')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  autoretry status --json')
+    .action(async (opts: { json?: boolean }) => {
+      const since = new Date(io.now().getTime() - 24 * 3600 * 1000);
+      const [records, paused] = await Promise.all([
+        (await services.ledger()).recentRecords(since),
+        (await services.policies()).listPauses(),
+      ]);
+      const summary = statusSummary(records, paused, since);
+      if (opts.json) return json(summary);
+      const killSwitch = paused.some((p) => p.pipeline === '*');
+      io.out(style.paint('Paused', 'bold'));
+      if (killSwitch) io.out(`  ${style.paint('ALL PIPELINES (autoretry pause --all)', 'red')}`);
+      const named = paused.filter((p) => p.pipeline !== '*');
+      if (named.length === 0 && !killSwitch) io.out('  none');
+      for (const p of named) io.out(`  ${p.pipeline}  (by ${p.updatedBy ?? '?'} at ${shortTime(p.updatedAt)})`);
+      io.out(style.paint(`Retries in the last 24 h: ${summary.retries}`, 'bold'));
+      for (const [pipeline, count] of Object.entries(summary.retriesByPipeline)) io.out(`  ${pipeline}  ${count}`);
+      io.out(style.paint(`Out of retries in the last 24 h: ${summary.exhausted.length}`, 'bold'));
+      for (const e of summary.exhausted) io.out(`  ${e.pipeline}/${e.stage}  execution ${shortId(e.executionId)}  at ${shortTime(e.at)}`);
+      io.out(style.paint(`Waiting in the delay queue: ${summary.waiting.length}`, 'bold'));
+      for (const w of summary.waiting) io.out(`  ${w.pipeline}/${w.stage}  retry ${w.attempt}  due ${shortTime(w.dueAt)}`);
+    });
+
+  // ---- pause and resume ---------------------------------------------------------------------------
   for (const [verb, paused, text] of [
-    ['pause', true, 'stop automatic retries of a pipeline until resumed'],
-    ['resume', false, 'resume automatic retries of a paused pipeline'],
+    ['pause', true, 'stop automatic retries of a pipeline, or of all pipelines with --all'],
+    ['resume', false, 'resume automatic retries of a pipeline, or lift the --all switch'],
   ] as const) {
-    program
-      .command(verb)
+    command(program, verb)
       .description(text)
-      .argument('<pipeline>', 'pipeline name')
-      .addHelpText('after', `\nExample:\n  autoretry ${verb} web-app`)
-      .action(async (pipeline: string) => {
-        await store(tableName(globals(), io)).setPaused(name(pipeline, 'pipeline'), paused, by(), io.now());
-        io.out(`${verb}d automatic retries of ${pipeline}`);
+      .argument('[pipeline]', 'pipeline name')
+      .option('--all', 'every pipeline: the account-wide kill switch')
+      .addHelpText('after', `\nExamples:\n  autoretry ${verb} web-app\n  autoretry ${verb} --all`)
+      .action(async (pipeline: string | undefined, opts: { all?: boolean }) => {
+        if (opts.all && pipeline) throw new InvalidInputError(`give either a pipeline or --all, not both`);
+        if (!opts.all && !pipeline) throw new InvalidInputError(`missing pipeline: autoretry ${verb} <pipeline> or --all`);
+        const target = opts.all ? '*' : name(pipeline ?? '', 'pipeline');
+        await (await services.policies()).setPaused(target, paused, by(), io.now());
+        io.out(`${verb}d automatic retries of ${opts.all ? 'ALL pipelines' : target}`);
       });
   }
+
+  // ---- simulate -----------------------------------------------------------------------------------
+  command(program, 'simulate')
+    .description('run scripted pipelines through the real handler locally (dynalite + emulators), with your policies')
+    .option('--scenario <name>', 'run one scenario (see --list)')
+    .option('--list', 'list the scenarios')
+    .option('--config <path>', 'cdk.json (or a bare autoRetry JSON file) whose policies to play', PROJECT_CDK_JSON)
+    .option('--pipeline <name>', 'play the scenarios as this pipeline, so its policy applies')
+    .option('--stage <name>', 'play the scenarios on this stage (Source, Test, Approve, Deploy)')
+    .option('--json', 'print machine-readable results')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  autoretry simulate\n  autoretry simulate --scenario flaky-build --json\n  autoretry simulate --config ../my-app/cdk.json --pipeline payments',
+    )
+    .action(async (opts: { scenario?: string; list?: boolean; config: string; pipeline?: string; stage?: string; json?: boolean }) => {
+      // Loaded on demand: the sandbox pulls in dynalite and the emulators.
+      const { SCENARIOS, runSandbox } = require('../local/sandbox') as typeof import('../local/sandbox');
+      if (opts.list) {
+        if (opts.json) return json(SCENARIOS.map((s) => ({ name: s.name, title: s.title, pipeline: s.pipeline, stage: s.stage })));
+        for (const line of renderTable(
+          ['SCENARIO', 'PLAYS', 'WHAT IT SHOWS'],
+          SCENARIOS.map((s) => [s.name, `${s.pipeline}/${s.stage}`, s.title]),
+          style,
+        )) {
+          io.out(line);
+        }
+        return;
+      }
+      const chosen = opts.scenario ? SCENARIOS.filter((s) => s.name === opts.scenario) : SCENARIOS;
+      if (chosen.length === 0) {
+        throw new InvalidInputError(`--scenario: no scenario "${opts.scenario}"; one of ${SCENARIOS.map((s) => s.name).join(', ')}`);
+      }
+      if (opts.pipeline) name(opts.pipeline, '--pipeline');
+      if (opts.stage && !['Source', 'Test', 'Approve', 'Deploy'].includes(opts.stage)) {
+        throw new InvalidInputError(
+          `--stage must be one of Source, Test, Approve, Deploy (the sandbox pipeline's stages), got "${opts.stage}"`,
+        );
+      }
+      const configPath = resolve(opts.config);
+      const config = loadConfig(configPath);
+      parseAutoRetryConfig(config); // fail on a bad configuration before printing anything
+      const notes: string[] = [];
+      const text = !opts.json;
+      if (text) io.out(style.paint(`codepipeline-auto-retry sandbox: ${chosen.length} scenario(s), policies from ${configPath}`, 'bold'));
+      const started = Date.now();
+      const results = await runSandbox(chosen, {
+        config,
+        pipeline: opts.pipeline,
+        stage: opts.stage,
+        onNote: (note) => {
+          notes.push(note);
+          if (text) io.out(style.paint(`note: ${note}`, 'dim'));
+        },
+        onScenario: (s, target) => {
+          if (text) io.out(`\n${style.paint(`▶ ${s.name}`, 'bold')}: ${s.title}  (${target.pipeline}/${target.stage})`);
+        },
+        onEntry: (e) => {
+          if (!text) return;
+          const mark = { failed: '✖', decision: '→', 'retry-started': '↻', succeeded: '✔', note: '·' }[e.kind];
+          const colour = { failed: 'red', decision: undefined, 'retry-started': 'yellow', succeeded: 'green', note: 'dim' } as const;
+          io.out(`  ${`${e.t.toFixed(1)}s`.padStart(6)}  ${style.paint(`${mark} ${e.text}`, colour[e.kind])}`);
+        },
+      });
+      const seconds = (Date.now() - started) / 1000;
+      if (opts.json) return json({ config: configPath, notes, seconds, results });
+      io.out(`\n${style.paint('Summary', 'bold')} (${seconds.toFixed(1)} s)`);
+      for (const line of renderTable(
+        ['SCENARIO', 'PIPELINE', 'STAGE', 'RETRIES', 'OUTCOME'],
+        results.map((r) => [
+          r.scenario,
+          r.pipeline,
+          r.stage,
+          String(r.retries),
+          { text: r.outcome, colour: colourOf(r.outcome.split(':')[0] ?? '') },
+        ]),
+        style,
+      )) {
+        io.out(line);
+      }
+    });
 
   return program;
 }
@@ -206,11 +419,30 @@ function safeUser(): string {
 /** Runs the CLI; returns the exit code instead of exiting, so tests can drive it in-process too. */
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   let client: DynamoDBClient | undefined;
-  const store = (table: string): PolicyStore => {
-    client ??= new DynamoDBClient({});
-    return new PolicyStore(table, client);
+  let table: Promise<string> | undefined;
+  let program: Command | undefined;
+  const resolveTable = async (): Promise<string> => {
+    const opts = program?.opts<GlobalOptions>() ?? {};
+    const given = opts.table ?? io.env.TABLE_NAME;
+    if (given) return given;
+    const stack = opts.stack ?? io.env.AUTORETRY_STACK ?? DEFAULT_STACK_NAME;
+    const found = await discoverTable(stack);
+    io.err(`using table ${found} from stack ${stack} (output TableName)`);
+    return found;
   };
-  const program = buildProgram(io, store);
+  const dynamo = (): DynamoDBClient => {
+    client ??= new DynamoDBClient({});
+    return client;
+  };
+  const services: Services = {
+    table: () => {
+      table ??= resolveTable();
+      return table;
+    },
+    policies: async () => new PolicyStore(await services.table(), dynamo()),
+    ledger: async () => new LedgerStore(await services.table(), dynamo()),
+  };
+  program = buildProgram(io, services, makeStyle(colourWanted(io.isTty, io.env)));
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return ExitCode.Ok;
@@ -220,6 +452,11 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.help' || error.code === 'commander.version') {
         return ExitCode.Ok;
       }
+      return ExitCode.Usage;
+    }
+    if (error instanceof ConfigurationError) {
+      const more = error.problems.length > 1 ? ` (and ${error.problems.length - 1} more)` : '';
+      io.err(`error: ${error.problems[0] ?? 'invalid configuration'}${more}`);
       return ExitCode.Usage;
     }
     if (error instanceof InvalidInputError) {

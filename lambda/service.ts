@@ -6,7 +6,7 @@ import type { PolicyReader } from './adapters/policy-store';
 import { checkRetryable, type Decision, decide, SkipReason } from './domain/decision';
 import type { DelayedRetryMessage } from './domain/events';
 import { type Claim, ClaimStatus, isStale, type LedgerKey, TERMINAL_STATUSES } from './domain/ledger';
-import { resolvePolicy } from './domain/policy';
+import { PolicyMode, resolvePolicy } from './domain/policy';
 import { failureFingerprint, type StageFailure, type StageView } from './domain/types';
 import type { Logger } from './log';
 
@@ -47,6 +47,7 @@ export const Outcome = {
   Waiting: 'waiting',
   Deferred: 'deferred',
   Skipped: 'skipped',
+  Observed: 'observed',
   Abandoned: 'abandoned',
   Failed: 'failed',
 } as const;
@@ -86,6 +87,12 @@ export class RetryService {
     const { policy } = resolvePolicy(context.layers);
     const decision = decide(failure, view, policy, { paused: context.paused }, now);
     if (decision.kind === 'skip') return this.skip(failure, decision.reason, decision.detail, now);
+    if (policy.mode === PolicyMode.Observe) {
+      const would = decision.kind === 'retry-now' ? 'now' : `at ${decision.at.toISOString()}`;
+      const detail = `would retry ${decision.retryMode} ${would} (${decision.reason})`;
+      await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, SkipReason.ObserveOnly, detail, now);
+      return this.report(failure, undefined, Outcome.Observed, `${SkipReason.ObserveOnly}: ${detail}`);
+    }
 
     const retryNow = decision.kind === 'retry-now';
     const dueAt = decision.kind === 'retry-at' ? decision.at : now;
@@ -143,11 +150,13 @@ export class RetryService {
       this.deps.pipelines.getStage(failure.pipeline, failure.stage),
       this.deps.policies.load(failure.pipeline, failure.stage),
     ]);
-    if (context.paused) {
-      return this.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited', claim.status === ClaimStatus.Retrying);
+    const uncertain = claim.status === ClaimStatus.Retrying;
+    if (context.paused) return this.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited', uncertain);
+    if (resolvePolicy(context.layers).policy.mode === PolicyMode.Observe) {
+      return this.abandon(failure, held, SkipReason.ObserveOnly, 'the policy was switched to observe while the retry waited', uncertain);
     }
     const view = lookup.kind === 'found' ? lookup.view : undefined;
-    return this.retry(failure, held, view, undefined, claim.status === ClaimStatus.Retrying);
+    return this.retry(failure, held, view, undefined, uncertain);
   }
 
   private async handleExistingClaim(failure: StageFailure, claim: Claim, view: StageView | undefined, now: Date): Promise<Result> {

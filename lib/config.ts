@@ -10,6 +10,8 @@ export interface PolicyConfig {
   readonly cooldown?: string | number;
   /** `FAILED_ACTIONS` re-runs the failed actions, `ALL_ACTIONS` the whole stage. */
   readonly retryMode?: 'FAILED_ACTIONS' | 'ALL_ACTIONS';
+  /** `observe` decides, logs and records but never retries: roll a policy out safely. */
+  readonly mode?: 'enforce' | 'observe';
 }
 
 export interface PipelineConfig extends PolicyConfig {
@@ -36,7 +38,7 @@ export interface ResolvedConfig {
   readonly ledgerRetentionDays: number;
 }
 
-const POLICY_KEYS = ['maxRetries', 'cooldown', 'retryMode'];
+const POLICY_KEYS = ['maxRetries', 'cooldown', 'retryMode', 'mode'];
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**

@@ -1,4 +1,11 @@
-import { ConditionalCheckFailedException, DynamoDBClient, GetItemCommand, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import { TransientFaultError } from '../domain/errors';
 import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey } from '../domain/ledger';
@@ -153,6 +160,29 @@ export class LedgerStore implements LedgerPort {
     const items = await queryPartition(this.client, this.tableName, `LEDGER#${pipeline}`);
     const records = items.map(toRecord);
     return records.sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
+  }
+
+  /**
+   * Every stage-execution record changed since `since`, across pipelines. A filtered Scan: the
+   * ledger is small (TTL keeps it to the retention window) and this serves the operator's
+   * `status`, not the retry path.
+   */
+  public async recentRecords(since: Date): Promise<LedgerRecord[]> {
+    const records: LedgerRecord[] = [];
+    let startKey: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.client.send(
+        new ScanCommand({
+          TableName: this.tableName,
+          FilterExpression: 'begins_with(pk, :ledger) AND updatedAt >= :since',
+          ExpressionAttributeValues: marshall({ ':ledger': 'LEDGER#', ':since': since.toISOString() }),
+          ExclusiveStartKey: startKey,
+        }),
+      );
+      records.push(...(page.Items ?? []).map((i) => toRecord(unmarshall(i))));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return records;
   }
 
   /** Hands the claim to a new holder, provided nobody else did so since `claim` was read. */

@@ -148,6 +148,14 @@ export class PolicyStore implements PolicyReader {
     );
   }
 
+  /** Paused pipelines; `*` is the account-wide kill switch. */
+  public async listPauses(): Promise<{ pipeline: string; updatedAt: string | undefined; updatedBy: string | undefined }[]> {
+    const items = await queryPartition(this.client, this.tableName, 'PAUSE');
+    return items
+      .filter((i) => i.paused === true)
+      .map((i) => ({ pipeline: String(i.sk), updatedAt: i.updatedAt as string | undefined, updatedBy: i.updatedBy as string | undefined }));
+  }
+
   public async listPolicies(): Promise<StoredPolicy[]> {
     const out: StoredPolicy[] = [];
     for (const item of await queryPartition(this.client, this.tableName, 'POLICY')) {

@@ -18,6 +18,7 @@ export const SkipReason = {
   MaxRetries: 'max-retries',
   Duplicate: 'duplicate',
   StageChanged: 'stage-changed',
+  ObserveOnly: 'observe-only',
 } as const;
 export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 

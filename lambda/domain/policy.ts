@@ -8,12 +8,18 @@ export interface RetryPolicy {
   /** Seconds to wait after the failure before retrying; 0 retries at once. */
   readonly cooldownSeconds: number;
   readonly retryMode: RetryMode;
+  /** `observe` decides, logs and records, but never calls RetryStageExecution: for a safe roll-out. */
+  readonly mode: PolicyMode;
 }
+
+export const PolicyMode = { Enforce: 'enforce', Observe: 'observe' } as const;
+export type PolicyMode = (typeof PolicyMode)[keyof typeof PolicyMode];
+export const POLICY_MODES: readonly PolicyMode[] = Object.values(PolicyMode);
 
 /** One layer of policy (default, pipeline or stage): any field may be left to the layer below. */
 export type PolicyPatch = Partial<RetryPolicy>;
 
-export const POLICY_FIELDS = ['maxRetries', 'cooldownSeconds', 'retryMode'] as const satisfies readonly (keyof RetryPolicy)[];
+export const POLICY_FIELDS = ['maxRetries', 'cooldownSeconds', 'retryMode', 'mode'] as const satisfies readonly (keyof RetryPolicy)[];
 
 export const MAX_RETRIES_LIMIT = 10;
 /** Twelve hours: longer waits belong to a human, and the ledger lease must outlive them. */
@@ -24,6 +30,7 @@ export const BUILT_IN_POLICY: RetryPolicy = {
   maxRetries: 2,
   cooldownSeconds: 0,
   retryMode: RetryMode.FailedActions,
+  mode: PolicyMode.Enforce,
 };
 
 export const PolicyLayer = {
@@ -62,9 +69,10 @@ export function resolvePolicy(layers: PolicyLayers): ResolvedPolicy {
   const [maxRetries, maxRetriesFrom] = pick('maxRetries');
   const [cooldownSeconds, cooldownFrom] = pick('cooldownSeconds');
   const [retryMode, retryModeFrom] = pick('retryMode');
+  const [mode, modeFrom] = pick('mode');
   return {
-    policy: { maxRetries, cooldownSeconds, retryMode },
-    sources: { maxRetries: maxRetriesFrom, cooldownSeconds: cooldownFrom, retryMode: retryModeFrom },
+    policy: { maxRetries, cooldownSeconds, retryMode, mode },
+    sources: { maxRetries: maxRetriesFrom, cooldownSeconds: cooldownFrom, retryMode: retryModeFrom, mode: modeFrom },
   };
 }
 
@@ -105,6 +113,14 @@ export function validatePolicyPatch(
       patch.retryMode = v as RetryMode;
     } else {
       problems.push(`${path}.retryMode must be one of ${RETRY_MODES.join(', ')}, got ${show(v)}`);
+    }
+  }
+  if (raw.mode !== undefined) {
+    const v = raw.mode;
+    if (typeof v === 'string' && (POLICY_MODES as readonly string[]).includes(v)) {
+      patch.mode = v as PolicyMode;
+    } else {
+      problems.push(`${path}.mode must be one of ${POLICY_MODES.join(', ')}, got ${show(v)}`);
     }
   }
   return { patch, problems };

@@ -1,53 +1,34 @@
 import { execFile } from 'node:child_process';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PolicyStore } from '../../lambda/adapters/policy-store';
-import { LocalDynamo } from '../support/dynamo';
+import { CloudFormationEmulator } from '../../local/cloudformation-emulator';
+import { LocalDynamo } from '../../local/dynamo';
+import { type CliResult, errorLines, ROOT, runCli } from '../support/cli';
 
-const run = promisify(execFile);
-const ROOT = join(__dirname, '..', '..');
-const LAUNCHER = join(ROOT, 'cli', 'autoretry.js');
 const dynamo = new LocalDynamo();
+const cloudformation = new CloudFormationEmulator();
 const TABLE = 'cli-table';
 
-interface CliResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function autoretry(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
-  const childEnv: Record<string, string | undefined> = {
-    ...process.env,
-    AWS_REGION: 'us-east-1',
-    AWS_ACCESS_KEY_ID: 'local',
-    AWS_SECRET_ACCESS_KEY: 'local',
+function autoretry(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
+  return runCli(args, {
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
+    // Stack lookups go to the local CloudFormation, never to AWS.
+    AWS_ENDPOINT_URL_CLOUDFORMATION: cloudformation.endpoint,
     TABLE_NAME: TABLE,
     AUTORETRY_USER: 'alice',
     ...env,
-  };
-  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
-  try {
-    const { stdout, stderr } = await run(process.execPath, [LAUNCHER, ...args], { cwd: ROOT, env: childEnv });
-    return { code: 0, stdout, stderr };
-  } catch (error) {
-    const e = error as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
+  });
 }
 
 const store = () => new PolicyStore(TABLE, dynamo.client());
-/** stderr without the SDK's Node.js 22 notice, which is printed on Node 20. */
-const errorLines = (stderr: string) => stderr.split('\n').filter((l) => l.startsWith('error:'));
 
 beforeAll(async () => {
-  await dynamo.start();
+  await Promise.all([dynamo.start(), cloudformation.start()]);
   await dynamo.createTable(TABLE);
 });
 
 afterAll(async () => {
-  await dynamo.stop();
+  await Promise.all([dynamo.stop(), cloudformation.stop()]);
 });
 
 describe('CLI: autoretry', () => {
@@ -137,7 +118,15 @@ describe('CLI: autoretry', () => {
     [['policy', 'set', '--default', 'web-app', '--max-retries', '1'], 'either --default or a pipeline'],
     [['policy', 'set', '--default', '--stage', 'Test', '--max-retries', '1'], '--stage cannot be used with --default'],
     [['policy', 'set', '--max-retries', '1'], 'missing pipeline'],
-    [['pause'], "missing required argument 'pipeline'"],
+    [['pause'], 'missing pipeline: autoretry pause <pipeline> or --all'],
+    [['pause', 'web-app', '--all'], 'give either a pipeline or --all, not both'],
+    [['policy', 'set', 'web-app', '--mode', 'dry-run'], "argument 'dry-run' is invalid"],
+    [['history', 'web-app', '--limit', '0'], '--limit must be a whole number from 1 to 1000, got "0"'],
+    [['history'], "missing required argument 'pipeline'"],
+    [['status', '--since', '1h'], "unknown option '--since'"],
+    [['simulate', '--scenario', 'nope'], '--scenario: no scenario "nope"'],
+    [['simulate', '--stage', 'Build'], '--stage must be one of Source, Test, Approve, Deploy'],
+    [['simulate', '--config', '/nonexistent/cdk.json'], '--config: no such file /nonexistent/cdk.json'],
     [['frobnicate'], "unknown command 'frobnicate'"],
   ])('rejects %j with one line, exit code 2, and writes nothing', async (args, message) => {
     // Prepare
@@ -155,13 +144,81 @@ describe('CLI: autoretry', () => {
     expect(await store().listPolicies()).toEqual(before);
   });
 
-  it('says how to name the table when neither --table nor TABLE_NAME is given', async () => {
+  it('says how to name the table when neither --table, TABLE_NAME nor a deployed stack gives one', async () => {
     // Act
     const result = await autoretry(['pause', 'web-app'], { TABLE_NAME: undefined });
 
     // Assess
     expect(result.code).toBe(2);
-    expect(errorLines(result.stderr)).toEqual(['error: no table: pass --table <name> or set TABLE_NAME (the stack output TableName)']);
+    expect(errorLines(result.stderr)).toEqual([
+      'error: no table: pass --table <name> or set TABLE_NAME (looking up stack CodePipelineAutoRetry failed: ValidationError: Stack with id CodePipelineAutoRetry does not exist)',
+    ]);
+  });
+
+  it('finds the table from the deployed stack’s output and says which stack it used', async () => {
+    // Prepare
+    cloudformation.putStack('TeamAutoRetry', { TableName: TABLE, RetryQueueUrl: 'https://sqs.local/q' });
+
+    // Act
+    const result = await autoretry(['--stack', 'TeamAutoRetry', 'pause', 'discovered-app'], { TABLE_NAME: undefined });
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`using table ${TABLE} from stack TeamAutoRetry (output TableName)`);
+    expect((await store().load('discovered-app', 'Test')).paused).toBe(true);
+  });
+
+  it('pauses and resumes every pipeline with --all', async () => {
+    // Act
+    const paused = await autoretry(['pause', '--all']);
+    const whilePaused = await store().load('any-pipeline', 'Test');
+    const resumed = await autoretry(['resume', '--all']);
+    const afterResume = await store().load('any-pipeline', 'Test');
+
+    // Assess
+    expect([paused.code, resumed.code]).toEqual([0, 0]);
+    expect(paused.stdout).toContain('paused automatic retries of ALL pipelines');
+    expect(whilePaused.paused).toBe(true);
+    expect(afterResume.paused).toBe(false);
+  });
+
+  it('sets observe-only mode on a policy', async () => {
+    // Act
+    const result = await autoretry(['policy', 'set', 'rollout-app', '--mode', 'observe']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect((await store().load('rollout-app', 'Test')).layers.pipeline).toEqual({ mode: 'observe' });
+  });
+
+  it('says plainly when policy get is asked about a pipeline it knows nothing of', async () => {
+    // Act
+    const result = await autoretry(['policy', 'get', 'never-heard-of-it']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain('note: pipeline never-heard-of-it has no policy of its own and no retry history in this table');
+    expect(result.stdout).toMatch(/maxRetries\s+\d+\s+(default|built-in)/);
+  });
+
+  it.each([
+    [['--help']],
+    [['policy', 'set', '--help']],
+    [['policy', 'get', '--help']],
+    [['policy', 'list', '--help']],
+    [['policy', 'delete', '--help']],
+    [['history', '--help']],
+    [['status', '--help']],
+    [['pause', '--help']],
+    [['resume', '--help']],
+    [['simulate', '--help']],
+  ])('prints help with an example for %j', async (args) => {
+    // Act
+    const result = await autoretry(args);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toMatch(/Examples?:\n\s+(npx )?autoretry /);
   });
 
   it('reports an unreachable DynamoDB in one line with exit code 1', async () => {
@@ -175,7 +232,7 @@ describe('CLI: autoretry', () => {
 
   it('runs as `npx autoretry` from the project', async () => {
     // Act
-    const { stdout } = await run('npx', ['--no-install', 'autoretry', 'policy', 'set', '--help'], { cwd: ROOT });
+    const { stdout } = await promisify(execFile)('npx', ['--no-install', 'autoretry', 'policy', 'set', '--help'], { cwd: ROOT });
 
     // Assess
     expect(stdout).toContain('autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m');

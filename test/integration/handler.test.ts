@@ -4,8 +4,8 @@ import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { RetryMode } from '../../lambda/domain/types';
 import { handler } from '../../lambda/handler';
+import { LocalAws, LogCapture, ManualClock } from '../../local/local-aws';
 import { loadEvent } from '../support/fixtures';
-import { LocalAws, LogCapture, ManualClock } from '../support/local-aws';
 
 const aws = new LocalAws();
 
@@ -215,6 +215,26 @@ describe('handler: EventBridge stage FAILED events', () => {
     expect(deployRetries.every((c) => c.input.retryMode === 'ALL_ACTIONS' && c.input.pipelineExecutionId === deployExecution)).toBe(true);
     const testRetries = aws.codepipeline.acceptedRetries(pipeline).filter((c) => c.input.stageName === 'Test');
     expect(testRetries.map((c) => c.input.retryMode)).toEqual(['FAILED_ACTIONS']);
+  });
+
+  it('decides, logs and records but never retries in observe-only mode', async () => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { mode: 'observe' }, 'test', new Date());
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const logs = new LogCapture();
+
+    // Act
+    await aws.handler({ sink: logs.sink })(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(logs.decisions()).toEqual([
+      expect.objectContaining({ decision: 'observed', reason: expect.stringMatching(/^observe-only: would retry FAILED_ACTIONS now/) }),
+    ]);
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(record?.skips).toEqual([expect.objectContaining({ reason: 'observe-only' })]);
+    expect(record?.retries).toBe(0);
   });
 
   it('never retries a rejected manual approval', async () => {

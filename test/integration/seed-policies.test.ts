@@ -1,7 +1,7 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
 import { PolicyStore } from '../../lambda/adapters/policy-store';
 import { parseAutoRetryConfig } from '../../lib/config';
-import { LocalDynamo } from '../support/dynamo';
+import { LocalDynamo } from '../../local/dynamo';
 
 const dynamo = new LocalDynamo();
 const TABLE = 'seed-table';

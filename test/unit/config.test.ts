@@ -46,7 +46,7 @@ describe('Function: parseAutoRetryConfig', () => {
     [
       'a misspelt key',
       { default: { maxRetry: 1 } },
-      ['autoRetry.default.maxRetry is not a known setting (expected one of: maxRetries, cooldown, retryMode)'],
+      ['autoRetry.default.maxRetry is not a known setting (expected one of: maxRetries, cooldown, retryMode, mode)'],
     ],
     [
       'a bad stage cooldown',

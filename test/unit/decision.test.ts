@@ -34,7 +34,7 @@ const failedStage: StageView = {
   actions: [action('UnitTests', 'Failed'), action('Lint', 'Succeeded')],
 };
 
-const policy: RetryPolicy = { maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions };
+const policy: RetryPolicy = { maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions, mode: 'enforce' };
 
 describe('Function: decide', () => {
   it.each<[string, Partial<StageView> | undefined, Partial<RetryPolicy>, boolean, string]>([

@@ -4,28 +4,33 @@ import { BUILT_IN_POLICY, resolvePolicy, validatePolicyPatch } from '../../lambd
 
 describe('Function: resolvePolicy', () => {
   it.each([
-    ['nothing configured', {}, BUILT_IN_POLICY, { maxRetries: 'built-in', cooldownSeconds: 'built-in', retryMode: 'built-in' }],
+    [
+      'nothing configured',
+      {},
+      BUILT_IN_POLICY,
+      { maxRetries: 'built-in', cooldownSeconds: 'built-in', retryMode: 'built-in', mode: 'built-in' },
+    ],
     [
       'only a default',
       { default: { maxRetries: 1, cooldownSeconds: 60 } },
-      { maxRetries: 1, cooldownSeconds: 60, retryMode: 'FAILED_ACTIONS' },
-      { maxRetries: 'default', cooldownSeconds: 'default', retryMode: 'built-in' },
+      { maxRetries: 1, cooldownSeconds: 60, retryMode: 'FAILED_ACTIONS', mode: 'enforce' },
+      { maxRetries: 'default', cooldownSeconds: 'default', retryMode: 'built-in', mode: 'built-in' },
     ],
     [
       'pipeline over default, field by field',
       { default: { maxRetries: 1, cooldownSeconds: 60 }, pipeline: { maxRetries: 4 } },
-      { maxRetries: 4, cooldownSeconds: 60, retryMode: 'FAILED_ACTIONS' },
-      { maxRetries: 'pipeline', cooldownSeconds: 'default', retryMode: 'built-in' },
+      { maxRetries: 4, cooldownSeconds: 60, retryMode: 'FAILED_ACTIONS', mode: 'enforce' },
+      { maxRetries: 'pipeline', cooldownSeconds: 'default', retryMode: 'built-in', mode: 'built-in' },
     ],
     [
       'stage over pipeline over default',
       {
         default: { maxRetries: 1, cooldownSeconds: 60, retryMode: 'FAILED_ACTIONS' as const },
-        pipeline: { maxRetries: 4, cooldownSeconds: 30 },
+        pipeline: { maxRetries: 4, cooldownSeconds: 30, mode: 'observe' as const },
         stage: { retryMode: 'ALL_ACTIONS' as const, maxRetries: 0 },
       },
-      { maxRetries: 0, cooldownSeconds: 30, retryMode: 'ALL_ACTIONS' },
-      { maxRetries: 'stage', cooldownSeconds: 'pipeline', retryMode: 'stage' },
+      { maxRetries: 0, cooldownSeconds: 30, retryMode: 'ALL_ACTIONS', mode: 'observe' },
+      { maxRetries: 'stage', cooldownSeconds: 'pipeline', retryMode: 'stage', mode: 'pipeline' },
     ],
   ])('resolves %s', (_case, layers, policy, sources) => {
     // Act
@@ -45,6 +50,7 @@ describe('Function: validatePolicyPatch', () => {
     [{ cooldown: '13h' }, 'p.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got "13h"'],
     [{ cooldown: -5 }, 'p.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got -5'],
     [{ retryMode: 'failed_actions' }, 'p.retryMode must be one of FAILED_ACTIONS, ALL_ACTIONS, got "failed_actions"'],
+    [{ mode: 'dry-run' }, 'p.mode must be one of enforce, observe, got "dry-run"'],
   ])('rejects %j naming the field and the value', (raw, message) => {
     // Act
     const { problems } = validatePolicyPatch(raw, 'p');
@@ -55,10 +61,10 @@ describe('Function: validatePolicyPatch', () => {
 
   it('accepts every field at once', () => {
     // Act
-    const result = validatePolicyPatch({ maxRetries: 10, cooldown: '2h', retryMode: 'ALL_ACTIONS' }, 'p');
+    const result = validatePolicyPatch({ maxRetries: 10, cooldown: '2h', retryMode: 'ALL_ACTIONS', mode: 'observe' }, 'p');
 
     // Assess
-    expect(result).toEqual({ patch: { maxRetries: 10, cooldownSeconds: 7200, retryMode: 'ALL_ACTIONS' }, problems: [] });
+    expect(result).toEqual({ patch: { maxRetries: 10, cooldownSeconds: 7200, retryMode: 'ALL_ACTIONS', mode: 'observe' }, problems: [] });
   });
 });
 

@@ -111,6 +111,10 @@ export class CodePipelineEmulator extends LoopbackServer {
     this.pipelines.set(definition.name, { definition, version: 1, created: at, updated: at, stages, executions: new Map() });
   }
 
+  public hasPipeline(name: string): boolean {
+    return this.pipelines.has(name);
+  }
+
   /** Changes the structure (for example an action was edited): the version goes up. */
   public updatePipeline(name: string): void {
     const p = this.model(name);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import { LedgerStore } from '../../lambda/adapters/ledger-store';
-import { PolicyStore } from '../../lambda/adapters/policy-store';
-import { createHandler, depsFromEnvironment, type HandlerInput, type HandlerOutput } from '../../lambda/handler';
-import type { LogSink } from '../../lambda/log';
-import { JsonLogger } from '../../lambda/log';
-import type { ServiceDeps } from '../../lambda/service';
+import { LedgerStore } from '../lambda/adapters/ledger-store';
+import { PolicyStore } from '../lambda/adapters/policy-store';
+import { createHandler, depsFromEnvironment, type HandlerInput, type HandlerOutput } from '../lambda/handler';
+import type { LogSink } from '../lambda/log';
+import { JsonLogger } from '../lambda/log';
+import type { ServiceDeps } from '../lambda/service';
 import { CodePipelineEmulator, type PipelineDefinition } from './codepipeline-emulator';
 import { LocalDynamo } from './dynamo';
 import { SqsEmulator } from './sqs-emulator';

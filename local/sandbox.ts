@@ -1,0 +1,236 @@
+import type { SQSBatchResponse } from 'aws-lambda';
+import { formatDuration } from '../lambda/domain/duration';
+import type { PolicyPatch } from '../lambda/domain/policy';
+import type { HandlerInput, HandlerOutput } from '../lambda/handler';
+import type { AutoRetryConfig } from '../lib/config';
+import { parseAutoRetryConfig } from '../lib/config';
+import { LocalAws, standardPipeline } from './local-aws';
+
+/**
+ * The sandbox: plays scripted pipelines through the real handler, with dynalite and the local
+ * CodePipeline and SQS emulators, and the policies from a cdk.json. Cooldowns are shortened so a
+ * whole run takes seconds; the sandbox says so.
+ */
+
+/** Cooldowns longer than this are shortened to it in the sandbox. */
+export const SANDBOX_COOLDOWN_SECONDS = 1;
+
+export interface TimelineEntry {
+  /** Seconds since the scenario started. */
+  readonly t: number;
+  readonly pipeline: string;
+  readonly stage: string;
+  readonly kind: 'failed' | 'decision' | 'retry-started' | 'succeeded' | 'note';
+  readonly text: string;
+}
+
+export interface ScenarioResult {
+  readonly scenario: string;
+  readonly pipeline: string;
+  readonly stage: string;
+  /** RetryStageExecution calls the emulator accepted. */
+  readonly retries: number;
+  /** recovered | exhausted | skipped:<reason> | observed | failed */
+  readonly outcome: string;
+  readonly timeline: readonly TimelineEntry[];
+}
+
+export interface Scenario {
+  readonly name: string;
+  readonly title: string;
+  /** The pipeline and stage it plays, so the configured policy for them applies. */
+  readonly pipeline: string;
+  readonly stage: string;
+  readonly failedActions: readonly string[];
+  /** What each automatic retry comes to, in order; a missing entry means the retry fails. */
+  readonly retryResults: readonly ('Succeeded' | 'Failed')[];
+  /** Something that happens between the failure and its event: the failure gets superseded. */
+  readonly before?: 'newer-execution-fails';
+  readonly error?: { readonly code: string; readonly message: string };
+}
+
+export const SCENARIOS: readonly Scenario[] = [
+  {
+    name: 'flaky-build',
+    title: 'A flaky test stage that passes on its second retry',
+    pipeline: 'web-app',
+    stage: 'Test',
+    failedActions: ['UnitTests'],
+    retryResults: ['Failed', 'Succeeded'],
+    error: { code: 'JobFailed', message: 'Build timed out after 30 minutes' },
+  },
+  {
+    name: 'exhausted',
+    title: 'A stage that keeps failing until its retries are used up',
+    pipeline: 'api',
+    stage: 'Test',
+    failedActions: ['IntegrationTests'],
+    retryResults: [],
+    error: { code: 'JobFailed', message: '3 tests failed' },
+  },
+  {
+    name: 'approval-rejected',
+    title: 'A rejected manual approval, left alone',
+    pipeline: 'web-app',
+    stage: 'Approve',
+    failedActions: ['Review'],
+    retryResults: [],
+  },
+  {
+    name: 'superseded',
+    title: 'A failure superseded by a newer execution before it is handled',
+    pipeline: 'web-app',
+    stage: 'Test',
+    failedActions: ['UnitTests'],
+    retryResults: [],
+    before: 'newer-execution-fails',
+  },
+  {
+    name: 'cooldown',
+    title: 'A deploy retried after its cooldown, from the delay queue',
+    pipeline: 'web-app',
+    stage: 'Deploy',
+    failedActions: ['ExecuteChangeSet'],
+    retryResults: ['Succeeded'],
+    error: { code: 'JobFailed', message: 'Rate exceeded (Service: CloudFormation)' },
+  },
+];
+
+export interface SandboxOptions {
+  /** The autoRetry block to play (cdk.json context). */
+  readonly config: AutoRetryConfig;
+  /** Play the scenarios against this pipeline name instead of their own. */
+  readonly pipeline?: string;
+  /** Play the scenarios against this stage instead of their own (it must exist in the sandbox pipeline). */
+  readonly stage?: string;
+  /** Called with each timeline entry as it happens. */
+  readonly onEntry?: (entry: TimelineEntry) => void;
+  /** Called as each scenario starts. */
+  readonly onScenario?: (scenario: Scenario, target: { pipeline: string; stage: string }) => void;
+  /** Called with notes about the run, such as shortened cooldowns. */
+  readonly onNote?: (note: string) => void;
+}
+
+/** Starts the local services, seeds the policies, runs the scenarios one after another. */
+export async function runSandbox(scenarios: readonly Scenario[], options: SandboxOptions): Promise<ScenarioResult[]> {
+  const resolved = parseAutoRetryConfig(options.config);
+  const aws = new LocalAws();
+  await aws.start();
+  try {
+    const shortened: string[] = [];
+    const policies = resolved.policies.map(({ scope, patch }) => {
+      if (!patch.cooldownSeconds || patch.cooldownSeconds <= SANDBOX_COOLDOWN_SECONDS) return { scope, patch };
+      const label = scope.kind === 'default' ? 'default' : scope.kind === 'pipeline' ? scope.pipeline : `${scope.pipeline}/${scope.stage}`;
+      shortened.push(`${label} ${formatDuration(patch.cooldownSeconds)}`);
+      return { scope, patch: { ...patch, cooldownSeconds: SANDBOX_COOLDOWN_SECONDS } satisfies PolicyPatch };
+    });
+    await aws.policies().seed(policies, new Date());
+    if (shortened.length > 0) {
+      options.onNote?.(`cooldowns shortened to ${SANDBOX_COOLDOWN_SECONDS}s for the sandbox: ${shortened.join(', ')}`);
+    }
+    const results: ScenarioResult[] = [];
+    for (const scenario of scenarios) {
+      const target = { pipeline: options.pipeline ?? scenario.pipeline, stage: options.stage ?? scenario.stage };
+      options.onScenario?.(scenario, target);
+      results.push(await playScenario(aws, scenario, target, options));
+    }
+    return results;
+  } finally {
+    await aws.stop();
+  }
+}
+
+async function playScenario(
+  aws: LocalAws,
+  scenario: Scenario,
+  target: { pipeline: string; stage: string },
+  options: SandboxOptions,
+): Promise<ScenarioResult> {
+  const { pipeline, stage } = target;
+  const started = Date.now();
+  const timeline: TimelineEntry[] = [];
+  const add = (kind: TimelineEntry['kind'], text: string): void => {
+    const entry = { t: (Date.now() - started) / 1000, pipeline, stage, kind, text };
+    timeline.push(entry);
+    options.onEntry?.(entry);
+  };
+  let lastDecision: Record<string, unknown> | undefined;
+  const handler = aws.handler({
+    sink: (line) => {
+      const entry = JSON.parse(line) as Record<string, unknown>;
+      if (entry.message !== 'decision') {
+        if (entry.level === 'error' || entry.level === 'warn') add('note', `${String(entry.level)}: ${String(entry.message)}`);
+        return;
+      }
+      lastDecision = entry;
+      const attempt = entry.attempt === undefined ? '' : ` (retry ${String(entry.attempt)})`;
+      add('decision', `${String(entry.decision)}${attempt}: ${String(entry.reason)}`);
+    },
+  });
+
+  if (!aws.codepipeline.hasPipeline(pipeline)) aws.codepipeline.createPipeline(standardPipeline(pipeline));
+  const cp = aws.codepipeline;
+  const retriesBefore = cp.acceptedRetries(pipeline).length;
+  const actions = scenario.stage === stage ? scenario.failedActions : firstActionOf(pipeline, stage);
+  cp.failNewExecution(pipeline, stage, actions, scenario.error ?? {});
+  const event = cp.stageFailedEvent(pipeline, stage);
+  add('failed', `stage failed: ${actions.join(', ')}${scenario.error ? ` — ${scenario.error.message}` : ''}`);
+  if (scenario.before === 'newer-execution-fails') {
+    cp.failNewExecution(pipeline, stage, actions, scenario.error ?? {});
+    add('note', 'a newer execution reached the stage and failed before the first event was handled');
+  }
+
+  await deliver(handler, event);
+  const results = [...scenario.retryResults];
+  for (let step = 0; step < 50; step++) {
+    const status = cp.stageStatus(pipeline, stage);
+    if (status.status === 'InProgress') {
+      add('retry-started', `stage running again (${status.retryMode ?? 'retry'})`);
+      const result = results.shift() ?? 'Failed';
+      cp.finishRetry(pipeline, stage, result, scenario.error ?? {});
+      if (result === 'Succeeded') {
+        add('succeeded', 'stage succeeded');
+        break;
+      }
+      add('failed', 'stage failed again');
+      await deliver(handler, cp.stageFailedEvent(pipeline, stage));
+      continue;
+    }
+    const pending = aws.sqs.pending();
+    if (pending.length === 0) break;
+    const wait = Math.max(0, Math.min(...pending.map((m) => m.visibleAt)) - Date.now());
+    await new Promise((resolve) => setTimeout(resolve, wait + 20));
+    const batch = aws.sqs.takeVisible();
+    if (batch) {
+      add('note', `delay queue delivered ${batch.Records.length} message(s)`);
+      const response = (await deliver(handler, batch)) as SQSBatchResponse | undefined;
+      aws.sqs.returnToQueue(batch.Records.filter((r) => response?.batchItemFailures.some((f) => f.itemIdentifier === r.messageId)));
+    }
+  }
+
+  const retries = cp.acceptedRetries(pipeline).length - retriesBefore;
+  const final = cp.stageStatus(pipeline, stage).status;
+  const reason = String(lastDecision?.reason ?? '');
+  let outcome: string;
+  if (final === 'Succeeded') outcome = retries > 0 ? 'recovered' : 'succeeded';
+  else if (reason.startsWith('max-retries')) outcome = 'exhausted';
+  else if (lastDecision?.decision === 'observed') outcome = 'observed';
+  else if (lastDecision?.decision === 'skipped') outcome = `skipped:${reason.split(':')[0]}`;
+  else outcome = String(lastDecision?.decision ?? 'failed');
+  return { scenario: scenario.name, pipeline, stage, retries, outcome, timeline };
+
+  async function deliver(run: (input: HandlerInput) => Promise<HandlerOutput>, input: HandlerInput): Promise<HandlerOutput> {
+    try {
+      return await run(input);
+    } catch (error) {
+      add('note', `handler threw (Lambda would retry the event): ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    }
+  }
+}
+
+function firstActionOf(pipeline: string, stage: string): string[] {
+  const definition = standardPipeline(pipeline).stages.find((s) => s.name === stage);
+  if (!definition) throw new Error(`the sandbox pipeline has no stage ${stage}; use one of Source, Test, Approve, Deploy`);
+  return [definition.actions[0]?.name ?? 'Action'];
+}

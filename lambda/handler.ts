@@ -3,6 +3,7 @@ import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { BudgetStore } from './adapters/budget-store';
 import { DelayQueue } from './adapters/delay-queue';
 import { LedgerStore } from './adapters/ledger-store';
 import { CodePipelineAdapter } from './adapters/pipeline-state';
@@ -37,6 +38,8 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Servi
     logger: new JsonLogger(),
     clock: () => new Date(),
     newToken: randomUUID,
+    random: Math.random,
+    budgets: new BudgetStore(tableName, dynamo),
     settings: DEFAULT_SETTINGS,
   };
 }

@@ -1,3 +1,4 @@
+import type { BudgetPort } from './adapters/budget-store';
 import type { DelayPort } from './adapters/delay-queue';
 import type { LedgerPort } from './adapters/ledger-store';
 import type { PipelinePort } from './adapters/pipeline-state';
@@ -6,7 +7,7 @@ import type { PolicyReader } from './adapters/policy-store';
 import { checkRetryable, type Decision, decide, SkipReason } from './domain/decision';
 import type { DelayedRetryMessage } from './domain/events';
 import { type Claim, ClaimStatus, isStale, type LedgerKey, TERMINAL_STATUSES } from './domain/ledger';
-import { PolicyMode, resolvePolicy } from './domain/policy';
+import { PolicyMode, type RetryPolicy, resolvePolicy } from './domain/policy';
 import { failureFingerprint, type StageFailure, type StageView } from './domain/types';
 import type { Logger } from './log';
 
@@ -36,6 +37,9 @@ export interface ServiceDeps {
   readonly logger: Logger;
   readonly clock: () => Date;
   readonly newToken: () => string;
+  /** Numbers in [0, 1) for jitter. */
+  readonly random: () => number;
+  readonly budgets: BudgetPort;
   readonly settings: ServiceSettings;
 }
 
@@ -73,9 +77,11 @@ export class RetryService {
 
   public async handleFailure(failure: StageFailure): Promise<Result> {
     const { pipelines, policies, ledger, clock } = this.deps;
-    const [lookup, context] = await Promise.all([
+    // Three independent reads, in parallel: live state, policies and pauses, the ledger.
+    const [lookup, context, recorded] = await Promise.all([
       pipelines.getStage(failure.pipeline, failure.stage),
       policies.load(failure.pipeline, failure.stage),
+      ledger.view(keyOf(failure), failure.occurrence),
     ]);
     const now = clock();
     for (const problem of context.problems) this.deps.logger.log('warn', 'ignoring invalid policy field', { problem });
@@ -84,13 +90,17 @@ export class RetryService {
       return this.skip(failure, SkipReason.PipelineNotFound, `pipeline ${failure.pipeline} does not exist`, now);
     }
     const view = lookup.kind === 'found' ? lookup.view : undefined;
-    const { policy } = resolvePolicy(context.layers);
-    const decision = decide(failure, view, policy, { paused: context.paused }, now);
+    const resolved = resolvePolicy(context.layers);
+    const { policy } = resolved;
+    // This failure already has a claim: a duplicate delivery, or a takeover after a crash.
+    if (recorded.claim) return this.handleExistingClaim(failure, recorded.claim, view, now, policy);
+
+    const decision = decide(failure, view, resolved, { paused: context.paused, ledger: recorded.snapshot, random: this.deps.random }, now);
     if (decision.kind === 'skip') return this.skip(failure, decision.reason, decision.detail, now);
     if (policy.mode === PolicyMode.Observe) {
       const would = decision.kind === 'retry-now' ? 'now' : `at ${decision.at.toISOString()}`;
       const detail = `would retry ${decision.retryMode} ${would} (${decision.reason})`;
-      await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, SkipReason.ObserveOnly, detail, now);
+      await ledger.recordSkip(keyOf(failure), failure.occurrence, SkipReason.ObserveOnly, detail, now, failure.failedAt);
       return this.report(failure, undefined, Outcome.Observed, `${SkipReason.ObserveOnly}: ${detail}`);
     }
 
@@ -104,7 +114,8 @@ export class RetryService {
       leaseUntil: retryNow ? this.lease(now) : addSeconds(dueAt, this.s.scheduledGraceSeconds),
       token: this.deps.newToken(),
       fingerprint: view ? failureFingerprint(view) : '',
-      maxRetries: policy.maxRetries,
+      maxRetries: decision.allowedRetries,
+      expectedRetries: recorded.snapshot.retries,
       failedAt: failure.failedAt,
       now,
     });
@@ -117,9 +128,9 @@ export class RetryService {
           now,
         );
       case 'exists':
-        return this.handleExistingClaim(failure, result.claim, view, now);
+        return this.handleExistingClaim(failure, result.claim, view, now, policy);
       case 'claimed':
-        if (retryNow) return this.retry(failure, result.claim, view, decision);
+        if (retryNow) return this.retry(failure, result.claim, view, policy, decision);
         return this.schedule(failure, result.claim, dueAt, now, decision);
     }
   }
@@ -151,15 +162,22 @@ export class RetryService {
       this.deps.policies.load(failure.pipeline, failure.stage),
     ]);
     const uncertain = claim.status === ClaimStatus.Retrying;
+    const { policy } = resolvePolicy(context.layers);
     if (context.paused) return this.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited', uncertain);
-    if (resolvePolicy(context.layers).policy.mode === PolicyMode.Observe) {
+    if (policy.mode === PolicyMode.Observe) {
       return this.abandon(failure, held, SkipReason.ObserveOnly, 'the policy was switched to observe while the retry waited', uncertain);
     }
     const view = lookup.kind === 'found' ? lookup.view : undefined;
-    return this.retry(failure, held, view, undefined, uncertain);
+    return this.retry(failure, held, view, policy, undefined, uncertain);
   }
 
-  private async handleExistingClaim(failure: StageFailure, claim: Claim, view: StageView | undefined, now: Date): Promise<Result> {
+  private async handleExistingClaim(
+    failure: StageFailure,
+    claim: Claim,
+    view: StageView | undefined,
+    now: Date,
+    policy: RetryPolicy,
+  ): Promise<Result> {
     if (TERMINAL_STATUSES.includes(claim.status)) {
       return this.report(
         failure,
@@ -172,7 +190,7 @@ export class RetryService {
       // The holder died (or its delay message was lost): take over, and retry only if the
       // failed actions are still the ones it claimed, i.e. its retry never happened.
       const held = await this.acquire(failure, claim, now);
-      if (held) return this.retry(failure, held, view, undefined, claim.status === ClaimStatus.Retrying);
+      if (held) return this.retry(failure, held, view, policy, undefined, claim.status === ClaimStatus.Retrying);
       return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: another instance took the claim`);
     }
     if (claim.status === ClaimStatus.Scheduled) {
@@ -207,19 +225,35 @@ export class RetryService {
     failure: StageFailure,
     claim: Claim,
     view: StageView | undefined,
+    policy: RetryPolicy,
     decision: Decision | undefined,
     previousHolderMayHaveRetried = false,
   ): Promise<Result> {
     const keepSlot = previousHolderMayHaveRetried;
     if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone', keepSlot);
-    const problem = checkRetryable(failure, view);
+    const problem = checkRetryable(failure, view, policy.overrideBuiltIns);
     if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail, keepSlot);
     if (failureFingerprint(view) !== claim.fingerprint) {
       return this.abandon(failure, claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed', keepSlot);
     }
 
+    const budgetId = `${failure.stage}#${failure.executionId}#${failure.occurrence}`;
+    if (policy.budget) {
+      const spent = await this.deps.budgets.reserve(failure.pipeline, budgetId, policy.budget, this.deps.clock());
+      if (!spent.ok) {
+        return this.abandon(
+          failure,
+          claim,
+          SkipReason.BudgetExhausted,
+          `circuit open: ${spent.used} of ${policy.budget.maxRetries} retries used in the last ${policy.budget.windowSeconds}s; ` +
+            `it closes at ${spent.reopensAt.toISOString()}`,
+          keepSlot,
+        );
+      }
+    }
     const call = await this.deps.pipelines.retryStage(failure.pipeline, failure.stage, failure.executionId, claim.retryMode);
     const now = this.deps.clock();
+    if (policy.budget && call.result !== RetryCallResult.Started) await this.deps.budgets.release(failure.pipeline, budgetId, now);
     const detail = `${call.error ?? ''}${call.message ? `: ${call.message}` : ''}`;
     switch (call.result) {
       case RetryCallResult.Started:
@@ -285,7 +319,7 @@ export class RetryService {
   }
 
   private async skip(failure: StageFailure, reason: SkipReason, detail: string, now: Date): Promise<Result> {
-    await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now);
+    await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now, failure.failedAt);
     return this.report(failure, undefined, Outcome.Skipped, `${reason}: ${detail}`);
   }
 

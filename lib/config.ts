@@ -1,17 +1,47 @@
 import type { PolicyScope } from '../lambda/adapters/table-keys';
 import { ConfigurationError } from '../lambda/domain/errors';
-import { NAME_PATTERN, type PolicyPatch, show, validatePolicyPatch } from '../lambda/domain/policy';
+import { CONFIG_KEYS, NAME_PATTERN, type PolicyPatch, show, validatePolicyPatch } from '../lambda/domain/policy';
 
-/** A policy as written in cdk.json: `cooldown` is a duration string such as "5m". */
+/** A failure filter as written in cdk.json. */
+export interface FailureRuleConfig {
+  /** errorDetails.code of the failed action, e.g. `JobFailed`; one or a list. */
+  readonly code?: string | readonly string[];
+  /** Case-insensitive regular expression tried on the error message and the summary. */
+  readonly message?: string;
+  /** Source, Build, Test, Deploy, Approval, Invoke, Compute; one or a list. */
+  readonly category?: string | readonly string[];
+  /** e.g. CodeBuild, CloudFormation, ECS; one or a list. */
+  readonly provider?: string | readonly string[];
+}
+
+/** A policy as written in cdk.json: durations are strings such as "5m" (or whole seconds). */
 export interface PolicyConfig {
   /** Automatic RetryStageExecution calls per stage execution, 0 to 10. */
   readonly maxRetries?: number;
-  /** Wait after the failure before retrying: `0`, `45s`, `5m`, `2h` or whole seconds, up to 12h. */
+  /** Wait after the failure before the first retry: `0`, `45s`, `5m`, `2h` or whole seconds, up to 12h. */
   readonly cooldown?: string | number;
+  /** Each further retry waits this many times longer (1 to 10). @default 1 */
+  readonly backoff?: number;
+  /** Cap on any wait. @default 12h */
+  readonly maxCooldown?: string | number;
+  /** `full`: wait a random time up to the computed wait. @default none */
+  readonly jitter?: 'none' | 'full';
+  /** No automatic retry once this long has passed since the stage first failed in the execution (up to 7d). */
+  readonly maxRetryWindow?: string | number;
   /** `FAILED_ACTIONS` re-runs the failed actions, `ALL_ACTIONS` the whole stage. */
   readonly retryMode?: 'FAILED_ACTIONS' | 'ALL_ACTIONS';
   /** `observe` decides, logs and records but never retries: roll a policy out safely. */
   readonly mode?: 'enforce' | 'observe';
+  /** Retry only failures matching one of these rules. @default any failure */
+  readonly retryOn?: readonly FailureRuleConfig[];
+  /** Never retry failures matching one of these rules; wins over retryOn. */
+  readonly neverRetryOn?: readonly FailureRuleConfig[];
+  /** Count CodePipeline's own and hand-made retries against maxRetries. @default false */
+  readonly countManualRetries?: boolean;
+  /** Per-pipeline circuit breaker: at most maxRetries automatic retries in any window (pipeline and default only). */
+  readonly budget?: { readonly maxRetries: number; readonly window: string | number };
+  /** Built-in rules to switch off: `approval-rejected`, `stage-stopped`. */
+  readonly overrideBuiltIns?: readonly ('approval-rejected' | 'stage-stopped')[];
 }
 
 export interface PipelineConfig extends PolicyConfig {
@@ -38,7 +68,7 @@ export interface ResolvedConfig {
   readonly ledgerRetentionDays: number;
 }
 
-const POLICY_KEYS = ['maxRetries', 'cooldown', 'retryMode', 'mode'];
+const POLICY_KEYS: string[] = Object.values(CONFIG_KEYS);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
@@ -104,7 +134,13 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Resolved
             problems.push(`${where}.stages: "${stage}" is not a valid stage name`);
             continue;
           }
-          policy(stageValue, `${where}.stages.${stage}`, POLICY_KEYS, { kind: 'stage', pipeline, stage });
+          // A budget is per pipeline: a stage cannot have its own.
+          policy(
+            stageValue,
+            `${where}.stages.${stage}`,
+            POLICY_KEYS.filter((k) => k !== 'budget'),
+            { kind: 'stage', pipeline, stage },
+          );
         }
       }
     }

@@ -14,11 +14,14 @@ export interface ActionDefinition {
   readonly category: 'Source' | 'Build' | 'Test' | 'Deploy' | 'Approval' | 'Invoke' | 'Compute';
   readonly provider: string;
   readonly owner?: string;
+  readonly configuration?: Readonly<Record<string, string>>;
 }
 
 export interface StageDefinition {
   readonly name: string;
   readonly actions: readonly ActionDefinition[];
+  /** V2 pipelines: CodePipeline's own automatic retry of the stage. */
+  readonly onFailure?: { readonly result: 'RETRY' | 'ROLLBACK' | 'FAIL'; readonly retryMode?: 'FAILED_ACTIONS' | 'ALL_ACTIONS' };
 }
 
 export interface PipelineDefinition {
@@ -44,8 +47,12 @@ interface StageState {
   /** Pipeline version when the stage last failed: a retry after a structure change is refused. */
   failedAtVersion?: number;
   retryRunning: boolean;
+  /** RetryStageExecution calls accepted for the current execution. */
   manualRetries: number;
+  /** CodePipeline's own onFailure retries of the current execution. */
+  autoRetries: number;
   lastRetryMode?: string;
+  lastRetryTrigger?: 'AutomatedStageRetry' | 'ManualStageRetry';
 }
 
 interface PipelineModel {
@@ -105,7 +112,7 @@ export class CodePipelineEmulator extends LoopbackServer {
   public createPipeline(definition: PipelineDefinition): void {
     const stages = new Map<string, StageState>();
     for (const stage of definition.stages) {
-      stages.set(stage.name, { actions: new Map(), retryRunning: false, manualRetries: 0 });
+      stages.set(stage.name, { actions: new Map(), retryRunning: false, manualRetries: 0, autoRetries: 0 });
     }
     const at = this.seconds();
     this.pipelines.set(definition.name, { definition, version: 1, created: at, updated: at, stages, executions: new Map() });
@@ -146,6 +153,7 @@ export class CodePipelineEmulator extends LoopbackServer {
     const p = this.model(pipeline);
     const s = this.stageState(p, stage);
     if (!p.executions.has(executionId)) p.executions.set(executionId, 1);
+    if (s.executionId !== executionId) Object.assign(s, { manualRetries: 0, autoRetries: 0 });
     s.executionId = executionId;
     s.status = 'Failed';
     s.failedAtVersion = p.version;
@@ -181,6 +189,7 @@ export class CodePipelineEmulator extends LoopbackServer {
     const p = this.model(pipeline);
     const s = this.stageState(p, stage);
     if (!p.executions.has(executionId)) p.executions.set(executionId, 1);
+    if (s.executionId !== executionId) Object.assign(s, { manualRetries: 0, autoRetries: 0 });
     s.executionId = executionId;
     s.status = status;
     for (const action of this.definitionOf(p, stage).actions) {
@@ -194,6 +203,18 @@ export class CodePipelineEmulator extends LoopbackServer {
         });
       }
     }
+  }
+
+  /** CodePipeline's own onFailure: RETRY kicks in for the failed stage (once, at once). */
+  public nativeRetry(pipeline: string, stage: string): void {
+    const p = this.model(pipeline);
+    const s = this.stageState(p, stage);
+    const mode = this.definitionOf(p, stage).onFailure?.retryMode ?? 'FAILED_ACTIONS';
+    if (s.status !== 'Failed' || !s.executionId) throw new Error(`stage ${stage} of ${pipeline} has not failed`);
+    this.startRetry(p, s, s.executionId, mode);
+    s.autoRetries += 1;
+    s.manualRetries -= 1;
+    s.lastRetryTrigger = 'AutomatedStageRetry';
   }
 
   /** Finishes the retry that is running in `stage`: its re-run actions succeed or fail. */
@@ -384,8 +405,16 @@ export class CodePipelineEmulator extends LoopbackServer {
             name: a.name,
             runOrder: 1,
             actionTypeId: { category: a.category, owner: a.owner ?? 'AWS', provider: a.provider, version: '1' },
-            configuration: {},
+            configuration: a.configuration ?? {},
           })),
+          ...(stage.onFailure
+            ? {
+                onFailure: {
+                  result: stage.onFailure.result,
+                  ...(stage.onFailure.retryMode ? { retryConfiguration: { retryMode: stage.onFailure.retryMode } } : {}),
+                },
+              }
+            : {}),
         })),
       },
       metadata: {
@@ -441,20 +470,25 @@ export class CodePipelineEmulator extends LoopbackServer {
       throw new ServiceError('StageNotRetryableException', 'The pipeline structure changed after the stage failed');
     }
     // Accepted: the stage runs again, and the execution's attempt count goes up.
+    this.startRetry(p, s, executionId, retryMode);
+    return { pipelineExecutionId: executionId };
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private startRetry(p: PipelineModel, s: StageState, executionId: string, retryMode: string): void {
     s.status = 'InProgress';
     s.retryRunning = true;
     s.manualRetries += 1;
     s.lastRetryMode = retryMode;
+    s.lastRetryTrigger = 'ManualStageRetry';
     p.executions.set(executionId, (p.executions.get(executionId) ?? 1) + 1);
     for (const a of s.actions.values()) {
       if (retryMode === 'ALL_ACTIONS' || a.status === 'Failed') {
         Object.assign(a, { status: 'InProgress', actionExecutionId: randomUUID(), errorCode: undefined, message: undefined });
       }
     }
-    return { pipelineExecutionId: executionId };
   }
-
-  // ---- helpers ------------------------------------------------------------------------------
 
   private requireName(value: unknown, field: string): string {
     if (typeof value !== 'string' || !NAME.test(value)) {

@@ -88,8 +88,8 @@ export function standardPipeline(name: string): PipelineDefinition {
       {
         name: 'Deploy',
         actions: [
-          { name: 'CreateChangeSet', category: 'Deploy', provider: 'CloudFormation' },
-          { name: 'ExecuteChangeSet', category: 'Deploy', provider: 'CloudFormation' },
+          { name: 'CreateChangeSet', category: 'Deploy', provider: 'CloudFormation', configuration: { ActionMode: 'CHANGE_SET_REPLACE' } },
+          { name: 'ExecuteChangeSet', category: 'Deploy', provider: 'CloudFormation', configuration: { ActionMode: 'CHANGE_SET_EXECUTE' } },
         ],
       },
     ],

@@ -7,6 +7,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
+import type { LedgerSnapshot } from '../domain/decision';
 import { TransientFaultError } from '../domain/errors';
 import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey } from '../domain/ledger';
 import type { RetryMode } from '../domain/types';
@@ -23,6 +24,8 @@ export interface NewClaim {
   readonly maxRetries: number;
   readonly failedAt: Date;
   readonly now: Date;
+  /** The counter as last read, if known: the claim's first write then needs no guess. */
+  readonly expectedRetries?: number;
 }
 
 export interface ClaimFinish {
@@ -46,14 +49,22 @@ export interface LedgerRecord extends LedgerKey {
   readonly skips: readonly { occurrence: number; reason: string; detail: string; at: string }[];
 }
 
+/** The ledger's view of one stage execution, read before deciding. */
+export interface LedgerView {
+  readonly snapshot: LedgerSnapshot;
+  /** This failure occurrence's claim, if it has one: the event is then a duplicate or a takeover. */
+  readonly claim: Claim | undefined;
+}
+
 export interface LedgerPort {
+  view(key: LedgerKey, occurrence: number): Promise<LedgerView>;
   claim(key: LedgerKey, claim: NewClaim): Promise<ClaimResult>;
   get(key: LedgerKey, occurrence: number): Promise<Claim | undefined>;
   acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean>;
   reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean>;
   finish(key: LedgerKey, claim: Claim, finish: ClaimFinish): Promise<boolean>;
   release(key: LedgerKey, claim: Claim): Promise<boolean>;
-  recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date): Promise<void>;
+  recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<void>;
 }
 
 const claimAttribute = (occurrence: number) => `occ_${occurrence}`;
@@ -78,7 +89,7 @@ export class LedgerStore implements LedgerPort {
   public async claim(key: LedgerKey, c: NewClaim): Promise<ClaimResult> {
     // Guess the counter from the event (attempt n of an execution usually follows n - 1 retries);
     // a wrong guess costs one read and one more write, never a wrong count.
-    let expected = Math.max(0, c.occurrence - 1);
+    let expected = c.expectedRetries ?? Math.max(0, c.occurrence - 1);
     for (let round = 0; round < 5; round++) {
       if (expected < c.maxRetries) {
         const claim = await this.tryClaim(key, c, expected);
@@ -143,6 +154,18 @@ export class LedgerStore implements LedgerPort {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw fault('claim a retry', error);
     }
+  }
+
+  public async view(key: LedgerKey, occurrence: number): Promise<LedgerView> {
+    const item = await this.read(key);
+    const raw = item?.[claimAttribute(occurrence)];
+    return {
+      snapshot: {
+        retries: Number(item?.retries ?? 0),
+        firstFailureAt: typeof item?.firstFailureAt === 'string' ? new Date(item.firstFailureAt) : undefined,
+      },
+      claim: raw ? toClaim(raw) : undefined,
+    };
   }
 
   public async get(key: LedgerKey, occurrence: number): Promise<Claim | undefined> {
@@ -237,11 +260,11 @@ export class LedgerStore implements LedgerPort {
     return this.conditional(key, claim, 'REMOVE #claim SET retries = retries - :one', { ':one': 1 });
   }
 
-  public async recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date): Promise<void> {
+  public async recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<void> {
     await this.update(
       key,
       'SET #skip = :skip, pipeline = :pipeline, stage = :stage, executionId = :execution, updatedAt = :now, ' +
-        'expiresAt = :ttl, retries = if_not_exists(retries, :zero)',
+        'expiresAt = :ttl, retries = if_not_exists(retries, :zero), firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
       { '#skip': `skip_${occurrence}` },
       {
         ':skip': { occurrence, reason, detail, at: now.toISOString() },
@@ -251,6 +274,7 @@ export class LedgerStore implements LedgerPort {
         ':now': now.toISOString(),
         ':ttl': this.expiry(now),
         ':zero': 0,
+        ':failedAt': (failedAt ?? now).toISOString(),
       },
     );
   }

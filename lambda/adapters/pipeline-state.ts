@@ -40,6 +40,12 @@ export type StageLookup =
 interface ActionType {
   readonly category: string | undefined;
   readonly provider: string | undefined;
+  readonly actionMode: string | undefined;
+}
+
+interface StageStructure {
+  readonly actions: Map<string, ActionType>;
+  readonly nativeRetry: boolean;
 }
 
 /** The port the service needs from CodePipeline. */
@@ -53,7 +59,7 @@ export interface PipelinePort {
  * pipeline version: a structure never changes without the version changing.
  */
 export class CodePipelineAdapter implements PipelinePort {
-  private readonly structures = new Map<string, Map<string, ActionType>>();
+  private readonly structures = new Map<string, StageStructure>();
 
   public constructor(private readonly client: CodePipelineClient = new CodePipelineClient({})) {}
 
@@ -63,20 +69,23 @@ export class CodePipelineAdapter implements PipelinePort {
     const stageState = state.stageStates?.find((s) => s.stageName === stage);
     if (!stageState) return { kind: 'no-stage' };
 
-    const types = await this.actionTypes(pipeline, state.pipelineVersion, stage);
-    if (types === 'no-pipeline') return { kind: 'no-pipeline' };
+    const structure = await this.structure(pipeline, state.pipelineVersion, stage);
+    if (structure === 'no-pipeline') return { kind: 'no-pipeline' };
     const actions: ActionView[] = (stageState.actionStates ?? []).map((a) => {
-      const type = a.actionName ? types.get(a.actionName) : undefined;
+      const type = a.actionName ? structure.actions.get(a.actionName) : undefined;
       return {
         name: a.actionName ?? '?',
         category: type?.category,
         provider: type?.provider,
+        actionMode: type?.actionMode,
         status: a.latestExecution?.status,
         executionId: a.latestExecution?.actionExecutionId,
         errorCode: a.latestExecution?.errorDetails?.code,
-        summary: a.latestExecution?.errorDetails?.message ?? a.latestExecution?.summary,
+        errorMessage: a.latestExecution?.errorDetails?.message,
+        summary: a.latestExecution?.summary,
       };
     });
+    const meta = stageState.retryStageMetadata;
     return {
       kind: 'found',
       view: {
@@ -84,6 +93,8 @@ export class CodePipelineAdapter implements PipelinePort {
         latestExecutionId: stageState.latestExecution?.pipelineExecutionId,
         status: stageState.latestExecution?.status,
         actions,
+        nativeRetry: structure.nativeRetry,
+        retryMetadata: meta ? { automatic: meta.autoStageRetryAttempt ?? 0, manual: meta.manualStageRetryAttempt ?? 0 } : undefined,
       },
     };
   }
@@ -113,23 +124,25 @@ export class CodePipelineAdapter implements PipelinePort {
     }
   }
 
-  private async actionTypes(
-    pipeline: string,
-    version: number | undefined,
-    stage: string,
-  ): Promise<Map<string, ActionType> | 'no-pipeline'> {
+  private async structure(pipeline: string, version: number | undefined, stage: string): Promise<StageStructure | 'no-pipeline'> {
     const key = `${pipeline}@${version ?? '?'}#${stage}`;
     const cached = this.structures.get(key);
     if (cached) return cached;
     const got = await this.call(() => this.client.send(new GetPipelineCommand({ name: pipeline, version })));
     if (got === 'no-pipeline') return got;
-    const types = new Map<string, ActionType>();
-    for (const action of got.pipeline?.stages?.find((s) => s.name === stage)?.actions ?? []) {
-      types.set(action.name ?? '?', { category: action.actionTypeId?.category, provider: action.actionTypeId?.provider });
+    const declaration = got.pipeline?.stages?.find((s) => s.name === stage);
+    const actions = new Map<string, ActionType>();
+    for (const action of declaration?.actions ?? []) {
+      actions.set(action.name ?? '?', {
+        category: action.actionTypeId?.category,
+        provider: action.actionTypeId?.provider,
+        actionMode: action.configuration?.ActionMode,
+      });
     }
+    const structure: StageStructure = { actions, nativeRetry: declaration?.onFailure?.result === 'RETRY' };
     // Only versioned structures are immutable; an unknown version is fetched every time.
-    if (version !== undefined) this.structures.set(key, types);
-    return types;
+    if (version !== undefined) this.structures.set(key, structure);
+    return structure;
   }
 
   private async call<T>(send: () => Promise<T>): Promise<T | 'no-pipeline'> {

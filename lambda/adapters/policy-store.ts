@@ -79,7 +79,7 @@ export class PolicyStore implements PolicyReader {
     const layer = (k: { pk: string; sk: string }, path: string): PolicyPatch | undefined => {
       const item = find(k);
       if (!item) return undefined;
-      const result = validatePolicyPatch(item, path, { cooldownKey: 'cooldownSeconds' });
+      const result = validatePolicyPatch(item, path, 'stored');
       problems.push(...result.problems);
       return result.patch;
     };
@@ -163,7 +163,7 @@ export class PolicyStore implements PolicyReader {
       if (!scope) continue;
       out.push({
         scope,
-        patch: validatePolicyPatch(item, 'policy', { cooldownKey: 'cooldownSeconds' }).patch,
+        patch: validatePolicyPatch(item, 'policy', 'stored').patch,
         source: String(item.source ?? PolicySource.Config),
         updatedAt: item.updatedAt as string | undefined,
         updatedBy: item.updatedBy as string | undefined,

@@ -1,36 +1,94 @@
 import { parseDuration } from './duration';
+import { type FailureRule, validateRules } from './filters';
 import { RETRY_MODES, RetryMode } from './types';
-
-/** The effective retry policy of one stage. */
-export interface RetryPolicy {
-  /** Automatic RetryStageExecution calls per (pipeline, stage, pipeline execution). */
-  readonly maxRetries: number;
-  /** Seconds to wait after the failure before retrying; 0 retries at once. */
-  readonly cooldownSeconds: number;
-  readonly retryMode: RetryMode;
-  /** `observe` decides, logs and records, but never calls RetryStageExecution: for a safe roll-out. */
-  readonly mode: PolicyMode;
-}
 
 export const PolicyMode = { Enforce: 'enforce', Observe: 'observe' } as const;
 export type PolicyMode = (typeof PolicyMode)[keyof typeof PolicyMode];
 export const POLICY_MODES: readonly PolicyMode[] = Object.values(PolicyMode);
 
-/** One layer of policy (default, pipeline or stage): any field may be left to the layer below. */
-export type PolicyPatch = Partial<RetryPolicy>;
+export const Jitter = { None: 'none', Full: 'full' } as const;
+export type Jitter = (typeof Jitter)[keyof typeof Jitter];
+export const JITTERS: readonly Jitter[] = Object.values(Jitter);
 
-export const POLICY_FIELDS = ['maxRetries', 'cooldownSeconds', 'retryMode', 'mode'] as const satisfies readonly (keyof RetryPolicy)[];
+/** Built-in rules a policy may switch off by name. */
+export const BuiltInRule = { ApprovalRejected: 'approval-rejected', StageStopped: 'stage-stopped' } as const;
+export type BuiltInRule = (typeof BuiltInRule)[keyof typeof BuiltInRule];
+export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.values(BuiltInRule);
+
+/** A per-pipeline circuit breaker: at most `maxRetries` automatic retries in any `windowSeconds`. */
+export interface RetryBudget {
+  readonly maxRetries: number;
+  readonly windowSeconds: number;
+}
+
+/** The effective retry policy of one stage. */
+export interface RetryPolicy {
+  /** Automatic RetryStageExecution calls per (pipeline, stage, pipeline execution). */
+  readonly maxRetries: number;
+  /** Seconds to wait after the failure before the first retry; 0 retries at once. */
+  readonly cooldownSeconds: number;
+  /** Each further retry waits `backoff` times longer than the one before (1 = constant). */
+  readonly backoff: number;
+  /** No wait is longer than this, whatever the backoff. */
+  readonly maxCooldownSeconds: number;
+  /** `full` waits a random time between 0 and the computed wait, to spread retries out. */
+  readonly jitter: Jitter;
+  /** No automatic retry once this long has passed since the stage first failed in the execution. */
+  readonly maxRetryWindowSeconds: number | undefined;
+  readonly retryMode: RetryMode;
+  /** `observe` decides, logs and records, but never calls RetryStageExecution: for a safe roll-out. */
+  readonly mode: PolicyMode;
+  /** Retry only failures that match one of these rules (none: any failure). */
+  readonly retryOn: readonly FailureRule[] | undefined;
+  /** Never retry failures that match one of these; wins over retryOn. */
+  readonly neverRetryOn: readonly FailureRule[] | undefined;
+  /** Count native (onFailure) and hand-made retries against maxRetries, not only ours. */
+  readonly countManualRetries: boolean;
+  /** Per-pipeline retry budget; only pipeline and default policies may set it. */
+  readonly budget: RetryBudget | undefined;
+  /** Built-in rules switched off for this scope. */
+  readonly overrideBuiltIns: readonly BuiltInRule[];
+}
+
+/** One layer of policy (default, pipeline or stage): any field may be left to the layer below. */
+export type PolicyPatch = { -readonly [K in keyof RetryPolicy]?: RetryPolicy[K] };
+
+export const POLICY_FIELDS = [
+  'maxRetries',
+  'cooldownSeconds',
+  'backoff',
+  'maxCooldownSeconds',
+  'jitter',
+  'maxRetryWindowSeconds',
+  'retryMode',
+  'mode',
+  'retryOn',
+  'neverRetryOn',
+  'countManualRetries',
+  'budget',
+  'overrideBuiltIns',
+] as const satisfies readonly (keyof RetryPolicy)[];
 
 export const MAX_RETRIES_LIMIT = 10;
 /** Twelve hours: longer waits belong to a human, and the ledger lease must outlive them. */
 export const MAX_COOLDOWN_SECONDS = 12 * 3600;
+export const MAX_RETRY_WINDOW_SECONDS = 7 * 86_400;
 
 /** What applies when neither the table nor cdk.json says anything. */
 export const BUILT_IN_POLICY: RetryPolicy = {
   maxRetries: 2,
   cooldownSeconds: 0,
+  backoff: 1,
+  maxCooldownSeconds: MAX_COOLDOWN_SECONDS,
+  jitter: Jitter.None,
+  maxRetryWindowSeconds: undefined,
   retryMode: RetryMode.FailedActions,
   mode: PolicyMode.Enforce,
+  retryOn: undefined,
+  neverRetryOn: undefined,
+  countManualRetries: false,
+  budget: undefined,
+  overrideBuiltIns: [],
 };
 
 export const PolicyLayer = {
@@ -55,75 +113,132 @@ export interface ResolvedPolicy {
 
 /** Field by field, stage over pipeline over default over the built-in policy. */
 export function resolvePolicy(layers: PolicyLayers): ResolvedPolicy {
-  const pick = <K extends keyof RetryPolicy>(field: K): [RetryPolicy[K], PolicyLayer] => {
-    for (const [layer, patch] of [
-      [PolicyLayer.Stage, layers.stage],
-      [PolicyLayer.Pipeline, layers.pipeline],
-      [PolicyLayer.Default, layers.default],
-    ] as const) {
-      const value = patch?.[field];
-      if (value !== undefined) return [value as RetryPolicy[K], layer];
-    }
-    return [BUILT_IN_POLICY[field], PolicyLayer.BuiltIn];
-  };
-  const [maxRetries, maxRetriesFrom] = pick('maxRetries');
-  const [cooldownSeconds, cooldownFrom] = pick('cooldownSeconds');
-  const [retryMode, retryModeFrom] = pick('retryMode');
-  const [mode, modeFrom] = pick('mode');
-  return {
-    policy: { maxRetries, cooldownSeconds, retryMode, mode },
-    sources: { maxRetries: maxRetriesFrom, cooldownSeconds: cooldownFrom, retryMode: retryModeFrom, mode: modeFrom },
-  };
+  const policy: Record<string, unknown> = {};
+  const sources: Record<string, PolicyLayer> = {};
+  for (const field of POLICY_FIELDS) {
+    const found = (
+      [
+        [PolicyLayer.Stage, layers.stage],
+        [PolicyLayer.Pipeline, layers.pipeline],
+        [PolicyLayer.Default, layers.default],
+      ] as const
+    ).find(([, patch]) => patch?.[field] !== undefined);
+    policy[field] = found ? found[1]?.[field] : BUILT_IN_POLICY[field];
+    sources[field] = found ? found[0] : PolicyLayer.BuiltIn;
+  }
+  return { policy: policy as unknown as RetryPolicy, sources: sources as ResolvedPolicy['sources'] };
 }
 
+/** Where a raw policy comes from: cdk.json (durations such as "5m") or a table item (seconds). */
+export type PolicySyntax = 'config' | 'stored';
+
 /**
- * Validates a raw policy object (from cdk.json, a CLI flag set or a table item).
- * `path` prefixes each message so it names the key: `autoRetry.pipelines.web-app.maxRetries`.
+ * The config key of each field. In the table, durations are stored in seconds under the
+ * field's own name (cooldownSeconds); in cdk.json and the CLI they are durations (cooldown).
+ */
+export const CONFIG_KEYS: { readonly [K in keyof RetryPolicy]: string } = {
+  maxRetries: 'maxRetries',
+  cooldownSeconds: 'cooldown',
+  backoff: 'backoff',
+  maxCooldownSeconds: 'maxCooldown',
+  jitter: 'jitter',
+  maxRetryWindowSeconds: 'maxRetryWindow',
+  retryMode: 'retryMode',
+  mode: 'mode',
+  retryOn: 'retryOn',
+  neverRetryOn: 'neverRetryOn',
+  countManualRetries: 'countManualRetries',
+  budget: 'budget',
+  overrideBuiltIns: 'overrideBuiltIns',
+};
+
+/**
+ * Validates a raw policy object (from cdk.json, CLI flags or a table item). `path` prefixes each
+ * message so it names the key: `autoRetry.pipelines.web-app.maxRetries must be …, got -1`.
  * Returns the patch and every problem found, so callers can report all of them at once.
  */
 export function validatePolicyPatch(
   raw: Record<string, unknown>,
   path: string,
-  opts: { cooldownKey?: string } = {},
+  syntax: PolicySyntax = 'config',
 ): { patch: PolicyPatch; problems: string[] } {
   const problems: string[] = [];
-  const patch: { -readonly [K in keyof RetryPolicy]?: RetryPolicy[K] } = {};
-  const cooldownKey = opts.cooldownKey ?? 'cooldown';
+  const patch: PolicyPatch = {};
+  const key = (field: keyof RetryPolicy): string => (syntax === 'config' ? CONFIG_KEYS[field] : field);
+  const take = <K extends keyof RetryPolicy>(field: K, parse: (v: unknown, where: string) => RetryPolicy[K] | string): void => {
+    const value = raw[key(field)];
+    if (value === undefined) return;
+    const where = `${path}.${key(field)}`;
+    const parsed = parse(value, where);
+    if (typeof parsed === 'string' && parsed.startsWith('\u0000')) problems.push(parsed.slice(1));
+    else patch[field] = parsed as RetryPolicy[K];
+  };
+  const fail = (message: string) => `\u0000${message}`;
+  const duration = (max: number, maxText: string) => (v: unknown, where: string) => {
+    const seconds = syntax === 'stored' ? (typeof v === 'number' ? parseDuration(v) : undefined) : parseDurationValue(v);
+    return seconds === undefined || seconds > max
+      ? fail(`${where} must be a duration from 0 to ${maxText} (0, 45s, 5m, 2h or whole seconds), got ${show(v)}`)
+      : seconds;
+  };
+  const oneOf =
+    <T extends string>(allowed: readonly T[]) =>
+    (v: unknown, where: string) =>
+      typeof v === 'string' && (allowed as readonly string[]).includes(v)
+        ? (v as T)
+        : fail(`${where} must be one of ${allowed.join(', ')}, got ${show(v)}`);
 
-  if (raw.maxRetries !== undefined) {
-    const v = raw.maxRetries;
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_RETRIES_LIMIT) {
-      patch.maxRetries = v;
-    } else {
-      problems.push(`${path}.maxRetries must be an integer from 0 to ${MAX_RETRIES_LIMIT}, got ${show(v)}`);
+  take('maxRetries', (v, where) =>
+    typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_RETRIES_LIMIT
+      ? v
+      : fail(`${where} must be an integer from 0 to ${MAX_RETRIES_LIMIT}, got ${show(v)}`),
+  );
+  take('cooldownSeconds', duration(MAX_COOLDOWN_SECONDS, '12h'));
+  take('maxCooldownSeconds', duration(MAX_COOLDOWN_SECONDS, '12h'));
+  take('maxRetryWindowSeconds', duration(MAX_RETRY_WINDOW_SECONDS, '7d'));
+  take('backoff', (v, where) =>
+    typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 10 ? v : fail(`${where} must be a number from 1 to 10, got ${show(v)}`),
+  );
+  take('jitter', oneOf(JITTERS));
+  take('retryMode', oneOf(RETRY_MODES));
+  take('mode', oneOf(POLICY_MODES));
+  take('countManualRetries', (v, where) => (typeof v === 'boolean' ? v : fail(`${where} must be true or false, got ${show(v)}`)));
+  take('retryOn', (v, where) => {
+    const result = validateRules(v, where);
+    return result.problems.length > 0 ? fail(result.problems.join('\u0001')) : result.rules;
+  });
+  take('neverRetryOn', (v, where) => {
+    const result = validateRules(v, where);
+    return result.problems.length > 0 ? fail(result.problems.join('\u0001')) : result.rules;
+  });
+  take('overrideBuiltIns', (v, where) =>
+    Array.isArray(v) && v.every((x) => typeof x === 'string' && (BUILT_IN_RULES as readonly string[]).includes(x))
+      ? (v as BuiltInRule[])
+      : fail(`${where} must be a list of ${BUILT_IN_RULES.join(', ')}, got ${show(v)}`),
+  );
+  take('budget', (v, where) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      return fail(`${where} must be an object { maxRetries, window }, got ${show(v)}`);
+    const b = v as Record<string, unknown>;
+    const windowKey = syntax === 'config' ? 'window' : 'windowSeconds';
+    const unknown = Object.keys(b).filter((k) => k !== 'maxRetries' && k !== windowKey);
+    if (unknown.length > 0) return fail(`${where}.${unknown[0]} is not a known setting (expected maxRetries, ${windowKey})`);
+    const max = b.maxRetries;
+    if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 1000) {
+      return fail(`${where}.maxRetries must be an integer from 1 to 1000, got ${show(max)}`);
     }
-  }
-  const cooldownRaw = raw[cooldownKey];
-  if (cooldownRaw !== undefined) {
-    const seconds = typeof cooldownRaw === 'string' || typeof cooldownRaw === 'number' ? parseDuration(cooldownRaw) : undefined;
-    if (seconds === undefined || seconds > MAX_COOLDOWN_SECONDS) {
-      problems.push(`${path}.${cooldownKey} must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got ${show(cooldownRaw)}`);
-    } else {
-      patch.cooldownSeconds = seconds;
+    const w = b[windowKey];
+    const seconds = syntax === 'stored' ? (typeof w === 'number' ? parseDuration(w) : undefined) : parseDurationValue(w);
+    if (seconds === undefined || seconds < 60 || seconds > MAX_RETRY_WINDOW_SECONDS) {
+      return fail(`${where}.${windowKey} must be a duration from 1m to 7d, got ${show(w)}`);
     }
-  }
-  if (raw.retryMode !== undefined) {
-    const v = raw.retryMode;
-    if (typeof v === 'string' && (RETRY_MODES as readonly string[]).includes(v)) {
-      patch.retryMode = v as RetryMode;
-    } else {
-      problems.push(`${path}.retryMode must be one of ${RETRY_MODES.join(', ')}, got ${show(v)}`);
-    }
-  }
-  if (raw.mode !== undefined) {
-    const v = raw.mode;
-    if (typeof v === 'string' && (POLICY_MODES as readonly string[]).includes(v)) {
-      patch.mode = v as PolicyMode;
-    } else {
-      problems.push(`${path}.mode must be one of ${POLICY_MODES.join(', ')}, got ${show(v)}`);
-    }
-  }
-  return { patch, problems };
+    return { maxRetries: max, windowSeconds: seconds };
+  });
+  // Rule lists report each bad rule on its own line.
+  return { patch, problems: problems.flatMap((p) => p.split('\u0001')) };
+}
+
+function parseDurationValue(v: unknown): number | undefined {
+  return typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined;
 }
 
 export function show(value: unknown): string {

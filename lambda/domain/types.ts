@@ -52,7 +52,20 @@ export interface ActionView {
   readonly status: string | undefined;
   readonly executionId: string | undefined;
   readonly errorCode: string | undefined;
+  /** errorDetails.message of the failed run. */
+  readonly errorMessage: string | undefined;
+  /** The action run's summary (for CodeBuild, often the build's failure text). */
   readonly summary: string | undefined;
+  /** configuration.ActionMode (CloudFormation actions): CHANGE_SET_REPLACE, CHANGE_SET_EXECUTE, … */
+  readonly actionMode: string | undefined;
+}
+
+/** How often the stage of this execution was retried, and by whom (GetPipelineState). */
+export interface RetryMetadata {
+  /** Retries by CodePipeline's own onFailure: RETRY. */
+  readonly automatic: number;
+  /** Retries by RetryStageExecution: people, and this tool. */
+  readonly manual: number;
 }
 
 /** The live state of one stage, as the re-check sees it. */
@@ -61,6 +74,9 @@ export interface StageView {
   readonly latestExecutionId: string | undefined;
   readonly status: string | undefined;
   readonly actions: readonly ActionView[];
+  /** The stage has CodePipeline's own automatic retry (V2 onFailure: RETRY). */
+  readonly nativeRetry: boolean;
+  readonly retryMetadata: RetryMetadata | undefined;
 }
 
 /** The failed action executions of a stage, sorted: a retry or a new failure changes it. */

@@ -37,7 +37,7 @@ describe('Function: parseAutoRetryConfig', () => {
     expect(parseAutoRetryConfig(undefined)).toEqual({ watch: 'all', policies: [], ledgerRetentionDays: 30 });
   });
 
-  it.each<[string, unknown, string[]]>([
+  it.each<[string, unknown, unknown[]]>([
     [
       'a negative maxRetries',
       { pipelines: { 'web-app': { maxRetries: -1 } } },
@@ -46,7 +46,9 @@ describe('Function: parseAutoRetryConfig', () => {
     [
       'a misspelt key',
       { default: { maxRetry: 1 } },
-      ['autoRetry.default.maxRetry is not a known setting (expected one of: maxRetries, cooldown, retryMode, mode)'],
+      [
+        'autoRetry.default.maxRetry is not a known setting (expected one of: maxRetries, cooldown, backoff, maxCooldown, jitter, maxRetryWindow, retryMode, mode, retryOn, neverRetryOn, countManualRetries, budget, overrideBuiltIns)',
+      ],
     ],
     [
       'a bad stage cooldown',

@@ -1,6 +1,6 @@
-import { decide, SkipReason } from '../../lambda/domain/decision';
-import type { RetryPolicy } from '../../lambda/domain/policy';
-import { type ActionView, RetryMode, type StageFailure, type StageView } from '../../lambda/domain/types';
+import { type DecisionContext, decide, retryDelaySeconds, SkipReason } from '../../lambda/domain/decision';
+import { BUILT_IN_POLICY, type PolicyPatch, type RetryPolicy, resolvePolicy } from '../../lambda/domain/policy';
+import type { ActionView, StageFailure, StageView } from '../../lambda/domain/types';
 
 const FAILED_AT = new Date('2026-03-01T10:15:02Z');
 const at = (secondsAfterFailure: number) => new Date(FAILED_AT.getTime() + secondsAfterFailure * 1000);
@@ -17,14 +17,17 @@ const failure: StageFailure = {
   failedAt: FAILED_AT,
 };
 
-const action = (name: string, status: string, category = 'Test'): ActionView => ({
+const action = (name: string, status: string, extra: Partial<ActionView> = {}): ActionView => ({
   name,
-  category,
-  provider: category === 'Approval' ? 'Manual' : 'CodeBuild',
+  category: 'Test',
+  provider: 'CodeBuild',
+  actionMode: undefined,
   status,
   executionId: `${name}-run-1`,
   errorCode: status === 'Failed' ? 'JobFailed' : undefined,
+  errorMessage: status === 'Failed' ? 'Build timed out' : undefined,
   summary: undefined,
+  ...extra,
 });
 
 const failedStage: StageView = {
@@ -32,40 +35,132 @@ const failedStage: StageView = {
   latestExecutionId: 'exec-1',
   status: 'Failed',
   actions: [action('UnitTests', 'Failed'), action('Lint', 'Succeeded')],
+  nativeRetry: false,
+  retryMetadata: undefined,
 };
 
-const policy: RetryPolicy = { maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions, mode: 'enforce' };
+/** The default layer: maxRetries 2, no cooldown, as most rows expect. */
+const DEFAULT_LAYER: PolicyPatch = { maxRetries: 2, cooldownSeconds: 0 };
+const resolved = (patch: PolicyPatch = {}, layer: 'default' | 'pipeline' = 'default') =>
+  resolvePolicy(layer === 'default' ? { default: { ...DEFAULT_LAYER, ...patch } } : { default: DEFAULT_LAYER, pipeline: patch });
+const context = (extra: Partial<DecisionContext> = {}): DecisionContext => ({
+  paused: false,
+  ledger: { retries: 0, firstFailureAt: undefined },
+  random: () => 0.5,
+  ...extra,
+});
 
 describe('Function: decide', () => {
-  it.each<[string, Partial<StageView> | undefined, Partial<RetryPolicy>, boolean, string]>([
-    ['the stage does not exist', undefined, {}, false, SkipReason.StageNotFound],
-    ['the pipeline is paused', {}, {}, true, SkipReason.Paused],
-    ['the policy allows no retries', {}, { maxRetries: 0 }, false, SkipReason.RetriesDisabled],
-    ['a newer execution owns the stage', { latestExecutionId: 'exec-2' }, {}, false, SkipReason.Superseded],
-    ['the stage runs again', { status: 'InProgress' }, {}, false, SkipReason.StageInProgress],
-    ['the stage is stopping', { status: 'Stopping' }, {}, false, SkipReason.StageInProgress],
-    ['an operator stopped the stage', { status: 'Stopped' }, {}, false, SkipReason.StageStopped],
-    ['the stage succeeded', { status: 'Succeeded' }, {}, false, SkipReason.StageNotFailed],
-    ['the stage was cancelled', { status: 'Cancelled' }, {}, false, SkipReason.StageNotFailed],
+  it.each<[string, Partial<StageView> | undefined, PolicyPatch, Partial<DecisionContext>, string]>([
+    ['the stage does not exist', undefined, {}, {}, SkipReason.StageNotFound],
+    ['the pipeline is paused', {}, {}, { paused: true }, SkipReason.Paused],
+    ['the policy allows no retries', {}, { maxRetries: 0 }, {}, SkipReason.RetriesDisabled],
+    ['a newer execution owns the stage', { latestExecutionId: 'exec-2' }, {}, {}, SkipReason.Superseded],
+    ['the stage runs again', { status: 'InProgress' }, {}, {}, SkipReason.StageInProgress],
+    ['the stage is stopping', { status: 'Stopping' }, {}, {}, SkipReason.StageInProgress],
+    ['an operator stopped the stage', { status: 'Stopped' }, {}, {}, SkipReason.StageStopped],
+    ['the stage succeeded', { status: 'Succeeded' }, {}, {}, SkipReason.StageNotFailed],
+    ['the stage was cancelled', { status: 'Cancelled' }, {}, {}, SkipReason.StageNotFailed],
     [
       'an action still runs',
       { actions: [action('UnitTests', 'Failed'), action('Lint', 'InProgress')] },
       {},
-      false,
+      {},
       SkipReason.ActionInProgress,
     ],
-    ['a manual approval was rejected', { actions: [action('Review', 'Failed', 'Approval')] }, {}, false, SkipReason.ApprovalRejected],
-    ['no action failed', { actions: [action('UnitTests', 'Succeeded')] }, {}, false, SkipReason.NoFailedActions],
-    ['the pipeline structure changed since', { pipelineVersion: 8 }, {}, false, SkipReason.PipelineChanged],
-  ])('skips when %s', (_case, stagePatch, policyPatch, paused, reason) => {
+    [
+      'a manual approval was rejected',
+      { actions: [action('Review', 'Failed', { category: 'Approval' })] },
+      {},
+      {},
+      SkipReason.ApprovalRejected,
+    ],
+    ['no action failed', { actions: [action('UnitTests', 'Succeeded')] }, {}, {}, SkipReason.NoFailedActions],
+    ['the pipeline structure changed since', { pipelineVersion: 8 }, {}, {}, SkipReason.PipelineChanged],
+    ["the stage's own onFailure retry has not run yet", { nativeRetry: true }, {}, {}, SkipReason.NativeRetryPending],
+    ['our retries are used up', {}, {}, { ledger: { retries: 2, firstFailureAt: FAILED_AT } }, SkipReason.MaxRetries],
+    [
+      'native and hand-made retries count and use up the rest',
+      { retryMetadata: { automatic: 1, manual: 2 } },
+      { countManualRetries: true },
+      { ledger: { retries: 1, firstFailureAt: FAILED_AT } },
+      SkipReason.MaxRetries,
+    ],
+    [
+      'the retry window has passed',
+      {},
+      { maxRetryWindowSeconds: 600 },
+      { ledger: { retries: 1, firstFailureAt: at(-601) } },
+      SkipReason.RetryWindowPassed,
+    ],
+    [
+      'the retry would come due after the window closes',
+      {},
+      { maxRetryWindowSeconds: 600, cooldownSeconds: 300 },
+      { ledger: { retries: 1, firstFailureAt: at(-400) } },
+      SkipReason.RetryWindowPassed,
+    ],
+    ['a never-retry rule matches', {}, { neverRetryOn: [{ code: ['JobFailed'], message: 'timed out' }] }, {}, SkipReason.NeverRetryRule],
+    ['no retryOn rule matches', {}, { retryOn: [{ category: ['Deploy'] }] }, {}, SkipReason.NoRetryRuleMatch],
+    [
+      'neverRetryOn and retryOn both match (never wins)',
+      {},
+      { retryOn: [{ provider: ['CodeBuild'] }], neverRetryOn: [{ message: 'TIMED OUT' }] },
+      {},
+      SkipReason.NeverRetryRule,
+    ],
+    [
+      'one of two failed actions is not covered by retryOn',
+      { actions: [action('UnitTests', 'Failed'), action('Lint', 'Failed', { errorMessage: 'lint errors' })] },
+      { retryOn: [{ message: 'timed out' }] },
+      {},
+      SkipReason.NoRetryRuleMatch,
+    ],
+  ])('skips when %s', (_case, stagePatch, policyPatch, contextPatch, reason) => {
     // Prepare
     const stage = stagePatch === undefined ? undefined : { ...failedStage, ...stagePatch };
 
     // Act
-    const decision = decide(failure, stage, { ...policy, ...policyPatch }, { paused }, at(0));
+    const decision = decide(failure, stage, resolved(policyPatch), context(contextPatch), at(0));
 
     // Assess
     expect(decision).toEqual({ kind: 'skip', reason, detail: expect.any(String) });
+  });
+
+  it.each<[string, Partial<StageView>, PolicyPatch, Partial<DecisionContext>]>([
+    ['a plain failure', {}, {}, {}],
+    [
+      'a failure a retryOn rule covers',
+      {},
+      { retryOn: [{ category: ['Test'], provider: ['codebuild'], message: 'timed out|ECONNRESET' }] },
+      {},
+    ],
+    [
+      'a rejected approval when the policy overrides that rule',
+      { actions: [action('Review', 'Failed', { category: 'Approval' })] },
+      { overrideBuiltIns: ['approval-rejected'] },
+      {},
+    ],
+    [
+      'a stage stopped by an operator when the policy overrides that rule',
+      { status: 'Stopped', actions: [action('UnitTests', 'Abandoned')] },
+      { overrideBuiltIns: ['stage-stopped'] },
+      {},
+    ],
+    ['a stage whose own onFailure retry already ran', { nativeRetry: true, retryMetadata: { automatic: 1, manual: 0 } }, {}, {}],
+    [
+      'native retries that do not count by default',
+      { retryMetadata: { automatic: 1, manual: 5 } },
+      {},
+      { ledger: { retries: 1, firstFailureAt: FAILED_AT } },
+    ],
+    ['a failure inside the retry window', {}, { maxRetryWindowSeconds: 600 }, { ledger: { retries: 1, firstFailureAt: at(-500) } }],
+  ])('retries %s', (_case, stagePatch, policyPatch, contextPatch) => {
+    // Act
+    const decision = decide(failure, { ...failedStage, ...stagePatch }, resolved(policyPatch), context(contextPatch), at(0));
+
+    // Assess
+    expect(decision.kind).toBe('retry-now');
   });
 
   it.each<[string, number, number, 'retry-now' | 'retry-at']>([
@@ -75,40 +170,83 @@ describe('Function: decide', () => {
     ['retries at once exactly when the cooldown ends', 60, 60, 'retry-now'],
   ])('%s', (_case, cooldownSeconds, nowSeconds, kind) => {
     // Act
-    const decision = decide(failure, failedStage, { ...policy, cooldownSeconds }, { paused: false }, at(nowSeconds));
+    const decision = decide(failure, failedStage, resolved({ cooldownSeconds }), context(), at(nowSeconds));
 
     // Assess
     expect(decision.kind).toBe(kind);
     if (decision.kind === 'retry-at') expect(decision.at).toEqual(at(cooldownSeconds));
   });
 
-  it('carries the policy retry mode into the decision', () => {
-    // Act
-    const decision = decide(failure, failedStage, { ...policy, retryMode: RetryMode.AllActions }, { paused: false }, at(0));
-
-    // Assess
-    expect(decision).toEqual(expect.objectContaining({ kind: 'retry-now', retryMode: 'ALL_ACTIONS' }));
-  });
-
-  it('puts pause before every other reason, so an operator always sees why', () => {
-    // Act
-    const decision = decide(failure, { ...failedStage, status: 'Succeeded' }, policy, { paused: true }, at(0));
-
-    // Assess
-    expect(decision).toEqual(expect.objectContaining({ kind: 'skip', reason: SkipReason.Paused }));
-  });
-
-  it('does not compare versions when the event carries none', () => {
+  it('backs off: the third retry of a 1m cooldown with backoff 2 waits 4m', () => {
     // Act
     const decision = decide(
-      { ...failure, pipelineVersion: undefined },
-      { ...failedStage, pipelineVersion: 9 },
-      policy,
-      { paused: false },
+      failure,
+      failedStage,
+      resolved({ maxRetries: 5, cooldownSeconds: 60, backoff: 2 }),
+      context({ ledger: { retries: 2, firstFailureAt: FAILED_AT } }),
       at(0),
     );
 
     // Assess
-    expect(decision.kind).toBe('retry-now');
+    expect(decision).toEqual(expect.objectContaining({ kind: 'retry-at', at: at(240), attempt: 3 }));
+  });
+
+  it('defaults change-set deploy stages to ALL_ACTIONS and says so', () => {
+    // Prepare
+    const deploy: StageView = {
+      ...failedStage,
+      actions: [
+        action('CreateChangeSet', 'Succeeded', { category: 'Deploy', provider: 'CloudFormation', actionMode: 'CHANGE_SET_REPLACE' }),
+        action('ExecuteChangeSet', 'Failed', { category: 'Deploy', provider: 'CloudFormation', actionMode: 'CHANGE_SET_EXECUTE' }),
+      ],
+    };
+
+    // Act
+    const byDefault = decide(failure, deploy, resolved({ retryMode: 'FAILED_ACTIONS' }), context(), at(0));
+    const chosen = decide(failure, deploy, resolved({ retryMode: 'FAILED_ACTIONS' }, 'pipeline'), context(), at(0));
+
+    // Assess
+    expect(byDefault).toEqual(
+      expect.objectContaining({ retryMode: 'ALL_ACTIONS', reason: expect.stringContaining('change-set deploy stage default') }),
+    );
+    expect(chosen).toEqual(expect.objectContaining({ retryMode: 'FAILED_ACTIONS' }));
+  });
+
+  it('leaves our own retries only what native and hand-made retries did not use, when they count', () => {
+    // Act
+    const decision = decide(
+      failure,
+      { ...failedStage, retryMetadata: { automatic: 1, manual: 1 } },
+      resolved({ maxRetries: 4, countManualRetries: true }),
+      context({ ledger: { retries: 0, firstFailureAt: undefined } }),
+      at(0),
+    );
+
+    // Assess: one native and one by hand count, so we may make 2 of the 4 and this is number 3.
+    expect(decision).toEqual(expect.objectContaining({ kind: 'retry-now', allowedRetries: 2, attempt: 3 }));
+  });
+
+  it('puts pause before every other reason, so an operator always sees why', () => {
+    // Act
+    const decision = decide(failure, { ...failedStage, status: 'Succeeded' }, resolved(), context({ paused: true }), at(0));
+
+    // Assess
+    expect(decision).toEqual(expect.objectContaining({ kind: 'skip', reason: SkipReason.Paused }));
+  });
+});
+
+describe('Function: retryDelaySeconds', () => {
+  const policy = (patch: Partial<RetryPolicy>): RetryPolicy => ({ ...BUILT_IN_POLICY, ...patch });
+
+  it.each<[string, Partial<RetryPolicy>, number, number]>([
+    ['a constant cooldown', { cooldownSeconds: 60 }, 3, 60],
+    ['backoff 2, first retry', { cooldownSeconds: 60, backoff: 2 }, 1, 60],
+    ['backoff 2, second retry', { cooldownSeconds: 60, backoff: 2 }, 2, 120],
+    ['backoff 2, fourth retry', { cooldownSeconds: 60, backoff: 2 }, 4, 480],
+    ['a cap', { cooldownSeconds: 60, backoff: 3, maxCooldownSeconds: 300 }, 4, 300],
+    ['no cooldown, whatever the backoff', { cooldownSeconds: 0, backoff: 5 }, 3, 0],
+    ['full jitter takes a random share', { cooldownSeconds: 100, jitter: 'full' }, 1, 25],
+  ])('computes %s', (_case, patch, attempt, expected) => {
+    expect(retryDelaySeconds(policy(patch), attempt, () => 0.25)).toBe(expected);
   });
 });

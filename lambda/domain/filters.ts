@@ -1,0 +1,101 @@
+import type { ActionView } from './types';
+
+/**
+ * One failure filter. Every field given must match the failed action; a field left out matches
+ * anything. Codes, categories and providers compare case-insensitively; `message` is a
+ * case-insensitive regular expression tried on the error message and on the summary.
+ */
+export interface FailureRule {
+  readonly code?: readonly string[];
+  readonly message?: string;
+  readonly category?: readonly string[];
+  readonly provider?: readonly string[];
+}
+
+const RULE_KEYS = ['code', 'message', 'category', 'provider'] as const;
+
+/** Validates a list of rules from configuration, the CLI or the table. Regexes are compiled here. */
+export function validateRules(raw: unknown, where: string): { rules: FailureRule[]; problems: string[] } {
+  const problems: string[] = [];
+  const rules: FailureRule[] = [];
+  if (!Array.isArray(raw)) return { rules, problems: [`${where} must be a list of rules, got ${JSON.stringify(raw) ?? String(raw)}`] };
+  raw.forEach((item, i) => {
+    const at = `${where}[${i}]`;
+    if (typeof item !== 'object' || item === null || Array.isArray(item)) {
+      problems.push(`${at} must be an object with code, message, category and/or provider`);
+      return;
+    }
+    const r = item as Record<string, unknown>;
+    const unknown = Object.keys(r).filter((k) => !(RULE_KEYS as readonly string[]).includes(k));
+    if (unknown.length > 0) problems.push(`${at}.${unknown[0]} is not a rule field (expected one of: ${RULE_KEYS.join(', ')})`);
+    if (RULE_KEYS.every((k) => r[k] === undefined)) problems.push(`${at} must name at least one of ${RULE_KEYS.join(', ')}`);
+    const rule: { -readonly [K in keyof FailureRule]: FailureRule[K] } = {};
+    for (const key of ['code', 'category', 'provider'] as const) {
+      const v = r[key];
+      if (v === undefined) continue;
+      const list = typeof v === 'string' ? [v] : v;
+      if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 200)) {
+        problems.push(`${at}.${key} must be a string or a non-empty list of strings`);
+      } else {
+        rule[key] = list as string[];
+      }
+    }
+    if (r.message !== undefined) {
+      if (typeof r.message !== 'string' || r.message.length === 0 || r.message.length > 500) {
+        problems.push(`${at}.message must be a regular expression of 1 to 500 characters`);
+      } else {
+        try {
+          new RegExp(r.message, 'i');
+          rule.message = r.message;
+        } catch (error) {
+          problems.push(
+            `${at}.message is not a valid regular expression: /${r.message}/ (${error instanceof Error ? error.message : String(error)})`,
+          );
+        }
+      }
+    }
+    rules.push(rule);
+  });
+  return { rules, problems };
+}
+
+const same = (list: readonly string[] | undefined, value: string | undefined): boolean =>
+  list === undefined || (value !== undefined && list.some((x) => x.toLowerCase() === value.toLowerCase()));
+
+export function ruleMatches(rule: FailureRule, action: ActionView): boolean {
+  if (!same(rule.code, action.errorCode)) return false;
+  if (!same(rule.category, action.category)) return false;
+  if (!same(rule.provider, action.provider)) return false;
+  if (rule.message !== undefined) {
+    const re = new RegExp(rule.message, 'i');
+    if (![action.errorMessage, action.summary].some((text) => text !== undefined && re.test(text))) return false;
+  }
+  return true;
+}
+
+export type FilterVerdict =
+  | { readonly retry: true; readonly rule: string }
+  | { readonly retry: false; readonly reason: 'never-retry-rule' | 'no-retry-rule-match'; readonly rule: string; readonly action: string };
+
+/**
+ * Applies retryOn / neverRetryOn to the failed actions of a stage. The stage is retried only if
+ * every failed action may be: one never-retry failure, or one failure no retryOn rule covers,
+ * is enough to leave the stage alone. neverRetryOn wins over retryOn.
+ */
+export function applyFilters(
+  failed: readonly ActionView[],
+  retryOn: readonly FailureRule[] | undefined,
+  neverRetryOn: readonly FailureRule[] | undefined,
+): FilterVerdict {
+  const matched = new Set<number>();
+  for (const action of failed) {
+    const never = (neverRetryOn ?? []).findIndex((r) => ruleMatches(r, action));
+    if (never >= 0) return { retry: false, reason: 'never-retry-rule', rule: `neverRetryOn[${never}]`, action: action.name };
+    if (retryOn === undefined) continue;
+    const allowed = retryOn.findIndex((r) => ruleMatches(r, action));
+    if (allowed < 0) return { retry: false, reason: 'no-retry-rule-match', rule: 'retryOn', action: action.name };
+    matched.add(allowed);
+  }
+  if (retryOn === undefined) return { retry: true, rule: 'no retryOn rules: any failure' };
+  return { retry: true, rule: [...matched].map((i) => `retryOn[${i}]`).join(', ') };
+}

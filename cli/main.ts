@@ -2,17 +2,19 @@ import { existsSync, readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { Command, CommanderError, Option } from 'commander';
+import { Command, CommanderError } from 'commander';
+import { BudgetStore } from '../lambda/adapters/budget-store';
 import { LedgerStore } from '../lambda/adapters/ledger-store';
 import { PolicyStore } from '../lambda/adapters/policy-store';
 import { describeScope, type PolicyScope } from '../lambda/adapters/table-keys';
 import { formatDuration } from '../lambda/domain/duration';
 import { ConfigurationError, InvalidInputError } from '../lambda/domain/errors';
-import { NAME_PATTERN, POLICY_MODES, type PolicyPatch, resolvePolicy, validatePolicyPatch } from '../lambda/domain/policy';
-import { RETRY_MODES } from '../lambda/domain/types';
+import { CONFIG_KEYS, NAME_PATTERN, POLICY_FIELDS, resolvePolicy } from '../lambda/domain/policy';
 import { type AutoRetryConfig, parseAutoRetryConfig } from '../lib/config';
+import { explainFailure } from './explain';
 import { colourOf, colourWanted, makeStyle, renderTable, type Style, shortId, shortTime } from './format';
 import { historyRows, statusSummary } from './history';
+import { addPolicyFlags, describePatch, describeValue, type PolicyFlags, patchFromFlags } from './policy-flags';
 import { DEFAULT_STACK_NAME, discoverTable } from './table-discovery';
 
 /** Exit codes: 0 done, 1 a fault (DynamoDB unreachable, access denied), 2 bad usage or input. */
@@ -55,48 +57,6 @@ function positiveInteger(value: string, flag: string, max: number): number {
   return Number(value);
 }
 
-function describePatch(patch: PolicyPatch): string {
-  const parts: string[] = [];
-  if (patch.maxRetries !== undefined) parts.push(`maxRetries=${patch.maxRetries}`);
-  if (patch.cooldownSeconds !== undefined) parts.push(`cooldown=${formatDuration(patch.cooldownSeconds)}`);
-  if (patch.retryMode !== undefined) parts.push(`retryMode=${patch.retryMode}`);
-  if (patch.mode !== undefined) parts.push(`mode=${patch.mode}`);
-  return parts.join(', ');
-}
-
-interface PolicyFlags {
-  maxRetries?: string;
-  cooldown?: string;
-  retryMode?: string;
-  mode?: string;
-}
-
-/** Parses `policy set` flags into a validated patch; any bad value is an InvalidInputError. */
-export function patchFromFlags(flags: PolicyFlags): PolicyPatch {
-  const raw: Record<string, unknown> = {};
-  if (flags.maxRetries !== undefined) {
-    raw.maxRetries = /^-?\d+$/.test(flags.maxRetries) ? Number(flags.maxRetries) : flags.maxRetries;
-  }
-  if (flags.cooldown !== undefined) raw.cooldown = flags.cooldown;
-  if (flags.retryMode !== undefined) raw.retryMode = flags.retryMode;
-  if (flags.mode !== undefined) raw.mode = flags.mode;
-  const { patch, problems } = validatePolicyPatch(raw, 'flag');
-  const first = problems[0];
-  if (first) {
-    throw new InvalidInputError(
-      first
-        .replace('flag.maxRetries', '--max-retries')
-        .replace('flag.cooldown', '--cooldown')
-        .replace('flag.retryMode', '--retry-mode')
-        .replace('flag.mode', '--mode'),
-    );
-  }
-  if (Object.keys(patch).length === 0) {
-    throw new InvalidInputError('nothing to set: give at least one of --max-retries, --cooldown, --retry-mode, --mode');
-  }
-  return patch;
-}
-
 /** Which policy item a `policy set|delete` names: --default, a pipeline, or a pipeline's stage. */
 function scopeFrom(pipeline: string | undefined, opts: { default?: boolean; stage?: string }, verb: string): PolicyScope {
   if (opts.default) {
@@ -127,6 +87,7 @@ interface Services {
   readonly table: () => Promise<string>;
   readonly policies: () => Promise<PolicyStore>;
   readonly ledger: () => Promise<LedgerStore>;
+  readonly budgets: () => Promise<BudgetStore>;
 }
 
 function buildProgram(io: CliIo, services: Services, style: Style): Command {
@@ -149,22 +110,23 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
 
   // ---- policy ---------------------------------------------------------------------------------
   const policy = command(program, 'policy').description('show and change retry policies');
-  command(policy, 'set')
-    .description('set fields of the default, a pipeline or a stage policy (the item becomes operator-owned)')
-    .argument('[pipeline]', 'pipeline name')
-    .option('--default', 'change the default policy instead of a pipeline')
-    .option('--stage <stage>', 'change one stage of the pipeline')
-    .option('--max-retries <n>', 'automatic retries per stage execution, 0-10')
-    .option('--cooldown <duration>', 'wait before retrying: 0, 45s, 5m, 2h or seconds (max 12h)')
-    .addOption(new Option('--retry-mode <mode>', 'what a retry re-runs').choices([...RETRY_MODES]))
-    .addOption(new Option('--mode <mode>', 'observe: decide and record but never retry').choices([...POLICY_MODES]))
+  addPolicyFlags(
+    command(policy, 'set')
+      .description('set fields of the default, a pipeline or a stage policy (the item becomes operator-owned)')
+      .argument('[pipeline]', 'pipeline name')
+      .option('--default', 'change the default policy instead of a pipeline')
+      .option('--stage <stage>', 'change one stage of the pipeline'),
+  )
     .addHelpText(
       'after',
-      '\nExamples:\n  autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m\n  autoretry policy set --default --max-retries 1\n  autoretry policy set web-app --mode observe',
+      '\nExamples:\n  autoretry policy set web-app --stage Test --max-retries 3 --cooldown 1m --backoff 2\n' +
+        '  autoretry policy set web-app --stage Test --retry-on \'[{"provider":"CodeBuild","message":"timed out|ECONNRESET"}]\'\n' +
+        '  autoretry policy set web-app --budget 10/1h\n  autoretry policy set --default --max-retries 1 --mode observe',
     )
     .action(async (pipeline: string | undefined, opts: PolicyFlags & { default?: boolean; stage?: string }) => {
       const scope = scopeFrom(pipeline, opts, 'set');
       const patch = patchFromFlags(opts);
+      if (scope.kind === 'stage' && patch.budget) throw new InvalidInputError('--budget is per pipeline: set it without --stage');
       await (await services.policies()).setPolicy(scope, patch, by(), io.now());
       io.out(`set ${describeScope(scope)}: ${describePatch(patch)} (operator-owned: deploys will not overwrite it)`);
     });
@@ -229,17 +191,40 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
       io.out(`${pipeline}${stage ? `/${stage}` : ''}${context.paused ? `  ${style.paint('PAUSED', 'red')}` : ''}`);
       for (const line of renderTable(
         ['FIELD', 'VALUE', 'FROM'],
-        [
-          ['maxRetries', String(p.maxRetries), sources.maxRetries],
-          ['cooldown', formatDuration(p.cooldownSeconds), sources.cooldownSeconds],
-          ['retryMode', p.retryMode, sources.retryMode],
-          ['mode', p.mode, sources.mode],
-        ],
+        POLICY_FIELDS.map((field) => [CONFIG_KEYS[field], describeValue(field, p[field]), sources[field]]),
         style,
       )) {
         io.out(`  ${line}`);
       }
     });
+
+  command(policy, 'explain')
+    .description('what would happen to a failure like this one, and which rule decides it')
+    .argument('<pipeline>', 'pipeline name')
+    .requiredOption('--stage <stage>', 'stage name')
+    .option('--code <code>', 'the failed action’s error code, e.g. JobFailed')
+    .option('--message <text>', 'the failure message or summary')
+    .option('--category <category>', 'the action category: Source, Build, Test, Deploy, Approval, Invoke, Compute', 'Build')
+    .option('--provider <provider>', 'the action provider, e.g. CodeBuild', 'CodeBuild')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  autoretry policy explain web-app --stage Test --code JobFailed --message "Build timed out" --category Test',
+    )
+    .action(
+      async (
+        pipeline: string,
+        opts: { stage: string; code?: string; message?: string; category: string; provider: string; json?: boolean },
+      ) => {
+        name(pipeline, 'pipeline');
+        name(opts.stage, 'stage');
+        const context = await (await services.policies()).load(pipeline, opts.stage);
+        const explanation = explainFailure(pipeline, opts.stage, context, opts, io.now());
+        if (opts.json) return json(explanation);
+        io.out(explanation.summary);
+        io.out(`  decided by: ${explanation.decidedBy}`);
+      },
+    );
 
   // ---- history and status -------------------------------------------------------------------------
   command(program, 'history')
@@ -290,7 +275,8 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
         (await services.ledger()).recentRecords(since),
         (await services.policies()).listPauses(),
       ]);
-      const summary = statusSummary(records, paused, since);
+      const budgets = await (await services.budgets()).list(io.now());
+      const summary = { ...statusSummary(records, paused, since), budgets };
       if (opts.json) return json(summary);
       const killSwitch = paused.some((p) => p.pipeline === '*');
       io.out(style.paint('Paused', 'bold'));
@@ -304,6 +290,12 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
       for (const e of summary.exhausted) io.out(`  ${e.pipeline}/${e.stage}  execution ${shortId(e.executionId)}  at ${shortTime(e.at)}`);
       io.out(style.paint(`Waiting in the delay queue: ${summary.waiting.length}`, 'bold'));
       for (const w of summary.waiting) io.out(`  ${w.pipeline}/${w.stage}  retry ${w.attempt}  due ${shortTime(w.dueAt)}`);
+      io.out(style.paint('Retry budgets', 'bold'));
+      if (budgets.length === 0) io.out('  none in use');
+      for (const b of budgets) {
+        const state = b.open ? style.paint(`OPEN (no retries) until ${shortTime(b.reopensAt)}`, 'red') : style.paint('closed', 'green');
+        io.out(`  ${b.pipeline}  ${b.used}/${b.maxRetries} in ${formatDuration(b.windowSeconds)}  ${state}`);
+      }
     });
 
   // ---- pause and resume ---------------------------------------------------------------------------
@@ -441,6 +433,7 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     },
     policies: async () => new PolicyStore(await services.table(), dynamo()),
     ledger: async () => new LedgerStore(await services.table(), dynamo()),
+    budgets: async () => new BudgetStore(await services.table(), dynamo()),
   };
   program = buildProgram(io, services, makeStyle(colourWanted(io.isTty, io.env)));
   try {

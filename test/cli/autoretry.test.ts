@@ -119,6 +119,23 @@ describe('CLI: autoretry', () => {
     [['policy', 'set', '--default', '--stage', 'Test', '--max-retries', '1'], '--stage cannot be used with --default'],
     [['policy', 'set', '--max-retries', '1'], 'missing pipeline'],
     [['pause'], 'missing pipeline: autoretry pause <pipeline> or --all'],
+    [['policy', 'set', 'web-app', '--retry-on', 'timed out'], '--retry-on must be JSON: a rule object or a list of them, got "timed out"'],
+    [
+      ['policy', 'set', 'web-app', '--retry-on', '[{"message":"timed out|("}]'],
+      '--retry-on[0].message is not a valid regular expression: /timed out|(/',
+    ],
+    [['policy', 'set', 'web-app', '--never-retry-on', '{"colour":"red"}'], '--never-retry-on[0].colour is not a rule field'],
+    [['policy', 'set', 'web-app', '--budget', '10'], '--budget must be <retries>/<window>, such as 10/1h, got "10"'],
+    [['policy', 'set', 'web-app', '--budget', '10/10s'], '--budget.window must be a duration from 1m to 7d, got "10s"'],
+    [['policy', 'set', 'web-app', '--stage', 'Test', '--budget', '10/1h'], '--budget is per pipeline: set it without --stage'],
+    [['policy', 'set', 'web-app', '--backoff', '0'], '--backoff must be a number from 1 to 10, got 0'],
+    [['policy', 'set', 'web-app', '--max-retry-window', '8d'], '--max-retry-window must be a duration from 0 to 7d'],
+    [
+      ['policy', 'set', 'web-app', '--override-built-ins', 'everything'],
+      '--override-built-ins must be a list of approval-rejected, stage-stopped',
+    ],
+    [['policy', 'set', 'web-app', '--jitter', 'some'], "argument 'some' is invalid"],
+    [['policy', 'explain', 'web-app'], "required option '--stage <stage>' not specified"],
     [['pause', 'web-app', '--all'], 'give either a pipeline or --all, not both'],
     [['policy', 'set', 'web-app', '--mode', 'dry-run'], "argument 'dry-run' is invalid"],
     [['history', 'web-app', '--limit', '0'], '--limit must be a whole number from 1 to 1000, got "0"'],
@@ -182,6 +199,86 @@ describe('CLI: autoretry', () => {
     expect(afterResume.paused).toBe(false);
   });
 
+  it('sets failure filters, backoff, a retry window and a budget', async () => {
+    // Act
+    const result = await autoretry([
+      'policy',
+      'set',
+      'rules-app',
+      '--cooldown',
+      '1m',
+      '--backoff',
+      '2',
+      '--max-cooldown',
+      '10m',
+      '--jitter',
+      'full',
+      '--max-retry-window',
+      '2h',
+      '--retry-on',
+      '[{"category":"Test","provider":"CodeBuild","message":"timed out|ECONNRESET"}]',
+      '--never-retry-on',
+      '{"code":"JobFailed","message":"AccessDenied"}',
+      '--count-manual-retries',
+      'true',
+      '--budget',
+      '10/1h',
+      '--override-built-ins',
+      'stage-stopped',
+    ]);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout).toContain('budget=10/1h');
+    expect((await store().load('rules-app', 'Test')).layers.pipeline).toEqual({
+      cooldownSeconds: 60,
+      backoff: 2,
+      maxCooldownSeconds: 600,
+      jitter: 'full',
+      maxRetryWindowSeconds: 7200,
+      retryOn: [{ category: ['Test'], provider: ['CodeBuild'], message: 'timed out|ECONNRESET' }],
+      neverRetryOn: [{ code: ['JobFailed'], message: 'AccessDenied' }],
+      countManualRetries: true,
+      budget: { maxRetries: 10, windowSeconds: 3600 },
+      overrideBuiltIns: ['stage-stopped'],
+    });
+  });
+
+  it.each([
+    [['--code', 'JobFailed', '--message', 'Build timed out after 30m', '--category', 'Test'], 'retry', 'retryOn[0] of the pipeline policy'],
+    [['--code', 'JobFailed', '--message', 'AccessDenied on s3', '--category', 'Test'], 'skip', 'neverRetryOn[0] of the pipeline policy'],
+    [
+      ['--code', 'JobFailed', '--message', 'compile error', '--category', 'Test'],
+      'skip',
+      'retryOn of the pipeline policy (no rule matches)',
+    ],
+    [
+      ['--message', 'Rejected', '--category', 'Approval', '--provider', 'Manual'],
+      'skip',
+      'built-in rule: rejected approvals are never retried',
+    ],
+  ])('explains what would happen to a failure: %j', async (flags, decision, decidedBy) => {
+    // Prepare
+    await autoretry([
+      'policy',
+      'set',
+      'explain-app',
+      '--retry-on',
+      '[{"category":"Test","message":"timed out"}]',
+      '--never-retry-on',
+      '[{"message":"AccessDenied"}]',
+    ]);
+
+    // Act
+    const result = await autoretry(['policy', 'explain', 'explain-app', '--stage', 'Test', ...flags, '--json']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    const explanation = JSON.parse(result.stdout) as { decision: string; decidedBy: string };
+    expect(explanation.decision).toBe(decision);
+    expect(explanation.decidedBy).toContain(decidedBy);
+  });
+
   it('sets observe-only mode on a policy', async () => {
     // Act
     const result = await autoretry(['policy', 'set', 'rollout-app', '--mode', 'observe']);
@@ -212,6 +309,7 @@ describe('CLI: autoretry', () => {
     [['pause', '--help']],
     [['resume', '--help']],
     [['simulate', '--help']],
+    [['policy', 'explain', '--help']],
   ])('prints help with an example for %j', async (args) => {
     // Act
     const result = await autoretry(args);
@@ -235,6 +333,6 @@ describe('CLI: autoretry', () => {
     const { stdout } = await promisify(execFile)('npx', ['--no-install', 'autoretry', 'policy', 'set', '--help'], { cwd: ROOT });
 
     // Assess
-    expect(stdout).toContain('autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m');
+    expect(stdout).toContain('autoretry policy set web-app --budget 10/1h');
   });
 });

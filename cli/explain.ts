@@ -1,0 +1,102 @@
+import type { PolicyContext } from '../lambda/adapters/policy-store';
+import { decide } from '../lambda/domain/decision';
+import { resolvePolicy } from '../lambda/domain/policy';
+import { ActionStatus, type StageFailure, type StageView } from '../lambda/domain/types';
+
+export interface Explanation {
+  readonly pipeline: string;
+  readonly stage: string;
+  readonly failure: { code?: string; message?: string; category: string; provider: string };
+  readonly decision: 'retry' | 'skip';
+  /** skip reason, or retry-now / retry-at */
+  readonly outcome: string;
+  readonly decidedBy: string;
+  readonly summary: string;
+}
+
+/**
+ * Runs the real decision on a made-up first failure of one action, as if the stage had just
+ * failed with it, and says which rule decided.
+ */
+export function explainFailure(
+  pipeline: string,
+  stage: string,
+  context: PolicyContext,
+  failed: { code?: string; message?: string; category: string; provider: string },
+  now: Date,
+): Explanation {
+  const resolved = resolvePolicy(context.layers);
+  const failure: StageFailure = {
+    eventId: 'explain',
+    account: '-',
+    region: '-',
+    pipeline,
+    stage,
+    executionId: 'explain',
+    occurrence: 1,
+    pipelineVersion: undefined,
+    failedAt: now,
+  };
+  const view: StageView = {
+    pipelineVersion: undefined,
+    latestExecutionId: 'explain',
+    status: 'Failed',
+    nativeRetry: false,
+    retryMetadata: undefined,
+    actions: [
+      {
+        name: 'FailedAction',
+        category: failed.category,
+        provider: failed.provider,
+        actionMode: undefined,
+        status: ActionStatus.Failed,
+        executionId: 'explain',
+        errorCode: failed.code,
+        errorMessage: failed.message,
+        summary: undefined,
+      },
+    ],
+  };
+  const decision = decide(
+    failure,
+    view,
+    resolved,
+    { paused: context.paused, ledger: { retries: 0, firstFailureAt: undefined }, random: () => 1 },
+    now,
+  );
+  const where = `${pipeline}/${stage}`;
+  if (decision.kind === 'skip') {
+    const decidedBy =
+      decision.reason === 'never-retry-rule'
+        ? `${decision.detail.split(' ')[0]} of the ${resolved.sources.neverRetryOn} policy`
+        : decision.reason === 'no-retry-rule-match'
+          ? `retryOn of the ${resolved.sources.retryOn} policy (no rule matches)`
+          : decision.reason === 'approval-rejected'
+            ? 'built-in rule: rejected approvals are never retried (override with overrideBuiltIns)'
+            : decision.reason === 'paused'
+              ? 'the pause switch (autoretry resume)'
+              : `${decision.reason}`;
+    return {
+      pipeline,
+      stage,
+      failure: failed,
+      decision: 'skip',
+      outcome: decision.reason,
+      decidedBy,
+      summary: `${where}: would NOT retry — ${decision.reason}: ${decision.detail}`,
+    };
+  }
+  const when = decision.kind === 'retry-now' ? 'at once' : `after ${Math.round((decision.at.getTime() - now.getTime()) / 1000)}s`;
+  const decidedBy = resolved.policy.retryOn
+    ? `${decision.reason.split('allowed by ')[1] ?? 'retryOn'} of the ${resolved.sources.retryOn} policy`
+    : 'no failure filter: any failure is retried';
+  return {
+    pipeline,
+    stage,
+    failure: failed,
+    decision: 'retry',
+    outcome: decision.kind,
+    decidedBy,
+    summary: `${where}: would retry ${when} with ${decision.retryMode}, up to ${resolved.policy.maxRetries} times (${decision.reason})`,
+  };
+}

@@ -217,6 +217,14 @@ export class CodePipelineEmulator extends LoopbackServer {
     s.lastRetryTrigger = 'AutomatedStageRetry';
   }
 
+  /** A person clicks Retry in the console (RetryStageExecution, not made by us). */
+  public retryByHand(pipeline: string, stage: string, retryMode: 'FAILED_ACTIONS' | 'ALL_ACTIONS' = 'FAILED_ACTIONS'): void {
+    const p = this.model(pipeline);
+    const s = this.stageState(p, stage);
+    if (s.status !== 'Failed' || !s.executionId) throw new Error(`stage ${stage} of ${pipeline} has not failed`);
+    this.startRetry(p, s, s.executionId, retryMode);
+  }
+
   /** Finishes the retry that is running in `stage`: its re-run actions succeed or fail. */
   public finishRetry(
     pipeline: string,
@@ -373,12 +381,12 @@ export class CodePipelineEmulator extends LoopbackServer {
                 : {}),
             };
           }),
-          ...(s.manualRetries > 0
+          ...(s.manualRetries + s.autoRetries > 0
             ? {
                 retryStageMetadata: {
-                  autoStageRetryAttempt: 0,
+                  autoStageRetryAttempt: s.autoRetries,
                   manualStageRetryAttempt: s.manualRetries,
-                  latestRetryTrigger: 'ManualStageRetry',
+                  latestRetryTrigger: s.lastRetryTrigger,
                 },
               }
             : {}),

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { BudgetStore } from '../lambda/adapters/budget-store';
 import { LedgerStore } from '../lambda/adapters/ledger-store';
 import { PolicyStore } from '../lambda/adapters/policy-store';
 import { createHandler, depsFromEnvironment, type HandlerInput, type HandlerOutput } from '../lambda/handler';
@@ -45,6 +46,10 @@ export class LocalAws {
 
   public policies(): PolicyStore {
     return new PolicyStore(this.tableName, this.dynamo.client());
+  }
+
+  public budgets(): BudgetStore {
+    return new BudgetStore(this.tableName, this.dynamo.client());
   }
 
   public ledger(): LedgerStore {

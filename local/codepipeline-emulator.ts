@@ -76,6 +76,10 @@ export interface RecordedCall {
   readonly input: Record<string, unknown>;
   readonly status: number;
   readonly error?: string;
+  /** Epoch milliseconds on the emulator's clock. */
+  readonly at: number;
+  /** For an accepted RetryStageExecution: the messages of the actions it re-ran. */
+  readonly retriedFailures?: readonly string[];
 }
 
 class ServiceError extends Error {
@@ -309,12 +313,13 @@ export class CodePipelineEmulator extends LoopbackServer {
         throw new ServiceError('SerializationException', 'body is not JSON');
       }
       await this.applyFault(operation);
+      const retriedFailures = operation === 'RetryStageExecution' ? this.failureMessages(input) : undefined;
       const output = this.dispatch(operation, input);
-      this.calls.push({ operation, input, status: 200 });
+      this.calls.push({ operation, input, status: 200, at: this.now(), ...(retriedFailures ? { retriedFailures } : {}) });
       this.send(res, 200, output);
     } catch (error) {
       const e = error instanceof ServiceError ? error : new ServiceError('InternalFailure', String(error), 500);
-      this.calls.push({ operation, input, status: e.status, error: e.type });
+      this.calls.push({ operation, input, status: e.status, error: e.type, at: this.now() });
       this.send(res, e.status, { __type: e.type, message: e.message });
     }
   }
@@ -483,6 +488,12 @@ export class CodePipelineEmulator extends LoopbackServer {
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  private failureMessages(input: Record<string, unknown>): string[] {
+    const p = this.pipelines.get(String(input.pipelineName));
+    const s = p?.stages.get(String(input.stageName));
+    return [...(s?.actions.values() ?? [])].filter((a) => a.status === 'Failed').map((a) => a.message ?? '');
+  }
 
   private startRetry(p: PipelineModel, s: StageState, executionId: string, retryMode: string): void {
     s.status = 'InProgress';

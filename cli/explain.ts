@@ -45,7 +45,7 @@ export function explainFailure(
     retryMetadata: undefined,
     actions: [
       {
-        name: 'FailedAction',
+        name: `${failed.provider} ${failed.category} action`,
         category: failed.category,
         provider: failed.provider,
         actionMode: undefined,

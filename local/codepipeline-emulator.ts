@@ -154,11 +154,7 @@ export class CodePipelineEmulator extends LoopbackServer {
     failedActions: readonly string[],
     error: { code?: string; message?: string } = {},
   ): void {
-    const p = this.model(pipeline);
-    const s = this.stageState(p, stage);
-    if (!p.executions.has(executionId)) p.executions.set(executionId, 1);
-    if (s.executionId !== executionId) Object.assign(s, { manualRetries: 0, autoRetries: 0 });
-    s.executionId = executionId;
+    const { p, s } = this.enterStage(pipeline, stage, executionId);
     s.status = 'Failed';
     s.failedAtVersion = p.version;
     s.retryRunning = false;
@@ -190,11 +186,7 @@ export class CodePipelineEmulator extends LoopbackServer {
     status: StageStatus,
     actionStatuses: Record<string, ActionStatus> = {},
   ): void {
-    const p = this.model(pipeline);
-    const s = this.stageState(p, stage);
-    if (!p.executions.has(executionId)) p.executions.set(executionId, 1);
-    if (s.executionId !== executionId) Object.assign(s, { manualRetries: 0, autoRetries: 0 });
-    s.executionId = executionId;
+    const { p, s } = this.enterStage(pipeline, stage, executionId);
     s.status = status;
     for (const action of this.definitionOf(p, stage).actions) {
       const wanted = actionStatuses[action.name];
@@ -488,6 +480,16 @@ export class CodePipelineEmulator extends LoopbackServer {
   }
 
   // ---- helpers ------------------------------------------------------------------------------
+
+  /** `executionId` is (now) the stage's latest execution; a new execution starts its retry counts at zero. */
+  private enterStage(pipeline: string, stage: string, executionId: string): { p: PipelineModel; s: StageState } {
+    const p = this.model(pipeline);
+    const s = this.stageState(p, stage);
+    if (!p.executions.has(executionId)) p.executions.set(executionId, 1);
+    if (s.executionId !== executionId) Object.assign(s, { manualRetries: 0, autoRetries: 0 });
+    s.executionId = executionId;
+    return { p, s };
+  }
 
   private failureMessages(input: Record<string, unknown>): string[] {
     const p = this.pipelines.get(String(input.pipelineName));

@@ -7,7 +7,7 @@ import { BudgetStore } from '../lambda/adapters/budget-store';
 import { LedgerStore } from '../lambda/adapters/ledger-store';
 import { PolicyStore } from '../lambda/adapters/policy-store';
 import { describeScope, type PolicyScope } from '../lambda/adapters/table-keys';
-import { formatDuration } from '../lambda/domain/duration';
+import { formatDuration, parseDuration } from '../lambda/domain/duration';
 import { ConfigurationError, InvalidInputError } from '../lambda/domain/errors';
 import { CONFIG_KEYS, NAME_PATTERN, POLICY_FIELDS, resolvePolicy } from '../lambda/domain/policy';
 import { type AutoRetryConfig, parseAutoRetryConfig } from '../lib/config';
@@ -15,6 +15,7 @@ import { explainFailure } from './explain';
 import { colourOf, colourWanted, makeStyle, renderTable, type Style, shortId, shortTime } from './format';
 import { historyRows, statusSummary } from './history';
 import { addPolicyFlags, describePatch, describeValue, type PolicyFlags, patchFromFlags } from './policy-flags';
+import { flakinessReport, reportCsv } from './report';
 import { DEFAULT_STACK_NAME, discoverTable } from './table-discovery';
 
 /** Exit codes: 0 done, 1 a fault (DynamoDB unreachable, access denied), 2 bad usage or input. */
@@ -100,7 +101,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .addHelpText(
       'after',
-      '\nExamples:\n  npx autoretry simulate\n  npx autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m\n  npx autoretry history web-app --limit 20\n  npx autoretry status',
+      '\nExamples:\n  npx autoretry simulate\n  npx autoretry policy set web-app --stage Test --max-retries 3 --cooldown 2m\n  npx autoretry history web-app --limit 20\n  npx autoretry status\n  npx autoretry report --since 7d',
     );
   // Every subcommand reports errors through the same one-line path.
   const command = (parent: Command, verb: string) => parent.command(verb).exitOverride();
@@ -295,6 +296,57 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
       for (const b of budgets) {
         const state = b.open ? style.paint(`OPEN (no retries) until ${shortTime(b.reopensAt)}`, 'red') : style.paint('closed', 'green');
         io.out(`  ${b.pipeline}  ${b.used}/${b.maxRetries} in ${formatDuration(b.windowSeconds)}  ${state}`);
+      }
+    });
+
+  command(program, 'report')
+    .description('the flakiness report: per pipeline and stage, failures, retries, recoveries, exhaustion and skips')
+    .option('--since <duration>', 'how far back: e.g. 24h, 7d, 30d', '7d')
+    .option('--pipeline <name>', 'only this pipeline')
+    .option('--json', 'print JSON')
+    .option('--csv', 'print CSV')
+    .addHelpText('after', '\nExamples:\n  autoretry report --since 7d\n  autoretry report --pipeline web-app --csv > flaky.csv')
+    .action(async (opts: { since: string; pipeline?: string; json?: boolean; csv?: boolean }) => {
+      const seconds = parseDuration(opts.since);
+      if (seconds === undefined || seconds === 0 || seconds > 366 * 86_400) {
+        throw new InvalidInputError(`--since must be a duration from 1s to 366d, such as 24h or 7d, got "${opts.since}"`);
+      }
+      if (opts.json && opts.csv) throw new InvalidInputError('give --json or --csv, not both');
+      if (opts.pipeline) name(opts.pipeline, '--pipeline');
+      const since = new Date(io.now().getTime() - seconds * 1000).toISOString();
+      const ledger = await services.ledger();
+      const records = (opts.pipeline ? await ledger.listRecords(opts.pipeline) : await ledger.recentRecords(new Date(since))).filter(
+        (r) => (r.firstFailureAt ?? r.updatedAt ?? '') >= since,
+      );
+      const rows = flakinessReport(records);
+      if (opts.json) return json(rows);
+      if (opts.csv) {
+        for (const line of reportCsv(rows)) io.out(line);
+        return;
+      }
+      if (rows.length === 0) {
+        io.out(`no failures handled since ${shortTime(since)}${opts.pipeline ? ` for pipeline ${opts.pipeline}` : ''}`);
+        return;
+      }
+      const pct = (v: number | null) => (v === null ? '-' : `${Math.round(v * 100)}%`);
+      for (const line of renderTable(
+        ['PIPELINE', 'STAGE', 'FAILURES', 'RETRIES', 'RECOVERED', 'EXHAUSTED', 'RECOVERY', 'MEAN TRIES', 'SKIPPED'],
+        rows.map((r) => [
+          r.pipeline,
+          r.stage,
+          String(r.failures),
+          String(r.retries),
+          { text: String(r.recovered), colour: r.recovered > 0 ? ('green' as const) : undefined },
+          { text: String(r.exhausted), colour: r.exhausted > 0 ? ('red' as const) : undefined },
+          pct(r.recoveryRate),
+          r.meanAttemptsToRecovery === null ? '-' : r.meanAttemptsToRecovery.toFixed(1),
+          Object.entries(r.skipped)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' '),
+        ]),
+        style,
+      )) {
+        io.out(line);
       }
     });
 

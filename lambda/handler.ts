@@ -1,16 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { BudgetStore } from './adapters/budget-store';
 import { DelayQueue } from './adapters/delay-queue';
 import { LedgerStore } from './adapters/ledger-store';
+import { NO_NOTIFIER, SnsNotifier } from './adapters/notifier';
 import { CodePipelineAdapter } from './adapters/pipeline-state';
 import { PolicyStore } from './adapters/policy-store';
 import { ConfigurationError, InvalidInputError } from './domain/errors';
-import { looksLikeEventBridgeEvent, parseDelayedRetry, parseStageFailedEvent } from './domain/events';
+import { looksLikeEventBridgeEvent, parseDelayedRetry, parseStageEvent, type StageEvent } from './domain/events';
 import { JsonLogger, type Logger } from './log';
+import { PowertoolsLogAdapter, PowertoolsMetricsAdapter, pipelineDimensionsFrom } from './observability';
 import { DEFAULT_SETTINGS, RetryService, type ServiceDeps } from './service';
 
 export type HandlerInput = unknown;
@@ -35,7 +38,9 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Servi
     policies: new PolicyStore(tableName, dynamo),
     ledger: new LedgerStore(tableName, dynamo, (Number.isFinite(retentionDays) && retentionDays > 0 ? retentionDays : 30) * 86_400),
     delays: new DelayQueue(queueUrl, new SQSClient({})),
-    logger: new JsonLogger(),
+    logger: new PowertoolsLogAdapter(),
+    metrics: new PowertoolsMetricsAdapter(pipelineDimensionsFrom(env.METRIC_PIPELINES)),
+    notifier: env.NOTIFY_TOPIC_ARN ? new SnsNotifier(env.NOTIFY_TOPIC_ARN, new SNSClient({})) : NO_NOTIFIER,
     clock: () => new Date(),
     newToken: randomUUID,
     random: Math.random,
@@ -68,9 +73,9 @@ export function createHandler(makeDeps: () => ServiceDeps): (input: HandlerInput
       logger.log('error', 'malformed input: neither an EventBridge event nor an SQS batch', { error: summarize(input) });
       return undefined;
     }
-    let failure: ReturnType<typeof parseStageFailedEvent>;
+    let event: StageEvent;
     try {
-      failure = parseStageFailedEvent(input);
+      event = parseStageEvent(input);
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
       const id = (input as { id?: unknown }).id;
@@ -80,8 +85,10 @@ export function createHandler(makeDeps: () => ServiceDeps): (input: HandlerInput
       });
       return undefined;
     }
+    const { failure } = event;
     try {
-      await svc.handleFailure(failure);
+      if (event.state === 'SUCCEEDED') await svc.handleSuccess(failure);
+      else await svc.handleFailure(failure);
     } catch (error) {
       logger.log('error', 'fault: event handed back to Lambda for a later attempt', {
         pipeline: failure.pipeline,

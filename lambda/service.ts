@@ -1,6 +1,7 @@
 import type { BudgetPort } from './adapters/budget-store';
 import type { DelayPort } from './adapters/delay-queue';
 import type { LedgerPort } from './adapters/ledger-store';
+import { NoticeKind, type NotifierPort } from './adapters/notifier';
 import type { PipelinePort } from './adapters/pipeline-state';
 import { RetryCallResult } from './adapters/pipeline-state';
 import type { PolicyReader } from './adapters/policy-store';
@@ -10,6 +11,7 @@ import { type Claim, ClaimStatus, isStale, type LedgerKey, TERMINAL_STATUSES } f
 import { PolicyMode, type RetryPolicy, resolvePolicy } from './domain/policy';
 import { failureFingerprint, type StageFailure, type StageView } from './domain/types';
 import type { Logger } from './log';
+import { MetricName, type MetricsPort } from './observability';
 
 export interface ServiceSettings {
   /** How long a claim's holder may take to call RetryStageExecution before another delivery may take over. */
@@ -40,6 +42,8 @@ export interface ServiceDeps {
   /** Numbers in [0, 1) for jitter. */
   readonly random: () => number;
   readonly budgets: BudgetPort;
+  readonly metrics: MetricsPort;
+  readonly notifier: NotifierPort;
   readonly settings: ServiceSettings;
 }
 
@@ -52,6 +56,7 @@ export const Outcome = {
   Deferred: 'deferred',
   Skipped: 'skipped',
   Observed: 'observed',
+  Recovered: 'recovered',
   Abandoned: 'abandoned',
   Failed: 'failed',
 } as const;
@@ -96,7 +101,8 @@ export class RetryService {
     if (recorded.claim) return this.handleExistingClaim(failure, recorded.claim, view, now, policy);
 
     const decision = decide(failure, view, resolved, { paused: context.paused, ledger: recorded.snapshot, random: this.deps.random }, now);
-    if (decision.kind === 'skip') return this.skip(failure, decision.reason, decision.detail, now);
+    if (decision.kind === 'skip')
+      return this.skip(failure, decision.reason, decision.detail, now, { view, alreadyRecorded: recorded.skipReason });
     if (policy.mode === PolicyMode.Observe) {
       const would = decision.kind === 'retry-now' ? 'now' : `at ${decision.at.toISOString()}`;
       const detail = `would retry ${decision.retryMode} ${would} (${decision.reason})`;
@@ -145,7 +151,7 @@ export class RetryService {
       return this.report(failure, undefined, Outcome.Waiting, `due at ${message.dueAt.toISOString()}, ${remaining}s left`);
     }
     const claim = await this.deps.ledger.get(keyOf(failure), failure.occurrence);
-    if (!claim) return this.report(failure, undefined, Outcome.Skipped, 'no claim in the ledger for this message', 'warn');
+    if (!claim) return this.report(failure, undefined, Outcome.Skipped, 'no claim in the ledger for this message', { level: 'warn' });
     if (TERMINAL_STATUSES.includes(claim.status)) {
       return this.report(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: claim is already ${claim.status}`);
     }
@@ -248,6 +254,7 @@ export class RetryService {
           `circuit open: ${spent.used} of ${policy.budget.maxRetries} retries used in the last ${policy.budget.windowSeconds}s; ` +
             `it closes at ${spent.reopensAt.toISOString()}`,
           keepSlot,
+          view,
         );
       }
     }
@@ -265,14 +272,15 @@ export class RetryService {
           `${decision && decision.kind !== 'skip' ? `${decision.reason}; ` : ''}RetryStageExecution ${claim.retryMode}`,
         );
       case RetryCallResult.NotRetryable:
-        return this.abandon(failure, claim, 'not-retryable', detail);
+        return this.abandon(failure, claim, 'not-retryable', detail, false, view);
       case RetryCallResult.NotLatest:
         return this.abandon(failure, claim, SkipReason.Superseded, detail);
       case RetryCallResult.Busy:
         return this.retryLater(failure, claim, detail, now);
       case RetryCallResult.Permanent:
         await this.finish(failure, claim, ClaimStatus.Failed, Outcome.Failed, detail, now);
-        return this.report(failure, claim.attempt, Outcome.Failed, detail, 'error');
+        await this.tell(failure, NoticeKind.RetryFailed, detail, view);
+        return this.report(failure, claim.attempt, Outcome.Failed, detail, { level: 'error', code: 'permanent-error' });
     }
   }
 
@@ -288,10 +296,19 @@ export class RetryService {
     return this.report(failure, claim.attempt, Outcome.Rescheduled, `${detail}; trying again at ${dueAt.toISOString()}`);
   }
 
-  private async abandon(failure: StageFailure, claim: Claim, reason: string, detail: string, keepSlot = false): Promise<Result> {
+  private async abandon(
+    failure: StageFailure,
+    claim: Claim,
+    reason: string,
+    detail: string,
+    keepSlot = false,
+    view?: StageView,
+  ): Promise<Result> {
     const why = keepSlot ? `${detail} (a crashed earlier holder may have retried; its slot stays counted)` : detail;
     await this.finish(failure, claim, ClaimStatus.Abandoned, reason, why, this.deps.clock(), keepSlot);
-    return this.report(failure, claim.attempt, Outcome.Abandoned, `${reason}: ${why}`);
+    const kind = NOTIFY_ON[reason];
+    if (kind) await this.tell(failure, kind, `${reason}: ${why}`, view);
+    return this.report(failure, claim.attempt, Outcome.Abandoned, `${reason}: ${why}`, { code: reason });
   }
 
   private async finish(
@@ -315,12 +332,67 @@ export class RetryService {
   }
 
   private lostClaim(failure: StageFailure, claim: Claim): Result {
-    return this.report(failure, claim.attempt, Outcome.Skipped, 'another instance took the claim over meanwhile', 'warn');
+    return this.report(failure, claim.attempt, Outcome.Skipped, 'another instance took the claim over meanwhile', { level: 'warn' });
   }
 
-  private async skip(failure: StageFailure, reason: SkipReason, detail: string, now: Date): Promise<Result> {
+  private async skip(
+    failure: StageFailure,
+    reason: SkipReason,
+    detail: string,
+    now: Date,
+    extra: { view?: StageView; alreadyRecorded?: string } = {},
+  ): Promise<Result> {
     await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now, failure.failedAt);
-    return this.report(failure, undefined, Outcome.Skipped, `${reason}: ${detail}`);
+    const kind = NOTIFY_ON[reason];
+    // A redelivered event gets the same answer, but operators hear about it once.
+    if (kind && extra.alreadyRecorded !== reason) await this.tell(failure, kind, `${reason}: ${detail}`, extra.view);
+    return this.report(failure, undefined, Outcome.Skipped, `${reason}: ${detail}`, { code: reason });
+  }
+
+  /** A stage SUCCEEDED: if our retries got it there, record the recovery (once) and count it. */
+  public async handleSuccess(failure: StageFailure): Promise<Result | undefined> {
+    const now = this.deps.clock();
+    const retries = await this.deps.ledger.recordRecovery(keyOf(failure), now);
+    if (retries === undefined) return undefined;
+    this.deps.metrics.count(MetricName.RetryRecovered, failure.pipeline, {}, { attempt: retries, stage: failure.stage });
+    this.deps.logger.log('info', 'decision', {
+      pipeline: failure.pipeline,
+      stage: failure.stage,
+      executionId: failure.executionId,
+      attempt: retries,
+      decision: Outcome.Recovered,
+      reason: `stage succeeded after ${retries} automatic ${retries === 1 ? 'retry' : 'retries'}`,
+    });
+    return { outcome: Outcome.Recovered, reason: 'stage succeeded after automatic retries', attempt: retries };
+  }
+
+  /** Best effort: a notification that cannot be sent is logged, never a reason to fail the event. */
+  private async tell(failure: StageFailure, kind: NoticeKind, reason: string, view: StageView | undefined): Promise<void> {
+    try {
+      await this.deps.notifier.notify({
+        kind,
+        pipeline: failure.pipeline,
+        stage: failure.stage,
+        executionId: failure.executionId,
+        region: failure.region,
+        reason,
+        failureSummary: summarizeFailure(view),
+      });
+    } catch (error) {
+      this.deps.logger.log('warn', 'notification not sent', { pipeline: failure.pipeline, stage: failure.stage, error });
+    }
+  }
+
+  private count(failure: StageFailure, outcome: Outcome, attempt: number | undefined, code: string | undefined): void {
+    const m = this.deps.metrics;
+    if (outcome === Outcome.Retried) {
+      m.count(MetricName.RetryAttempted, failure.pipeline, {}, { attempt: attempt ?? 0, stage: failure.stage });
+      return;
+    }
+    if (!([Outcome.Skipped, Outcome.Abandoned, Outcome.Observed, Outcome.Failed] as Outcome[]).includes(outcome)) return;
+    m.count(MetricName.RetrySkipped, failure.pipeline, { Reason: code ?? 'other' }, { stage: failure.stage });
+    if (code === SkipReason.MaxRetries) m.count(MetricName.RetriesExhausted, failure.pipeline, {}, { stage: failure.stage });
+    if (code === SkipReason.BudgetExhausted) m.count(MetricName.BudgetExhausted, failure.pipeline, {}, { stage: failure.stage });
   }
 
   private report(
@@ -328,9 +400,10 @@ export class RetryService {
     attempt: number | undefined,
     outcome: Outcome,
     reason: string,
-    level: 'info' | 'warn' | 'error' = 'info',
+    opts: { level?: 'info' | 'warn' | 'error'; code?: string } = {},
   ): Result {
-    this.deps.logger.log(level, 'decision', {
+    this.count(failure, outcome, attempt, opts.code);
+    this.deps.logger.log(opts.level ?? 'info', 'decision', {
       pipeline: failure.pipeline,
       stage: failure.stage,
       executionId: failure.executionId,
@@ -345,6 +418,23 @@ export class RetryService {
   private lease(now: Date): Date {
     return addSeconds(now, this.s.leaseSeconds);
   }
+}
+
+/** The skip and abandon reasons that operators are told about, and how. */
+const NOTIFY_ON: Partial<Record<string, NoticeKind>> = {
+  [SkipReason.MaxRetries]: NoticeKind.Exhausted,
+  [SkipReason.NeverRetryRule]: NoticeKind.NotRetryable,
+  [SkipReason.NoRetryRuleMatch]: NoticeKind.NotRetryable,
+  'not-retryable': NoticeKind.NotRetryable,
+  [SkipReason.BudgetExhausted]: NoticeKind.CircuitOpen,
+};
+
+/** "UnitTests: JobFailed — Build timed out; Lint: …" from the stage's failed actions. */
+export function summarizeFailure(view: StageView | undefined): string {
+  return (view?.actions ?? [])
+    .filter((a) => a.status === 'Failed')
+    .map((a) => `${a.name}: ${a.errorCode ?? 'failed'}${a.errorMessage || a.summary ? ` — ${a.errorMessage ?? a.summary}` : ''}`)
+    .join('; ');
 }
 
 export function keyOf(failure: StageFailure): LedgerKey {

@@ -268,6 +268,15 @@ export class CodePipelineEmulator extends LoopbackServer {
     };
   }
 
+  /** The SUCCEEDED event CodePipeline sends when the stage's current execution succeeds. */
+  public stageSucceededEvent(pipeline: string, stage: string, at: Date = new Date(this.now())): Record<string, unknown> {
+    const event = this.stageFailedEvent(pipeline, stage, at) as { detail: Record<string, unknown> };
+    const s = this.stageState(this.model(pipeline), stage);
+    event.detail.state = 'SUCCEEDED';
+    if (s.manualRetries + s.autoRetries > 0) event.detail['stage-last-retry-attempt-time'] = at.toISOString();
+    return event;
+  }
+
   /** The next call to `operation` (or the next `times` calls) meets this fault. */
   public injectFault(operation: string, fault: Fault, times = 1): void {
     const queue = this.faults.get(operation) ?? [];

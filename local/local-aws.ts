@@ -5,9 +5,11 @@ import { PolicyStore } from '../lambda/adapters/policy-store';
 import { createHandler, depsFromEnvironment, type HandlerInput, type HandlerOutput } from '../lambda/handler';
 import type { LogSink } from '../lambda/log';
 import { JsonLogger } from '../lambda/log';
+import type { MetricName, MetricsPort } from '../lambda/observability';
 import type { ServiceDeps } from '../lambda/service';
 import { CodePipelineEmulator, type PipelineDefinition } from './codepipeline-emulator';
 import { LocalDynamo } from './dynamo';
+import { SnsEmulator } from './sns-emulator';
 import { SqsEmulator } from './sqs-emulator';
 
 /**
@@ -19,13 +21,16 @@ export class LocalAws {
   public readonly dynamo = new LocalDynamo();
   public readonly codepipeline = new CodePipelineEmulator();
   public readonly sqs = new SqsEmulator();
+  public readonly sns = new SnsEmulator();
+  public readonly topicArn = 'arn:aws:sns:us-east-1:000000000000:auto-retry-notifications';
   public readonly tableName = `auto-retry-${randomUUID().slice(0, 8)}`;
 
   public async start(): Promise<void> {
-    const [dynamoEndpoint, pipelineEndpoint, sqsEndpoint] = await Promise.all([
+    const [dynamoEndpoint, pipelineEndpoint, sqsEndpoint, snsEndpoint] = await Promise.all([
       this.dynamo.start(),
       this.codepipeline.start(),
       this.sqs.start(),
+      this.sns.start(),
     ]);
     await this.dynamo.createTable(this.tableName);
     Object.assign(process.env, {
@@ -35,13 +40,15 @@ export class LocalAws {
       AWS_ENDPOINT_URL_DYNAMODB: dynamoEndpoint,
       AWS_ENDPOINT_URL_CODEPIPELINE: pipelineEndpoint,
       AWS_ENDPOINT_URL_SQS: sqsEndpoint,
+      AWS_ENDPOINT_URL_SNS: snsEndpoint,
+      NOTIFY_TOPIC_ARN: this.topicArn,
       TABLE_NAME: this.tableName,
       RETRY_QUEUE_URL: this.sqs.queueUrl,
     });
   }
 
   public async stop(): Promise<void> {
-    await Promise.all([this.dynamo.stop(), this.codepipeline.stop(), this.sqs.stop()]);
+    await Promise.all([this.dynamo.stop(), this.codepipeline.stop(), this.sqs.stop(), this.sns.stop()]);
   }
 
   public policies(): PolicyStore {
@@ -64,6 +71,8 @@ export class LocalAws {
     const { sink, ...rest } = overrides;
     return createHandler(() => ({
       ...depsFromEnvironment(),
+      // EMF documents would flood the test output; tests that check them pass real metrics in.
+      metrics: new RecordingMetrics(),
       ...(sink ? { logger: new JsonLogger(sink) } : {}),
       ...rest,
     }));
@@ -119,5 +128,24 @@ export class ManualClock {
   public readonly now = (): Date => new Date(this.current);
   public advance(seconds: number): void {
     this.current += seconds * 1000;
+  }
+}
+
+/** Metrics kept in memory, for tests and the sandbox. */
+export class RecordingMetrics implements MetricsPort {
+  public readonly counts: {
+    name: MetricName;
+    pipeline: string;
+    dimensions: Record<string, string>;
+    metadata: Record<string, string | number>;
+  }[] = [];
+
+  public count(
+    name: MetricName,
+    pipeline: string,
+    dimensions: Record<string, string> = {},
+    metadata: Record<string, string | number> = {},
+  ): void {
+    this.counts.push({ name, pipeline, dimensions, metadata });
   }
 }

@@ -47,6 +47,9 @@ export interface LedgerRecord extends LedgerKey {
   readonly updatedAt: string | undefined;
   readonly claims: readonly Claim[];
   readonly skips: readonly { occurrence: number; reason: string; detail: string; at: string }[];
+  /** When the stage succeeded after our retries, and after how many. */
+  readonly recoveredAt: string | undefined;
+  readonly recoveredAfter: number | undefined;
 }
 
 /** The ledger's view of one stage execution, read before deciding. */
@@ -54,10 +57,13 @@ export interface LedgerView {
   readonly snapshot: LedgerSnapshot;
   /** This failure occurrence's claim, if it has one: the event is then a duplicate or a takeover. */
   readonly claim: Claim | undefined;
+  /** The reason already recorded for not retrying this occurrence, if any (a duplicate event). */
+  readonly skipReason: string | undefined;
 }
 
 export interface LedgerPort {
   view(key: LedgerKey, occurrence: number): Promise<LedgerView>;
+  recordRecovery(key: LedgerKey, now: Date): Promise<number | undefined>;
   claim(key: LedgerKey, claim: NewClaim): Promise<ClaimResult>;
   get(key: LedgerKey, occurrence: number): Promise<Claim | undefined>;
   acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean>;
@@ -165,7 +171,31 @@ export class LedgerStore implements LedgerPort {
         firstFailureAt: typeof item?.firstFailureAt === 'string' ? new Date(item.firstFailureAt) : undefined,
       },
       claim: raw ? toClaim(raw) : undefined,
+      skipReason: (item?.[`skip_${occurrence}`] as { reason?: string } | undefined)?.reason,
     };
+  }
+
+  /**
+   * Marks a stage execution that succeeded after at least one of our retries as recovered, once.
+   * Returns the number of retries it took, or undefined when there was nothing of ours to recover.
+   */
+  public async recordRecovery(key: LedgerKey, now: Date): Promise<number | undefined> {
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.tableName,
+          Key: marshall(Keys.ledger(key)),
+          UpdateExpression: 'SET recoveredAt = :now, recoveredAfter = retries, updatedAt = :now',
+          ConditionExpression: 'attribute_exists(pk) AND retries > :zero AND attribute_not_exists(recoveredAt)',
+          ExpressionAttributeValues: marshall({ ':now': now.toISOString(), ':zero': 0 }),
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return Number(unmarshall(out.Attributes ?? {}).recoveredAfter);
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return undefined;
+      throw fault('record a recovery', error);
+    }
   }
 
   public async get(key: LedgerKey, occurrence: number): Promise<Claim | undefined> {
@@ -375,5 +405,7 @@ function toRecord(item: Record<string, unknown>): LedgerRecord {
     updatedAt: item.updatedAt as string | undefined,
     claims: claims.sort((a, b) => a.occurrence - b.occurrence),
     skips: skips.sort((a, b) => a.occurrence - b.occurrence),
+    recoveredAt: item.recoveredAt as string | undefined,
+    recoveredAfter: item.recoveredAfter === undefined ? undefined : Number(item.recoveredAfter),
   };
 }

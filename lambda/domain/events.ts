@@ -42,6 +42,26 @@ export function looksLikeEventBridgeEvent(input: unknown): boolean {
   return isObject(input) && 'detail-type' in input;
 }
 
+/** A stage event the handler acts on: a failure to consider, or a success that may be a recovery. */
+export interface StageEvent {
+  readonly state: 'FAILED' | 'SUCCEEDED';
+  readonly failure: StageFailure;
+}
+
+/** Validates a stage FAILED or SUCCEEDED event (the stack routes both to the function). */
+export function parseStageEvent(input: unknown): StageEvent {
+  const state = (input as { detail?: { state?: unknown } } | null)?.detail?.state;
+  if (state === 'SUCCEEDED') {
+    const failed = structuredClone(input) as { detail: { state: string } };
+    failed.detail.state = 'FAILED';
+    return { state: 'SUCCEEDED', failure: parseStageFailedEvent(failed) };
+  }
+  if (state !== 'FAILED' && isObject(input) && isObject(input.detail)) {
+    throw new InvalidInputError('event.detail.state must be FAILED or SUCCEEDED');
+  }
+  return { state: 'FAILED', failure: parseStageFailedEvent(input) };
+}
+
 /**
  * Validates a "CodePipeline Stage Execution State Change" FAILED event. Throws InvalidInputError
  * naming the first field that is wrong; the caller logs it and never retries.

@@ -136,6 +136,8 @@ describe('CLI: autoretry', () => {
     ],
     [['policy', 'set', 'web-app', '--jitter', 'some'], "argument 'some' is invalid"],
     [['policy', 'explain', 'web-app'], "required option '--stage <stage>' not specified"],
+    [['report', '--since', 'forever'], '--since must be a duration from 1s to 366d, such as 24h or 7d, got "forever"'],
+    [['report', '--json', '--csv'], 'give --json or --csv, not both'],
     [['pause', 'web-app', '--all'], 'give either a pipeline or --all, not both'],
     [['policy', 'set', 'web-app', '--mode', 'dry-run'], "argument 'dry-run' is invalid"],
     [['history', 'web-app', '--limit', '0'], '--limit must be a whole number from 1 to 1000, got "0"'],
@@ -310,6 +312,7 @@ describe('CLI: autoretry', () => {
     [['resume', '--help']],
     [['simulate', '--help']],
     [['policy', 'explain', '--help']],
+    [['report', '--help']],
   ])('prints help with an example for %j', async (args) => {
     // Act
     const result = await autoretry(args);

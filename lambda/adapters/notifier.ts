@@ -1,0 +1,78 @@
+import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
+
+/** Why operators are told about a failure. */
+export const NoticeKind = {
+  Exhausted: 'retries exhausted',
+  NotRetryable: 'not retryable',
+  RetryFailed: 'retry failed permanently',
+  CircuitOpen: 'retry budget spent: circuit open',
+} as const;
+export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
+
+export interface Notice {
+  readonly kind: NoticeKind;
+  readonly pipeline: string;
+  readonly stage: string;
+  readonly executionId: string;
+  readonly region: string;
+  readonly reason: string;
+  /** What failed, from the stage's failed actions: "UnitTests: JobFailed — Build timed out". */
+  readonly failureSummary: string;
+}
+
+export interface NotifierPort {
+  notify(notice: Notice): Promise<void>;
+}
+
+export const NO_NOTIFIER: NotifierPort = { notify: async () => undefined };
+
+export function consoleLink(notice: Pick<Notice, 'pipeline' | 'executionId' | 'region'>): string {
+  const { region, pipeline, executionId } = notice;
+  return `https://${region}.console.aws.amazon.com/codesuite/codepipeline/pipelines/${encodeURIComponent(pipeline)}/executions/${encodeURIComponent(executionId)}/timeline?region=${region}`;
+}
+
+/** The readable text: for email, and for anything that is not a chat client. */
+export function noticeText(notice: Notice): string {
+  return [
+    `codepipeline-auto-retry: ${notice.pipeline} / ${notice.stage} — ${notice.kind}`,
+    '',
+    `Pipeline:   ${notice.pipeline}`,
+    `Stage:      ${notice.stage}`,
+    `Execution:  ${notice.executionId}`,
+    `Why:        ${notice.reason}`,
+    `Failure:    ${notice.failureSummary || 'no failure details in the pipeline state'}`,
+    `Console:    ${consoleLink(notice)}`,
+  ].join('\n');
+}
+
+/**
+ * Publishes notices to the notifications topic. One message, two renderings: plain text for
+ * email and other protocols, and an AWS Chatbot custom notification for Slack (https).
+ */
+export class SnsNotifier implements NotifierPort {
+  public constructor(
+    private readonly topicArn: string,
+    private readonly client: SNSClient,
+  ) {}
+
+  public async notify(notice: Notice): Promise<void> {
+    const text = noticeText(notice);
+    const chatbot = {
+      version: '1.0',
+      source: 'custom',
+      content: {
+        textType: 'client-markdown',
+        title: `:warning: ${notice.pipeline} / ${notice.stage}: ${notice.kind}`,
+        description: `${notice.reason}\n*Failure:* ${notice.failureSummary || '-'}\n*Execution:* <${consoleLink(notice)}|${notice.executionId}>`,
+      },
+    };
+    await this.client.send(
+      new PublishCommand({
+        TopicArn: this.topicArn,
+        Subject: `auto-retry: ${notice.pipeline}/${notice.stage} ${notice.kind}`.slice(0, 100),
+        MessageStructure: 'json',
+        Message: JSON.stringify({ default: text, email: text, https: JSON.stringify(chatbot) }),
+      }),
+    );
+  }
+}

@@ -1,0 +1,68 @@
+import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import type { Logger, LogLevel } from './log';
+
+export const SERVICE_NAME = 'codepipeline-auto-retry';
+export const METRIC_NAMESPACE = 'CodePipelineAutoRetry';
+
+/** The metrics a decision can produce. Names are the operators' contract (dashboard, alarms). */
+export const MetricName = {
+  RetryAttempted: 'RetryAttempted',
+  RetryRecovered: 'RetryRecovered',
+  RetriesExhausted: 'RetriesExhausted',
+  RetrySkipped: 'RetrySkipped',
+  BudgetExhausted: 'BudgetExhausted',
+} as const;
+export type MetricName = (typeof MetricName)[keyof typeof MetricName];
+
+export interface MetricsPort {
+  /** One count of `name` for `pipeline`, with the extra dimensions given (bounded sets only). */
+  count(name: MetricName, pipeline: string, dimensions?: Record<string, string>, metadata?: Record<string, string | number>): void;
+}
+
+/** Structured logs through Powertools Logger: one JSON object per line, with service and level. */
+export class PowertoolsLogAdapter implements Logger {
+  private readonly logger = new PowertoolsLogger({ serviceName: SERVICE_NAME });
+
+  public log(level: LogLevel, message: string, fields: Record<string, unknown> = {}): void {
+    this.logger[level](message, fields);
+  }
+}
+
+/**
+ * EMF metrics through Powertools Metrics, one EMF document per count. The Pipeline dimension is
+ * kept for the pipelines named in configuration only (others count as "other"), so the number
+ * of metric series stays bounded however many pipelines fail.
+ */
+export class PowertoolsMetricsAdapter implements MetricsPort {
+  private readonly metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME });
+
+  /** @param pipelineDimensions pipelines that get their own Pipeline dimension; `undefined` turns the dimension off. */
+  public constructor(private readonly pipelineDimensions: ReadonlySet<string> | undefined) {}
+
+  public count(
+    name: MetricName,
+    pipeline: string,
+    dimensions: Record<string, string> = {},
+    metadata: Record<string, string | number> = {},
+  ): void {
+    const single = this.metrics.singleMetric();
+    if (this.pipelineDimensions) single.addDimension('Pipeline', this.pipelineDimensions.has(pipeline) ? pipeline : 'other');
+    for (const [key, value] of Object.entries(dimensions)) single.addDimension(key, value);
+    // The pipeline name is always searchable in the EMF document, just not a dimension.
+    single.addMetadata('pipeline', pipeline);
+    for (const [key, value] of Object.entries(metadata)) single.addMetadata(key, String(value));
+    single.addMetric(name, MetricUnit.Count, 1);
+  }
+}
+
+/** Reads METRIC_PIPELINES: a comma-separated list, `*` for every pipeline name, empty for none. */
+export function pipelineDimensionsFrom(value: string | undefined): ReadonlySet<string> | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  return new Set(
+    value
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean),
+  );
+}

@@ -46,10 +46,18 @@ export class PowertoolsMetricsAdapter implements MetricsPort {
     dimensions: Record<string, string> = {},
     metadata: Record<string, string | number> = {},
   ): void {
+    // The totals ([service] or [service, Reason]) that alarms and the dashboard use, and the same
+    // per pipeline when per-pipeline dimensions are on: two series, each counted once.
+    this.emit(name, dimensions, pipeline, metadata);
+    if (this.pipelineDimensions) {
+      this.emit(name, { ...dimensions, Pipeline: this.pipelineDimensions.has(pipeline) ? pipeline : 'other' }, pipeline, metadata);
+    }
+  }
+
+  private emit(name: MetricName, dimensions: Record<string, string>, pipeline: string, metadata: Record<string, string | number>): void {
     const single = this.metrics.singleMetric();
-    if (this.pipelineDimensions) single.addDimension('Pipeline', this.pipelineDimensions.has(pipeline) ? pipeline : 'other');
     for (const [key, value] of Object.entries(dimensions)) single.addDimension(key, value);
-    // The pipeline name is always searchable in the EMF document, just not a dimension.
+    // The pipeline name is always searchable in the EMF document, even when it is not a dimension.
     single.addMetadata('pipeline', pipeline);
     for (const [key, value] of Object.entries(metadata)) single.addMetadata(key, String(value));
     single.addMetric(name, MetricUnit.Count, 1);

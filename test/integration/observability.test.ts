@@ -56,14 +56,18 @@ describe('Observability: metrics, recovery and notifications', () => {
     );
 
     // Assess
-    expect(metricNames(docs)).toEqual(['RetryAttempted', 'RetrySkipped']);
-    const [attempted, skipped] = docs;
-    expect(attempted?._aws.CloudWatchMetrics[0]?.Namespace).toBe('CodePipelineAutoRetry');
-    expect(attempted).toEqual(expect.objectContaining({ Pipeline: named, RetryAttempted: 1, attempt: '1', pipeline: named }));
-    expect(skipped).toEqual(
-      expect.objectContaining({ Pipeline: 'other', Reason: 'approval-rejected', RetrySkipped: 1, pipeline: unnamed }),
+    expect(metricNames(docs)).toEqual(['RetryAttempted', 'RetryAttempted', 'RetrySkipped', 'RetrySkipped']);
+    const [total, perPipeline, skippedTotal, skippedPerPipeline] = docs;
+    expect(total?._aws.CloudWatchMetrics[0]?.Namespace).toBe('CodePipelineAutoRetry');
+    expect(total?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service']]);
+    expect(total).toEqual(
+      expect.objectContaining({ service: 'codepipeline-auto-retry', RetryAttempted: 1, attempt: '1', pipeline: named }),
     );
-    expect(skipped?._aws.CloudWatchMetrics[0]?.Dimensions[0]).toEqual(expect.arrayContaining(['Pipeline', 'Reason']));
+    expect(perPipeline?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service', 'Pipeline']]);
+    expect(perPipeline).toEqual(expect.objectContaining({ Pipeline: named, RetryAttempted: 1 }));
+    expect(skippedTotal?._aws.CloudWatchMetrics[0]?.Dimensions).toEqual([['service', 'Reason']]);
+    expect(skippedTotal).toEqual(expect.objectContaining({ Reason: 'approval-rejected', RetrySkipped: 1, pipeline: unnamed }));
+    expect(skippedPerPipeline).toEqual(expect.objectContaining({ Pipeline: 'other', Reason: 'approval-rejected', RetrySkipped: 1 }));
   });
 
   it('records a retried-then-recovered stage in the ledger, counts it, and shows it in autoretry report', async () => {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { App, Validations } from 'aws-cdk-lib';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { ConfigurationError } from '../lambda/domain/errors';
 import { AutoRetryStack } from '../lib/auto-retry-stack';
 import { type AutoRetryConfig, parseAutoRetryConfig } from '../lib/config';
@@ -22,4 +22,4 @@ new AutoRetryStack(app, String(app.node.tryGetContext('stackName') ?? 'CodePipel
   autoRetry: (raw ?? {}) as AutoRetryConfig,
 });
 
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));

@@ -20,5 +20,7 @@ export class AutoRetryStack extends Stack {
     new CfnOutput(this, 'FailedInvocationQueueUrl', { value: this.autoRetry.failedInvocationQueue.queueUrl });
     new CfnOutput(this, 'EventDeadLetterQueueUrl', { value: this.autoRetry.eventDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'DelayDeadLetterQueueUrl', { value: this.autoRetry.delayDeadLetterQueue.queueUrl });
+    new CfnOutput(this, 'NotificationsTopicArn', { value: this.autoRetry.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: this.autoRetry.operations.dashboard.dashboardName });
   }
 }

@@ -59,6 +59,23 @@ export interface AutoRetryConfig {
   readonly pipelines?: Readonly<Record<string, PipelineConfig>>;
   /** Days the attempt ledger keeps a record (DynamoDB TTL). */
   readonly ledgerRetentionDays?: number;
+  /** Who hears about stages that run out of retries, failures not retried, and alarms. */
+  readonly notifications?: {
+    /** Email addresses subscribed to the notifications topic (each confirms by email). */
+    readonly emails?: readonly string[];
+    /** A Slack channel through AWS Chatbot; the workspace must be authorised in Chatbot first. */
+    readonly slack?: { readonly workspaceId: string; readonly channelId: string };
+  };
+  /** Alarm thresholds. */
+  readonly alarms?: {
+    /** Stages running out of retries in one hour that raise the alarm. @default 5 */
+    readonly exhaustedPerHour?: number;
+  };
+  /** Metric options. */
+  readonly metrics?: {
+    /** A Pipeline dimension for the pipelines named in this configuration (others count as "other"). @default true */
+    readonly pipelineDimensions?: boolean;
+  };
 }
 
 /** Configuration after validation: what the construct and the seeding custom resource use. */
@@ -66,6 +83,11 @@ export interface ResolvedConfig {
   readonly watch: 'all' | readonly string[];
   readonly policies: readonly { readonly scope: PolicyScope; readonly patch: PolicyPatch }[];
   readonly ledgerRetentionDays: number;
+  readonly emails: readonly string[];
+  readonly slack: { readonly workspaceId: string; readonly channelId: string } | undefined;
+  readonly exhaustedPerHour: number;
+  /** Pipelines that get their own metric dimension; undefined when the dimension is off. */
+  readonly metricPipelines: readonly string[] | undefined;
 }
 
 const POLICY_KEYS: string[] = Object.values(CONFIG_KEYS);
@@ -81,7 +103,7 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Resolved
   const policies: { scope: PolicyScope; patch: PolicyPatch }[] = [];
   const config = raw ?? {};
   if (!isObject(config)) throw new ConfigurationError([`${path} must be an object, got ${show(raw)}`]);
-  unknownKeys(config, ['watch', 'default', 'pipelines', 'ledgerRetentionDays'], path, problems);
+  unknownKeys(config, ['watch', 'default', 'pipelines', 'ledgerRetentionDays', 'notifications', 'alarms', 'metrics'], path, problems);
 
   let watch: 'all' | string[] = 'all';
   if (config.watch !== undefined && config.watch !== 'all') {
@@ -153,8 +175,79 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Resolved
     else problems.push(`${path}.ledgerRetentionDays must be an integer from 1 to 3650, got ${show(v)}`);
   }
 
+  const emails: string[] = [];
+  let slack: ResolvedConfig['slack'];
+  const notifications = config.notifications;
+  if (notifications !== undefined) {
+    const where = `${path}.notifications`;
+    if (!isObject(notifications)) {
+      problems.push(`${where} must be an object with emails and/or slack, got ${show(notifications)}`);
+    } else {
+      unknownKeys(notifications, ['emails', 'slack'], where, problems);
+      const list = notifications.emails;
+      if (list !== undefined) {
+        if (!Array.isArray(list)) problems.push(`${where}.emails must be a list of email addresses, got ${show(list)}`);
+        else
+          list.forEach((e, i) => {
+            if (typeof e === 'string' && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) emails.push(e);
+            else problems.push(`${where}.emails[${i}] must be an email address, got ${show(e)}`);
+          });
+      }
+      const s = notifications.slack;
+      if (s !== undefined) {
+        if (!isObject(s)) problems.push(`${where}.slack must be an object { workspaceId, channelId }, got ${show(s)}`);
+        else {
+          unknownKeys(s, ['workspaceId', 'channelId'], `${where}.slack`, problems);
+          const ok = (v: unknown, re: RegExp) => typeof v === 'string' && re.test(v);
+          if (!ok(s.workspaceId, /^[0-9A-Z]{1,255}$/))
+            problems.push(`${where}.slack.workspaceId must be a Slack workspace id such as T0123ABCD, got ${show(s.workspaceId)}`);
+          if (!ok(s.channelId, /^[A-Za-z0-9]{1,255}$/))
+            problems.push(`${where}.slack.channelId must be a Slack channel id such as C0123ABCD, got ${show(s.channelId)}`);
+          if (ok(s.workspaceId, /^[0-9A-Z]{1,255}$/) && ok(s.channelId, /^[A-Za-z0-9]{1,255}$/)) {
+            slack = { workspaceId: String(s.workspaceId), channelId: String(s.channelId) };
+          }
+        }
+      }
+    }
+  }
+
+  let exhaustedPerHour = 5;
+  if (config.alarms !== undefined) {
+    if (!isObject(config.alarms)) problems.push(`${path}.alarms must be an object, got ${show(config.alarms)}`);
+    else {
+      unknownKeys(config.alarms, ['exhaustedPerHour'], `${path}.alarms`, problems);
+      const v = config.alarms.exhaustedPerHour;
+      if (v !== undefined) {
+        if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 10_000) exhaustedPerHour = v;
+        else problems.push(`${path}.alarms.exhaustedPerHour must be an integer from 1 to 10000, got ${show(v)}`);
+      }
+    }
+  }
+
+  let pipelineDimensions = true;
+  if (config.metrics !== undefined) {
+    if (!isObject(config.metrics)) problems.push(`${path}.metrics must be an object, got ${show(config.metrics)}`);
+    else {
+      unknownKeys(config.metrics, ['pipelineDimensions'], `${path}.metrics`, problems);
+      const v = config.metrics.pipelineDimensions;
+      if (v !== undefined) {
+        if (typeof v === 'boolean') pipelineDimensions = v;
+        else problems.push(`${path}.metrics.pipelineDimensions must be true or false, got ${show(v)}`);
+      }
+    }
+  }
+  const named = [...new Set([...(watch === 'all' ? [] : watch), ...Object.keys(isObject(config.pipelines) ? config.pipelines : {})])];
+
   if (problems.length > 0) throw new ConfigurationError(problems);
-  return { watch, policies, ledgerRetentionDays };
+  return {
+    watch,
+    policies,
+    ledgerRetentionDays,
+    emails,
+    slack,
+    exhaustedPerHour,
+    metricPipelines: pipelineDimensions ? named : undefined,
+  };
 }
 
 function unknownKeys(obj: Record<string, unknown>, allowed: string[], path: string, problems: string[]): void {

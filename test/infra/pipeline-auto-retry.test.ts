@@ -1,7 +1,7 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { AwsSolutionsChecks } from 'cdk-nag';
+import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { AutoRetryStack } from '../../lib/auto-retry-stack';
 import type { AutoRetryConfig } from '../../lib/config';
 
@@ -14,9 +14,9 @@ function synth(autoRetry: AutoRetryConfig): Template {
   return Template.fromStack(stack);
 }
 
-/** Synthesises the app with cdk-nag's AwsSolutions pack; returns what synth threw, if anything. */
+/** Synthesises the app with cdk-nag's AwsSolutions and Serverless packs; returns what synth threw, if anything. */
 function synthWithNag(app: App): unknown {
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
   const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
   const consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
   try {
@@ -206,12 +206,136 @@ describe('Construct: PipelineAutoRetry', () => {
     });
   });
 
-  describe('cdk-nag AwsSolutions', () => {
+  describe('operations: recoveries, notifications, dashboard and alarms', () => {
+    it('routes stage successes after a retry, and only those, to the function', () => {
+      const template = synth({ watch: ['web-app'] });
+      template.hasResourceProperties('AWS::Events::Rule', {
+        EventPattern: {
+          source: ['aws.codepipeline'],
+          'detail-type': ['CodePipeline Stage Execution State Change'],
+          detail: { state: ['SUCCEEDED'], 'stage-last-retry-attempt-time': [{ exists: true }], pipeline: ['web-app'] },
+        },
+        Targets: [Match.objectLike({ Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('RetryFunction'), 'Arn'] } })],
+      });
+    });
+
+    it('encrypts the notifications topic with a rotating key CloudWatch may use, and denies non-TLS publishing', () => {
+      const template = synth({});
+      template.hasResourceProperties('AWS::KMS::Key', {
+        EnableKeyRotation: true,
+        KeyPolicy: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
+          ]),
+        },
+      });
+      template.hasResourceProperties('AWS::SNS::Topic', {
+        KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('NotificationsKey'), 'Arn'] },
+      });
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
+        },
+      });
+    });
+
+    it('gives the function the topic and the pipelines that get their own metric dimension', () => {
+      const template = synth({ watch: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Handler: 'index.handler',
+        TracingConfig: { Mode: 'Active' },
+        Environment: {
+          Variables: Match.objectLike({
+            NOTIFY_TOPIC_ARN: { Ref: Match.stringLikeRegexp('Notifications') },
+            METRIC_PIPELINES: 'web-app,api',
+          }),
+        },
+      });
+    });
+
+    it('turns the per-pipeline metric dimension off when configured', () => {
+      const template = synth({ metrics: { pipelineDimensions: false } });
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Handler: 'index.handler',
+        Environment: { Variables: Match.objectLike({ METRIC_PIPELINES: '' }) },
+      });
+    });
+
+    it('subscribes the configured email addresses and Slack channel', () => {
+      const template = synth({
+        notifications: { emails: ['oncall@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' } },
+      });
+      template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
+      template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
+        SlackWorkspaceId: 'T0123ABCD',
+        SlackChannelId: 'C0123ABCD',
+        SnsTopicArns: [{ Ref: Match.stringLikeRegexp('Notifications') }],
+      });
+    });
+
+    it('alarms on every DLQ, function errors, dropped events and exhausted retries, to the topic', () => {
+      const template = synth({ alarms: { exhaustedPerHour: 3 } });
+      const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
+      expect(alarms).toHaveLength(6);
+      for (const alarm of alarms) {
+        expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/Notifications/) }]);
+      }
+      const byMetric = (name: string) => alarms.filter((a) => a.Properties.MetricName === name);
+      expect(byMetric('ApproximateNumberOfMessagesVisible')).toHaveLength(3);
+      expect(byMetric('Errors')).toHaveLength(1);
+      expect(byMetric('AsyncEventsDropped')).toHaveLength(1);
+      expect(byMetric('RetriesExhausted')[0]?.Properties).toEqual(
+        expect.objectContaining({
+          Namespace: 'CodePipelineAutoRetry',
+          Threshold: 3,
+          Period: 3600,
+          Dimensions: [{ Name: 'service', Value: 'codepipeline-auto-retry' }],
+        }),
+      );
+    });
+
+    it('builds a dashboard of retries, recoveries, skips, function health and queue depths', () => {
+      const template = synth({});
+      const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as {
+        Properties: { DashboardBody: unknown };
+      }[];
+      expect(dashboards).toHaveLength(1);
+      const body = JSON.stringify(dashboards[0]?.Properties.DashboardBody);
+      for (const text of [
+        'RetryAttempted',
+        'RetryRecovered',
+        'RetriesExhausted',
+        'RetrySkipped',
+        'AsyncEventsDropped',
+        'Throttles',
+        'Duration',
+        'ApproximateNumberOfMessagesVisible',
+        'delay queue',
+      ]) {
+        expect(body).toContain(text);
+      }
+    });
+
+    it('refuses a malformed Slack channel id at synth', () => {
+      expect(() => synth({ notifications: { slack: { workspaceId: 'T0123ABCD', channelId: '#builds' } } })).toThrow(
+        'autoRetry.notifications.slack.channelId must be a Slack channel id such as C0123ABCD, got "#builds"',
+      );
+    });
+  });
+
+  describe('cdk-nag AwsSolutions and Serverless', () => {
     it.each([
       ['watching every pipeline', { watch: 'all' } as AutoRetryConfig, ENV],
       ['watching a list of pipelines', { watch: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } } as AutoRetryConfig, ENV],
       ['the account and region are left to deploy time', { watch: 'all' } as AutoRetryConfig, undefined],
       ['a list is watched and the environment is unknown', { watch: ['web-app'] } as AutoRetryConfig, undefined],
+      [
+        'email and Slack notifications are configured',
+        {
+          notifications: { emails: ['oncall@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' } },
+        } as AutoRetryConfig,
+        ENV,
+      ],
     ])('reports no unacknowledged finding when %s', (_case, autoRetry, env) => {
       // Prepare
       const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });

@@ -25,6 +25,10 @@ describe('Function: parseAutoRetryConfig', () => {
     expect(config).toEqual({
       watch: ['web-app'],
       ledgerRetentionDays: 7,
+      emails: [],
+      slack: undefined,
+      exhaustedPerHour: 5,
+      metricPipelines: ['web-app'],
       policies: [
         { scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 60 } },
         { scope: { kind: 'pipeline', pipeline: 'web-app' }, patch: { maxRetries: 3 } },
@@ -34,7 +38,15 @@ describe('Function: parseAutoRetryConfig', () => {
   });
 
   it('watches every pipeline when nothing is configured', () => {
-    expect(parseAutoRetryConfig(undefined)).toEqual({ watch: 'all', policies: [], ledgerRetentionDays: 30 });
+    expect(parseAutoRetryConfig(undefined)).toEqual({
+      watch: 'all',
+      policies: [],
+      ledgerRetentionDays: 30,
+      emails: [],
+      slack: undefined,
+      exhaustedPerHour: 5,
+      metricPipelines: [],
+    });
   });
 
   it.each<[string, unknown, unknown[]]>([

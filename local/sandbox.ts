@@ -169,6 +169,7 @@ async function playScenario(
   });
 
   if (!aws.codepipeline.hasPipeline(pipeline)) aws.codepipeline.createPipeline(standardPipeline(pipeline));
+  const notificationsBefore = aws.sns.published.length;
   const cp = aws.codepipeline;
   const retriesBefore = cp.acceptedRetries(pipeline).length;
   const actions = scenario.stage === stage ? scenario.failedActions : firstActionOf(pipeline, stage);
@@ -208,6 +209,8 @@ async function playScenario(
     }
   }
 
+  for (const n of aws.sns.published.slice(notificationsBefore)) add('note', `notification sent: ${n.subject ?? '(no subject)'}`);
+  if (cp.stageStatus(pipeline, stage).status === 'Succeeded') await deliver(handler, cp.stageSucceededEvent(pipeline, stage));
   const retries = cp.acceptedRetries(pipeline).length - retriesBefore;
   const final = cp.stageStatus(pipeline, stage).status;
   const reason = String(lastDecision?.reason ?? '');

@@ -329,8 +329,17 @@ export class CodePipelineEmulator extends LoopbackServer {
     LoopbackServer.sendJson(res, status, 'application/x-amz-json-1.1', body, randomUUID());
   }
 
+  /**
+   * Random faults on every operation: each call meets one with probability `rate`, drawn from
+   * `random` (seed it for repeatable runs). Latency faults delay, the others fail the call.
+   */
+  public chaos: { rate: number; faults: readonly Fault[]; random: () => number } | undefined;
+
   private async applyFault(operation: string): Promise<void> {
-    const fault = this.faults.get(operation)?.shift();
+    let fault = this.faults.get(operation)?.shift();
+    if (!fault && this.chaos && this.chaos.random() < this.chaos.rate) {
+      fault = this.chaos.faults[Math.floor(this.chaos.random() * this.chaos.faults.length)];
+    }
     if (!fault) return;
     switch (fault.kind) {
       case 'latency':

@@ -9,17 +9,21 @@ const dynalite = require('dynalite') as (options: Record<string, unknown>) => Se
 /** Embedded DynamoDB (dynalite, in memory), on a free loopback port. */
 export class LocalDynamo {
   private server: Server | undefined;
-  private port = 0;
+  private portNumber = 0;
 
   public async start(port = 0): Promise<string> {
     this.server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
-    this.port = (this.server.address() as AddressInfo).port;
+    this.portNumber = (this.server.address() as AddressInfo).port;
     return this.endpoint;
   }
 
+  public get port(): number {
+    return this.portNumber;
+  }
+
   public get endpoint(): string {
-    return `http://127.0.0.1:${this.port}`;
+    return `http://127.0.0.1:${this.portNumber}`;
   }
 
   public client(): DynamoDBClient {

@@ -38,6 +38,7 @@ export class SqsEmulator extends LoopbackServer {
   public reset(): void {
     this.messages = [];
     this.sent.length = 0;
+    this.deadLettered.length = 0;
     this.failNextSends = 0;
   }
 
@@ -59,13 +60,16 @@ export class SqsEmulator extends LoopbackServer {
   public returnToQueue(records: readonly SQSRecord[], visibilityTimeoutSeconds = 0): void {
     for (const r of records) {
       const original = this.sent.find((m) => m.messageId === r.messageId);
-      if (original)
-        this.messages.push({
-          ...original,
-          visibleAt: this.now() + visibilityTimeoutSeconds * 1000,
-          receiveCount: original.receiveCount + 1,
-        });
+      const received = Number(r.attributes.ApproximateReceiveCount ?? '1');
+      if (original) this.messages.push({ ...original, visibleAt: this.now() + visibilityTimeoutSeconds * 1000, receiveCount: received });
     }
+  }
+
+  /** Messages moved to the dead-letter queue after too many receives. */
+  public readonly deadLettered: SQSRecord[] = [];
+
+  public deadLetter(records: readonly SQSRecord[]): void {
+    this.deadLettered.push(...records);
   }
 
   private toRecord(m: QueuedMessage): SQSRecord {

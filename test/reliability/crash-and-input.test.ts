@@ -1,0 +1,173 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import fc from 'fast-check';
+import { ClaimStatus } from '../../lambda/domain/ledger';
+import { LocalAws, LogCapture, ManualClock } from '../../local/local-aws';
+import { loadEvent } from '../support/fixtures';
+
+const aws = new LocalAws();
+const ROOT = join(__dirname, '..', '..');
+
+beforeAll(async () => {
+  await aws.start();
+  await aws.policies().seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0 } }], new Date());
+});
+
+afterAll(async () => {
+  await aws.stop();
+});
+
+describe('Reliability: a crash between claiming and retrying', () => {
+  it('completes the retry exactly once on redelivery, and counts the attempt once', async () => {
+    // Prepare
+    const pipeline = aws.pipeline('crash');
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test');
+
+    // Act: the first instance dies (SIGKILL) right after its claim is written.
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => {
+      const child = spawn(
+        process.execPath,
+        ['--require', 'tsx/cjs', join(ROOT, 'test/support/crash-after-claim.ts'), JSON.stringify(event)],
+        {
+          cwd: ROOT,
+          env: process.env,
+          stdio: 'ignore',
+        },
+      );
+      child.on('exit', (_code, sig) => resolve(sig));
+    });
+    const afterCrash = await aws.ledger().getRecord({ pipeline, stage: 'Test', executionId: execution });
+    const retriesAfterCrash = aws.codepipeline.acceptedRetries(pipeline).length;
+    // Lambda redelivers the event a minute or more later, to another instance.
+    const later = new ManualClock(Date.now() + 180_000);
+    const run = aws.handler({ sink: new LogCapture().sink, clock: later.now });
+    await run(event);
+    await run(event);
+
+    // Assess
+    expect(signal).toBe('SIGKILL');
+    expect(afterCrash?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retrying, attempt: 1 })]);
+    expect(retriesAfterCrash).toBe(0);
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    const record = await aws.ledger().getRecord({ pipeline, stage: 'Test', executionId: execution });
+    expect(record?.retries).toBe(1);
+    expect(record?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retried, attempt: 1 })]);
+  });
+});
+
+describe('Reliability: bad input', () => {
+  const validEvent = loadEvent('stage-failed');
+  const detailValue = fc.oneof(
+    fc.string({ maxLength: 300 }),
+    fc.integer(),
+    fc.double(),
+    fc.boolean(),
+    fc.constant(null),
+    fc.object({ maxDepth: 1 }),
+    fc.string({ unit: 'grapheme', maxLength: 40 }),
+  );
+  const mutatedEvent = fc
+    .record({
+      field: fc.constantFrom(
+        'pipeline',
+        'stage',
+        'execution-id',
+        'state',
+        'version',
+        'pipeline-execution-attempt',
+        'time',
+        'source',
+        'detail-type',
+        'id',
+      ),
+      value: fc.oneof(detailValue, fc.constant(undefined), fc.string({ minLength: 10_000, maxLength: 20_000 })),
+    })
+    .map(({ field, value }) => {
+      const event = structuredClone(validEvent) as Record<string, unknown> & { detail: Record<string, unknown> };
+      if (['pipeline', 'stage', 'execution-id', 'state', 'version', 'pipeline-execution-attempt'].includes(field))
+        event.detail[field] = value;
+      else event[field] = value;
+      return event;
+    });
+  const anything = fc.oneof(
+    fc.anything(),
+    fc.json().map((j) => JSON.parse(j) as unknown),
+    mutatedEvent,
+  );
+
+  it('never retries, hangs or rejects unhandled on arbitrary events', async () => {
+    // Prepare
+    const logs = new LogCapture();
+    const run = aws.handler({ sink: logs.sink, clock: new ManualClock(Date.now()).now });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    const before = aws.codepipeline.acceptedRetries().length;
+
+    // Act
+    try {
+      await fc.assert(
+        fc.asyncProperty(anything, async (input) => {
+          const outcome = await Promise.race([
+            run(input).then(
+              () => 'done',
+              (e: unknown) => e,
+            ),
+            new Promise((resolve) => setTimeout(() => resolve('hang'), 5000)),
+          ]);
+          // A malformed event is logged and dropped; a well-formed one for an unknown pipeline is a skip.
+          expect(outcome).toBe('done');
+        }),
+        { numRuns: 300, seed: 1125 },
+      );
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries().length).toBe(before);
+    expect(unhandled).toEqual([]);
+    expect(logs.lines.filter((l) => String(l.message).startsWith('malformed')).length).toBeGreaterThan(100);
+  });
+
+  it('hands every garbled delay-queue message back for the DLQ with a clear log line', async () => {
+    // Prepare
+    const logs = new LogCapture();
+    const run = aws.handler({ sink: logs.sink });
+    const body = fc.oneof(
+      fc.string(),
+      fc.json(),
+      fc.string({ unit: 'grapheme' }),
+      fc.json().map((j) => `{"v":1,"failure":${j}}`),
+    );
+
+    // Act / Assess
+    await fc.assert(
+      fc.asyncProperty(fc.array(body, { minLength: 1, maxLength: 10 }), async (bodies) => {
+        const records = bodies.map(
+          (b, i): SQSRecord => ({
+            messageId: `m-${i}`,
+            receiptHandle: 'r',
+            body: b,
+            attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
+            messageAttributes: {},
+            md5OfBody: '',
+            eventSource: 'aws:sqs',
+            eventSourceARN: aws.sqs.queueArn,
+            awsRegion: 'us-east-1',
+          }),
+        );
+        const logged = logs.lines.length;
+        const response = (await run({ Records: records })) as SQSBatchResponse;
+        expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(records.map((r) => r.messageId).sort());
+        expect(logs.lines.slice(logged).filter((l) => l.message === 'malformed delay-queue message: left for the DLQ')).toHaveLength(
+          records.length,
+        );
+      }),
+      { numRuns: 100, seed: 2511 },
+    );
+  });
+});

@@ -9,6 +9,7 @@ import { DelayQueue } from './adapters/delay-queue';
 import { LedgerStore } from './adapters/ledger-store';
 import { NO_NOTIFIER, SnsNotifier } from './adapters/notifier';
 import { CodePipelineAdapter } from './adapters/pipeline-state';
+import { CachedPolicyReader } from './adapters/policy-cache';
 import { PolicyStore } from './adapters/policy-store';
 import { ConfigurationError, InvalidInputError } from './domain/errors';
 import { looksLikeEventBridgeEvent, parseDelayedRetry, parseStageEvent, type StageEvent } from './domain/events';
@@ -25,6 +26,12 @@ function isSqsEvent(input: unknown): input is SQSEvent {
   return Array.isArray(records) && records.length > 0 && (records[0] as { eventSource?: unknown })?.eventSource === 'aws:sqs';
 }
 
+/** Policy cache lifetime: POLICY_CACHE_SECONDS (0 turns the cache off), 10 s by default. */
+function cacheSeconds(value: string | undefined): number {
+  const n = Number(value ?? 10);
+  return Number.isFinite(n) && n >= 0 ? n : 10;
+}
+
 /** Builds the production dependencies from the environment; SDK clients honour AWS_ENDPOINT_URL_*. */
 export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): ServiceDeps {
   const tableName = env.TABLE_NAME;
@@ -35,7 +42,7 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Servi
   const dynamo = new DynamoDBClient({});
   return {
     pipelines: new CodePipelineAdapter(new CodePipelineClient({})),
-    policies: new PolicyStore(tableName, dynamo),
+    policies: new CachedPolicyReader(new PolicyStore(tableName, dynamo), cacheSeconds(env.POLICY_CACHE_SECONDS)),
     ledger: new LedgerStore(tableName, dynamo, (Number.isFinite(retentionDays) && retentionDays > 0 ? retentionDays : 30) * 86_400),
     delays: new DelayQueue(queueUrl, new SQSClient({})),
     logger: new PowertoolsLogAdapter(),

@@ -9,10 +9,16 @@ const dynalite = require('dynalite') as (options: Record<string, unknown>) => Se
 /** Embedded DynamoDB (dynalite, in memory), on a free loopback port. */
 export class LocalDynamo {
   private server: Server | undefined;
+  /** Requests served, by operation (X-Amz-Target without the prefix). */
+  public readonly requests = new Map<string, number>();
   private portNumber = 0;
 
   public async start(port = 0): Promise<string> {
     this.server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    this.server.on('request', (req: { headers: Record<string, unknown> }) => {
+      const op = String(req.headers['x-amz-target'] ?? '').replace('DynamoDB_20120810.', '');
+      this.requests.set(op, (this.requests.get(op) ?? 0) + 1);
+    });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
     this.portNumber = (this.server.address() as AddressInfo).port;
     return this.endpoint;

@@ -42,6 +42,8 @@ export class LocalAws {
       AWS_ENDPOINT_URL_SQS: sqsEndpoint,
       AWS_ENDPOINT_URL_SNS: snsEndpoint,
       NOTIFY_TOPIC_ARN: this.topicArn,
+      // Tests change policies between events; they want every change seen at once.
+      POLICY_CACHE_SECONDS: '0',
       TABLE_NAME: this.tableName,
       RETRY_QUEUE_URL: this.sqs.queueUrl,
     });

@@ -82,11 +82,15 @@ export class RetryService {
 
   public async handleFailure(failure: StageFailure): Promise<Result> {
     const { pipelines, policies, ledger, clock } = this.deps;
-    // Three independent reads, in parallel: live state, policies and pauses, the ledger.
-    const [lookup, context, recorded] = await Promise.all([
+    // Policies first (cached on a warm instance), then the live state and, only when the policy
+    // needs its history (backoff, retry window, counting others' retries), the ledger record.
+    // Otherwise the conditional claim alone settles duplicates and limits: one call fewer.
+    const context = await policies.load(failure.pipeline, failure.stage);
+    const resolved = resolvePolicy(context.layers);
+    const { policy } = resolved;
+    const [lookup, recorded] = await Promise.all([
       pipelines.getStage(failure.pipeline, failure.stage),
-      policies.load(failure.pipeline, failure.stage),
-      ledger.view(keyOf(failure), failure.occurrence),
+      needsLedgerHistory(policy) ? ledger.view(keyOf(failure), failure.occurrence) : Promise.resolve(undefined),
     ]);
     const now = clock();
     for (const problem of context.problems) this.deps.logger.log('warn', 'ignoring invalid policy field', { problem });
@@ -95,14 +99,12 @@ export class RetryService {
       return this.skip(failure, SkipReason.PipelineNotFound, `pipeline ${failure.pipeline} does not exist`, now);
     }
     const view = lookup.kind === 'found' ? lookup.view : undefined;
-    const resolved = resolvePolicy(context.layers);
-    const { policy } = resolved;
     // This failure already has a claim: a duplicate delivery, or a takeover after a crash.
-    if (recorded.claim) return this.handleExistingClaim(failure, recorded.claim, view, now, policy);
+    if (recorded?.claim) return this.handleExistingClaim(failure, recorded.claim, view, now, policy);
+    const snapshot = recorded?.snapshot ?? { retries: 0, firstFailureAt: undefined };
 
-    const decision = decide(failure, view, resolved, { paused: context.paused, ledger: recorded.snapshot, random: this.deps.random }, now);
-    if (decision.kind === 'skip')
-      return this.skip(failure, decision.reason, decision.detail, now, { view, alreadyRecorded: recorded.skipReason });
+    const decision = decide(failure, view, resolved, { paused: context.paused, ledger: snapshot, random: this.deps.random }, now);
+    if (decision.kind === 'skip') return this.skip(failure, decision.reason, decision.detail, now, view);
     if (policy.mode === PolicyMode.Observe) {
       const would = decision.kind === 'retry-now' ? 'now' : `at ${decision.at.toISOString()}`;
       const detail = `would retry ${decision.retryMode} ${would} (${decision.reason})`;
@@ -121,7 +123,7 @@ export class RetryService {
       token: this.deps.newToken(),
       fingerprint: view ? failureFingerprint(view) : '',
       maxRetries: decision.allowedRetries,
-      expectedRetries: recorded.snapshot.retries,
+      ...(recorded ? { expectedRetries: recorded.snapshot.retries } : {}),
       failedAt: failure.failedAt,
       now,
     });
@@ -132,6 +134,7 @@ export class RetryService {
           SkipReason.MaxRetries,
           `all ${policy.maxRetries} automatic retries of this stage execution are used`,
           now,
+          view,
         );
       case 'exists':
         return this.handleExistingClaim(failure, result.claim, view, now, policy);
@@ -335,17 +338,11 @@ export class RetryService {
     return this.report(failure, claim.attempt, Outcome.Skipped, 'another instance took the claim over meanwhile', { level: 'warn' });
   }
 
-  private async skip(
-    failure: StageFailure,
-    reason: SkipReason,
-    detail: string,
-    now: Date,
-    extra: { view?: StageView; alreadyRecorded?: string } = {},
-  ): Promise<Result> {
-    await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now, failure.failedAt);
+  private async skip(failure: StageFailure, reason: SkipReason, detail: string, now: Date, view?: StageView): Promise<Result> {
+    const first = await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now, failure.failedAt);
     const kind = NOTIFY_ON[reason];
     // A redelivered event gets the same answer, but operators hear about it once.
-    if (kind && extra.alreadyRecorded !== reason) await this.tell(failure, kind, `${reason}: ${detail}`, extra.view);
+    if (kind && first) await this.tell(failure, kind, `${reason}: ${detail}`, view);
     return this.report(failure, undefined, Outcome.Skipped, `${reason}: ${detail}`, { code: reason });
   }
 
@@ -435,6 +432,11 @@ export function summarizeFailure(view: StageView | undefined): string {
     .filter((a) => a.status === 'Failed')
     .map((a) => `${a.name}: ${a.errorCode ?? 'failed'}${a.errorMessage || a.summary ? ` — ${a.errorMessage ?? a.summary}` : ''}`)
     .join('; ');
+}
+
+/** Policies whose decision depends on the stage execution's history in the ledger. */
+function needsLedgerHistory(policy: RetryPolicy): boolean {
+  return policy.backoff !== 1 || policy.maxRetryWindowSeconds !== undefined || policy.countManualRetries;
 }
 
 export function keyOf(failure: StageFailure): LedgerKey {

@@ -50,7 +50,10 @@ async function main(): Promise<void> {
 
   const snapshot = (): Calls => ({
     codepipeline: Object.fromEntries(
-      ['GetPipelineState', 'GetPipeline', 'RetryStageExecution'].map((op) => [op, aws.codepipeline.calls.filter((c) => c.operation === op).length]),
+      ['GetPipelineState', 'GetPipeline', 'RetryStageExecution'].map((op) => [
+        op,
+        aws.codepipeline.calls.filter((c) => c.operation === op).length,
+      ]),
     ),
     dynamodb: Object.fromEntries(aws.dynamo.requests),
     sqs: aws.sqs.sent.length,
@@ -234,7 +237,12 @@ async function main(): Promise<void> {
   const rows = paths.map((p) => {
     const c = p.calls;
     const detail = c
-      ? [...Object.entries(c.codepipeline), ...Object.entries(c.dynamodb), ...(c.sqs ? [['SQS SendMessage', c.sqs]] : []), ...(c.sns ? [['SNS Publish', c.sns]] : [])]
+      ? [
+          ...Object.entries(c.codepipeline),
+          ...Object.entries(c.dynamodb),
+          ...(c.sqs ? [['SQS SendMessage', c.sqs]] : []),
+          ...(c.sns ? [['SNS Publish', c.sns]] : []),
+        ]
           .map(([k, v]) => `${k} ${fmt(Number(v), 2).replace(/\.00$/, '')}`)
           .join(', ')
       : '';

@@ -57,8 +57,6 @@ export interface LedgerView {
   readonly snapshot: LedgerSnapshot;
   /** This failure occurrence's claim, if it has one: the event is then a duplicate or a takeover. */
   readonly claim: Claim | undefined;
-  /** The reason already recorded for not retrying this occurrence, if any (a duplicate event). */
-  readonly skipReason: string | undefined;
 }
 
 export interface LedgerPort {
@@ -70,7 +68,8 @@ export interface LedgerPort {
   reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean>;
   finish(key: LedgerKey, claim: Claim, finish: ClaimFinish): Promise<boolean>;
   release(key: LedgerKey, claim: Claim): Promise<boolean>;
-  recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<void>;
+  /** Records why an occurrence is not retried; false when that very reason was already recorded. */
+  recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<boolean>;
 }
 
 const claimAttribute = (occurrence: number) => `occ_${occurrence}`;
@@ -97,12 +96,15 @@ export class LedgerStore implements LedgerPort {
     // a wrong guess costs one read and one more write, never a wrong count.
     let expected = c.expectedRetries ?? Math.max(0, c.occurrence - 1);
     for (let round = 0; round < 5; round++) {
+      let item: Record<string, unknown> | undefined;
       if (expected < c.maxRetries) {
-        const claim = await this.tryClaim(key, c, expected);
-        if (claim) return { kind: 'claimed', claim };
+        const attempt = await this.tryClaim(key, c, expected);
+        if (attempt.kind === 'claimed') return { kind: 'claimed', claim: attempt.claim };
+        item = attempt.item;
       }
-      // Lost a race, guessed wrong, or out of slots: the item says which.
-      const item = await this.read(key);
+      // Lost a race, guessed wrong, or out of slots: the item says which. DynamoDB returns it with
+      // the failed write; a store that does not (dynalite) costs one read.
+      item ??= await this.read(key);
       const existing = item?.[claimAttribute(c.occurrence)];
       if (existing) return { kind: 'exists', claim: toClaim(existing) };
       const retries = Number(item?.retries ?? 0);
@@ -116,7 +118,11 @@ export class LedgerStore implements LedgerPort {
    * One conditional write: this occurrence has no claim yet and the counter is exactly
    * `expected` (so the attempt number we store is right), which is below maxRetries.
    */
-  private async tryClaim(key: LedgerKey, c: NewClaim, expected: number): Promise<Claim | undefined> {
+  private async tryClaim(
+    key: LedgerKey,
+    c: NewClaim,
+    expected: number,
+  ): Promise<{ kind: 'claimed'; claim: Claim } | { kind: 'conflict'; item: Record<string, unknown> | undefined }> {
     const claim: Claim = {
       occurrence: c.occurrence,
       attempt: expected + 1,
@@ -153,11 +159,12 @@ export class LedgerStore implements LedgerPort {
             ':ttl': this.expiry(c.now),
             ':failedAt': c.failedAt.toISOString(),
           }),
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
         }),
       );
-      return claim;
+      return { kind: 'claimed', claim };
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return undefined;
+      if (error instanceof ConditionalCheckFailedException) return { kind: 'conflict', item: itemOf(error) };
       throw fault('claim a retry', error);
     }
   }
@@ -171,7 +178,6 @@ export class LedgerStore implements LedgerPort {
         firstFailureAt: typeof item?.firstFailureAt === 'string' ? new Date(item.firstFailureAt) : undefined,
       },
       claim: raw ? toClaim(raw) : undefined,
-      skipReason: (item?.[`skip_${occurrence}`] as { reason?: string } | undefined)?.reason,
     };
   }
 
@@ -290,14 +296,39 @@ export class LedgerStore implements LedgerPort {
     return this.conditional(key, claim, 'REMOVE #claim SET retries = retries - :one', { ':one': 1 });
   }
 
-  public async recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<void> {
+  public async recordSkip(
+    key: LedgerKey,
+    occurrence: number,
+    reason: string,
+    detail: string,
+    now: Date,
+    failedAt?: Date,
+  ): Promise<boolean> {
+    try {
+      await this.recordSkipOnce(key, occurrence, reason, detail, now, failedAt);
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
+  }
+
+  private async recordSkipOnce(
+    key: LedgerKey,
+    occurrence: number,
+    reason: string,
+    detail: string,
+    now: Date,
+    failedAt?: Date,
+  ): Promise<void> {
     await this.update(
       key,
       'SET #skip = :skip, pipeline = :pipeline, stage = :stage, executionId = :execution, updatedAt = :now, ' +
         'expiresAt = :ttl, retries = if_not_exists(retries, :zero), firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
-      { '#skip': `skip_${occurrence}` },
+      { '#skip': `skip_${occurrence}`, '#reason': 'reason' },
       {
         ':skip': { occurrence, reason, detail, at: now.toISOString() },
+        ':reason': reason,
         ':pipeline': key.pipeline,
         ':stage': key.stage,
         ':execution': key.executionId,
@@ -306,6 +337,8 @@ export class LedgerStore implements LedgerPort {
         ':zero': 0,
         ':failedAt': (failedAt ?? now).toISOString(),
       },
+      // The same decision delivered again changes nothing, and says so.
+      'attribute_not_exists(#skip) OR #skip.#reason <> :reason',
     );
   }
 
@@ -368,6 +401,11 @@ export class LedgerStore implements LedgerPort {
 
 function fault(what: string, error: unknown): TransientFaultError {
   return new TransientFaultError(`could not ${what} in DynamoDB`, { cause: error });
+}
+
+/** The item a failed conditional write returned (ReturnValuesOnConditionCheckFailure), if any. */
+export function itemOf(error: ConditionalCheckFailedException): Record<string, unknown> | undefined {
+  return error.Item ? unmarshall(error.Item) : undefined;
 }
 
 function toClaim(raw: unknown): Claim {

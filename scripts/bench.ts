@@ -273,6 +273,11 @@ machine, and these are from one run on **${machine}**.
 ${rows.join('\n')}
 
 Targets from the issue: at most 4 AWS calls for an immediate retry on a warm instance, at most 2 for a duplicate delivery.
+A duplicate's claim is a conditional write that fails and returns the item with the failure
+(ReturnValuesOnConditionCheckFailure: ALL_OLD), so the duplicate path needs no read. The ledger record is read up front
+only for policies that need the stage execution's history (backoff, a retry window, counting others' retries), which
+adds one GetItem to these paths. The scheduled path creates a new pipeline per sample,
+so its GetPipeline and policy read are cold-cache figures; on a warm instance with known pipelines they are cached.
 
 ## Throughput
 

@@ -103,7 +103,7 @@ export class LedgerStore implements LedgerPort {
         item = attempt.item;
       }
       // Lost a race, guessed wrong, or out of slots: the item says which. DynamoDB returns it with
-      // the failed write; a store that does not (dynalite) costs one read.
+      // the failed write; only when it does not (the item did not exist) is it read.
       item ??= await this.read(key);
       const existing = item?.[claimAttribute(c.occurrence)];
       if (existing) return { kind: 'exists', claim: toClaim(existing) };

@@ -304,24 +304,7 @@ export class LedgerStore implements LedgerPort {
     now: Date,
     failedAt?: Date,
   ): Promise<boolean> {
-    try {
-      await this.recordSkipOnce(key, occurrence, reason, detail, now, failedAt);
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
-  }
-
-  private async recordSkipOnce(
-    key: LedgerKey,
-    occurrence: number,
-    reason: string,
-    detail: string,
-    now: Date,
-    failedAt?: Date,
-  ): Promise<void> {
-    await this.update(
+    return this.tryUpdate(
       key,
       'SET #skip = :skip, pipeline = :pipeline, stage = :stage, executionId = :execution, updatedAt = :now, ' +
         'expiresAt = :ttl, retries = if_not_exists(retries, :zero), firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
@@ -342,15 +325,26 @@ export class LedgerStore implements LedgerPort {
     );
   }
 
-  private async conditional(key: LedgerKey, claim: Claim, expression: string, values: Record<string, unknown>): Promise<boolean> {
+  private conditional(key: LedgerKey, claim: Claim, expression: string, values: Record<string, unknown>): Promise<boolean> {
+    return this.tryUpdate(
+      key,
+      expression,
+      { '#claim': claimAttribute(claim.occurrence), '#status': 'status', '#token': 'token' },
+      { ...values, ':expectedToken': claim.token },
+      '#claim.#token = :expectedToken',
+    );
+  }
+
+  /** An update whose condition may fail: false when it did, a fault for anything else. */
+  private async tryUpdate(
+    key: LedgerKey,
+    expression: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+    condition: string,
+  ): Promise<boolean> {
     try {
-      await this.update(
-        key,
-        expression,
-        { '#claim': claimAttribute(claim.occurrence), '#status': 'status', '#token': 'token' },
-        { ...values, ':expectedToken': claim.token },
-        '#claim.#token = :expectedToken',
-      );
+      await this.update(key, expression, names, values, condition);
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return false;

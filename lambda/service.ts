@@ -307,7 +307,7 @@ export class RetryService {
     keepSlot = false,
     view?: StageView,
   ): Promise<Result> {
-    const why = keepSlot ? `${detail} (a crashed earlier holder may have retried; its slot stays counted)` : detail;
+    const why = withSlotNote(detail, keepSlot);
     await this.finish(failure, claim, ClaimStatus.Abandoned, reason, why, this.deps.clock(), keepSlot);
     const kind = NOTIFY_ON[reason];
     if (kind) await this.tell(failure, kind, `${reason}: ${why}`, view);
@@ -339,7 +339,13 @@ export class RetryService {
   }
 
   private async skip(failure: StageFailure, reason: SkipReason, detail: string, now: Date, view?: StageView): Promise<Result> {
-    const first = await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now, failure.failedAt);
+    const { first, claim } = await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now, failure.failedAt);
+    if (claim && isStale(claim, now)) {
+      // An earlier delivery claimed this failure and died: settle its claim with this decision.
+      const held = await this.acquire(failure, claim, now);
+      const keepSlot = claim.status === ClaimStatus.Retrying;
+      if (held) await this.finish(failure, held, ClaimStatus.Abandoned, reason, withSlotNote(detail, keepSlot), now, keepSlot);
+    }
     const kind = NOTIFY_ON[reason];
     // A redelivered event gets the same answer, but operators hear about it once.
     if (kind && first) await this.tell(failure, kind, `${reason}: ${detail}`, view);
@@ -432,6 +438,11 @@ export function summarizeFailure(view: StageView | undefined): string {
     .filter((a) => a.status === 'Failed')
     .map((a) => `${a.name}: ${a.errorCode ?? 'failed'}${a.errorMessage || a.summary ? ` — ${a.errorMessage ?? a.summary}` : ''}`)
     .join('; ');
+}
+
+/** Says why a claim that ends without our retry still counts, when it does. */
+function withSlotNote(detail: string, keepSlot: boolean): string {
+  return keepSlot ? `${detail} (a crashed earlier holder may have retried; its slot stays counted)` : detail;
 }
 
 /** Policies whose decision depends on the stage execution's history in the ledger. */

@@ -52,6 +52,13 @@ export interface LedgerRecord extends LedgerKey {
   readonly recoveredAfter: number | undefined;
 }
 
+export interface SkipRecord {
+  /** False when this very reason was already recorded for the occurrence (a duplicate event). */
+  readonly first: boolean;
+  /** The occurrence's claim, if an earlier delivery claimed it (and may have crashed holding it). */
+  readonly claim: Claim | undefined;
+}
+
 /** The ledger's view of one stage execution, read before deciding. */
 export interface LedgerView {
   readonly snapshot: LedgerSnapshot;
@@ -68,8 +75,8 @@ export interface LedgerPort {
   reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean>;
   finish(key: LedgerKey, claim: Claim, finish: ClaimFinish): Promise<boolean>;
   release(key: LedgerKey, claim: Claim): Promise<boolean>;
-  /** Records why an occurrence is not retried; false when that very reason was already recorded. */
-  recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<boolean>;
+  /** Records why an occurrence is not retried. */
+  recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<SkipRecord>;
 }
 
 const claimAttribute = (occurrence: number) => `occ_${occurrence}`;
@@ -303,8 +310,8 @@ export class LedgerStore implements LedgerPort {
     detail: string,
     now: Date,
     failedAt?: Date,
-  ): Promise<boolean> {
-    return this.tryUpdate(
+  ): Promise<SkipRecord> {
+    const item = await this.tryUpdateItem(
       key,
       'SET #skip = :skip, pipeline = :pipeline, stage = :stage, executionId = :execution, updatedAt = :now, ' +
         'expiresAt = :ttl, retries = if_not_exists(retries, :zero), firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
@@ -323,6 +330,8 @@ export class LedgerStore implements LedgerPort {
       // The same decision delivered again changes nothing, and says so.
       'attribute_not_exists(#skip) OR #skip.#reason <> :reason',
     );
+    const raw = item?.[claimAttribute(occurrence)];
+    return { first: item !== undefined, claim: raw ? toClaim(raw) : undefined };
   }
 
   private conditional(key: LedgerKey, claim: Claim, expression: string, values: Record<string, unknown>): Promise<boolean> {
@@ -343,11 +352,21 @@ export class LedgerStore implements LedgerPort {
     values: Record<string, unknown>,
     condition: string,
   ): Promise<boolean> {
+    return (await this.tryUpdateItem(key, expression, names, values, condition)) !== undefined;
+  }
+
+  /** As tryUpdate, returning the item after the update (undefined when the condition failed). */
+  private async tryUpdateItem(
+    key: LedgerKey,
+    expression: string,
+    names: Record<string, string>,
+    values: Record<string, unknown>,
+    condition: string,
+  ): Promise<Record<string, unknown> | undefined> {
     try {
-      await this.update(key, expression, names, values, condition);
-      return true;
+      return await this.update(key, expression, names, values, condition);
     } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
+      if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
     }
   }
@@ -358,10 +377,10 @@ export class LedgerStore implements LedgerPort {
     names: Record<string, string>,
     values: Record<string, unknown>,
     condition?: string,
-  ): Promise<void> {
+  ): Promise<Record<string, unknown>> {
     const usedNames = Object.fromEntries(Object.entries(names).filter(([n]) => `${expression} ${condition ?? ''}`.includes(n)));
     try {
-      await this.client.send(
+      const out = await this.client.send(
         new UpdateItemCommand({
           TableName: this.tableName,
           Key: marshall(Keys.ledger(key)),
@@ -369,8 +388,10 @@ export class LedgerStore implements LedgerPort {
           ConditionExpression: condition,
           ExpressionAttributeNames: usedNames,
           ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
+          ReturnValues: 'ALL_NEW',
         }),
       );
+      return unmarshall(out.Attributes ?? {});
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) throw error;
       throw fault('update the ledger', error);

@@ -520,8 +520,16 @@ describe('handler: every RetryStageExecution outcome', () => {
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
     const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
     expect(record?.retries).toBe(1);
-    // The redelivery sees the stage running again and leaves it alone; the claim stays counted.
-    expect(record?.claims.map((c) => [c.occurrence, c.attempt])).toEqual([[1, 1]]);
+    // The redelivery sees the stage running again: it settles the dead holder's claim, still counted.
+    expect(record?.claims).toEqual([
+      expect.objectContaining({
+        occurrence: 1,
+        attempt: 1,
+        status: ClaimStatus.Abandoned,
+        outcome: 'stage-in-progress',
+        reason: expect.stringContaining('slot stays counted'),
+      }),
+    ]);
     expect(record?.skips).toEqual([
       expect.objectContaining({ occurrence: 1, reason: 'stage-in-progress' }),
       expect.objectContaining({ occurrence: 2, reason: 'max-retries' }),

@@ -104,7 +104,7 @@ async function main(): Promise<void> {
     },
     {
       // The very events of the immediate-retry path, delivered again (EventBridge at-least-once).
-      name: 'duplicate delivery',
+      name: 'duplicate delivery (after the retry started)',
       prepare: (i) => structuredClone(delivered[i] as object),
       latencies: [],
     },
@@ -273,8 +273,11 @@ machine, and these are from one run on **${machine}**.
 ${rows.join('\n')}
 
 Targets from the issue: at most 4 AWS calls for an immediate retry on a warm instance, at most 2 for a duplicate delivery.
-A duplicate's claim is a conditional write that fails and returns the item with the failure
-(ReturnValuesOnConditionCheckFailure: ALL_OLD), so the duplicate path needs no read. The ledger record is read up front
+The duplicate row is the usual duplicate: the same event delivered again after the first delivery's retry started, so
+the live state alone answers (the stage is running again) and the only write is the skip record. A duplicate that arrives
+while another instance still holds the claim instead makes a conditional claim that fails: DynamoDB returns the item with
+that failure (ReturnValuesOnConditionCheckFailure: ALL_OLD), while dynalite ignores the parameter and costs one GetItem
+more; that delivery also sends one check-back message to the delay queue. The ledger record is read up front
 only for policies that need the stage execution's history (backoff, a retry window, counting others' retries), which
 adds one GetItem to these paths. The scheduled path creates a new pipeline per sample,
 so its GetPipeline and policy read are cold-cache figures; on a warm instance with known pipelines they are cached.

@@ -55,10 +55,21 @@ export interface StatusSummary {
   readonly retries: number;
   readonly exhausted: readonly { pipeline: string; stage: string; executionId: string; at: string }[];
   readonly waiting: readonly { pipeline: string; stage: string; executionId: string; attempt: number; dueAt: string }[];
+  /**
+   * Claims whose holder's lease ran out without an outcome: an instance died, or a delay message
+   * was lost. The next delivery of that failure settles them; until then they need a look.
+   */
+  readonly stuck: readonly { pipeline: string; stage: string; executionId: string; attempt: number; status: string; leaseUntil: string }[];
 }
 
 /** What `autoretry status` shows, from the ledger records of the window. */
-export function statusSummary(records: readonly LedgerRecord[], paused: StatusSummary['paused'], since: Date): StatusSummary {
+export function statusSummary(
+  records: readonly LedgerRecord[],
+  paused: StatusSummary['paused'],
+  since: Date,
+  now: Date = new Date(),
+): StatusSummary {
+  const stuck: StatusSummary['stuck'][number][] = [];
   const sinceIso = since.toISOString();
   const retriesByPipeline: Record<string, number> = {};
   const exhausted: { pipeline: string; stage: string; executionId: string; at: string }[] = [];
@@ -70,6 +81,16 @@ export function statusSummary(records: readonly LedgerRecord[], paused: StatusSu
       }
       if (c.status === 'scheduled') {
         waiting.push({ pipeline: r.pipeline, stage: r.stage, executionId: r.executionId, attempt: c.attempt, dueAt: c.dueAt });
+      }
+      if ((c.status === 'scheduled' || c.status === 'retrying') && Date.parse(c.leaseUntil) < now.getTime()) {
+        stuck.push({
+          pipeline: r.pipeline,
+          stage: r.stage,
+          executionId: r.executionId,
+          attempt: c.attempt,
+          status: c.status,
+          leaseUntil: c.leaseUntil,
+        });
       }
     }
     const spent = r.skips.filter((s) => s.reason === 'max-retries' && s.at >= sinceIso);
@@ -83,5 +104,6 @@ export function statusSummary(records: readonly LedgerRecord[], paused: StatusSu
     retries: Object.values(retriesByPipeline).reduce((a, b) => a + b, 0),
     exhausted: exhausted.sort((a, b) => b.at.localeCompare(a.at)),
     waiting: waiting.sort((a, b) => a.dueAt.localeCompare(b.dueAt)),
+    stuck,
   };
 }

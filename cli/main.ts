@@ -277,7 +277,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
         (await services.policies()).listPauses(),
       ]);
       const budgets = await (await services.budgets()).list(io.now());
-      const summary = { ...statusSummary(records, paused, since), budgets };
+      const summary = { ...statusSummary(records, paused, since, io.now()), budgets };
       if (opts.json) return json(summary);
       const killSwitch = paused.some((p) => p.pipeline === '*');
       io.out(style.paint('Paused', 'bold'));
@@ -291,6 +291,12 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
       for (const e of summary.exhausted) io.out(`  ${e.pipeline}/${e.stage}  execution ${shortId(e.executionId)}  at ${shortTime(e.at)}`);
       io.out(style.paint(`Waiting in the delay queue: ${summary.waiting.length}`, 'bold'));
       for (const w of summary.waiting) io.out(`  ${w.pipeline}/${w.stage}  retry ${w.attempt}  due ${shortTime(w.dueAt)}`);
+      io.out(style.paint(`Stuck (a holder's lease ran out without an outcome): ${summary.stuck.length}`, 'bold'));
+      for (const x of summary.stuck) {
+        io.out(
+          `  ${style.paint(`${x.pipeline}/${x.stage}`, 'red')}  execution ${shortId(x.executionId)}  retry ${x.attempt}  ${x.status} since ${shortTime(x.leaseUntil)}`,
+        );
+      }
       io.out(style.paint('Retry budgets', 'bold'));
       if (budgets.length === 0) io.out('  none in use');
       for (const b of budgets) {

@@ -11,6 +11,7 @@ const cli = (args: string[]) => runCli(args, { AWS_ENDPOINT_URL_DYNAMODB: aws.dy
 let flaky: { pipeline: string; execution: string };
 let exhausted: { pipeline: string; execution: string };
 let waiting: { pipeline: string; execution: string };
+let stuck: { pipeline: string; execution: string };
 
 beforeAll(async () => {
   await aws.start();
@@ -37,6 +38,26 @@ beforeAll(async () => {
   waiting = { pipeline: c, execution: aws.codepipeline.failNewExecution(c, 'Test', ['UnitTests']) };
   await aws.handler({ sink: new LogCapture().sink, clock: new ManualClock(Date.now()).now })(aws.codepipeline.stageFailedEvent(c, 'Test'));
   await policies.setPaused('frozen-app', true, 'bob', new Date());
+
+  // A claim whose holder died before recording anything, its lease long gone.
+  const d = aws.pipeline('dead');
+  const past = new Date(Date.now() - 3600_000);
+  stuck = { pipeline: d, execution: aws.codepipeline.failNewExecution(d, 'Deploy', ['ExecuteChangeSet']) };
+  await aws.ledger().claim(
+    { pipeline: d, stage: 'Deploy', executionId: stuck.execution },
+    {
+      occurrence: 1,
+      status: 'retrying',
+      retryMode: 'ALL_ACTIONS',
+      dueAt: past,
+      leaseUntil: new Date(past.getTime() + 120_000),
+      token: 'dead-holder',
+      fingerprint: 'x',
+      maxRetries: 2,
+      failedAt: past,
+      now: new Date(),
+    },
+  );
 });
 
 afterAll(async () => {
@@ -105,12 +126,14 @@ describe('CLI: autoretry status', () => {
       retriesByPipeline: Record<string, number>;
       exhausted: { pipeline: string; stage: string }[];
       waiting: { pipeline: string; stage: string; attempt: number }[];
+      stuck: { pipeline: string; stage: string; status: string }[];
     };
     expect(status.paused).toEqual([expect.objectContaining({ pipeline: 'frozen-app', updatedBy: 'bob' })]);
     expect(status.retriesByPipeline).toEqual({ [flaky.pipeline]: 1, [exhausted.pipeline]: 1 });
     expect(status.retries).toBe(2);
     expect(status.exhausted).toEqual([expect.objectContaining({ pipeline: exhausted.pipeline, stage: 'Deploy' })]);
     expect(status.waiting).toEqual([expect.objectContaining({ pipeline: waiting.pipeline, stage: 'Test', attempt: 1 })]);
+    expect(status.stuck).toEqual([expect.objectContaining({ pipeline: stuck.pipeline, stage: 'Deploy', status: 'retrying' })]);
   });
 
   it('prints the same for people', async () => {
@@ -124,6 +147,7 @@ describe('CLI: autoretry status', () => {
     expect(result.stdout).toContain('Retries in the last 24 h: 2');
     expect(result.stdout).toContain(`${exhausted.pipeline}/Deploy`);
     expect(result.stdout).toContain(`Waiting in the delay queue: 1`);
+    expect(result.stdout).toContain(`Stuck (a holder's lease ran out without an outcome): 1`);
   });
 
   it('uses colour only when asked for or on a terminal', async () => {

@@ -9,7 +9,7 @@ import { checkRetryable, type Decision, decide, SkipReason } from './domain/deci
 import type { DelayedRetryMessage } from './domain/events';
 import { type Claim, ClaimStatus, isStale, type LedgerKey, TERMINAL_STATUSES } from './domain/ledger';
 import { PolicyMode, type RetryPolicy, resolvePolicy } from './domain/policy';
-import { failureFingerprint, type StageFailure, type StageView } from './domain/types';
+import { ActionStatus, failureFingerprint, type StageFailure, type StageView } from './domain/types';
 import type { Logger } from './log';
 import { MetricName, type MetricsPort } from './observability';
 
@@ -275,7 +275,7 @@ export class RetryService {
           `${decision && decision.kind !== 'skip' ? `${decision.reason}; ` : ''}RetryStageExecution ${claim.retryMode}`,
         );
       case RetryCallResult.NotRetryable:
-        return this.abandon(failure, claim, 'not-retryable', detail, false, view);
+        return this.abandon(failure, claim, SkipReason.NotRetryable, detail, false, view);
       case RetryCallResult.NotLatest:
         return this.abandon(failure, claim, SkipReason.Superseded, detail);
       case RetryCallResult.Busy:
@@ -357,16 +357,12 @@ export class RetryService {
     const now = this.deps.clock();
     const retries = await this.deps.ledger.recordRecovery(keyOf(failure), now);
     if (retries === undefined) return undefined;
-    this.deps.metrics.count(MetricName.RetryRecovered, failure.pipeline, {}, { attempt: retries, stage: failure.stage });
-    this.deps.logger.log('info', 'decision', {
-      pipeline: failure.pipeline,
-      stage: failure.stage,
-      executionId: failure.executionId,
-      attempt: retries,
-      decision: Outcome.Recovered,
-      reason: `stage succeeded after ${retries} automatic ${retries === 1 ? 'retry' : 'retries'}`,
-    });
-    return { outcome: Outcome.Recovered, reason: 'stage succeeded after automatic retries', attempt: retries };
+    return this.report(
+      failure,
+      retries,
+      Outcome.Recovered,
+      `stage succeeded after ${retries} automatic ${retries === 1 ? 'retry' : 'retries'}`,
+    );
   }
 
   /** Best effort: a notification that cannot be sent is logged, never a reason to fail the event. */
@@ -388,8 +384,9 @@ export class RetryService {
 
   private count(failure: StageFailure, outcome: Outcome, attempt: number | undefined, code: string | undefined): void {
     const m = this.deps.metrics;
-    if (outcome === Outcome.Retried) {
-      m.count(MetricName.RetryAttempted, failure.pipeline, {}, { attempt: attempt ?? 0, stage: failure.stage });
+    if (outcome === Outcome.Retried || outcome === Outcome.Recovered) {
+      const name = outcome === Outcome.Retried ? MetricName.RetryAttempted : MetricName.RetryRecovered;
+      m.count(name, failure.pipeline, {}, { attempt: attempt ?? 0, stage: failure.stage });
       return;
     }
     if (!([Outcome.Skipped, Outcome.Abandoned, Outcome.Observed, Outcome.Failed] as Outcome[]).includes(outcome)) return;
@@ -428,14 +425,14 @@ const NOTIFY_ON: Partial<Record<string, NoticeKind>> = {
   [SkipReason.MaxRetries]: NoticeKind.Exhausted,
   [SkipReason.NeverRetryRule]: NoticeKind.NotRetryable,
   [SkipReason.NoRetryRuleMatch]: NoticeKind.NotRetryable,
-  'not-retryable': NoticeKind.NotRetryable,
+  [SkipReason.NotRetryable]: NoticeKind.NotRetryable,
   [SkipReason.BudgetExhausted]: NoticeKind.CircuitOpen,
 };
 
 /** "UnitTests: JobFailed — Build timed out; Lint: …" from the stage's failed actions. */
 export function summarizeFailure(view: StageView | undefined): string {
   return (view?.actions ?? [])
-    .filter((a) => a.status === 'Failed')
+    .filter((a) => a.status === ActionStatus.Failed)
     .map((a) => `${a.name}: ${a.errorCode ?? 'failed'}${a.errorMessage || a.summary ? ` — ${a.errorMessage ?? a.summary}` : ''}`)
     .join('; ');
 }

@@ -45,31 +45,39 @@ export class BudgetStore implements BudgetPort {
     private readonly client: DynamoDBClient,
   ) {}
 
-  public async reserve(pipeline: string, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult> {
-    for (let round = 0; round < 8; round++) {
-      const item = await this.read(pipeline);
+  public reserve(pipeline: string, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult> {
+    return this.change<BudgetResult>(pipeline, (item) => {
       const stamps = prune(item?.stamps ?? {}, now, budget.windowSeconds);
-      if (stamps[id] !== undefined) return { ok: true, used: Object.keys(stamps).length };
       const used = Object.keys(stamps).length;
-      if (used >= budget.maxRetries) {
-        const oldest = Math.min(...Object.values(stamps));
-        return { ok: false, used, reopensAt: new Date(oldest + budget.windowSeconds * 1000) };
-      }
+      if (stamps[id] !== undefined) return { done: { ok: true, used } };
+      if (used >= budget.maxRetries) return { done: { ok: false, used, reopensAt: reopensAt(stamps, budget.windowSeconds) } };
       stamps[id] = now.getTime();
-      if (await this.write(pipeline, { stamps, version: (item?.version ?? 0) + 1, ...budget }, item?.version)) {
-        return { ok: true, used: used + 1 };
-      }
-    }
-    throw new TransientFaultError(`could not update the retry budget of ${pipeline}: too much contention`);
+      return { write: { stamps, version: (item?.version ?? 0) + 1, ...budget }, then: { ok: true, used: used + 1 } };
+    });
   }
 
-  public async release(pipeline: string, id: string, now: Date): Promise<void> {
-    for (let round = 0; round < 8; round++) {
-      const item = await this.read(pipeline);
-      if (!item || item.stamps[id] === undefined) return;
+  public release(pipeline: string, id: string, now: Date): Promise<void> {
+    return this.change<void>(pipeline, (item) => {
+      if (!item || item.stamps[id] === undefined) return { done: undefined };
       const stamps = prune(item.stamps, now, item.windowSeconds);
       delete stamps[id];
-      if (await this.write(pipeline, { ...item, stamps, version: item.version + 1 }, item.version)) return;
+      return { write: { ...item, stamps, version: item.version + 1 }, then: undefined };
+    });
+  }
+
+  /**
+   * Read, decide, write on the version read; again when another instance wrote in between.
+   * `step` either answers without writing (`done`) or names the item to write and the answer.
+   */
+  private async change<T>(
+    pipeline: string,
+    step: (item: BudgetItem | undefined) => { done: T } | { write: BudgetItem; then: T },
+  ): Promise<T> {
+    for (let round = 0; round < 8; round++) {
+      const item = await this.read(pipeline);
+      const next = step(item);
+      if ('done' in next) return next.done;
+      if (await this.write(pipeline, next.write, item?.version)) return next.then;
     }
     throw new TransientFaultError(`could not update the retry budget of ${pipeline}: too much contention`);
   }
@@ -79,15 +87,16 @@ export class BudgetStore implements BudgetPort {
     const items = await queryPartition(this.client, this.tableName, 'BUDGET');
     return items.map((raw) => {
       const item = raw as unknown as BudgetItem & { sk: string };
-      const stamps = Object.values(prune(item.stamps ?? {}, now, item.windowSeconds));
-      const open = stamps.length >= item.maxRetries;
+      const stamps = prune(item.stamps ?? {}, now, item.windowSeconds);
+      const used = Object.keys(stamps).length;
+      const open = used >= item.maxRetries;
       return {
         pipeline: item.sk,
-        used: stamps.length,
+        used,
         maxRetries: item.maxRetries,
         windowSeconds: item.windowSeconds,
         open,
-        reopensAt: open ? new Date(Math.min(...stamps) + item.windowSeconds * 1000).toISOString() : undefined,
+        reopensAt: open ? reopensAt(stamps, item.windowSeconds).toISOString() : undefined,
       };
     });
   }
@@ -119,6 +128,11 @@ export class BudgetStore implements BudgetPort {
       throw new TransientFaultError('could not write the retry budget to DynamoDB', { cause: error });
     }
   }
+}
+
+/** When the oldest retry in the window leaves it, and the circuit closes. */
+function reopensAt(stamps: Record<string, number>, windowSeconds: number): Date {
+  return new Date(Math.min(...Object.values(stamps)) + windowSeconds * 1000);
 }
 
 function prune(stamps: Record<string, number>, now: Date, windowSeconds: number): Record<string, number> {

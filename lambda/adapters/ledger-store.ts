@@ -352,19 +352,20 @@ export class LedgerStore implements LedgerPort {
     values: Record<string, unknown>,
     condition: string,
   ): Promise<boolean> {
-    return (await this.tryUpdateItem(key, expression, names, values, condition)) !== undefined;
+    return (await this.tryUpdateItem(key, expression, names, values, condition, false)) !== undefined;
   }
 
-  /** As tryUpdate, returning the item after the update (undefined when the condition failed). */
+  /** As tryUpdate; with `returnItem`, resolves to the item after the update (undefined when the condition failed). */
   private async tryUpdateItem(
     key: LedgerKey,
     expression: string,
     names: Record<string, string>,
     values: Record<string, unknown>,
     condition: string,
+    returnItem = true,
   ): Promise<Record<string, unknown> | undefined> {
     try {
-      return await this.update(key, expression, names, values, condition);
+      return await this.update(key, expression, names, values, condition, returnItem);
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) return undefined;
       throw error;
@@ -377,6 +378,7 @@ export class LedgerStore implements LedgerPort {
     names: Record<string, string>,
     values: Record<string, unknown>,
     condition?: string,
+    returnItem = false,
   ): Promise<Record<string, unknown>> {
     const usedNames = Object.fromEntries(Object.entries(names).filter(([n]) => `${expression} ${condition ?? ''}`.includes(n)));
     try {
@@ -388,7 +390,8 @@ export class LedgerStore implements LedgerPort {
           ConditionExpression: condition,
           ExpressionAttributeNames: usedNames,
           ExpressionAttributeValues: marshall(values, { removeUndefinedValues: true }),
-          ReturnValues: 'ALL_NEW',
+          // Only the callers that use the item ask DynamoDB to send it.
+          ...(returnItem ? { ReturnValues: 'ALL_NEW' as const } : {}),
         }),
       );
       return unmarshall(out.Attributes ?? {});

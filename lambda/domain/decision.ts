@@ -24,6 +24,8 @@ export const SkipReason = {
   BudgetExhausted: 'budget-exhausted',
   Duplicate: 'duplicate',
   StageChanged: 'stage-changed',
+  /** CodePipeline refused the retry: StageNotRetryableException. */
+  NotRetryable: 'not-retryable',
   ObserveOnly: 'observe-only',
 } as const;
 export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];

@@ -52,7 +52,7 @@ export class BudgetStore implements BudgetPort {
       if (stamps[id] !== undefined) return { done: { ok: true, used } };
       if (used >= budget.maxRetries) return { done: { ok: false, used, reopensAt: reopensAt(stamps, budget.windowSeconds) } };
       stamps[id] = now.getTime();
-      return { write: { stamps, version: (item?.version ?? 0) + 1, ...budget }, then: { ok: true, used: used + 1 } };
+      return { write: { stamps, version: (item?.version ?? 0) + 1, ...budget }, answer: { ok: true, used: used + 1 } };
     });
   }
 
@@ -61,23 +61,23 @@ export class BudgetStore implements BudgetPort {
       if (!item || item.stamps[id] === undefined) return { done: undefined };
       const stamps = prune(item.stamps, now, item.windowSeconds);
       delete stamps[id];
-      return { write: { ...item, stamps, version: item.version + 1 }, then: undefined };
+      return { write: { ...item, stamps, version: item.version + 1 }, answer: undefined };
     });
   }
 
   /**
    * Read, decide, write on the version read; again when another instance wrote in between.
-   * `step` either answers without writing (`done`) or names the item to write and the answer.
+   * `step` either answers without writing (`done`) or names the item to write and the answer once written.
    */
   private async change<T>(
     pipeline: string,
-    step: (item: BudgetItem | undefined) => { done: T } | { write: BudgetItem; then: T },
+    step: (item: BudgetItem | undefined) => { done: T } | { write: BudgetItem; answer: T },
   ): Promise<T> {
     for (let round = 0; round < 8; round++) {
       const item = await this.read(pipeline);
       const next = step(item);
       if ('done' in next) return next.done;
-      if (await this.write(pipeline, next.write, item?.version)) return next.then;
+      if (await this.write(pipeline, next.write, item?.version)) return next.answer;
     }
     throw new TransientFaultError(`could not update the retry budget of ${pipeline}: too much contention`);
   }

@@ -168,73 +168,41 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Resolved
     }
   }
 
-  let ledgerRetentionDays = 30;
-  if (config.ledgerRetentionDays !== undefined) {
-    const v = config.ledgerRetentionDays;
-    if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 3650) ledgerRetentionDays = v;
-    else problems.push(`${path}.ledgerRetentionDays must be an integer from 1 to 3650, got ${show(v)}`);
-  }
+  const ledgerRetentionDays = integerSetting(config.ledgerRetentionDays, `${path}.ledgerRetentionDays`, 1, 3650, 30, problems);
 
   const emails: string[] = [];
   let slack: ResolvedConfig['slack'];
-  const notifications = config.notifications;
-  if (notifications !== undefined) {
+  const notifications = section(config, 'notifications', ['emails', 'slack'], path, problems, 'an object with emails and/or slack');
+  if (notifications) {
     const where = `${path}.notifications`;
-    if (!isObject(notifications)) {
-      problems.push(`${where} must be an object with emails and/or slack, got ${show(notifications)}`);
-    } else {
-      unknownKeys(notifications, ['emails', 'slack'], where, problems);
-      const list = notifications.emails;
-      if (list !== undefined) {
-        if (!Array.isArray(list)) problems.push(`${where}.emails must be a list of email addresses, got ${show(list)}`);
-        else
-          list.forEach((e, i) => {
-            if (typeof e === 'string' && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) emails.push(e);
-            else problems.push(`${where}.emails[${i}] must be an email address, got ${show(e)}`);
-          });
-      }
-      const s = notifications.slack;
-      if (s !== undefined) {
-        if (!isObject(s)) problems.push(`${where}.slack must be an object { workspaceId, channelId }, got ${show(s)}`);
-        else {
-          unknownKeys(s, ['workspaceId', 'channelId'], `${where}.slack`, problems);
-          const ok = (v: unknown, re: RegExp) => typeof v === 'string' && re.test(v);
-          if (!ok(s.workspaceId, /^[0-9A-Z]{1,255}$/))
-            problems.push(`${where}.slack.workspaceId must be a Slack workspace id such as T0123ABCD, got ${show(s.workspaceId)}`);
-          if (!ok(s.channelId, /^[A-Za-z0-9]{1,255}$/))
-            problems.push(`${where}.slack.channelId must be a Slack channel id such as C0123ABCD, got ${show(s.channelId)}`);
-          if (ok(s.workspaceId, /^[0-9A-Z]{1,255}$/) && ok(s.channelId, /^[A-Za-z0-9]{1,255}$/)) {
-            slack = { workspaceId: String(s.workspaceId), channelId: String(s.channelId) };
-          }
-        }
-      }
+    const list = notifications.emails;
+    if (list !== undefined) {
+      if (!Array.isArray(list)) problems.push(`${where}.emails must be a list of email addresses, got ${show(list)}`);
+      else
+        list.forEach((e, i) => {
+          if (typeof e === 'string' && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) emails.push(e);
+          else problems.push(`${where}.emails[${i}] must be an email address, got ${show(e)}`);
+        });
+    }
+    const s = section(notifications, 'slack', ['workspaceId', 'channelId'], where, problems, 'an object { workspaceId, channelId }');
+    if (s) {
+      const workspaceOk = typeof s.workspaceId === 'string' && /^[0-9A-Z]{1,255}$/.test(s.workspaceId);
+      const channelOk = typeof s.channelId === 'string' && /^[A-Za-z0-9]{1,255}$/.test(s.channelId);
+      if (!workspaceOk)
+        problems.push(`${where}.slack.workspaceId must be a Slack workspace id such as T0123ABCD, got ${show(s.workspaceId)}`);
+      if (!channelOk) problems.push(`${where}.slack.channelId must be a Slack channel id such as C0123ABCD, got ${show(s.channelId)}`);
+      if (workspaceOk && channelOk) slack = { workspaceId: String(s.workspaceId), channelId: String(s.channelId) };
     }
   }
 
-  let exhaustedPerHour = 5;
-  if (config.alarms !== undefined) {
-    if (!isObject(config.alarms)) problems.push(`${path}.alarms must be an object, got ${show(config.alarms)}`);
-    else {
-      unknownKeys(config.alarms, ['exhaustedPerHour'], `${path}.alarms`, problems);
-      const v = config.alarms.exhaustedPerHour;
-      if (v !== undefined) {
-        if (typeof v === 'number' && Number.isInteger(v) && v >= 1 && v <= 10_000) exhaustedPerHour = v;
-        else problems.push(`${path}.alarms.exhaustedPerHour must be an integer from 1 to 10000, got ${show(v)}`);
-      }
-    }
-  }
+  const alarms = section(config, 'alarms', ['exhaustedPerHour'], path, problems);
+  const exhaustedPerHour = integerSetting(alarms?.exhaustedPerHour, `${path}.alarms.exhaustedPerHour`, 1, 10_000, 5, problems);
 
+  const metrics = section(config, 'metrics', ['pipelineDimensions'], path, problems);
   let pipelineDimensions = true;
-  if (config.metrics !== undefined) {
-    if (!isObject(config.metrics)) problems.push(`${path}.metrics must be an object, got ${show(config.metrics)}`);
-    else {
-      unknownKeys(config.metrics, ['pipelineDimensions'], `${path}.metrics`, problems);
-      const v = config.metrics.pipelineDimensions;
-      if (v !== undefined) {
-        if (typeof v === 'boolean') pipelineDimensions = v;
-        else problems.push(`${path}.metrics.pipelineDimensions must be true or false, got ${show(v)}`);
-      }
-    }
+  if (metrics?.pipelineDimensions !== undefined) {
+    if (typeof metrics.pipelineDimensions === 'boolean') pipelineDimensions = metrics.pipelineDimensions;
+    else problems.push(`${path}.metrics.pipelineDimensions must be true or false, got ${show(metrics.pipelineDimensions)}`);
   }
   const named = [...new Set([...(watch === 'all' ? [] : watch), ...Object.keys(isObject(config.pipelines) ? config.pipelines : {})])];
 
@@ -248,6 +216,36 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Resolved
     exhaustedPerHour,
     metricPipelines: pipelineDimensions ? named : undefined,
   };
+}
+
+/**
+ * An optional object-valued setting `parent[key]`: undefined when absent or not an object (the
+ * latter reported), with unknown keys reported.
+ */
+function section(
+  parent: Record<string, unknown>,
+  key: string,
+  allowed: string[],
+  path: string,
+  problems: string[],
+  shape = 'an object',
+): Record<string, unknown> | undefined {
+  const value = parent[key];
+  if (value === undefined) return undefined;
+  if (!isObject(value)) {
+    problems.push(`${path}.${key} must be ${shape}, got ${show(value)}`);
+    return undefined;
+  }
+  unknownKeys(value, allowed, `${path}.${key}`, problems);
+  return value;
+}
+
+/** An optional whole-number setting from `min` to `max`; `fallback` when absent or wrong (reported). */
+function integerSetting(value: unknown, where: string, min: number, max: number, fallback: number, problems: string[]): number {
+  if (value === undefined) return fallback;
+  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
+  problems.push(`${where} must be an integer from ${min} to ${max}, got ${show(value)}`);
+  return fallback;
 }
 
 function unknownKeys(obj: Record<string, unknown>, allowed: string[], path: string, problems: string[]): void {

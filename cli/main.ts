@@ -108,6 +108,9 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
 
   const by = (): string => io.env.AUTORETRY_USER ?? io.env.USER ?? safeUser();
   const json = (value: unknown) => io.out(JSON.stringify(value, null, 2));
+  const printTable = (headers: readonly string[], rows: Parameters<typeof renderTable>[1], indent = '') => {
+    for (const line of renderTable(headers, rows, style)) io.out(`${indent}${line}`);
+  };
 
   // ---- policy ---------------------------------------------------------------------------------
   const policy = command(program, 'policy').description('show and change retry policies');
@@ -155,7 +158,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
         io.out('no policy items: the built-in default applies (maxRetries=2, cooldown=0, retryMode=FAILED_ACTIONS, mode=enforce)');
         return;
       }
-      for (const line of renderTable(
+      printTable(
         ['SCOPE', 'POLICY', 'OWNER', 'UPDATED'],
         items.map((i) => [
           describeScope(i.scope),
@@ -163,10 +166,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
           i.source === 'cli' ? 'operator' : 'cdk.json',
           shortTime(i.updatedAt),
         ]),
-        style,
-      )) {
-        io.out(line);
-      }
+      );
     });
 
   command(policy, 'get')
@@ -190,13 +190,11 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
       }
       const { policy: p, sources } = resolved;
       io.out(`${pipeline}${stage ? `/${stage}` : ''}${context.paused ? `  ${style.paint('PAUSED', 'red')}` : ''}`);
-      for (const line of renderTable(
+      printTable(
         ['FIELD', 'VALUE', 'FROM'],
         POLICY_FIELDS.map((field) => [CONFIG_KEYS[field], describeValue(field, p[field]), sources[field]]),
-        style,
-      )) {
-        io.out(`  ${line}`);
-      }
+        '  ',
+      );
     });
 
   command(policy, 'explain')
@@ -249,7 +247,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
         io.out(`no history for execution ${opts.execution ?? ''} of pipeline ${pipeline}`);
         return;
       }
-      for (const line of renderTable(
+      printTable(
         ['TIME', 'STAGE', 'EXECUTION', 'ATTEMPT', 'DECISION', 'OUTCOME', 'REASON'],
         rows.map((r) => [
           shortTime(r.time),
@@ -260,10 +258,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
           { text: r.outcome, colour: colourOf(r.outcome) },
           r.reason,
         ]),
-        style,
-      )) {
-        io.out(line);
-      }
+      );
     });
 
   command(program, 'status')
@@ -335,7 +330,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
         return;
       }
       const pct = (v: number | null) => (v === null ? '-' : `${Math.round(v * 100)}%`);
-      for (const line of renderTable(
+      printTable(
         ['PIPELINE', 'STAGE', 'FAILURES', 'RETRIES', 'RECOVERED', 'EXHAUSTED', 'RECOVERY', 'MEAN TRIES', 'SKIPPED'],
         rows.map((r) => [
           r.pipeline,
@@ -350,10 +345,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
             .map(([k, v]) => `${k}=${v}`)
             .join(' '),
         ]),
-        style,
-      )) {
-        io.out(line);
-      }
+      );
     });
 
   // ---- pause and resume ---------------------------------------------------------------------------
@@ -393,13 +385,10 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
       const { SCENARIOS, runSandbox } = require('../local/sandbox') as typeof import('../local/sandbox');
       if (opts.list) {
         if (opts.json) return json(SCENARIOS.map((s) => ({ name: s.name, title: s.title, pipeline: s.pipeline, stage: s.stage })));
-        for (const line of renderTable(
+        printTable(
           ['SCENARIO', 'PLAYS', 'WHAT IT SHOWS'],
           SCENARIOS.map((s) => [s.name, `${s.pipeline}/${s.stage}`, s.title]),
-          style,
-        )) {
-          io.out(line);
-        }
+        );
         return;
       }
       const chosen = opts.scenario ? SCENARIOS.filter((s) => s.name === opts.scenario) : SCENARIOS;
@@ -440,7 +429,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
       const seconds = (Date.now() - started) / 1000;
       if (opts.json) return json({ config: configPath, notes, seconds, results });
       io.out(`\n${style.paint('Summary', 'bold')} (${seconds.toFixed(1)} s)`);
-      for (const line of renderTable(
+      printTable(
         ['SCENARIO', 'PIPELINE', 'STAGE', 'RETRIES', 'OUTCOME'],
         results.map((r) => [
           r.scenario,
@@ -449,10 +438,7 @@ function buildProgram(io: CliIo, services: Services, style: Style): Command {
           String(r.retries),
           { text: r.outcome, colour: colourOf(r.outcome.split(':')[0] ?? '') },
         ]),
-        style,
-      )) {
-        io.out(line);
-      }
+      );
     });
 
   return program;

@@ -26,10 +26,10 @@ function isSqsEvent(input: unknown): input is SQSEvent {
   return Array.isArray(records) && records.length > 0 && (records[0] as { eventSource?: unknown })?.eventSource === 'aws:sqs';
 }
 
-/** Policy cache lifetime: POLICY_CACHE_SECONDS (0 turns the cache off), 10 s by default. */
-function cacheSeconds(value: string | undefined): number {
-  const n = Number(value ?? 10);
-  return Number.isFinite(n) && n >= 0 ? n : 10;
+/** A number from the environment, or `fallback` when it is unset or not `valid`. */
+function envNumber(value: string | undefined, fallback: number, valid: (n: number) => boolean): number {
+  const n = Number(value ?? fallback);
+  return Number.isFinite(n) && valid(n) ? n : fallback;
 }
 
 /** Builds the production dependencies from the environment; SDK clients honour AWS_ENDPOINT_URL_*. */
@@ -38,12 +38,14 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env): Servi
   const queueUrl = env.RETRY_QUEUE_URL;
   const missing = [!tableName && 'TABLE_NAME', !queueUrl && 'RETRY_QUEUE_URL'].filter(Boolean);
   if (!tableName || !queueUrl) throw new ConfigurationError([`environment variable ${missing.join(' and ')} is not set`]);
-  const retentionDays = Number(env.LEDGER_RETENTION_DAYS ?? 30);
+  const retentionDays = envNumber(env.LEDGER_RETENTION_DAYS, 30, (n) => n > 0);
+  // POLICY_CACHE_SECONDS: 0 turns the cache off.
+  const policyCacheSeconds = envNumber(env.POLICY_CACHE_SECONDS, 10, (n) => n >= 0);
   const dynamo = new DynamoDBClient({});
   return {
     pipelines: new CodePipelineAdapter(new CodePipelineClient({})),
-    policies: new CachedPolicyReader(new PolicyStore(tableName, dynamo), cacheSeconds(env.POLICY_CACHE_SECONDS)),
-    ledger: new LedgerStore(tableName, dynamo, (Number.isFinite(retentionDays) && retentionDays > 0 ? retentionDays : 30) * 86_400),
+    policies: new CachedPolicyReader(new PolicyStore(tableName, dynamo), policyCacheSeconds),
+    ledger: new LedgerStore(tableName, dynamo, retentionDays * 86_400),
     delays: new DelayQueue(queueUrl, new SQSClient({})),
     logger: new PowertoolsLogAdapter(),
     metrics: new PowertoolsMetricsAdapter(pipelineDimensionsFrom(env.METRIC_PIPELINES)),

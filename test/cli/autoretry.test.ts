@@ -76,16 +76,19 @@ describe('CLI: autoretry', () => {
     expect(layers.pipeline).toEqual({ maxRetries: 4, cooldownSeconds: 7200 });
   });
 
-  it('pauses and resumes a pipeline', async () => {
+  it.each([
+    ['a pipeline', ['pause-app'], 'pause-app', 'paused automatic retries of pause-app'],
+    ['every pipeline with --all', ['--all'], 'any-pipeline', 'paused automatic retries of ALL pipelines'],
+  ])('pauses and resumes %s', async (_case, target, probe, said) => {
     // Act
-    const paused = await autoretry(['pause', 'pause-app']);
-    const whilePaused = await store().load('pause-app', 'Test');
-    const resumed = await autoretry(['resume', 'pause-app']);
-    const afterResume = await store().load('pause-app', 'Test');
+    const paused = await autoretry(['pause', ...target]);
+    const whilePaused = await store().load(probe, 'Test');
+    const resumed = await autoretry(['resume', ...target]);
+    const afterResume = await store().load(probe, 'Test');
 
     // Assess
     expect([paused.code, resumed.code]).toEqual([0, 0]);
-    expect(paused.stdout).toContain('paused automatic retries of pause-app');
+    expect(paused.stdout).toContain(said);
     expect(whilePaused.paused).toBe(true);
     expect(afterResume.paused).toBe(false);
   });
@@ -185,20 +188,6 @@ describe('CLI: autoretry', () => {
     expect(result.code).toBe(0);
     expect(result.stderr).toContain(`using table ${TABLE} from stack TeamAutoRetry (output TableName)`);
     expect((await store().load('discovered-app', 'Test')).paused).toBe(true);
-  });
-
-  it('pauses and resumes every pipeline with --all', async () => {
-    // Act
-    const paused = await autoretry(['pause', '--all']);
-    const whilePaused = await store().load('any-pipeline', 'Test');
-    const resumed = await autoretry(['resume', '--all']);
-    const afterResume = await store().load('any-pipeline', 'Test');
-
-    // Assess
-    expect([paused.code, resumed.code]).toEqual([0, 0]);
-    expect(paused.stdout).toContain('paused automatic retries of ALL pipelines');
-    expect(whilePaused.paused).toBe(true);
-    expect(afterResume.paused).toBe(false);
   });
 
   it('sets failure filters, backoff, a retry window and a budget', async () => {

@@ -4,22 +4,12 @@ import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { RetryMode } from '../../lambda/domain/types';
 import { handler } from '../../lambda/handler';
-import { LocalAws, LogCapture, ManualClock } from '../../local/local-aws';
+import { LogCapture, ManualClock } from '../../local/local-aws';
 import { loadEvent } from '../support/fixtures';
+import { useLocalAws } from '../support/use-local-aws';
 
-const aws = new LocalAws();
-
-beforeAll(async () => {
-  await aws.start();
-  // Tests share the table; each uses its own pipeline names and sets its own pipeline policy.
-  await aws
-    .policies()
-    .seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions } }], new Date());
-});
-
-afterAll(async () => {
-  await aws.stop();
-});
+// Tests share the table; each uses its own pipeline names and sets its own pipeline policy.
+const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions });
 
 beforeEach(() => {
   aws.sqs.reset();

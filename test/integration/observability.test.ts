@@ -1,17 +1,9 @@
 import { PowertoolsMetricsAdapter } from '../../lambda/observability';
-import { LocalAws, LogCapture, RecordingMetrics } from '../../local/local-aws';
+import { LogCapture, RecordingMetrics } from '../../local/local-aws';
 import { runCli } from '../support/cli';
+import { useLocalAws } from '../support/use-local-aws';
 
-const aws = new LocalAws();
-
-beforeAll(async () => {
-  await aws.start();
-  await aws.policies().seed([{ scope: { kind: 'default' }, patch: { maxRetries: 1, cooldownSeconds: 0 } }], new Date());
-});
-
-afterAll(async () => {
-  await aws.stop();
-});
+const aws = useLocalAws({ maxRetries: 1, cooldownSeconds: 0 });
 
 /** Runs `work` with process.stdout captured, returns the JSON documents written. */
 async function captureStdout(work: () => Promise<unknown>): Promise<Record<string, unknown>[]> {

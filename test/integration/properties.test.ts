@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { PolicyPatch } from '../../lambda/domain/policy';
-import { LocalAws, LogCapture, ManualClock } from '../../local/local-aws';
+import { LogCapture, ManualClock } from '../../local/local-aws';
+import { useLocalAws } from '../support/use-local-aws';
 
 /**
  * Property: whatever the interleaving of duplicate, concurrent, delayed and out-of-order
@@ -9,15 +10,7 @@ import { LocalAws, LogCapture, ManualClock } from '../../local/local-aws';
  * never spends more than the pipeline's budget in any window, and never retries a failure that
  * a neverRetryOn rule filters out.
  */
-const aws = new LocalAws();
-
-beforeAll(async () => {
-  await aws.start();
-});
-
-afterAll(async () => {
-  await aws.stop();
-});
+const aws = useLocalAws();
 
 type Step =
   | { kind: 'new-execution'; fatal: boolean }

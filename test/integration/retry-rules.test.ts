@@ -1,24 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import type { PolicyPatch } from '../../lambda/domain/policy';
-import { LocalAws, LogCapture, ManualClock, standardPipeline } from '../../local/local-aws';
+import { LogCapture, ManualClock, standardPipeline } from '../../local/local-aws';
+import { useLocalAws } from '../support/use-local-aws';
 
 /**
  * The policy language end to end: failure filters, backoff, the retry window, the per-pipeline
  * budget, the change-set default and coexistence with CodePipeline's own retry, all through the
  * real handler, SDK clients, dynalite and the CodePipeline emulator.
  */
-const aws = new LocalAws();
-
-beforeAll(async () => {
-  await aws.start();
-  await aws
-    .policies()
-    .seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0, retryMode: 'FAILED_ACTIONS' } }], new Date());
-});
-
-afterAll(async () => {
-  await aws.stop();
-});
+const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: 'FAILED_ACTIONS' });
 
 beforeEach(() => {
   aws.sqs.reset();

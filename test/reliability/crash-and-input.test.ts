@@ -3,20 +3,12 @@ import { join } from 'node:path';
 import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { ClaimStatus } from '../../lambda/domain/ledger';
-import { LocalAws, LogCapture, ManualClock } from '../../local/local-aws';
+import { LogCapture, ManualClock } from '../../local/local-aws';
 import { loadEvent } from '../support/fixtures';
+import { useLocalAws } from '../support/use-local-aws';
 
-const aws = new LocalAws();
+const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0 });
 const ROOT = join(__dirname, '..', '..');
-
-beforeAll(async () => {
-  await aws.start();
-  await aws.policies().seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0 } }], new Date());
-});
-
-afterAll(async () => {
-  await aws.stop();
-});
 
 describe('Reliability: a crash between claiming and retrying', () => {
   it('completes the retry exactly once on redelivery, and counts the attempt once', async () => {

@@ -1,22 +1,14 @@
 import { LambdaSimulator } from '../../local/lambda-simulator';
-import { LocalAws, ManualClock } from '../../local/local-aws';
+import { ManualClock } from '../../local/local-aws';
 import { TcpProxy } from '../../local/tcp-proxy';
+import { useLocalAws } from '../support/use-local-aws';
 
 /**
  * Reliability under load and faults, through the real handler, SDK clients, dynalite and the
  * emulators, with Lambda's delivery behaviour simulated (warm instances, concurrent delivery,
  * redelivery of failed invocations, the delay queue drained in batches).
  */
-const aws = new LocalAws();
-
-beforeAll(async () => {
-  await aws.start();
-  await aws.policies().seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0 } }], new Date());
-});
-
-afterAll(async () => {
-  await aws.stop();
-});
+const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0 });
 
 beforeEach(() => {
   aws.sqs.reset();

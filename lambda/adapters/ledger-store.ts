@@ -311,7 +311,7 @@ export class LedgerStore implements LedgerPort {
     now: Date,
     failedAt?: Date,
   ): Promise<SkipRecord> {
-    const item = await this.tryUpdateItem(
+    const item = await this.tryUpdate(
       key,
       'SET #skip = :skip, pipeline = :pipeline, stage = :stage, executionId = :execution, updatedAt = :now, ' +
         'expiresAt = :ttl, retries = if_not_exists(retries, :zero), firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
@@ -334,29 +334,23 @@ export class LedgerStore implements LedgerPort {
     return { first: item !== undefined, claim: raw ? toClaim(raw) : undefined };
   }
 
-  private conditional(key: LedgerKey, claim: Claim, expression: string, values: Record<string, unknown>): Promise<boolean> {
-    return this.tryUpdate(
+  private async conditional(key: LedgerKey, claim: Claim, expression: string, values: Record<string, unknown>): Promise<boolean> {
+    const done = await this.tryUpdate(
       key,
       expression,
       { '#claim': claimAttribute(claim.occurrence), '#status': 'status', '#token': 'token' },
       { ...values, ':expectedToken': claim.token },
       '#claim.#token = :expectedToken',
+      false,
     );
+    return done !== undefined;
   }
 
-  /** An update whose condition may fail: false when it did, a fault for anything else. */
+  /**
+   * An update whose condition may fail: undefined when it did, a fault for anything else;
+   * otherwise the item after the update when `returnItem` (an empty object when not).
+   */
   private async tryUpdate(
-    key: LedgerKey,
-    expression: string,
-    names: Record<string, string>,
-    values: Record<string, unknown>,
-    condition: string,
-  ): Promise<boolean> {
-    return (await this.tryUpdateItem(key, expression, names, values, condition, false)) !== undefined;
-  }
-
-  /** As tryUpdate; with `returnItem`, resolves to the item after the update (undefined when the condition failed). */
-  private async tryUpdateItem(
     key: LedgerKey,
     expression: string,
     names: Record<string, string>,

@@ -162,62 +162,67 @@ export function validatePolicyPatch(
   path: string,
   syntax: PolicySyntax = 'config',
 ): { patch: PolicyPatch; problems: string[] } {
+  type Parsed<T> = { value: T } | { problems: string[] };
+  const ok = <T>(value: T): Parsed<T> => ({ value });
+  const fail = (...problems: string[]): Parsed<never> => ({ problems });
   const problems: string[] = [];
   const patch: PolicyPatch = {};
   const key = (field: keyof RetryPolicy): string => (syntax === 'config' ? CONFIG_KEYS[field] : field);
-  const take = <K extends keyof RetryPolicy>(field: K, parse: (v: unknown, where: string) => RetryPolicy[K] | string): void => {
+  const take = <K extends keyof RetryPolicy>(field: K, parse: (v: unknown, where: string) => Parsed<RetryPolicy[K]>): void => {
     const value = raw[key(field)];
     if (value === undefined) return;
-    const where = `${path}.${key(field)}`;
-    const parsed = parse(value, where);
-    if (typeof parsed === 'string' && parsed.startsWith('\u0000')) problems.push(parsed.slice(1));
-    else patch[field] = parsed as RetryPolicy[K];
+    const parsed = parse(value, `${path}.${key(field)}`);
+    if ('value' in parsed) patch[field] = parsed.value;
+    else problems.push(...parsed.problems);
   };
-  const fail = (message: string) => `\u0000${message}`;
+  // Stored items hold seconds; configuration and flags hold durations such as "5m".
+  const seconds = (v: unknown): number | undefined =>
+    syntax === 'stored' ? (typeof v === 'number' ? parseDuration(v) : undefined) : parseDurationValue(v);
   const duration = (max: number, maxText: string) => (v: unknown, where: string) => {
-    const seconds = syntax === 'stored' ? (typeof v === 'number' ? parseDuration(v) : undefined) : parseDurationValue(v);
-    return seconds === undefined || seconds > max
+    const s = seconds(v);
+    return s === undefined || s > max
       ? fail(`${where} must be a duration from 0 to ${maxText} (0, 45s, 5m, 2h or whole seconds), got ${show(v)}`)
-      : seconds;
+      : ok(s);
   };
   const oneOf =
     <T extends string>(allowed: readonly T[]) =>
     (v: unknown, where: string) =>
       typeof v === 'string' && (allowed as readonly string[]).includes(v)
-        ? (v as T)
+        ? ok(v as T)
         : fail(`${where} must be one of ${allowed.join(', ')}, got ${show(v)}`);
+  const rules = (v: unknown, where: string) => {
+    const result = validateRules(v, where);
+    return result.problems.length > 0 ? fail(...result.problems) : ok(result.rules);
+  };
 
   take('maxRetries', (v, where) =>
     typeof v === 'number' && Number.isInteger(v) && v >= 0 && v <= MAX_RETRIES_LIMIT
-      ? v
+      ? ok(v)
       : fail(`${where} must be an integer from 0 to ${MAX_RETRIES_LIMIT}, got ${show(v)}`),
   );
   take('cooldownSeconds', duration(MAX_COOLDOWN_SECONDS, '12h'));
   take('maxCooldownSeconds', duration(MAX_COOLDOWN_SECONDS, '12h'));
   take('maxRetryWindowSeconds', duration(MAX_RETRY_WINDOW_SECONDS, '7d'));
   take('backoff', (v, where) =>
-    typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 10 ? v : fail(`${where} must be a number from 1 to 10, got ${show(v)}`),
+    typeof v === 'number' && Number.isFinite(v) && v >= 1 && v <= 10
+      ? ok(v)
+      : fail(`${where} must be a number from 1 to 10, got ${show(v)}`),
   );
   take('jitter', oneOf(JITTERS));
   take('retryMode', oneOf(RETRY_MODES));
   take('mode', oneOf(POLICY_MODES));
-  take('countManualRetries', (v, where) => (typeof v === 'boolean' ? v : fail(`${where} must be true or false, got ${show(v)}`)));
-  take('retryOn', (v, where) => {
-    const result = validateRules(v, where);
-    return result.problems.length > 0 ? fail(result.problems.join('\u0001')) : result.rules;
-  });
-  take('neverRetryOn', (v, where) => {
-    const result = validateRules(v, where);
-    return result.problems.length > 0 ? fail(result.problems.join('\u0001')) : result.rules;
-  });
+  take('countManualRetries', (v, where) => (typeof v === 'boolean' ? ok(v) : fail(`${where} must be true or false, got ${show(v)}`)));
+  take('retryOn', rules);
+  take('neverRetryOn', rules);
   take('overrideBuiltIns', (v, where) =>
     Array.isArray(v) && v.every((x) => typeof x === 'string' && (BUILT_IN_RULES as readonly string[]).includes(x))
-      ? (v as BuiltInRule[])
+      ? ok(v as BuiltInRule[])
       : fail(`${where} must be a list of ${BUILT_IN_RULES.join(', ')}, got ${show(v)}`),
   );
   take('budget', (v, where) => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v))
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
       return fail(`${where} must be an object { maxRetries, window }, got ${show(v)}`);
+    }
     const b = v as Record<string, unknown>;
     const windowKey = syntax === 'config' ? 'window' : 'windowSeconds';
     const unknown = Object.keys(b).filter((k) => k !== 'maxRetries' && k !== windowKey);
@@ -226,15 +231,13 @@ export function validatePolicyPatch(
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 1000) {
       return fail(`${where}.maxRetries must be an integer from 1 to 1000, got ${show(max)}`);
     }
-    const w = b[windowKey];
-    const seconds = syntax === 'stored' ? (typeof w === 'number' ? parseDuration(w) : undefined) : parseDurationValue(w);
-    if (seconds === undefined || seconds < 60 || seconds > MAX_RETRY_WINDOW_SECONDS) {
-      return fail(`${where}.${windowKey} must be a duration from 1m to 7d, got ${show(w)}`);
+    const window = seconds(b[windowKey]);
+    if (window === undefined || window < 60 || window > MAX_RETRY_WINDOW_SECONDS) {
+      return fail(`${where}.${windowKey} must be a duration from 1m to 7d, got ${show(b[windowKey])}`);
     }
-    return { maxRetries: max, windowSeconds: seconds };
+    return ok({ maxRetries: max, windowSeconds: window });
   });
-  // Rule lists report each bad rule on its own line.
-  return { patch, problems: problems.flatMap((p) => p.split('\u0001')) };
+  return { patch, problems };
 }
 
 function parseDurationValue(v: unknown): number | undefined {

@@ -1,5 +1,6 @@
 import type { PolicyContext } from '../lambda/adapters/policy-store';
-import { decide } from '../lambda/domain/decision';
+import { decide, SkipReason } from '../lambda/domain/decision';
+import { applyFilters } from '../lambda/domain/filters';
 import { resolvePolicy } from '../lambda/domain/policy';
 import { ActionStatus, type StageFailure, type StageView } from '../lambda/domain/types';
 
@@ -65,17 +66,24 @@ export function explainFailure(
     now,
   );
   const where = `${pipeline}/${stage}`;
+  // The same filter the decision applied, asked directly for the rule that decided.
+  const verdict = applyFilters(view.actions, resolved.policy.retryOn, resolved.policy.neverRetryOn);
+  const { sources } = resolved;
   if (decision.kind === 'skip') {
-    const decidedBy =
-      decision.reason === 'never-retry-rule'
-        ? `${decision.detail.split(' ')[0]} of the ${resolved.sources.neverRetryOn} policy`
-        : decision.reason === 'no-retry-rule-match'
-          ? `retryOn of the ${resolved.sources.retryOn} policy (no rule matches)`
-          : decision.reason === 'approval-rejected'
-            ? 'built-in rule: rejected approvals are never retried (override with overrideBuiltIns)'
-            : decision.reason === 'paused'
-              ? 'the pause switch (autoretry resume)'
-              : `${decision.reason}`;
+    const decidedBy = (() => {
+      switch (decision.reason) {
+        case SkipReason.NeverRetryRule:
+          return `${verdict.rule} of the ${sources.neverRetryOn} policy`;
+        case SkipReason.NoRetryRuleMatch:
+          return `retryOn of the ${sources.retryOn} policy (no rule matches)`;
+        case SkipReason.ApprovalRejected:
+          return 'built-in rule: rejected approvals are never retried (override with overrideBuiltIns)';
+        case SkipReason.Paused:
+          return 'the pause switch (autoretry resume)';
+        default:
+          return decision.reason;
+      }
+    })();
     return {
       pipeline,
       stage,
@@ -88,7 +96,7 @@ export function explainFailure(
   }
   const when = decision.kind === 'retry-now' ? 'at once' : `after ${Math.round((decision.at.getTime() - now.getTime()) / 1000)}s`;
   const decidedBy = resolved.policy.retryOn
-    ? `${decision.reason.split('allowed by ')[1] ?? 'retryOn'} of the ${resolved.sources.retryOn} policy`
+    ? `${verdict.rule} of the ${sources.retryOn} policy`
     : 'no failure filter: any failure is retried';
   return {
     pipeline,

@@ -1,8 +1,9 @@
-import type { PolicyContext } from '../lambda/adapters/policy-store';
-import { decide, SkipReason } from '../lambda/domain/decision';
+import { decide } from '../lambda/domain/decision';
 import { applyFilters } from '../lambda/domain/filters';
 import { resolvePolicy } from '../lambda/domain/policy';
+import { SkipReason } from '../lambda/domain/reasons';
 import { ActionStatus, type StageFailure, type StageView } from '../lambda/domain/types';
+import type { PolicyContext } from '../lambda/ports';
 
 export interface Explanation {
   readonly pipeline: string;

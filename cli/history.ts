@@ -1,4 +1,4 @@
-import type { LedgerRecord } from '../lambda/adapters/ledger-store';
+import type { LedgerRecord } from './store/ledger-queries';
 
 /** One line of `autoretry history`: an attempt or a decision not to retry. */
 export interface HistoryRow {

@@ -3,8 +3,9 @@ import { Option } from 'commander';
 import { formatDuration } from '../lambda/domain/duration';
 import { InvalidInputError } from '../lambda/domain/errors';
 import type { FailureRule } from '../lambda/domain/filters';
-import { BUILT_IN_RULES, JITTERS, POLICY_MODES, type PolicyPatch, validatePolicyPatch } from '../lambda/domain/policy';
+import { BUILT_IN_RULES, JITTERS, POLICY_MODES, type PolicyPatch } from '../lambda/domain/policy';
 import { RETRY_MODES } from '../lambda/domain/types';
+import { validateConfigPolicy } from '../lib/config';
 
 /** `policy set` flags as commander hands them over: strings, to be validated here. */
 export interface PolicyFlags {
@@ -70,7 +71,7 @@ export function patchFromFlags(flags: PolicyFlags): PolicyPatch {
     if (!match) throw new InvalidInputError(`--budget must be <retries>/<window>, such as 10/1h, got "${flags.budget}"`);
     raw.budget = { maxRetries: Number(match[1]), window: match[2] };
   }
-  const { patch, problems } = validatePolicyPatch(raw, 'flag');
+  const { patch, problems } = validateConfigPolicy(raw, 'flag');
   const first = problems[0];
   if (first) throw new InvalidInputError(first.replace(/flag\.([A-Za-z]+)/, (_m, key: string) => `--${kebab(key)}`));
   if (Object.keys(patch).length === 0) {

@@ -1,9 +1,8 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
+import { StackOutput } from '../contract';
 import { InvalidInputError } from '../lambda/domain/errors';
 
-/** The stack name `cdk deploy` uses unless cdk.json's `stackName` context says otherwise. */
-export const DEFAULT_STACK_NAME = 'CodePipelineAutoRetry';
-export const TABLE_OUTPUT = 'TableName';
+const TABLE_OUTPUT = StackOutput.TableName;
 
 /** Finds the table from the deployed stack's `TableName` output (CloudFormation DescribeStacks). */
 export async function discoverTable(stackName: string, client: CloudFormationClient = new CloudFormationClient({})): Promise<string> {

@@ -1,9 +1,14 @@
 import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
 import type { Construct } from 'constructs';
-import { PipelineAutoRetry, type PipelineAutoRetryProps } from './pipeline-auto-retry';
+import { StackOutput } from '../contract';
+import { PipelineAutoRetry } from './pipeline-auto-retry';
+import type { PipelineAutoRetryProps } from './props';
 
 export interface AutoRetryStackProps extends StackProps {
-  /** The `autoRetry` configuration (from cdk.json context) and construct options. */
+  /**
+   * The auto-retry's props (bin/app.ts reads them from cdk.json's `autoRetry` context).
+   * @default - see PipelineAutoRetryProps
+   */
   readonly autoRetry?: PipelineAutoRetryProps;
 }
 
@@ -13,14 +18,15 @@ export class AutoRetryStack extends Stack {
 
   public constructor(scope: Construct, id: string, props: AutoRetryStackProps = {}) {
     super(scope, id, props);
-    this.autoRetry = new PipelineAutoRetry(this, 'AutoRetry', props.autoRetry);
-    new CfnOutput(this, 'TableName', { value: this.autoRetry.table.tableName, description: 'autoretry --table' });
-    new CfnOutput(this, 'RetryQueueUrl', { value: this.autoRetry.delayQueue.queueUrl });
-    new CfnOutput(this, 'RetryFunctionName', { value: this.autoRetry.retryFunction.functionName });
-    new CfnOutput(this, 'FailedInvocationQueueUrl', { value: this.autoRetry.failedInvocationQueue.queueUrl });
-    new CfnOutput(this, 'EventDeadLetterQueueUrl', { value: this.autoRetry.eventDeadLetterQueue.queueUrl });
-    new CfnOutput(this, 'DelayDeadLetterQueueUrl', { value: this.autoRetry.delayDeadLetterQueue.queueUrl });
-    new CfnOutput(this, 'NotificationsTopicArn', { value: this.autoRetry.topic.topicArn });
-    new CfnOutput(this, 'DashboardName', { value: this.autoRetry.operations.dashboard.dashboardName });
+    const autoRetry = new PipelineAutoRetry(this, 'AutoRetry', props.autoRetry);
+    this.autoRetry = autoRetry;
+    new CfnOutput(this, StackOutput.TableName, { value: autoRetry.table.tableName, description: 'autoretry --table' });
+    new CfnOutput(this, 'RetryQueueUrl', { value: autoRetry.delayQueue.queueUrl });
+    new CfnOutput(this, 'RetryFunctionName', { value: autoRetry.retryFunction.functionName });
+    new CfnOutput(this, 'FailedInvocationQueueUrl', { value: autoRetry.failedInvocationQueue.queueUrl });
+    new CfnOutput(this, 'EventDeadLetterQueueUrl', { value: autoRetry.eventDeadLetterQueue.queueUrl });
+    new CfnOutput(this, 'DelayDeadLetterQueueUrl', { value: autoRetry.delayDeadLetterQueue.queueUrl });
+    new CfnOutput(this, 'NotificationsTopicArn', { value: autoRetry.topic.topicArn });
+    new CfnOutput(this, 'DashboardName', { value: autoRetry.dashboard.dashboardName });
   }
 }

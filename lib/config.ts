@@ -1,178 +1,153 @@
-import type { PolicyScope } from '../lambda/adapters/table-keys';
+import { Duration } from 'aws-cdk-lib';
+import { parseDuration } from '../lambda/domain/duration';
 import { ConfigurationError } from '../lambda/domain/errors';
-import { CONFIG_KEYS, NAME_PATTERN, type PolicyPatch, show, validatePolicyPatch } from '../lambda/domain/policy';
-
-/** A failure filter as written in cdk.json. */
-export interface FailureRuleConfig {
-  /** errorDetails.code of the failed action, e.g. `JobFailed`; one or a list. */
-  readonly code?: string | readonly string[];
-  /** Case-insensitive regular expression tried on the error message and the summary. */
-  readonly message?: string;
-  /** Source, Build, Test, Deploy, Approval, Invoke, Compute; one or a list. */
-  readonly category?: string | readonly string[];
-  /** e.g. CodeBuild, CloudFormation, ECS; one or a list. */
-  readonly provider?: string | readonly string[];
-}
-
-/** A policy as written in cdk.json: durations are strings such as "5m" (or whole seconds). */
-export interface PolicyConfig {
-  /** Automatic RetryStageExecution calls per stage execution, 0 to 10. */
-  readonly maxRetries?: number;
-  /** Wait after the failure before the first retry: `0`, `45s`, `5m`, `2h` or whole seconds, up to 12h. */
-  readonly cooldown?: string | number;
-  /** Each further retry waits this many times longer (1 to 10). @default 1 */
-  readonly backoff?: number;
-  /** Cap on any wait. @default 12h */
-  readonly maxCooldown?: string | number;
-  /** `full`: wait a random time up to the computed wait. @default none */
-  readonly jitter?: 'none' | 'full';
-  /** No automatic retry once this long has passed since the stage first failed in the execution (up to 7d). */
-  readonly maxRetryWindow?: string | number;
-  /** `FAILED_ACTIONS` re-runs the failed actions, `ALL_ACTIONS` the whole stage. */
-  readonly retryMode?: 'FAILED_ACTIONS' | 'ALL_ACTIONS';
-  /** `observe` decides, logs and records but never retries: roll a policy out safely. */
-  readonly mode?: 'enforce' | 'observe';
-  /** Retry only failures matching one of these rules. @default any failure */
-  readonly retryOn?: readonly FailureRuleConfig[];
-  /** Never retry failures matching one of these rules; wins over retryOn. */
-  readonly neverRetryOn?: readonly FailureRuleConfig[];
-  /** Count CodePipeline's own and hand-made retries against maxRetries. @default false */
-  readonly countManualRetries?: boolean;
-  /** Per-pipeline circuit breaker: at most maxRetries automatic retries in any window (pipeline and default only). */
-  readonly budget?: { readonly maxRetries: number; readonly window: string | number };
-  /** Built-in rules to switch off: `approval-rejected`, `stage-stopped`. */
-  readonly overrideBuiltIns?: readonly ('approval-rejected' | 'stage-stopped')[];
-}
-
-export interface PipelineConfig extends PolicyConfig {
-  /** Per-stage overrides, keyed by stage name. */
-  readonly stages?: Readonly<Record<string, PolicyConfig>>;
-}
-
-/** The `autoRetry` block of cdk.json context. */
-export interface AutoRetryConfig {
-  /** `"all"` watches every pipeline in the account and region; a list watches only those. */
-  readonly watch?: 'all' | readonly string[];
-  /** The policy for every watched pipeline without its own. */
-  readonly default?: PolicyConfig;
-  /** Per-pipeline policies, keyed by pipeline name. */
-  readonly pipelines?: Readonly<Record<string, PipelineConfig>>;
-  /** Days the attempt ledger keeps a record (DynamoDB TTL). */
-  readonly ledgerRetentionDays?: number;
-  /** Who hears about stages that run out of retries, failures not retried, and alarms. */
-  readonly notifications?: {
-    /** Email addresses subscribed to the notifications topic (each confirms by email). */
-    readonly emails?: readonly string[];
-    /** A Slack channel through AWS Chatbot; the workspace must be authorised in Chatbot first. */
-    readonly slack?: { readonly workspaceId: string; readonly channelId: string };
-  };
-  /** Alarm thresholds. */
-  readonly alarms?: {
-    /** Stages running out of retries in one hour that raise the alarm. @default 5 */
-    readonly exhaustedPerHour?: number;
-  };
-  /** Metric options. */
-  readonly metrics?: {
-    /** A Pipeline dimension for the pipelines named in this configuration (others count as "other"). @default true */
-    readonly pipelineDimensions?: boolean;
-  };
-}
-
-/** Configuration after validation: what the construct and the seeding custom resource use. */
-export interface ResolvedConfig {
-  readonly watch: 'all' | readonly string[];
-  readonly policies: readonly { readonly scope: PolicyScope; readonly patch: PolicyPatch }[];
-  readonly ledgerRetentionDays: number;
-  readonly emails: readonly string[];
-  readonly slack: { readonly workspaceId: string; readonly channelId: string } | undefined;
-  readonly exhaustedPerHour: number;
-  /** Pipelines that get their own metric dimension; undefined when the dimension is off. */
-  readonly metricPipelines: readonly string[] | undefined;
-}
-
-const POLICY_KEYS: string[] = Object.values(CONFIG_KEYS);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+import type { FailureRule } from '../lambda/domain/filters';
+import { type PolicyPatch, type PolicySyntax, type RetryPolicy, show, validatePolicyPatch } from '../lambda/domain/policy';
+import type {
+  BuiltInRetryRule,
+  PipelineAutoRetryProps,
+  PipelineRetryPolicyProps,
+  RetryJitter,
+  RetryPolicyMode,
+  RetryPolicyProps,
+  StageRetryMode,
+} from './props';
+import { emailProblem, integerProblem, isObject, pipelineNameProblem, slackProblems, unknownKeyProblems } from './validation';
 
 /**
- * Validates the `autoRetry` configuration. Every problem is collected, then thrown together as
- * one ConfigurationError whose lines each name the key and the bad value, e.g.
- * `autoRetry.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1`.
+ * The cdk.json syntax: the `autoRetry` block of the context, its keys, and how a policy is spelled
+ * there (and in the CLI's flags): durations as strings such as "5m", `cooldown` for the stored
+ * `cooldownSeconds`. Validated in full, every problem named by its key path, then turned into
+ * the construct's props.
  */
-export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): ResolvedConfig {
+
+/** The key of each policy field in cdk.json, the CLI and the construct's props. */
+export const CONFIG_KEYS: { readonly [K in keyof RetryPolicy]: string } = {
+  maxRetries: 'maxRetries',
+  cooldownSeconds: 'cooldown',
+  backoff: 'backoff',
+  maxCooldownSeconds: 'maxCooldown',
+  jitter: 'jitter',
+  maxRetryWindowSeconds: 'maxRetryWindow',
+  retryMode: 'retryMode',
+  mode: 'mode',
+  retryOn: 'retryOn',
+  neverRetryOn: 'neverRetryOn',
+  countManualRetries: 'countManualRetries',
+  budget: 'budget',
+  overrideBuiltIns: 'overrideBuiltIns',
+};
+export const POLICY_KEYS: readonly string[] = Object.values(CONFIG_KEYS);
+
+/** How cdk.json and the CLI spell a policy: their key names, durations such as "5m", a budget's `window`. */
+export const CONFIG_POLICY_SYNTAX: PolicySyntax = {
+  keyOf: (field) => CONFIG_KEYS[field],
+  seconds: (v) => (typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined),
+  budgetWindowKey: 'window',
+};
+
+/** Validates one policy as cdk.json or the CLI spells it. */
+export function validateConfigPolicy(raw: Record<string, unknown>, path: string): { patch: PolicyPatch; problems: string[] } {
+  return validatePolicyPatch(raw, path, CONFIG_POLICY_SYNTAX);
+}
+
+/** The `autoRetry` block of cdk.json context: what operators write. */
+export interface AutoRetryConfig {
+  readonly watch?: 'all' | readonly string[];
+  readonly default?: Record<string, unknown>;
+  readonly pipelines?: Readonly<Record<string, Record<string, unknown>>>;
+  readonly ledgerRetentionDays?: number;
+  readonly notifications?: { readonly emails?: readonly string[]; readonly slack?: { workspaceId: string; channelId: string } };
+  readonly alarms?: { readonly exhaustedPerHour?: number };
+  readonly metrics?: { readonly pipelineDimensions?: boolean };
+}
+
+const TOP_KEYS = ['watch', 'default', 'pipelines', 'ledgerRetentionDays', 'notifications', 'alarms', 'metrics'];
+
+/**
+ * Validates the `autoRetry` configuration and turns it into the construct's props. Every problem
+ * is collected, then thrown together as one ConfigurationError whose lines each name the key and
+ * the bad value, e.g. `autoRetry.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1`.
+ */
+export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): PipelineAutoRetryProps {
   const problems: string[] = [];
-  const policies: { scope: PolicyScope; patch: PolicyPatch }[] = [];
   const config = raw ?? {};
   if (!isObject(config)) throw new ConfigurationError([`${path} must be an object, got ${show(raw)}`]);
-  unknownKeys(config, ['watch', 'default', 'pipelines', 'ledgerRetentionDays', 'notifications', 'alarms', 'metrics'], path, problems);
+  problems.push(...unknownKeyProblems(config, TOP_KEYS, path));
 
-  let watch: 'all' | string[] = 'all';
+  let watch: string[] | undefined;
   if (config.watch !== undefined && config.watch !== 'all') {
     if (!Array.isArray(config.watch) || config.watch.length === 0) {
       problems.push(`${path}.watch must be "all" or a non-empty list of pipeline names, got ${show(config.watch)}`);
     } else {
       watch = [];
       config.watch.forEach((name, i) => {
-        if (typeof name === 'string' && NAME_PATTERN.test(name)) (watch as string[]).push(name);
-        else problems.push(`${path}.watch[${i}] must be a pipeline name ([A-Za-z0-9.@-_], 1-100 characters), got ${show(name)}`);
+        const problem = pipelineNameProblem(name, `${path}.watch[${i}]`);
+        if (problem) problems.push(problem);
+        else watch?.push(name as string);
       });
     }
   }
 
-  const policy = (value: unknown, where: string, allowed: string[], scope: PolicyScope): void => {
+  const policy = (value: unknown, where: string, allowed: readonly string[]): RetryPolicyProps | undefined => {
     if (!isObject(value)) {
       problems.push(`${where} must be an object, got ${show(value)}`);
-      return;
+      return undefined;
     }
-    unknownKeys(value, allowed, where, problems);
-    const result = validatePolicyPatch(value, where);
+    problems.push(...unknownKeyProblems(value, allowed, where));
+    const result = validateConfigPolicy(value, where);
     problems.push(...result.problems);
-    if (result.problems.length === 0 && Object.keys(result.patch).length > 0) policies.push({ scope, patch: result.patch });
+    return policyPropsOfPatch(result.patch);
   };
 
-  if (config.default !== undefined) policy(config.default, `${path}.default`, POLICY_KEYS, { kind: 'default' });
+  const defaultPolicy = config.default === undefined ? undefined : policy(config.default, `${path}.default`, POLICY_KEYS);
 
+  let pipelines: Record<string, PipelineRetryPolicyProps> | undefined;
   if (config.pipelines !== undefined) {
     if (!isObject(config.pipelines)) {
       problems.push(`${path}.pipelines must be an object keyed by pipeline name, got ${show(config.pipelines)}`);
     } else {
+      pipelines = {};
       for (const [pipeline, value] of Object.entries(config.pipelines)) {
         const where = `${path}.pipelines.${pipeline}`;
-        if (!NAME_PATTERN.test(pipeline)) {
+        if (pipelineNameProblem(pipeline, where)) {
           problems.push(`${where}: "${pipeline}" is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
           continue;
         }
-        if (watch !== 'all' && !watch.includes(pipeline)) {
+        if (watch && !watch.includes(pipeline)) {
           problems.push(`${where} has a policy but ${pipeline} is not in ${path}.watch, so it would never be retried`);
         }
-        policy(value, where, [...POLICY_KEYS, 'stages'], { kind: 'pipeline', pipeline });
+        const own = policy(value, where, [...POLICY_KEYS, 'stages']);
         const stages = isObject(value) ? value.stages : undefined;
-        if (stages === undefined) continue;
-        if (!isObject(stages)) {
+        const stageProps: Record<string, RetryPolicyProps> = {};
+        if (stages !== undefined && !isObject(stages)) {
           problems.push(`${where}.stages must be an object keyed by stage name, got ${show(stages)}`);
-          continue;
-        }
-        for (const [stage, stageValue] of Object.entries(stages)) {
-          if (!NAME_PATTERN.test(stage)) {
-            problems.push(`${where}.stages: "${stage}" is not a valid stage name`);
-            continue;
+        } else {
+          for (const [stage, stageValue] of Object.entries(stages ?? {})) {
+            if (pipelineNameProblem(stage, '')) {
+              problems.push(`${where}.stages: "${stage}" is not a valid stage name`);
+              continue;
+            }
+            // A budget is per pipeline: a stage cannot have its own.
+            const parsed = policy(
+              stageValue,
+              `${where}.stages.${stage}`,
+              POLICY_KEYS.filter((k) => k !== 'budget'),
+            );
+            if (parsed) stageProps[stage] = parsed;
           }
-          // A budget is per pipeline: a stage cannot have its own.
-          policy(
-            stageValue,
-            `${where}.stages.${stage}`,
-            POLICY_KEYS.filter((k) => k !== 'budget'),
-            { kind: 'stage', pipeline, stage },
-          );
         }
+        pipelines[pipeline] = { ...own, ...(Object.keys(stageProps).length > 0 ? { stages: stageProps } : {}) };
       }
     }
   }
 
-  const ledgerRetentionDays = integerSetting(config.ledgerRetentionDays, `${path}.ledgerRetentionDays`, 1, 3650, 30, problems);
+  const retention = config.ledgerRetentionDays;
+  if (retention !== undefined) push(problems, integerProblem(retention, `${path}.ledgerRetentionDays`, 1, 3650));
 
-  const emails: string[] = [];
-  let slack: ResolvedConfig['slack'];
   const notifications = section(config, 'notifications', ['emails', 'slack'], path, problems, 'an object with emails and/or slack');
+  const emails: string[] = [];
+  let slack: { workspaceId: string; channelId: string } | undefined;
   if (notifications) {
     const where = `${path}.notifications`;
     const list = notifications.emails;
@@ -180,42 +155,71 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Resolved
       if (!Array.isArray(list)) problems.push(`${where}.emails must be a list of email addresses, got ${show(list)}`);
       else
         list.forEach((e, i) => {
-          if (typeof e === 'string' && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(e)) emails.push(e);
-          else problems.push(`${where}.emails[${i}] must be an email address, got ${show(e)}`);
+          const problem = emailProblem(e, `${where}.emails[${i}]`);
+          if (problem) problems.push(problem);
+          else emails.push(e as string);
         });
     }
     const s = section(notifications, 'slack', ['workspaceId', 'channelId'], where, problems, 'an object { workspaceId, channelId }');
     if (s) {
-      const workspaceOk = typeof s.workspaceId === 'string' && /^[0-9A-Z]{1,255}$/.test(s.workspaceId);
-      const channelOk = typeof s.channelId === 'string' && /^[A-Za-z0-9]{1,255}$/.test(s.channelId);
-      if (!workspaceOk)
-        problems.push(`${where}.slack.workspaceId must be a Slack workspace id such as T0123ABCD, got ${show(s.workspaceId)}`);
-      if (!channelOk) problems.push(`${where}.slack.channelId must be a Slack channel id such as C0123ABCD, got ${show(s.channelId)}`);
-      if (workspaceOk && channelOk) slack = { workspaceId: String(s.workspaceId), channelId: String(s.channelId) };
+      const slackIssues = slackProblems(s.workspaceId, s.channelId, `${where}.slack`);
+      problems.push(...slackIssues);
+      if (slackIssues.length === 0) slack = { workspaceId: String(s.workspaceId), channelId: String(s.channelId) };
     }
   }
 
   const alarms = section(config, 'alarms', ['exhaustedPerHour'], path, problems);
-  const exhaustedPerHour = integerSetting(alarms?.exhaustedPerHour, `${path}.alarms.exhaustedPerHour`, 1, 10_000, 5, problems);
+  if (alarms?.exhaustedPerHour !== undefined) {
+    push(problems, integerProblem(alarms.exhaustedPerHour, `${path}.alarms.exhaustedPerHour`, 1, 10_000));
+  }
 
   const metrics = section(config, 'metrics', ['pipelineDimensions'], path, problems);
-  let pipelineDimensions = true;
-  if (metrics?.pipelineDimensions !== undefined) {
-    if (typeof metrics.pipelineDimensions === 'boolean') pipelineDimensions = metrics.pipelineDimensions;
-    else problems.push(`${path}.metrics.pipelineDimensions must be true or false, got ${show(metrics.pipelineDimensions)}`);
+  if (metrics?.pipelineDimensions !== undefined && typeof metrics.pipelineDimensions !== 'boolean') {
+    problems.push(`${path}.metrics.pipelineDimensions must be true or false, got ${show(metrics.pipelineDimensions)}`);
   }
-  const named = [...new Set([...(watch === 'all' ? [] : watch), ...Object.keys(isObject(config.pipelines) ? config.pipelines : {})])];
 
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
-    watch,
-    policies,
-    ledgerRetentionDays,
-    emails,
-    slack,
-    exhaustedPerHour,
-    metricPipelines: pipelineDimensions ? named : undefined,
+    ...(watch ? { watchedPipelines: watch } : {}),
+    ...(defaultPolicy ? { defaultPolicy } : {}),
+    ...(pipelines ? { pipelines } : {}),
+    ...(typeof retention === 'number' ? { ledgerRetention: Duration.days(retention) } : {}),
+    ...(notifications ? { notifications: { ...(emails.length > 0 ? { emails } : {}), ...(slack ? { slack } : {}) } } : {}),
+    ...(typeof alarms?.exhaustedPerHour === 'number' ? { alarms: { exhaustedPerHour: alarms.exhaustedPerHour } } : {}),
+    ...(typeof metrics?.pipelineDimensions === 'boolean' ? { metrics: { pipelineDimensions: metrics.pipelineDimensions } } : {}),
   };
+}
+
+/** A validated policy in the props' terms: `Duration`s and enums. */
+export function policyPropsOfPatch(patch: PolicyPatch): RetryPolicyProps {
+  const duration = (s: number | undefined) => (s === undefined ? undefined : Duration.seconds(s));
+  const rules = (list: readonly FailureRule[] | undefined) =>
+    list?.map((r) => ({
+      ...(r.code ? { code: [...r.code] } : {}),
+      ...(r.message !== undefined ? { message: r.message } : {}),
+      ...(r.category ? { category: [...r.category] } : {}),
+      ...(r.provider ? { provider: [...r.provider] } : {}),
+    }));
+  const props = {
+    maxRetries: patch.maxRetries,
+    cooldown: duration(patch.cooldownSeconds),
+    backoff: patch.backoff,
+    maxCooldown: duration(patch.maxCooldownSeconds),
+    jitter: patch.jitter as RetryJitter | undefined,
+    maxRetryWindow: duration(patch.maxRetryWindowSeconds),
+    retryMode: patch.retryMode as StageRetryMode | undefined,
+    mode: patch.mode as RetryPolicyMode | undefined,
+    retryOn: rules(patch.retryOn),
+    neverRetryOn: rules(patch.neverRetryOn),
+    countManualRetries: patch.countManualRetries,
+    budget: patch.budget ? { maxRetries: patch.budget.maxRetries, window: Duration.seconds(patch.budget.windowSeconds) } : undefined,
+    overrideBuiltIns: patch.overrideBuiltIns ? ([...patch.overrideBuiltIns] as BuiltInRetryRule[]) : undefined,
+  };
+  return Object.fromEntries(Object.entries(props).filter(([, v]) => v !== undefined)) as RetryPolicyProps;
+}
+
+function push(problems: string[], problem: string | undefined): void {
+  if (problem) problems.push(problem);
 }
 
 /**
@@ -236,20 +240,6 @@ function section(
     problems.push(`${path}.${key} must be ${shape}, got ${show(value)}`);
     return undefined;
   }
-  unknownKeys(value, allowed, `${path}.${key}`, problems);
+  problems.push(...unknownKeyProblems(value, allowed, `${path}.${key}`));
   return value;
-}
-
-/** An optional whole-number setting from `min` to `max`; `fallback` when absent or wrong (reported). */
-function integerSetting(value: unknown, where: string, min: number, max: number, fallback: number, problems: string[]): number {
-  if (value === undefined) return fallback;
-  if (typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max) return value;
-  problems.push(`${where} must be an integer from ${min} to ${max}, got ${show(value)}`);
-  return fallback;
-}
-
-function unknownKeys(obj: Record<string, unknown>, allowed: string[], path: string, problems: string[]): void {
-  for (const key of Object.keys(obj)) {
-    if (!allowed.includes(key)) problems.push(`${path}.${key} is not a known setting (expected one of: ${allowed.join(', ')})`);
-  }
 }

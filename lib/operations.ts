@@ -5,7 +5,7 @@ import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { METRIC_NAMESPACE, SERVICE_NAME } from '../lambda/observability';
+import { METRIC_NAMESPACE, MetricName, SERVICE_NAME } from '../contract';
 
 export interface OperationsProps {
   /** The retry function whose errors, throttles, duration and dropped events are watched. */
@@ -29,7 +29,7 @@ const product = (name: string, statistic = 'Sum', period = Duration.minutes(5)) 
  */
 export class AutoRetryOperations extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
-  public readonly alarms: cloudwatch.Alarm[] = [];
+  public readonly alarms: cloudwatch.IAlarm[] = [];
 
   public constructor(scope: Construct, id: string, props: OperationsProps) {
     super(scope, id);
@@ -42,7 +42,7 @@ export class AutoRetryOperations extends Construct {
       period: Duration.minutes(5),
     });
     const skipsByReason = new cloudwatch.MathExpression({
-      expression: `SEARCH('{${METRIC_NAMESPACE},Reason,service} MetricName="RetrySkipped"', 'Sum', 300)`,
+      expression: `SEARCH('{${METRIC_NAMESPACE},Reason,service} MetricName="${MetricName.RetrySkipped}"', 'Sum', 300)`,
       label: 'Skipped:',
       period: Duration.minutes(5),
     });
@@ -54,7 +54,12 @@ export class AutoRetryOperations extends Construct {
           new cloudwatch.GraphWidget({
             title: 'Retries and what came of them',
             width: 12,
-            left: [product('RetryAttempted'), product('RetryRecovered'), product('RetriesExhausted'), product('BudgetExhausted')],
+            left: [
+              product(MetricName.RetryAttempted),
+              product(MetricName.RetryRecovered),
+              product(MetricName.RetriesExhausted),
+              product(MetricName.BudgetExhausted),
+            ],
           }),
           new cloudwatch.GraphWidget({ title: 'Failures not retried, by reason', width: 12, left: [skipsByReason] }),
         ],
@@ -119,7 +124,7 @@ export class AutoRetryOperations extends Construct {
     alarm('AsyncEventsDropped', asyncDropped, 1, 'codepipeline-auto-retry: Lambda dropped failure events.');
     alarm(
       'RetriesExhausted',
-      product('RetriesExhausted', 'Sum', Duration.hours(1)),
+      product(MetricName.RetriesExhausted, 'Sum', Duration.hours(1)),
       props.exhaustedPerHour,
       `codepipeline-auto-retry: ${props.exhaustedPerHour} or more stages ran out of retries within an hour.`,
     );

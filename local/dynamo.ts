@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLE_SCHEMA } from '../lambda/adapters/table-keys';
+import { TABLE_SCHEMA } from '../contract';
 
 // dynalite ships no types.
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;

@@ -1,12 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { BudgetStore } from '../lambda/adapters/budget-store';
+import { listBudgets } from '../cli/store/budget-queries';
+import { LedgerQueries } from '../cli/store/ledger-queries';
+import { PolicyAdmin } from '../cli/store/policy-admin';
+import { DynamoTable } from '../lambda/adapters/dynamo-table';
+import { JsonLogger, type LogSink } from '../lambda/adapters/json-logger';
 import { LedgerStore } from '../lambda/adapters/ledger-store';
-import { PolicyStore } from '../lambda/adapters/policy-store';
-import { createHandler, depsFromEnvironment, type HandlerInput, type HandlerOutput } from '../lambda/handler';
-import type { LogSink } from '../lambda/log';
-import { JsonLogger } from '../lambda/log';
-import type { MetricName, MetricsPort } from '../lambda/observability';
-import type { ServiceDeps } from '../lambda/service';
+import { depsFromEnvironment } from '../lambda/dependencies';
+import type { PolicySeed } from '../lambda/domain/scope';
+import { createHandler, type HandlerInput, type HandlerOutput } from '../lambda/handler';
+import type { MetricName, MetricsPort } from '../lambda/ports';
+import { type SeedResult, seedPolicies } from '../lambda/seed/policy-seeder';
+import type { ServiceDeps } from '../lambda/service/deps';
 import { CodePipelineEmulator, type PipelineDefinition } from './codepipeline-emulator';
 import { LocalDynamo } from './dynamo';
 import { SnsEmulator } from './sns-emulator';
@@ -53,16 +57,33 @@ export class LocalAws {
     await Promise.all([this.dynamo.stop(), this.codepipeline.stop(), this.sqs.stop(), this.sns.stop()]);
   }
 
-  public policies(): PolicyStore {
-    return new PolicyStore(this.tableName, this.dynamo.client());
+  /** The table, through its own client. */
+  public table(): DynamoTable {
+    return new DynamoTable(this.tableName, this.dynamo.client());
   }
 
-  public budgets(): BudgetStore {
-    return new BudgetStore(this.tableName, this.dynamo.client());
+  /** Policies and pause switches, as an operator changes them. */
+  public policies(): PolicyAdmin {
+    return new PolicyAdmin(this.table());
   }
 
-  public ledger(): LedgerStore {
-    return new LedgerStore(this.tableName, this.dynamo.client());
+  /** Writes policies as a deploy does. */
+  public seed(policies: readonly PolicySeed[]): Promise<SeedResult> {
+    return seedPolicies(this.table(), policies, new Date());
+  }
+
+  /** Ledger records, as operators read them. */
+  public ledger(): LedgerQueries {
+    return new LedgerQueries(this.table());
+  }
+
+  /** The ledger, as the retry function writes it. */
+  public ledgerStore(): LedgerStore {
+    return new LedgerStore(this.table());
+  }
+
+  public budgets(now: Date): ReturnType<typeof listBudgets> {
+    return listBudgets(this.table(), now);
   }
 
   /**

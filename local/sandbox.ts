@@ -2,8 +2,8 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import { formatDuration } from '../lambda/domain/duration';
 import type { PolicyPatch } from '../lambda/domain/policy';
 import type { HandlerInput, HandlerOutput } from '../lambda/handler';
-import type { AutoRetryConfig } from '../lib/config';
-import { parseAutoRetryConfig } from '../lib/config';
+import { resolveProps } from '../lib/policies';
+import type { PipelineAutoRetryProps } from '../lib/props';
 import { LocalAws, standardPipeline } from './local-aws';
 
 /**
@@ -97,8 +97,8 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 export interface SandboxOptions {
-  /** The autoRetry block to play (cdk.json context). */
-  readonly config: AutoRetryConfig;
+  /** The props whose policies to play (from cdk.json through lib/config.ts). */
+  readonly props: PipelineAutoRetryProps;
   /** Play the scenarios against this pipeline name instead of their own. */
   readonly pipeline?: string;
   /** Play the scenarios against this stage instead of their own (it must exist in the sandbox pipeline). */
@@ -113,7 +113,7 @@ export interface SandboxOptions {
 
 /** Starts the local services, seeds the policies, runs the scenarios one after another. */
 export async function runSandbox(scenarios: readonly Scenario[], options: SandboxOptions): Promise<ScenarioResult[]> {
-  const resolved = parseAutoRetryConfig(options.config);
+  const resolved = resolveProps(options.props);
   const aws = new LocalAws();
   await aws.start();
   try {
@@ -124,7 +124,7 @@ export async function runSandbox(scenarios: readonly Scenario[], options: Sandbo
       shortened.push(`${label} ${formatDuration(patch.cooldownSeconds)}`);
       return { scope, patch: { ...patch, cooldownSeconds: SANDBOX_COOLDOWN_SECONDS } satisfies PolicyPatch };
     });
-    await aws.policies().seed(policies, new Date());
+    await aws.seed(policies);
     if (shortened.length > 0) {
       options.onNote?.(`cooldowns shortened to ${SANDBOX_COOLDOWN_SECONDS}s for the sandbox: ${shortened.join(', ')}`);
     }

@@ -42,7 +42,7 @@ async function main(): Promise<void> {
   await aws.start();
   // Benchmarks run with the production policy cache (10 s), unlike the tests.
   process.env.POLICY_CACHE_SECONDS = '10';
-  await aws.policies().seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0 } }], new Date());
+  await aws.seed([{ scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 0 } }]);
   const clock = new ManualClock(Date.now());
   aws.sqs.now = () => clock.current;
   aws.codepipeline.now = () => clock.current;

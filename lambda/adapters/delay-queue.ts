@@ -1,14 +1,10 @@
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { TransientFaultError } from '../domain/errors';
 import { type DelayedRetryMessage, serializeDelayedRetry } from '../domain/events';
+import type { DelayPort } from '../ports';
 
 /** SQS's ceiling for DelaySeconds on a standard queue; longer waits are chained. */
 export const MAX_DELAY_SECONDS = 900;
-
-export interface DelayPort {
-  /** Sends the message to come back after `delaySeconds` (capped at 900 by the caller). */
-  send(message: DelayedRetryMessage, delaySeconds: number): Promise<void>;
-}
 
 export class DelayQueue implements DelayPort {
   public constructor(

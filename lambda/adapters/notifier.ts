@@ -1,28 +1,5 @@
 import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
-
-/** Why operators are told about a failure. */
-export const NoticeKind = {
-  Exhausted: 'retries exhausted',
-  NotRetryable: 'not retryable',
-  RetryFailed: 'retry failed permanently',
-  CircuitOpen: 'retry budget spent: circuit open',
-} as const;
-export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
-
-export interface Notice {
-  readonly kind: NoticeKind;
-  readonly pipeline: string;
-  readonly stage: string;
-  readonly executionId: string;
-  readonly region: string;
-  readonly reason: string;
-  /** What failed, from the stage's failed actions: "UnitTests: JobFailed — Build timed out". */
-  readonly failureSummary: string;
-}
-
-export interface NotifierPort {
-  notify(notice: Notice): Promise<void>;
-}
+import type { Notice, NotifierPort } from '../ports';
 
 export const NO_NOTIFIER: NotifierPort = { notify: async () => undefined };
 

@@ -13,29 +13,8 @@ import {
   ValidationException,
 } from '@aws-sdk/client-codepipeline';
 import { TransientFaultError } from '../domain/errors';
-import type { ActionView, RetryMode, StageView } from '../domain/types';
-
-/** What a RetryStageExecution call came to. Throttling and 5xx are not here: they throw. */
-export const RetryCallResult = {
-  Started: 'started',
-  NotRetryable: 'not-retryable',
-  NotLatest: 'not-latest',
-  Busy: 'busy',
-  Permanent: 'permanent',
-} as const;
-export type RetryCallResult = (typeof RetryCallResult)[keyof typeof RetryCallResult];
-
-export interface RetryCallOutcome {
-  readonly result: RetryCallResult;
-  /** The exception name when the call was refused. */
-  readonly error?: string;
-  readonly message?: string;
-}
-
-export type StageLookup =
-  | { readonly kind: 'found'; readonly view: StageView }
-  | { readonly kind: 'no-stage' }
-  | { readonly kind: 'no-pipeline' };
+import type { ActionView, RetryMode } from '../domain/types';
+import { type PipelinePort, type RetryCallOutcome, RetryCallResult, type StageLookup } from '../ports';
 
 interface ActionType {
   readonly category: string | undefined;
@@ -46,12 +25,6 @@ interface ActionType {
 interface StageStructure {
   readonly actions: Map<string, ActionType>;
   readonly nativeRetry: boolean;
-}
-
-/** The port the service needs from CodePipeline. */
-export interface PipelinePort {
-  getStage(pipeline: string, stage: string): Promise<StageLookup>;
-  retryStage(pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome>;
 }
 
 /**

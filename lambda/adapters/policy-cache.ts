@@ -1,4 +1,4 @@
-import type { PolicyContext, PolicyReader } from './policy-store';
+import type { PolicyContext, PolicyReader } from '../ports';
 
 /**
  * Keeps what the policy store answered for a short time per (pipeline, stage), so a warm

@@ -1,34 +1,7 @@
 import { applyFilters } from './filters';
 import { BuiltInRule, Jitter, PolicyLayer, type ResolvedPolicy, type RetryPolicy } from './policy';
+import { SkipReason } from './reasons';
 import { ActionStatus, RetryMode, type StageFailure, StageStatus, type StageView } from './types';
-
-/** Why a failure is left alone. The same words appear in logs and in the ledger. */
-export const SkipReason = {
-  StageNotFound: 'stage-not-found',
-  PipelineNotFound: 'pipeline-not-found',
-  Paused: 'paused',
-  RetriesDisabled: 'retries-disabled',
-  Superseded: 'superseded',
-  StageInProgress: 'stage-in-progress',
-  StageStopped: 'stage-stopped',
-  StageNotFailed: 'stage-not-failed',
-  ActionInProgress: 'action-in-progress',
-  ApprovalRejected: 'approval-rejected',
-  NoFailedActions: 'no-failed-actions',
-  PipelineChanged: 'pipeline-changed',
-  NativeRetryPending: 'native-retry-pending',
-  NeverRetryRule: 'never-retry-rule',
-  NoRetryRuleMatch: 'no-retry-rule-match',
-  MaxRetries: 'max-retries',
-  RetryWindowPassed: 'retry-window-passed',
-  BudgetExhausted: 'budget-exhausted',
-  Duplicate: 'duplicate',
-  StageChanged: 'stage-changed',
-  /** CodePipeline refused the retry: StageNotRetryableException. */
-  NotRetryable: 'not-retryable',
-  ObserveOnly: 'observe-only',
-} as const;
-export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 
 interface RetryDecision {
   readonly retryMode: RetryMode;

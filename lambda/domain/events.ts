@@ -1,9 +1,7 @@
+import { EVENT_SOURCE, STAGE_DETAIL_TYPE } from '../../contract';
 import { InvalidInputError } from './errors';
 import { NAME_PATTERN } from './policy';
 import type { StageFailure } from './types';
-
-export const STAGE_DETAIL_TYPE = 'CodePipeline Stage Execution State Change';
-export const EVENT_SOURCE = 'aws.codepipeline';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);

@@ -129,45 +129,44 @@ export function resolvePolicy(layers: PolicyLayers): ResolvedPolicy {
   return { policy: policy as unknown as RetryPolicy, sources: sources as ResolvedPolicy['sources'] };
 }
 
-/** Where a raw policy comes from: cdk.json (durations such as "5m") or a table item (seconds). */
-export type PolicySyntax = 'config' | 'stored';
-
 /**
- * The config key of each field. In the table, durations are stored in seconds under the
- * field's own name (cooldownSeconds); in cdk.json and the CLI they are durations (cooldown).
+ * How a raw policy is spelled where it comes from. A table item uses the field names and holds
+ * durations in seconds; cdk.json and the CLI (lib/config.ts) use their own key names and
+ * duration strings such as "5m", and say so here.
  */
-export const CONFIG_KEYS: { readonly [K in keyof RetryPolicy]: string } = {
-  maxRetries: 'maxRetries',
-  cooldownSeconds: 'cooldown',
-  backoff: 'backoff',
-  maxCooldownSeconds: 'maxCooldown',
-  jitter: 'jitter',
-  maxRetryWindowSeconds: 'maxRetryWindow',
-  retryMode: 'retryMode',
-  mode: 'mode',
-  retryOn: 'retryOn',
-  neverRetryOn: 'neverRetryOn',
-  countManualRetries: 'countManualRetries',
-  budget: 'budget',
-  overrideBuiltIns: 'overrideBuiltIns',
+export interface PolicySyntax {
+  /** The key a field is stored under. @default the field's own name */
+  readonly keyOf?: (field: keyof RetryPolicy) => string;
+  /** Reads a duration as seconds; undefined when it is not one. @default whole seconds */
+  readonly seconds?: (value: unknown) => number | undefined;
+  /** The key of a budget's window. @default windowSeconds */
+  readonly budgetWindowKey?: string;
+}
+
+const STORED: Required<PolicySyntax> = {
+  keyOf: (field) => field,
+  seconds: (v) => (typeof v === 'number' ? parseDuration(v) : undefined),
+  budgetWindowKey: 'windowSeconds',
 };
 
 /**
- * Validates a raw policy object (from cdk.json, CLI flags or a table item). `path` prefixes each
- * message so it names the key: `autoRetry.pipelines.web-app.maxRetries must be …, got -1`.
- * Returns the patch and every problem found, so callers can report all of them at once.
+ * Validates a raw policy object (a table item, or cdk.json or CLI flags through lib/config.ts).
+ * `path` prefixes each message so it names the key: `autoRetry.pipelines.web-app.maxRetries
+ * must be …, got -1`. Returns the patch and every problem found, so callers can report all of
+ * them at once.
  */
 export function validatePolicyPatch(
   raw: Record<string, unknown>,
   path: string,
-  syntax: PolicySyntax = 'config',
+  syntax: PolicySyntax = {},
 ): { patch: PolicyPatch; problems: string[] } {
+  const { keyOf, seconds, budgetWindowKey } = { ...STORED, ...syntax };
   type Parsed<T> = { value: T } | { problems: string[] };
   const ok = <T>(value: T): Parsed<T> => ({ value });
   const fail = (...problems: string[]): Parsed<never> => ({ problems });
   const problems: string[] = [];
   const patch: PolicyPatch = {};
-  const key = (field: keyof RetryPolicy): string => (syntax === 'config' ? CONFIG_KEYS[field] : field);
+  const key = keyOf;
   const take = <K extends keyof RetryPolicy>(field: K, parse: (v: unknown, where: string) => Parsed<RetryPolicy[K]>): void => {
     const value = raw[key(field)];
     if (value === undefined) return;
@@ -175,9 +174,6 @@ export function validatePolicyPatch(
     if ('value' in parsed) patch[field] = parsed.value;
     else problems.push(...parsed.problems);
   };
-  // Stored items hold seconds; configuration and flags hold durations such as "5m".
-  const seconds = (v: unknown): number | undefined =>
-    syntax === 'stored' ? (typeof v === 'number' ? parseDuration(v) : undefined) : parseDurationValue(v);
   const duration = (max: number, maxText: string) => (v: unknown, where: string) => {
     const s = seconds(v);
     return s === undefined || s > max
@@ -224,7 +220,7 @@ export function validatePolicyPatch(
       return fail(`${where} must be an object { maxRetries, window }, got ${show(v)}`);
     }
     const b = v as Record<string, unknown>;
-    const windowKey = syntax === 'config' ? 'window' : 'windowSeconds';
+    const windowKey = budgetWindowKey;
     const unknown = Object.keys(b).filter((k) => k !== 'maxRetries' && k !== windowKey);
     if (unknown.length > 0) return fail(`${where}.${unknown[0]} is not a known setting (expected maxRetries, ${windowKey})`);
     const max = b.maxRetries;
@@ -238,10 +234,6 @@ export function validatePolicyPatch(
     return ok({ maxRetries: max, windowSeconds: window });
   });
   return { patch, problems };
-}
-
-function parseDurationValue(v: unknown): number | undefined {
-  return typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined;
 }
 
 export function show(value: unknown): string {

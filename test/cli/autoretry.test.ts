@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { PolicyStore } from '../../lambda/adapters/policy-store';
+import { PolicyAdmin } from '../../cli/store/policy-admin';
+import { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { CloudFormationEmulator } from '../../local/cloudformation-emulator';
 import { LocalDynamo } from '../../local/dynamo';
-import { type CliResult, errorLines, ROOT, runCli } from '../support/cli';
+import { type CliResult, errorLines, ROOT, runCli } from '../support';
 
 const dynamo = new LocalDynamo();
 const cloudformation = new CloudFormationEmulator();
@@ -20,7 +21,7 @@ function autoretry(args: string[], env: Record<string, string | undefined> = {})
   });
 }
 
-const store = () => new PolicyStore(TABLE, dynamo.client());
+const store = () => new PolicyAdmin(new DynamoTable(TABLE, dynamo.client()));
 
 beforeAll(async () => {
   await Promise.all([dynamo.start(), cloudformation.start()]);

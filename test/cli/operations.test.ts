@@ -1,5 +1,5 @@
 import { LocalAws, LogCapture, ManualClock } from '../../local/local-aws';
-import { errorLines, runCli } from '../support/cli';
+import { errorLines, runCli } from '../support';
 
 /**
  * `history` and `status` read what the real handler wrote: failures are played through the
@@ -16,7 +16,7 @@ let stuck: { pipeline: string; execution: string };
 beforeAll(async () => {
   await aws.start();
   const policies = aws.policies();
-  await policies.seed([{ scope: { kind: 'default' }, patch: { maxRetries: 1, cooldownSeconds: 0 } }], new Date());
+  await aws.seed([{ scope: { kind: 'default' }, patch: { maxRetries: 1, cooldownSeconds: 0 } }]);
   const run = aws.handler({ sink: new LogCapture().sink });
 
   // A stage retried once, which then succeeded.
@@ -43,7 +43,7 @@ beforeAll(async () => {
   const d = aws.pipeline('dead');
   const past = new Date(Date.now() - 3600_000);
   stuck = { pipeline: d, execution: aws.codepipeline.failNewExecution(d, 'Deploy', ['ExecuteChangeSet']) };
-  await aws.ledger().claim(
+  await aws.ledgerStore().claim(
     { pipeline: d, stage: 'Deploy', executionId: stuck.execution },
     {
       occurrence: 1,

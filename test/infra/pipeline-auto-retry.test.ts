@@ -1,13 +1,13 @@
-import { App, Validations } from 'aws-cdk-lib';
+import { App, Duration, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { AutoRetryStack } from '../../lib/auto-retry-stack';
-import type { AutoRetryConfig } from '../../lib/config';
+import { type PipelineAutoRetryProps, StageRetryMode } from '../../lib/props';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
-function synth(autoRetry: AutoRetryConfig): Template {
+function synth(autoRetry: PipelineAutoRetryProps): Template {
   // Prepare: no bundling; these tests look at the template, not the function code.
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new AutoRetryStack(app, 'Test', { env: ENV, autoRetry });
@@ -40,7 +40,7 @@ function statements(template: Template): Statement[] {
 describe('Construct: PipelineAutoRetry', () => {
   describe('EventBridge rule', () => {
     it('matches FAILED stage events from every pipeline when watching all', () => {
-      const template = synth({ watch: 'all' });
+      const template = synth({});
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.codepipeline'],
@@ -51,7 +51,7 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('filters on the listed pipelines when the configuration names them', () => {
-      const template = synth({ watch: ['web-app', 'api'] });
+      const template = synth({ watchedPipelines: ['web-app', 'api'] });
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: { detail: { state: ['FAILED'], pipeline: ['web-app', 'api'] } },
       });
@@ -157,7 +157,7 @@ describe('Construct: PipelineAutoRetry', () => {
 
   describe('IAM', () => {
     it('scopes pipeline reads and retries to the watched pipelines', () => {
-      const template = synth({ watch: ['web-app'] });
+      const template = synth({ watchedPipelines: ['web-app'] });
       const cp = statements(template).filter((s) => [s.Action].flat().some((a) => a.startsWith('codepipeline:')));
       const arn = (suffix: string) => ({
         'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:codepipeline:eu-west-1:123456789012:${suffix}`]],
@@ -172,13 +172,13 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('uses an account-and-region wildcard only when watching every pipeline', () => {
-      const template = synth({ watch: 'all' });
+      const template = synth({});
       const retry = statements(template).find((s) => s.Action === 'codepipeline:RetryStageExecution');
       expect(JSON.stringify(retry?.Resource)).toContain(':codepipeline:eu-west-1:123456789012:*');
     });
 
     it('grants no wildcard actions anywhere', () => {
-      const template = synth({ watch: 'all' });
+      const template = synth({});
       const actions = statements(template).flatMap((s) => [s.Action].flat());
       expect(actions.length).toBeGreaterThan(0);
       expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
@@ -188,8 +188,8 @@ describe('Construct: PipelineAutoRetry', () => {
   describe('policy seeding', () => {
     it('passes the validated policies from configuration to the custom resource', () => {
       const template = synth({
-        default: { maxRetries: 1 },
-        pipelines: { 'web-app': { cooldown: '5m', stages: { Deploy: { retryMode: 'ALL_ACTIONS' } } } },
+        defaultPolicy: { maxRetries: 1 },
+        pipelines: { 'web-app': { cooldown: Duration.minutes(5), stages: { Deploy: { retryMode: StageRetryMode.ALL_ACTIONS } } } },
       });
       const resource = Object.values(template.findResources('Custom::AutoRetryPolicies'))[0] as { Properties: { Policies: string } };
       expect(JSON.parse(resource.Properties.Policies)).toEqual([
@@ -199,16 +199,16 @@ describe('Construct: PipelineAutoRetry', () => {
       ]);
     });
 
-    it('refuses bad configuration at synth, naming the key and the value', () => {
+    it('refuses bad props at synth, naming the prop and the value', () => {
       expect(() => synth({ pipelines: { 'web-app': { maxRetries: -1 } } })).toThrow(
-        'autoRetry.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1',
+        'props.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1',
       );
     });
   });
 
   describe('operations: recoveries, notifications, dashboard and alarms', () => {
     it('routes stage successes after a retry, and only those, to the function', () => {
-      const template = synth({ watch: ['web-app'] });
+      const template = synth({ watchedPipelines: ['web-app'] });
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.codepipeline'],
@@ -240,7 +240,7 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('gives the function the topic and the pipelines that get their own metric dimension', () => {
-      const template = synth({ watch: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } });
+      const template = synth({ watchedPipelines: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } });
       template.hasResourceProperties('AWS::Lambda::Function', {
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
@@ -318,22 +318,26 @@ describe('Construct: PipelineAutoRetry', () => {
 
     it('refuses a malformed Slack channel id at synth', () => {
       expect(() => synth({ notifications: { slack: { workspaceId: 'T0123ABCD', channelId: '#builds' } } })).toThrow(
-        'autoRetry.notifications.slack.channelId must be a Slack channel id such as C0123ABCD, got "#builds"',
+        'props.notifications.slack.channelId must be a Slack channel id such as C0123ABCD, got "#builds"',
       );
     });
   });
 
   describe('cdk-nag AwsSolutions and Serverless', () => {
     it.each([
-      ['watching every pipeline', { watch: 'all' } as AutoRetryConfig, ENV],
-      ['watching a list of pipelines', { watch: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } } as AutoRetryConfig, ENV],
-      ['the account and region are left to deploy time', { watch: 'all' } as AutoRetryConfig, undefined],
-      ['a list is watched and the environment is unknown', { watch: ['web-app'] } as AutoRetryConfig, undefined],
+      ['watching every pipeline', {} as PipelineAutoRetryProps, ENV],
+      [
+        'watching a list of pipelines',
+        { watchedPipelines: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } } as PipelineAutoRetryProps,
+        ENV,
+      ],
+      ['the account and region are left to deploy time', {} as PipelineAutoRetryProps, undefined],
+      ['a list is watched and the environment is unknown', { watchedPipelines: ['web-app'] } as PipelineAutoRetryProps, undefined],
       [
         'email and Slack notifications are configured',
         {
           notifications: { emails: ['oncall@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' } },
-        } as AutoRetryConfig,
+        } as PipelineAutoRetryProps,
         ENV,
       ],
     ])('reports no unacknowledged finding when %s', (_case, autoRetry, env) => {

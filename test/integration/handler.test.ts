@@ -1,12 +1,11 @@
 import type { SQSBatchResponse } from 'aws-lambda';
-import type { LedgerPort } from '../../lambda/adapters/ledger-store';
 import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { RetryMode } from '../../lambda/domain/types';
 import { handler } from '../../lambda/handler';
+import type { LedgerPort } from '../../lambda/ports';
 import { LogCapture, ManualClock } from '../../local/local-aws';
-import { loadEvent } from '../support/fixtures';
-import { useLocalAws } from '../support/use-local-aws';
+import { ledgerKey, loadEvent, useLocalAws } from '../support';
 
 // Tests share the table; each uses its own pipeline names and sets its own pipeline policy.
 const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions });
@@ -14,8 +13,6 @@ const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMod
 beforeEach(() => {
   aws.sqs.reset();
 });
-
-const ledgerKey = (pipeline: string, stage: string, executionId: string) => ({ pipeline, stage, executionId });
 
 describe('handler: EventBridge stage FAILED events', () => {
   it('retries a failed test stage at once when the policy has no cooldown', async () => {
@@ -478,7 +475,7 @@ describe('handler: every RetryStageExecution outcome', () => {
     await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { maxRetries: 1 }, 'test', new Date());
     const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
     const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current));
-    const ledger = aws.ledger();
+    const ledger = aws.ledgerStore();
     let failFinish = true;
     const flakyLedger: LedgerPort = {
       view: (k, o) => ledger.view(k, o),

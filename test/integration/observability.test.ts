@@ -1,7 +1,6 @@
-import { PowertoolsMetricsAdapter } from '../../lambda/observability';
+import { PowertoolsMetricsAdapter } from '../../lambda/adapters/powertools';
 import { LogCapture, RecordingMetrics } from '../../local/local-aws';
-import { runCli } from '../support/cli';
-import { useLocalAws } from '../support/use-local-aws';
+import { runCli, useLocalAws } from '../support';
 
 const aws = useLocalAws({ maxRetries: 1, cooldownSeconds: 0 });
 

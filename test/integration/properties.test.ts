@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import type { PolicyPatch } from '../../lambda/domain/policy';
 import { LogCapture, ManualClock } from '../../local/local-aws';
-import { useLocalAws } from '../support/use-local-aws';
+import { useLocalAws } from '../support';
 
 /**
  * Property: whatever the interleaving of duplicate, concurrent, delayed and out-of-order

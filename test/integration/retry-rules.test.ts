@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { PolicyPatch } from '../../lambda/domain/policy';
 import { LogCapture, ManualClock, standardPipeline } from '../../local/local-aws';
-import { useLocalAws } from '../support/use-local-aws';
+import { useLocalAws } from '../support';
 
 /**
  * The policy language end to end: failure filters, backoff, the retry window, the per-pipeline
@@ -143,7 +143,7 @@ describe('Policy rules through the handler', () => {
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(3);
     const circuit = logs.decisions().find((d) => String(d.reason).startsWith('budget-exhausted'));
     expect(String(circuit?.reason)).toMatch(/^budget-exhausted: circuit open: 2 of 2 retries used in the last 3600s; it closes at /);
-    expect((await aws.budgets().list(clock.now())).find((b) => b.pipeline === pipeline)).toEqual(
+    expect((await aws.budgets(clock.now())).find((b) => b.pipeline === pipeline)).toEqual(
       expect.objectContaining({ used: 1, maxRetries: 2, open: false }),
     );
   });

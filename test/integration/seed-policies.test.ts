@@ -1,14 +1,16 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { PolicyStore } from '../../lambda/adapters/policy-store';
+import { PolicyAdmin } from '../../cli/store/policy-admin';
+import { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { parseAutoRetryConfig } from '../../lib/config';
+import { resolveProps } from '../../lib/policies';
 import { LocalDynamo } from '../../local/dynamo';
 
 const dynamo = new LocalDynamo();
 const TABLE = 'seed-table';
-let onEvent: typeof import('../../lambda/seed-policies').onEvent;
+let onEvent: typeof import('../../lambda/seed/handler').onEvent;
 
 function deployEvent(requestType: 'Create' | 'Update' | 'Delete', autoRetry: unknown): CloudFormationCustomResourceEvent {
-  const policies = JSON.stringify(parseAutoRetryConfig(autoRetry).policies);
+  const policies = JSON.stringify(resolveProps(parseAutoRetryConfig(autoRetry)).policies);
   return {
     RequestType: requestType,
     ServiceToken: 'arn:aws:lambda:us-east-1:123456789012:function:provider',
@@ -33,7 +35,7 @@ beforeAll(async () => {
     AWS_ENDPOINT_URL_DYNAMODB: dynamo.endpoint,
   });
   jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
-  ({ onEvent } = await import('../../lambda/seed-policies'));
+  ({ onEvent } = await import('../../lambda/seed/handler'));
 });
 
 afterAll(async () => {
@@ -42,7 +44,7 @@ afterAll(async () => {
 });
 
 describe('Custom resource: seed policies at deploy', () => {
-  const store = () => new PolicyStore(TABLE, dynamo.client());
+  const store = () => new PolicyAdmin(new DynamoTable(TABLE, dynamo.client()));
 
   it('writes the policies, keeps an operator’s change through later deploys, and removes what cdk.json dropped', async () => {
     // Prepare: the first deploy.

@@ -4,8 +4,7 @@ import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
 import fc from 'fast-check';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { LogCapture, ManualClock } from '../../local/local-aws';
-import { loadEvent } from '../support/fixtures';
-import { useLocalAws } from '../support/use-local-aws';
+import { loadEvent, useLocalAws } from '../support';
 
 const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0 });
 const ROOT = join(__dirname, '..', '..');

@@ -1,7 +1,7 @@
 import { LambdaSimulator } from '../../local/lambda-simulator';
 import { ManualClock } from '../../local/local-aws';
 import { TcpProxy } from '../../local/tcp-proxy';
-import { useLocalAws } from '../support/use-local-aws';
+import { useLocalAws } from '../support';
 
 /**
  * Reliability under load and faults, through the real handler, SDK clients, dynalite and the

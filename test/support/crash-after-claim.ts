@@ -4,8 +4,9 @@
  * exactly-once must survive. The event comes as JSON on argv[2]; endpoints come from the
  * environment, as in Lambda.
  */
-import { createHandler, depsFromEnvironment } from '../../lambda/handler';
-import { JsonLogger } from '../../lambda/log';
+import { JsonLogger } from '../../lambda/adapters/json-logger';
+import { depsFromEnvironment } from '../../lambda/dependencies';
+import { createHandler } from '../../lambda/handler';
 import { RecordingMetrics } from '../../local/local-aws';
 
 const deps = depsFromEnvironment();

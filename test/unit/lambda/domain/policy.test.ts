@@ -1,6 +1,4 @@
-import { formatDuration, parseDuration, parseDurationOrThrow } from '../../lambda/domain/duration';
-import { InvalidInputError } from '../../lambda/domain/errors';
-import { BUILT_IN_POLICY, resolvePolicy, validatePolicyPatch } from '../../lambda/domain/policy';
+import { BUILT_IN_POLICY, resolvePolicy, validatePolicyPatch } from '../../../../lambda/domain/policy';
 
 describe('Function: resolvePolicy', () => {
   it.each([
@@ -47,9 +45,9 @@ describe('Function: validatePolicyPatch', () => {
     [{ maxRetries: -1 }, 'p.maxRetries must be an integer from 0 to 10, got -1'],
     [{ maxRetries: 1.5 }, 'p.maxRetries must be an integer from 0 to 10, got 1.5'],
     [{ maxRetries: '2' }, 'p.maxRetries must be an integer from 0 to 10, got "2"'],
-    [{ cooldown: '5 min' }, 'p.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got "5 min"'],
-    [{ cooldown: '13h' }, 'p.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got "13h"'],
-    [{ cooldown: -5 }, 'p.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got -5'],
+    [{ cooldownSeconds: '5m' }, 'p.cooldownSeconds must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got "5m"'],
+    [{ cooldownSeconds: 46_801 }, 'p.cooldownSeconds must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got 46801'],
+    [{ cooldownSeconds: -5 }, 'p.cooldownSeconds must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got -5'],
     [{ retryMode: 'failed_actions' }, 'p.retryMode must be one of FAILED_ACTIONS, ALL_ACTIONS, got "failed_actions"'],
     [{ mode: 'dry-run' }, 'p.mode must be one of enforce, observe, got "dry-run"'],
   ])('rejects %j naming the field and the value', (raw, message) => {
@@ -60,46 +58,23 @@ describe('Function: validatePolicyPatch', () => {
     expect(problems).toEqual([message]);
   });
 
-  it('accepts every field at once', () => {
+  it('accepts a stored item: field names and seconds', () => {
     // Act
-    const result = validatePolicyPatch({ maxRetries: 10, cooldown: '2h', retryMode: 'ALL_ACTIONS', mode: 'observe' }, 'p');
+    const result = validatePolicyPatch({ maxRetries: 10, cooldownSeconds: 7200, retryMode: 'ALL_ACTIONS', mode: 'observe' }, 'p');
 
     // Assess
     expect(result).toEqual({ patch: { maxRetries: 10, cooldownSeconds: 7200, retryMode: 'ALL_ACTIONS', mode: 'observe' }, problems: [] });
   });
-});
 
-describe('Function: parseDuration', () => {
-  it.each([
-    ['0', 0],
-    ['45s', 45],
-    ['5m', 300],
-    ['2h', 7200],
-    ['1d', 86400],
-    ['90', 90],
-    [120, 120],
-  ] as const)('reads %j as %d seconds', (input, seconds) => {
-    expect(parseDuration(input)).toBe(seconds);
-  });
+  it('reads another spelling when told how: keys, durations and the budget window', () => {
+    // Act
+    const result = validatePolicyPatch({ wait: 'long', budget: { maxRetries: 2, span: 3600 } }, 'p', {
+      keyOf: (field) => (field === 'cooldownSeconds' ? 'wait' : field),
+      seconds: (v) => (v === 'long' ? 600 : typeof v === 'number' ? v : undefined),
+      budgetWindowKey: 'span',
+    });
 
-  it.each(['', '5 m', '1.5h', '-1', '5w', 'm', '1e3'])('refuses %j', (input) => {
-    expect(parseDuration(input)).toBeUndefined();
-  });
-
-  it('names the setting in its error', () => {
-    expect(() => parseDurationOrThrow('soon', '--cooldown')).toThrow(
-      new InvalidInputError('--cooldown must be a duration such as 0, 45s, 5m, 2h or whole seconds, got "soon"'),
-    );
-  });
-
-  it.each([
-    [0, '0'],
-    [45, '45s'],
-    [300, '5m'],
-    [7200, '2h'],
-    [90, '90s'],
-    [86400, '1d'],
-  ])('formats %d seconds as %s', (seconds, text) => {
-    expect(formatDuration(seconds)).toBe(text);
+    // Assess
+    expect(result).toEqual({ patch: { cooldownSeconds: 600, budget: { maxRetries: 2, windowSeconds: 3600 } }, problems: [] });
   });
 });

@@ -1,6 +1,6 @@
-import { flakinessReport, reportCsv } from '../../cli/report';
-import type { LedgerRecord } from '../../lambda/adapters/ledger-store';
-import type { Claim } from '../../lambda/domain/ledger';
+import { flakinessReport, reportCsv } from '../../../cli/report';
+import type { LedgerRecord } from '../../../cli/store/ledger-queries';
+import type { Claim } from '../../../lambda/domain/ledger';
 
 const claim = (occurrence: number, status: Claim['status'], outcome?: string): Claim => ({
   occurrence,

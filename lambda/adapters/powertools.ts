@@ -1,24 +1,7 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
-import type { Logger, LogLevel } from './log';
-
-export const SERVICE_NAME = 'codepipeline-auto-retry';
-export const METRIC_NAMESPACE = 'CodePipelineAutoRetry';
-
-/** The metrics a decision can produce. Names are the operators' contract (dashboard, alarms). */
-export const MetricName = {
-  RetryAttempted: 'RetryAttempted',
-  RetryRecovered: 'RetryRecovered',
-  RetriesExhausted: 'RetriesExhausted',
-  RetrySkipped: 'RetrySkipped',
-  BudgetExhausted: 'BudgetExhausted',
-} as const;
-export type MetricName = (typeof MetricName)[keyof typeof MetricName];
-
-export interface MetricsPort {
-  /** One count of `name` for `pipeline`, with the extra dimensions given (bounded sets only). */
-  count(name: MetricName, pipeline: string, dimensions?: Record<string, string>, metadata?: Record<string, string | number>): void;
-}
+import { METRIC_NAMESPACE, type MetricName, SERVICE_NAME } from '../../contract';
+import type { Logger, LogLevel, MetricsPort } from '../ports';
 
 /** Structured logs through Powertools Logger: one JSON object per line, with service and level. */
 export class PowertoolsLogAdapter implements Logger {

@@ -1,11 +1,8 @@
-/** One structured JSON line per call, on stdout, where CloudWatch Logs picks it up. */
-export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+import type { Logger, LogLevel } from '../ports';
+
 export type LogSink = (line: string) => void;
 
-export interface Logger {
-  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
-}
-
+/** One structured JSON line per call, on stdout by default: for the seeder, tests and the sandbox. */
 export class JsonLogger implements Logger {
   public constructor(
     private readonly sink: LogSink = (line) => process.stdout.write(`${line}\n`),

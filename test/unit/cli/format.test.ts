@@ -1,4 +1,4 @@
-import { colourOf, colourWanted, makeStyle, renderTable } from '../../cli/format';
+import { colourOf, colourWanted, makeStyle, renderTable } from '../../../cli/format';
 
 describe('Function: colourWanted', () => {
   it.each<[string, boolean, NodeJS.ProcessEnv, boolean]>([

@@ -1,6 +1,6 @@
-import { InvalidInputError } from '../../lambda/domain/errors';
-import { parseDelayedRetry, parseStageFailedEvent, serializeDelayedRetry } from '../../lambda/domain/events';
-import { loadEvent } from '../support/fixtures';
+import { InvalidInputError } from '../../../../lambda/domain/errors';
+import { parseDelayedRetry, parseStageFailedEvent, serializeDelayedRetry } from '../../../../lambda/domain/events';
+import { loadEvent } from '../../../support';
 
 describe('Function: parseStageFailedEvent', () => {
   it('reads the documented FAILED event, numbers such as 7.0 included', () => {

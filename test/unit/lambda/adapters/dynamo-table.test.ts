@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
-import { itemOf } from '../../lambda/adapters/ledger-store';
+import { itemOf } from '../../../../lambda/adapters/dynamo-table';
 
 describe('Function: itemOf', () => {
   it('reads the item DynamoDB returns with a failed conditional write', () => {

@@ -1,10 +1,10 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { PolicyStore } from './adapters/policy-store';
-import type { PolicyScope } from './adapters/table-keys';
-import { InvalidInputError } from './domain/errors';
-import type { PolicyPatch } from './domain/policy';
-import { JsonLogger } from './log';
+import { DynamoTable } from '../adapters/dynamo-table';
+import { JsonLogger } from '../adapters/json-logger';
+import { InvalidInputError } from '../domain/errors';
+import type { PolicySeed } from '../domain/scope';
+import { seedPolicies } from './policy-seeder';
 
 const logger = new JsonLogger();
 const client = new DynamoDBClient({});
@@ -20,10 +20,10 @@ export async function onEvent(
   const physicalId = `policies-${String(event.ResourceProperties.TableName)}`;
   if (event.RequestType === 'Delete') return { PhysicalResourceId: physicalId, Data: {} };
   const tableName = event.ResourceProperties.TableName;
-  const policies = JSON.parse(String(event.ResourceProperties.Policies ?? '[]')) as { scope: PolicyScope; patch: PolicyPatch }[];
+  const policies = JSON.parse(String(event.ResourceProperties.Policies ?? '[]')) as PolicySeed[];
   if (typeof tableName !== 'string' || !Array.isArray(policies)) throw new InvalidInputError('TableName and Policies are required');
 
-  const result = await new PolicyStore(tableName, client).seed(policies, new Date());
+  const result = await seedPolicies(new DynamoTable(tableName, client), policies, new Date());
   logger.log('info', 'policies seeded', { ...result });
   if (result.keptOperatorChanges.length > 0) {
     logger.log('warn', 'deploy left operator-changed policies as they are', { policies: result.keptOperatorChanges });

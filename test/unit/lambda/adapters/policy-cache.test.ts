@@ -1,5 +1,5 @@
-import { CachedPolicyReader } from '../../lambda/adapters/policy-cache';
-import type { PolicyContext, PolicyReader } from '../../lambda/adapters/policy-store';
+import { CachedPolicyReader } from '../../../../lambda/adapters/policy-cache';
+import type { PolicyContext, PolicyReader } from '../../../../lambda/ports';
 
 class CountingReader implements PolicyReader {
   public calls = 0;

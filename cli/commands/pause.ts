@@ -1,0 +1,24 @@
+import type { Command } from 'commander';
+import { InvalidInputError } from '../../lambda/domain/errors';
+import { type CommandContext, pipelineName, subcommand } from '../context';
+
+/** `autoretry pause|resume`: the per-pipeline and account-wide switches. */
+export function registerPauseCommands(program: Command, ctx: CommandContext): void {
+  for (const [verb, paused, text] of [
+    ['pause', true, 'stop automatic retries of a pipeline, or of all pipelines with --all'],
+    ['resume', false, 'resume automatic retries of a pipeline, or lift the --all switch'],
+  ] as const) {
+    subcommand(program, verb)
+      .description(text)
+      .argument('[pipeline]', 'pipeline name')
+      .option('--all', 'every pipeline: the account-wide kill switch')
+      .addHelpText('after', `\nExamples:\n  autoretry ${verb} web-app\n  autoretry ${verb} --all`)
+      .action(async (pipeline: string | undefined, opts: { all?: boolean }) => {
+        if (opts.all && pipeline) throw new InvalidInputError(`give either a pipeline or --all, not both`);
+        if (!opts.all && !pipeline) throw new InvalidInputError(`missing pipeline: autoretry ${verb} <pipeline> or --all`);
+        const target = opts.all ? '*' : pipelineName(pipeline ?? '', 'pipeline');
+        await (await ctx.services.policies()).setPaused(target, paused, ctx.by(), ctx.io.now());
+        ctx.io.out(`${verb}d automatic retries of ${opts.all ? 'ALL pipelines' : target}`);
+      });
+  }
+}

@@ -1,0 +1,140 @@
+import type { Command } from 'commander';
+import { InvalidInputError } from '../../lambda/domain/errors';
+import { POLICY_FIELDS, resolvePolicy } from '../../lambda/domain/policy';
+import { describeScope, type PolicyScope } from '../../lambda/domain/scope';
+import { CONFIG_KEYS } from '../../lib/config';
+import { type CommandContext, pipelineName, subcommand } from '../context';
+import { explainFailure } from '../explain';
+import { shortTime } from '../format';
+import { addPolicyFlags, describePatch, describeValue, type PolicyFlags, patchFromFlags } from '../policy-flags';
+
+/** Which policy item a `policy set|delete` names: --default, a pipeline, or a pipeline's stage. */
+function scopeFrom(pipeline: string | undefined, opts: { default?: boolean; stage?: string }, verb: string): PolicyScope {
+  if (opts.default) {
+    if (pipeline) throw new InvalidInputError('give either --default or a pipeline, not both');
+    if (opts.stage) throw new InvalidInputError('--stage cannot be used with --default');
+    return { kind: 'default' };
+  }
+  if (!pipeline) throw new InvalidInputError(`missing pipeline: autoretry policy ${verb} <pipeline> [flags] or --default`);
+  return opts.stage
+    ? { kind: 'stage', pipeline: pipelineName(pipeline, 'pipeline'), stage: pipelineName(opts.stage, 'stage') }
+    : { kind: 'pipeline', pipeline: pipelineName(pipeline, 'pipeline') };
+}
+
+/** `autoretry policy set|delete|list|get|explain`. */
+export function registerPolicyCommands(program: Command, ctx: CommandContext): void {
+  const { io, services, style } = ctx;
+  const policy = subcommand(program, 'policy').description('show and change retry policies');
+  addPolicyFlags(
+    subcommand(policy, 'set')
+      .description('set fields of the default, a pipeline or a stage policy (the item becomes operator-owned)')
+      .argument('[pipeline]', 'pipeline name')
+      .option('--default', 'change the default policy instead of a pipeline')
+      .option('--stage <stage>', 'change one stage of the pipeline'),
+  )
+    .addHelpText(
+      'after',
+      '\nExamples:\n  autoretry policy set web-app --stage Test --max-retries 3 --cooldown 1m --backoff 2\n' +
+        '  autoretry policy set web-app --stage Test --retry-on \'[{"provider":"CodeBuild","message":"timed out|ECONNRESET"}]\'\n' +
+        '  autoretry policy set web-app --budget 10/1h\n  autoretry policy set --default --max-retries 1 --mode observe',
+    )
+    .action(async (pipeline: string | undefined, opts: PolicyFlags & { default?: boolean; stage?: string }) => {
+      const scope = scopeFrom(pipeline, opts, 'set');
+      const patch = patchFromFlags(opts);
+      if (scope.kind === 'stage' && patch.budget) throw new InvalidInputError('--budget is per pipeline: set it without --stage');
+      await (await services.policies()).setPolicy(scope, patch, ctx.by(), io.now());
+      io.out(`set ${describeScope(scope)}: ${describePatch(patch)} (operator-owned: deploys will not overwrite it)`);
+    });
+
+  subcommand(policy, 'delete')
+    .description('delete a policy item; the next deploy writes cdk.json’s version again, if it has one')
+    .argument('[pipeline]', 'pipeline name')
+    .option('--default', 'delete the default policy')
+    .option('--stage <stage>', 'delete one stage override')
+    .addHelpText('after', '\nExample:\n  autoretry policy delete web-app --stage Deploy')
+    .action(async (pipeline: string | undefined, opts: { default?: boolean; stage?: string }) => {
+      const scope = scopeFrom(pipeline, opts, 'delete');
+      const deleted = await (await services.policies()).deletePolicy(scope);
+      io.out(deleted ? `deleted ${describeScope(scope)}` : `${describeScope(scope)} has no policy item; nothing deleted`);
+    });
+
+  subcommand(policy, 'list')
+    .description('list every policy item and who owns it')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  autoretry policy list --json')
+    .action(async (opts: { json?: boolean }) => {
+      const items = await (await services.policies()).listPolicies();
+      if (opts.json) return ctx.json(items);
+      if (items.length === 0) {
+        io.out('no policy items: the built-in default applies (maxRetries=2, cooldown=0, retryMode=FAILED_ACTIONS, mode=enforce)');
+        return;
+      }
+      ctx.printTable(
+        ['SCOPE', 'POLICY', 'OWNER', 'UPDATED'],
+        items.map((i) => [
+          describeScope(i.scope),
+          describePatch(i.patch),
+          i.source === 'cli' ? 'operator' : 'cdk.json',
+          shortTime(i.updatedAt),
+        ]),
+      );
+    });
+
+  subcommand(policy, 'get')
+    .description('show the effective policy of a pipeline or stage and where each field comes from')
+    .argument('<pipeline>', 'pipeline name')
+    .option('--stage <stage>', 'stage name')
+    .option('--json', 'print JSON')
+    .addHelpText('after', '\nExample:\n  autoretry policy get web-app --stage Deploy')
+    .action(async (pipeline: string, opts: { stage?: string; json?: boolean }) => {
+      pipelineName(pipeline, 'pipeline');
+      const stage = opts.stage ? pipelineName(opts.stage, 'stage') : undefined;
+      const [context, records] = await Promise.all([
+        (await services.policies()).load(pipeline, stage ?? '-'),
+        (await services.ledger()).listRecords(pipeline),
+      ]);
+      const resolved = resolvePolicy(context.layers);
+      const known = context.layers.pipeline !== undefined || context.layers.stage !== undefined || records.length > 0;
+      if (opts.json) return ctx.json({ pipeline, stage, known, paused: context.paused, ...resolved });
+      if (!known) {
+        io.err(
+          `note: pipeline ${pipeline} has no policy of its own and no retry history in this table; check the name. The default applies:`,
+        );
+      }
+      const { policy: p, sources } = resolved;
+      io.out(`${pipeline}${stage ? `/${stage}` : ''}${context.paused ? `  ${style.paint('PAUSED', 'red')}` : ''}`);
+      ctx.printTable(
+        ['FIELD', 'VALUE', 'FROM'],
+        POLICY_FIELDS.map((field) => [CONFIG_KEYS[field], describeValue(field, p[field]), sources[field]]),
+        '  ',
+      );
+    });
+
+  subcommand(policy, 'explain')
+    .description('what would happen to a failure like this one, and which rule decides it')
+    .argument('<pipeline>', 'pipeline name')
+    .requiredOption('--stage <stage>', 'stage name')
+    .option('--code <code>', 'the failed action’s error code, e.g. JobFailed')
+    .option('--message <text>', 'the failure message or summary')
+    .option('--category <category>', 'the action category: Source, Build, Test, Deploy, Approval, Invoke, Compute', 'Build')
+    .option('--provider <provider>', 'the action provider, e.g. CodeBuild', 'CodeBuild')
+    .option('--json', 'print JSON')
+    .addHelpText(
+      'after',
+      '\nExample:\n  autoretry policy explain web-app --stage Test --code JobFailed --message "Build timed out" --category Test',
+    )
+    .action(
+      async (
+        pipeline: string,
+        opts: { stage: string; code?: string; message?: string; category: string; provider: string; json?: boolean },
+      ) => {
+        pipelineName(pipeline, 'pipeline');
+        pipelineName(opts.stage, 'stage');
+        const context = await (await services.policies()).load(pipeline, opts.stage);
+        const explanation = explainFailure(pipeline, opts.stage, context, opts, io.now());
+        if (opts.json) return ctx.json(explanation);
+        io.out(explanation.summary);
+        io.out(`  decided by: ${explanation.decidedBy}`);
+      },
+    );
+}

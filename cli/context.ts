@@ -1,0 +1,77 @@
+import { userInfo } from 'node:os';
+import type { Command } from 'commander';
+import { InvalidInputError } from '../lambda/domain/errors';
+import { NAME_PATTERN } from '../lambda/domain/policy';
+import { renderTable, type Style } from './format';
+import type { BudgetState } from './store/budget-queries';
+import type { LedgerQueries } from './store/ledger-queries';
+import type { PolicyAdmin } from './store/policy-admin';
+
+/** Exit codes: 0 done, 1 a fault (DynamoDB unreachable, access denied), 2 bad usage or input. */
+export const ExitCode = { Ok: 0, Fault: 1, Usage: 2 } as const;
+
+export interface CliIo {
+  readonly out: (line: string) => void;
+  readonly err: (line: string) => void;
+  readonly env: NodeJS.ProcessEnv;
+  readonly now: () => Date;
+  readonly isTty: boolean;
+}
+
+/** The table's stores, opened on first use (the table name may need a stack lookup). */
+export interface Services {
+  readonly policies: () => Promise<PolicyAdmin>;
+  readonly ledger: () => Promise<LedgerQueries>;
+  readonly budgets: (now: Date) => Promise<BudgetState[]>;
+}
+
+/** What every command gets: where to write, the stores, and the shared ways of writing. */
+export interface CommandContext {
+  readonly io: CliIo;
+  readonly services: Services;
+  readonly style: Style;
+  /** Who makes a change, for the audit fields. */
+  readonly by: () => string;
+  readonly json: (value: unknown) => void;
+  readonly printTable: (headers: readonly string[], rows: Parameters<typeof renderTable>[1], indent?: string) => void;
+}
+
+export function commandContext(io: CliIo, services: Services, style: Style): CommandContext {
+  return {
+    io,
+    services,
+    style,
+    by: () => io.env.AUTORETRY_USER ?? io.env.USER ?? safeUser(),
+    json: (value) => io.out(JSON.stringify(value, null, 2)),
+    printTable: (headers, rows, indent = '') => {
+      for (const line of renderTable(headers, rows, style)) io.out(`${indent}${line}`);
+    },
+  };
+}
+
+/** A subcommand that reports errors through the program's one-line path. */
+export function subcommand(parent: Command, verb: string): Command {
+  return parent.command(verb).exitOverride();
+}
+
+export function pipelineName(value: string, what: string): string {
+  if (!NAME_PATTERN.test(value)) {
+    throw new InvalidInputError(`${what} "${value}" is not a valid CodePipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
+  }
+  return value;
+}
+
+export function positiveInteger(value: string, flag: string, max: number): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > max) {
+    throw new InvalidInputError(`${flag} must be a whole number from 1 to ${max}, got "${value}"`);
+  }
+  return Number(value);
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username;
+  } catch {
+    return 'unknown';
+  }
+}

@@ -1,0 +1,66 @@
+import { LEDGER_PREFIX, TableKeys } from '../../contract';
+import type { DynamoTable, Item } from '../../lambda/adapters/dynamo-table';
+import { claimOf } from '../../lambda/adapters/items';
+import type { Claim, LedgerKey } from '../../lambda/domain/ledger';
+
+/** One stage execution's ledger record, as operators read it. */
+export interface LedgerRecord extends LedgerKey {
+  readonly retries: number;
+  readonly firstFailureAt: string | undefined;
+  readonly updatedAt: string | undefined;
+  readonly claims: readonly Claim[];
+  readonly skips: readonly { occurrence: number; reason: string; detail: string; at: string }[];
+  /** When the stage succeeded after our retries, and after how many. */
+  readonly recoveredAt: string | undefined;
+  readonly recoveredAfter: number | undefined;
+}
+
+/** The ledger as the CLI reads it: records for history, status and the report. Never written here. */
+export class LedgerQueries {
+  public constructor(private readonly table: DynamoTable) {}
+
+  public async getRecord(key: LedgerKey): Promise<LedgerRecord | undefined> {
+    const item = await this.table.get(TableKeys.ledger(key.pipeline, key.stage, key.executionId));
+    return item ? recordOf(item) : undefined;
+  }
+
+  /** Every stage-execution record of a pipeline, newest first. */
+  public async listRecords(pipeline: string): Promise<LedgerRecord[]> {
+    const records = (await this.table.query(`${LEDGER_PREFIX}${pipeline}`)).map(recordOf);
+    return records.sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
+  }
+
+  /**
+   * Every stage-execution record changed since `since`, across pipelines. A filtered Scan: the
+   * ledger is small (TTL keeps it to the retention window) and this serves the operator's
+   * `status` and `report`, not the retry path.
+   */
+  public async recentRecords(since: Date): Promise<LedgerRecord[]> {
+    const items = await this.table.scan('begins_with(pk, :ledger) AND updatedAt >= :since', {
+      ':ledger': LEDGER_PREFIX,
+      ':since': since.toISOString(),
+    });
+    return items.map(recordOf);
+  }
+}
+
+export function recordOf(item: Item): LedgerRecord {
+  const claims: Claim[] = [];
+  const skips: LedgerRecord['skips'][number][] = [];
+  for (const [name, value] of Object.entries(item)) {
+    if (name.startsWith('occ_')) claims.push(claimOf(value));
+    if (name.startsWith('skip_')) skips.push(value as LedgerRecord['skips'][number]);
+  }
+  return {
+    pipeline: String(item.pipeline),
+    stage: String(item.stage),
+    executionId: String(item.executionId),
+    retries: Number(item.retries ?? 0),
+    firstFailureAt: item.firstFailureAt as string | undefined,
+    updatedAt: item.updatedAt as string | undefined,
+    claims: claims.sort((a, b) => a.occurrence - b.occurrence),
+    skips: skips.sort((a, b) => a.occurrence - b.occurrence),
+    recoveredAt: item.recoveredAt as string | undefined,
+    recoveredAfter: item.recoveredAfter === undefined ? undefined : Number(item.recoveredAfter),
+  };
+}

@@ -1,0 +1,74 @@
+import { Partition, TableKeys } from '../../contract';
+import type { DynamoTable } from '../../lambda/adapters/dynamo-table';
+import { PolicySource, policyKey, type StoredPolicy, storedPolicyOf } from '../../lambda/adapters/items';
+import { DynamoPolicyReader } from '../../lambda/adapters/policy-reader';
+import { POLICY_FIELDS, type PolicyPatch } from '../../lambda/domain/policy';
+import type { PolicyScope } from '../../lambda/domain/scope';
+import type { PolicyContext } from '../../lambda/ports';
+
+/** A pause switch: one pipeline, or `*` for all of them. */
+export interface PauseSwitch {
+  readonly pipeline: string;
+  readonly updatedAt: string | undefined;
+  readonly updatedBy: string | undefined;
+}
+
+/** Policies and pause switches, as operators change them. Every item written here is operator-owned. */
+export class PolicyAdmin {
+  public constructor(private readonly table: DynamoTable) {}
+
+  /** What the retry function would read for this stage: the layers and the pause switches. */
+  public load(pipeline: string, stage: string): Promise<PolicyContext> {
+    return new DynamoPolicyReader(this.table).load(pipeline, stage);
+  }
+
+  /** Merges the given fields into a policy item and marks it as the operator's. */
+  public async setPolicy(scope: PolicyScope, patch: PolicyPatch, updatedBy: string, now: Date): Promise<void> {
+    const names: Record<string, string> = { '#source': 'source', '#updatedAt': 'updatedAt', '#updatedBy': 'updatedBy' };
+    const values: Record<string, unknown> = { ':source': PolicySource.Cli, ':now': now.toISOString(), ':by': updatedBy };
+    const sets = ['#source = :source', '#updatedAt = :now', '#updatedBy = :by'];
+    for (const field of POLICY_FIELDS) {
+      if (patch[field] === undefined) continue;
+      names[`#${field}`] = field;
+      values[`:${field}`] = patch[field];
+      sets.push(`#${field} = :${field}`);
+    }
+    if (scope.kind !== 'default') {
+      names['#pipeline'] = 'pipeline';
+      values[':pipeline'] = scope.pipeline;
+      sets.push('#pipeline = :pipeline');
+    }
+    if (scope.kind === 'stage') {
+      names['#stage'] = 'stage';
+      values[':stage'] = scope.stage;
+      sets.push('#stage = :stage');
+    }
+    await this.table.update(policyKey(scope), { expression: `SET ${sets.join(', ')}`, names, values });
+  }
+
+  /** Deletes a policy item; returns whether there was one. */
+  public async deletePolicy(scope: PolicyScope): Promise<boolean> {
+    return (await this.table.delete(policyKey(scope))) !== undefined;
+  }
+
+  public async setPaused(pipeline: string, paused: boolean, updatedBy: string, now: Date): Promise<void> {
+    const key = pipeline === '*' ? TableKeys.pauseAll() : TableKeys.pause(pipeline);
+    if (!paused) {
+      await this.table.delete(key);
+      return;
+    }
+    await this.table.put({ ...key, paused: true, updatedAt: now.toISOString(), updatedBy });
+  }
+
+  /** Paused pipelines; `*` is the account-wide kill switch. */
+  public async listPauses(): Promise<PauseSwitch[]> {
+    const items = await this.table.query(Partition.Pause);
+    return items
+      .filter((i) => i.paused === true)
+      .map((i) => ({ pipeline: String(i.sk), updatedAt: i.updatedAt as string | undefined, updatedBy: i.updatedBy as string | undefined }));
+  }
+
+  public async listPolicies(): Promise<StoredPolicy[]> {
+    return (await this.table.query(Partition.Policy)).map(storedPolicyOf).filter((p): p is StoredPolicy => p !== undefined);
+  }
+}

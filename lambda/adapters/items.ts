@@ -1,0 +1,84 @@
+import { type TableKey, TableKeys } from '../../contract';
+import type { Claim } from '../domain/ledger';
+import { type PolicyPatch, validatePolicyPatch } from '../domain/policy';
+import type { PolicyScope } from '../domain/scope';
+import type { RetryMode } from '../domain/types';
+import type { Item } from './dynamo-table';
+
+/**
+ * How the domain's values are stored in table items, for every reader: the retry function, the
+ * seeder and the CLI.
+ */
+
+/** A ledger record holds one claim per failure occurrence, and one skip per occurrence. */
+export const claimAttribute = (occurrence: number): string => `occ_${occurrence}`;
+export const skipAttribute = (occurrence: number): string => `skip_${occurrence}`;
+
+export function claimOf(raw: unknown): Claim {
+  const c = raw as Record<string, unknown>;
+  return {
+    occurrence: Number(c.occurrence),
+    attempt: Number(c.attempt),
+    status: c.status as Claim['status'],
+    retryMode: c.retryMode as RetryMode,
+    claimedAt: String(c.claimedAt),
+    dueAt: String(c.dueAt),
+    leaseUntil: String(c.leaseUntil),
+    token: String(c.token),
+    fingerprint: String(c.fingerprint ?? ''),
+    busyCount: Number(c.busyCount ?? 0),
+    ...(c.outcome !== undefined ? { outcome: String(c.outcome) } : {}),
+    ...(c.reason !== undefined ? { reason: String(c.reason) } : {}),
+    ...(c.finishedAt !== undefined ? { finishedAt: String(c.finishedAt) } : {}),
+  };
+}
+
+export function policyKey(scope: PolicyScope): TableKey {
+  switch (scope.kind) {
+    case 'default':
+      return TableKeys.defaultPolicy();
+    case 'pipeline':
+      return TableKeys.pipelinePolicy(scope.pipeline);
+    case 'stage':
+      return TableKeys.stagePolicy(scope.pipeline, scope.stage);
+  }
+}
+
+export function scopeOfSortKey(sk: string): PolicyScope | undefined {
+  if (sk === 'DEFAULT') return { kind: 'default' };
+  const [kind, pipeline, stage] = sk.split('#');
+  if (kind === 'P' && pipeline) return { kind: 'pipeline', pipeline };
+  if (kind === 'S' && pipeline && stage) return { kind: 'stage', pipeline, stage };
+  return undefined;
+}
+
+/** Who wrote a policy item. Deploys only ever overwrite or delete items they wrote themselves. */
+export const PolicySource = { Config: 'config', Cli: 'cli' } as const;
+export type PolicySource = (typeof PolicySource)[keyof typeof PolicySource];
+
+/** The policy fields of an item, validated; fields that fail validation are left out and reported. */
+export function policyOfItem(item: Item, path: string): { patch: PolicyPatch; problems: string[] } {
+  return validatePolicyPatch(item, path);
+}
+
+/** A policy item as operators and the seeder see it. */
+export interface StoredPolicy {
+  readonly scope: PolicyScope;
+  readonly patch: PolicyPatch;
+  readonly source: string;
+  readonly updatedAt: string | undefined;
+  readonly updatedBy: string | undefined;
+}
+
+/** A policy item read back; undefined for an item whose key names no policy. */
+export function storedPolicyOf(item: Item): StoredPolicy | undefined {
+  const scope = scopeOfSortKey(String(item.sk));
+  if (!scope) return undefined;
+  return {
+    scope,
+    patch: policyOfItem(item, 'policy').patch,
+    source: String(item.source ?? PolicySource.Config),
+    updatedAt: item.updatedAt as string | undefined,
+    updatedBy: item.updatedBy as string | undefined,
+  };
+}

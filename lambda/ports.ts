@@ -1,0 +1,174 @@
+/**
+ * The ports of the retry service: every interface it calls, and the value types those calls
+ * share. The service (lambda/service/) imports these and the domain, never an adapter; the
+ * adapters (lambda/adapters/) implement them; tests hand in fakes of them.
+ */
+import type { MetricName } from '../contract';
+import type { LedgerSnapshot } from './domain/decision';
+import type { DelayedRetryMessage } from './domain/events';
+import type { Claim, ClaimResult, ClaimStatus, LedgerKey } from './domain/ledger';
+import type { PolicyLayers, RetryBudget } from './domain/policy';
+import type { ClaimOutcome } from './domain/reasons';
+import type { RetryMode, StageView } from './domain/types';
+
+// ---- CodePipeline ------------------------------------------------------------------------------
+
+/** What a RetryStageExecution call came to. Throttling and 5xx are not here: they throw. */
+export const RetryCallResult = {
+  Started: 'started',
+  NotRetryable: 'not-retryable',
+  NotLatest: 'not-latest',
+  Busy: 'busy',
+  Permanent: 'permanent',
+} as const;
+export type RetryCallResult = (typeof RetryCallResult)[keyof typeof RetryCallResult];
+
+export interface RetryCallOutcome {
+  readonly result: RetryCallResult;
+  /** The exception name when the call was refused. */
+  readonly error?: string;
+  readonly message?: string;
+}
+
+export type StageLookup =
+  | { readonly kind: 'found'; readonly view: StageView }
+  | { readonly kind: 'no-stage' }
+  | { readonly kind: 'no-pipeline' };
+
+/** The live pipeline state, and the one call that changes it. */
+export interface PipelinePort {
+  getStage(pipeline: string, stage: string): Promise<StageLookup>;
+  retryStage(pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome>;
+}
+
+// ---- Ledger ------------------------------------------------------------------------------------
+
+export interface NewClaim {
+  readonly occurrence: number;
+  readonly status: typeof ClaimStatus.Scheduled | typeof ClaimStatus.Retrying;
+  readonly retryMode: RetryMode;
+  readonly dueAt: Date;
+  readonly leaseUntil: Date;
+  readonly token: string;
+  readonly fingerprint: string;
+  readonly maxRetries: number;
+  readonly failedAt: Date;
+  readonly now: Date;
+  /** The counter as last read, if known: the claim's first write then needs no guess. */
+  readonly expectedRetries?: number;
+}
+
+export interface ClaimFinish {
+  readonly status: typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | typeof ClaimStatus.Failed;
+  readonly outcome: ClaimOutcome;
+  readonly reason: string;
+  readonly now: Date;
+  /**
+   * Keep the retry slot even though this holder made no retry: an earlier holder may have made
+   * it before it crashed, and counting it once too often is safer than retrying once too often.
+   */
+  readonly keepSlot?: boolean;
+}
+
+export interface SkipRecord {
+  /** False when this very reason was already recorded for the occurrence (a duplicate event). */
+  readonly first: boolean;
+  /** The occurrence's claim, if an earlier delivery claimed it (and may have crashed holding it). */
+  readonly claim: Claim | undefined;
+}
+
+/** The ledger's view of one stage execution, read before deciding. */
+export interface LedgerView {
+  readonly snapshot: LedgerSnapshot;
+  /** This failure occurrence's claim, if it has one: the event is then a duplicate or a takeover. */
+  readonly claim: Claim | undefined;
+}
+
+/** The attempt ledger, as the retry function uses it: single-item conditional updates only. */
+export interface LedgerPort {
+  view(key: LedgerKey, occurrence: number): Promise<LedgerView>;
+  recordRecovery(key: LedgerKey, now: Date): Promise<number | undefined>;
+  claim(key: LedgerKey, claim: NewClaim): Promise<ClaimResult>;
+  get(key: LedgerKey, occurrence: number): Promise<Claim | undefined>;
+  acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean>;
+  reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean>;
+  finish(key: LedgerKey, claim: Claim, finish: ClaimFinish): Promise<boolean>;
+  release(key: LedgerKey, claim: Claim): Promise<boolean>;
+  /** Records why an occurrence is not retried. */
+  recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<SkipRecord>;
+}
+
+// ---- Policies ----------------------------------------------------------------------------------
+
+export interface PolicyContext {
+  readonly layers: PolicyLayers;
+  readonly paused: boolean;
+  /** Items that failed validation and were ignored, so the caller can log them. */
+  readonly problems: readonly string[];
+}
+
+export interface PolicyReader {
+  load(pipeline: string, stage: string): Promise<PolicyContext>;
+}
+
+// ---- Retry budget ------------------------------------------------------------------------------
+
+export type BudgetResult =
+  | { readonly ok: true; readonly used: number }
+  | { readonly ok: false; readonly used: number; readonly reopensAt: Date };
+
+export interface BudgetPort {
+  /** Takes one retry from the pipeline's budget for `id`; taking it twice for one id is a no-op. */
+  reserve(pipeline: string, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult>;
+  /** Gives back what `reserve` took for `id`, when no retry was made after all. */
+  release(pipeline: string, id: string, now: Date): Promise<void>;
+}
+
+// ---- Delay queue -------------------------------------------------------------------------------
+
+export interface DelayPort {
+  /** Sends the message to come back after `delaySeconds` (capped at 900 by the adapter). */
+  send(message: DelayedRetryMessage, delaySeconds: number): Promise<void>;
+}
+
+// ---- Notifications -----------------------------------------------------------------------------
+
+/** Why operators are told about a failure. */
+export const NoticeKind = {
+  Exhausted: 'retries exhausted',
+  NotRetryable: 'not retryable',
+  RetryFailed: 'retry failed permanently',
+  CircuitOpen: 'retry budget spent: circuit open',
+} as const;
+export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
+
+export interface Notice {
+  readonly kind: NoticeKind;
+  readonly pipeline: string;
+  readonly stage: string;
+  readonly executionId: string;
+  readonly region: string;
+  readonly reason: string;
+  /** What failed, from the stage's failed actions: "UnitTests: JobFailed — Build timed out". */
+  readonly failureSummary: string;
+}
+
+export interface NotifierPort {
+  notify(notice: Notice): Promise<void>;
+}
+
+// ---- Metrics and logs --------------------------------------------------------------------------
+
+export type { MetricName } from '../contract';
+
+export interface MetricsPort {
+  /** One count of `name` for `pipeline`, with the extra dimensions given (bounded sets only). */
+  count(name: MetricName, pipeline: string, dimensions?: Record<string, string>, metadata?: Record<string, string | number>): void;
+}
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
+
+/** One structured log line per call. */
+export interface Logger {
+  log(level: LogLevel, message: string, fields?: Record<string, unknown>): void;
+}

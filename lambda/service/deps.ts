@@ -1,0 +1,54 @@
+import type { LedgerKey } from '../domain/ledger';
+import type { Outcome } from '../domain/reasons';
+import type { StageFailure } from '../domain/types';
+import type { BudgetPort, DelayPort, LedgerPort, Logger, MetricsPort, NotifierPort, PipelinePort, PolicyReader } from '../ports';
+
+export interface ServiceSettings {
+  /** How long a claim's holder may take to call RetryStageExecution before another delivery may take over. */
+  readonly leaseSeconds: number;
+  /** When a scheduled retry's message seems lost, how long after its due time a redelivery takes it over. */
+  readonly scheduledGraceSeconds: number;
+  /** Wait before trying again when CodePipeline answers Conflict or the concurrency limit. */
+  readonly busyRetryDelaySeconds: number;
+  /** Give up after this many busy answers for one claim. */
+  readonly maxBusyRetries: number;
+}
+
+export const DEFAULT_SETTINGS: ServiceSettings = {
+  leaseSeconds: 120,
+  scheduledGraceSeconds: 300,
+  busyRetryDelaySeconds: 60,
+  maxBusyRetries: 10,
+};
+
+/** Everything the service needs, as ports: the handler builds the real ones, tests hand in fakes. */
+export interface ServiceDeps {
+  readonly pipelines: PipelinePort;
+  readonly policies: PolicyReader;
+  readonly ledger: LedgerPort;
+  readonly delays: DelayPort;
+  readonly logger: Logger;
+  readonly clock: () => Date;
+  readonly newToken: () => string;
+  /** Numbers in [0, 1) for jitter. */
+  readonly random: () => number;
+  readonly budgets: BudgetPort;
+  readonly metrics: MetricsPort;
+  readonly notifier: NotifierPort;
+  readonly settings: ServiceSettings;
+}
+
+/** What one delivery came to. */
+export interface Result {
+  readonly outcome: Outcome;
+  readonly reason: string;
+  readonly attempt?: number;
+}
+
+export function keyOf(failure: StageFailure): LedgerKey {
+  return { pipeline: failure.pipeline, stage: failure.stage, executionId: failure.executionId };
+}
+
+export function addSeconds(at: Date, seconds: number): Date {
+  return new Date(at.getTime() + seconds * 1000);
+}

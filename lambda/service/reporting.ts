@@ -1,0 +1,89 @@
+import { MetricName } from '../../contract';
+import { Outcome, SkipReason } from '../domain/reasons';
+import { ActionStatus, type StageFailure, type StageView } from '../domain/types';
+import { type Logger, type MetricsPort, NoticeKind, type NotifierPort } from '../ports';
+import type { Result } from './deps';
+
+/** The skip and abandon reasons that operators are told about, and how. */
+const NOTIFY_ON: Partial<Record<SkipReason, NoticeKind>> = {
+  [SkipReason.MaxRetries]: NoticeKind.Exhausted,
+  [SkipReason.NeverRetryRule]: NoticeKind.NotRetryable,
+  [SkipReason.NoRetryRuleMatch]: NoticeKind.NotRetryable,
+  [SkipReason.NotRetryable]: NoticeKind.NotRetryable,
+  [SkipReason.BudgetExhausted]: NoticeKind.CircuitOpen,
+  [SkipReason.PermanentError]: NoticeKind.RetryFailed,
+};
+
+const COUNTED_AS_SKIPS: readonly Outcome[] = [Outcome.Skipped, Outcome.Abandoned, Outcome.Observed, Outcome.Failed];
+
+export interface ReportOptions {
+  readonly level?: 'info' | 'warn' | 'error';
+  /** Why no retry was made, when that is what the outcome says: the metric's Reason dimension. */
+  readonly code?: SkipReason;
+}
+
+/**
+ * Says what one delivery came to, three ways with the same words: a decision log line, a metric
+ * and, for the outcomes operators must hear about, a notification.
+ */
+export class Reporter {
+  public constructor(private readonly deps: { readonly logger: Logger; readonly metrics: MetricsPort; readonly notifier: NotifierPort }) {}
+
+  /** The notice an operator gets for this reason, if any. */
+  public noticeFor(reason: SkipReason): NoticeKind | undefined {
+    return NOTIFY_ON[reason];
+  }
+
+  /** One decision log line and its metrics; returns the delivery's result. */
+  public decision(failure: StageFailure, attempt: number | undefined, outcome: Outcome, reason: string, opts: ReportOptions = {}): Result {
+    this.count(failure, outcome, attempt, opts.code);
+    this.deps.logger.log(opts.level ?? 'info', 'decision', {
+      pipeline: failure.pipeline,
+      stage: failure.stage,
+      executionId: failure.executionId,
+      occurrence: failure.occurrence,
+      attempt,
+      decision: outcome,
+      reason,
+    });
+    return { outcome, reason, ...(attempt !== undefined ? { attempt } : {}) };
+  }
+
+  /** Best effort: a notification that cannot be sent is logged, never a reason to fail the event. */
+  public async notify(failure: StageFailure, kind: NoticeKind, reason: string, view: StageView | undefined): Promise<void> {
+    try {
+      await this.deps.notifier.notify({
+        kind,
+        pipeline: failure.pipeline,
+        stage: failure.stage,
+        executionId: failure.executionId,
+        region: failure.region,
+        reason,
+        failureSummary: summarizeFailure(view),
+      });
+    } catch (error) {
+      this.deps.logger.log('warn', 'notification not sent', { pipeline: failure.pipeline, stage: failure.stage, error });
+    }
+  }
+
+  private count(failure: StageFailure, outcome: Outcome, attempt: number | undefined, code: SkipReason | undefined): void {
+    const m = this.deps.metrics;
+    if (outcome === Outcome.Retried || outcome === Outcome.Recovered) {
+      const name = outcome === Outcome.Retried ? MetricName.RetryAttempted : MetricName.RetryRecovered;
+      m.count(name, failure.pipeline, {}, { attempt: attempt ?? 0, stage: failure.stage });
+      return;
+    }
+    if (!COUNTED_AS_SKIPS.includes(outcome)) return;
+    m.count(MetricName.RetrySkipped, failure.pipeline, { Reason: code ?? 'other' }, { stage: failure.stage });
+    if (code === SkipReason.MaxRetries) m.count(MetricName.RetriesExhausted, failure.pipeline, {}, { stage: failure.stage });
+    if (code === SkipReason.BudgetExhausted) m.count(MetricName.BudgetExhausted, failure.pipeline, {}, { stage: failure.stage });
+  }
+}
+
+/** "UnitTests: JobFailed — Build timed out; Lint: …" from the stage's failed actions. */
+export function summarizeFailure(view: StageView | undefined): string {
+  return (view?.actions ?? [])
+    .filter((a) => a.status === ActionStatus.Failed)
+    .map((a) => `${a.name}: ${a.errorCode ?? 'failed'}${a.errorMessage || a.summary ? ` — ${a.errorMessage ?? a.summary}` : ''}`)
+    .join('; ');
+}

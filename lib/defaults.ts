@@ -1,0 +1,84 @@
+import * as path from 'node:path';
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import * as logs from 'aws-cdk-lib/aws-logs';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { TABLE_SCHEMA } from '../contract';
+
+/**
+ * The construct's defaults, as pure functions returning props (in the manner of AWS Solutions
+ * Constructs): what every resource gets unless the construct's props say otherwise.
+ */
+
+export const DEFAULT_TIMEOUT = Duration.seconds(30);
+export const DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
+
+/** EventBridge keeps retrying delivery to the function this long, then dead-letters the event. */
+export const EVENT_DELIVERY = { retryAttempts: 185, maxEventAge: Duration.hours(24) } as const;
+/** Lambda's own retries of an asynchronous invocation that failed, before the on-failure destination. */
+export const ASYNC_INVOCATION = { retryAttempts: 2, maxEventAge: Duration.hours(6) } as const;
+/** Receives of a delay-queue message before it moves to the delay DLQ. */
+export const DELAY_QUEUE_MAX_RECEIVES = 5;
+/** How the function reads the delay queue. */
+export const DELAY_QUEUE_SOURCE = { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 10 } as const;
+
+const PROJECT_ROOT = path.join(__dirname, '..');
+export const LAMBDA_DIR = path.join(PROJECT_ROOT, 'lambda');
+
+/** The policy and ledger table: on-demand, encrypted, point-in-time recoverable, expiring ledger records. */
+export function tableProps(removalPolicy: RemovalPolicy = RemovalPolicy.RETAIN): dynamodb.TableProps {
+  return {
+    partitionKey: { name: TABLE_SCHEMA.partitionKey, type: dynamodb.AttributeType.STRING },
+    sortKey: { name: TABLE_SCHEMA.sortKey, type: dynamodb.AttributeType.STRING },
+    billingMode: dynamodb.BillingMode.PAY_PER_REQUEST,
+    pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+    encryption: dynamodb.TableEncryption.AWS_MANAGED,
+    timeToLiveAttribute: TABLE_SCHEMA.ttlAttribute,
+    removalPolicy,
+  };
+}
+
+/** Every queue: encrypted, TLS only, messages kept 14 days. */
+export function queueProps(overrides: Partial<sqs.QueueProps> = {}): sqs.QueueProps {
+  return {
+    encryption: sqs.QueueEncryption.SQS_MANAGED,
+    enforceSSL: true,
+    retentionPeriod: Duration.days(14),
+    ...overrides,
+  };
+}
+
+/** The delay queue: visible again six times the function timeout after a failed receive, as Lambda recommends. */
+export function delayQueueProps(functionTimeout: Duration, deadLetterQueue: sqs.IQueue): sqs.QueueProps {
+  return queueProps({
+    retentionPeriod: Duration.days(4),
+    visibilityTimeout: Duration.seconds(functionTimeout.toSeconds() * 6),
+    deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: DELAY_QUEUE_MAX_RECEIVES },
+  });
+}
+
+/** Both functions: Node.js 22 on Graviton, traced, bundled by the local esbuild (never Docker). */
+export function functionProps(logGroup: logs.ILogGroup, role: iam.IRole): Partial<NodejsFunctionProps> {
+  return {
+    runtime: lambda.Runtime.NODEJS_22_X,
+    architecture: lambda.Architecture.ARM_64,
+    memorySize: 256,
+    tracing: lambda.Tracing.ACTIVE,
+    logGroup,
+    role,
+    projectRoot: PROJECT_ROOT,
+    depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+    bundling: {
+      minify: true,
+      sourceMap: true,
+      target: 'node22',
+      forceDockerBundling: false,
+      // The v3 SDK in the Lambda runtime is not pinned to ours; bundle the clients we tested with.
+      externalModules: [],
+    },
+    environment: { NODE_OPTIONS: '--enable-source-maps' },
+  };
+}

@@ -1,0 +1,113 @@
+import { Stack, Token, Validations } from 'aws-cdk-lib';
+import type * as iam from 'aws-cdk-lib/aws-iam';
+import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import type { IConstruct } from 'constructs';
+
+/**
+ * Every cdk-nag finding the construct acknowledges, each with its reason. Nothing else is
+ * suppressed: any other finding fails synth.
+ */
+
+/** An ARN as cdk-nag prints it in a finding: unresolved tokens become <AWS::Pseudo> names. */
+function nagArn(stack: Stack, service: string, resource: string): string {
+  const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
+  const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
+  return `arn:<AWS::Partition>:${service}:${region}:${account}:${resource}`;
+}
+
+export function acknowledgeDeadLetterQueue(dlq: IConstruct): void {
+  Validations.of(dlq).acknowledge(
+    { id: 'AwsSolutions-SQS3', reason: 'This queue is itself a dead-letter queue; it needs no DLQ of its own.' },
+    {
+      id: 'Serverless-SQSRedrivePolicy',
+      reason: 'This queue is itself a dead-letter queue; messages stay here for an operator (and raise an alarm).',
+    },
+  );
+}
+
+export function acknowledgeEmailSubscription(subscription: IConstruct): void {
+  Validations.of(subscription).acknowledge({
+    id: 'Serverless-SNSRedrivePolicy',
+    reason:
+      'SNS retries email delivery itself; a notification that is lost loses no retry decision, which the ledger, the logs and the metrics keep.',
+  });
+}
+
+/** Active tracing grants xray:PutTraceSegments and PutTelemetryRecords, which have no resource-level permissions. */
+export function acknowledgeTracing(role: iam.IRole): void {
+  Validations.of(role).acknowledge({
+    id: 'AwsSolutions-IAM5[Resource::*]',
+    reason: 'Only X-Ray PutTraceSegments/PutTelemetryRecords (active tracing), which support no resource-level permissions.',
+  });
+}
+
+export function acknowledgeRuntime(fn: lambda.IFunction): void {
+  const reason = 'Pinned to Node.js 22, the runtime the product is built and tested for; runtime upgrades are deliberate releases.';
+  Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason }, { id: 'Serverless-LambdaLatestVersion', reason });
+}
+
+/** The retry role's wildcards: the watched pipelines' stages, or every pipeline when watching all. */
+export function acknowledgeRetryRole(role: iam.IRole, watch: 'all' | readonly string[]): void {
+  const stack = Stack.of(role);
+  const wildcards = watch === 'all' ? ['*'] : watch.map((p) => `${p}/*`);
+  Validations.of(role).acknowledge(
+    {
+      id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
+      reason:
+        'Granted by topic.grantPublish on the notifications topic’s own key only; GenerateDataKey* is the action family SNS needs for encrypted publishing.',
+    },
+    ...wildcards.map((resource) => ({
+      id: `AwsSolutions-IAM5[Resource::${nagArn(stack, 'codepipeline', resource)}]`,
+      reason:
+        resource === '*'
+          ? 'autoRetry.watch is "all": the operator chose to watch every pipeline of this account and region. No action is a wildcard.'
+          : 'RetryStageExecution is authorised on stage ARNs (pipeline/stage); this covers the stages of one watched pipeline only.',
+    })),
+  );
+}
+
+export function acknowledgeRetryFunction(fn: lambda.IFunction): void {
+  Validations.of(fn).acknowledge(
+    {
+      id: 'Serverless-LambdaDLQ',
+      reason:
+        'Events Lambda gives up on go to the on-failure destination (the failed-invocation queue), which keeps more context than a DLQ.',
+    },
+    {
+      id: 'Serverless-LambdaEventSourceMappingDestination',
+      reason:
+        'SQS event sources cannot have an on-failure destination; failed delay messages go to the delay queue’s own DLQ after 5 receives.',
+    },
+  );
+}
+
+/** The CDK Provider framework's own function and role, created by aws-cdk-lib. */
+export function acknowledgeSeedProvider(provider: IConstruct, seedFunction: lambda.Function): void {
+  const seedLogicalId = Stack.of(provider).getLogicalId(seedFunction.node.defaultChild as lambda.CfnFunction);
+  Validations.of(provider).acknowledge(
+    {
+      id: 'AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole]',
+      reason: 'The CDK Provider framework function (created by aws-cdk-lib) uses the AWS managed basic execution role for its logs.',
+    },
+    {
+      id: `AwsSolutions-IAM5[Resource::<${seedLogicalId}.Arn>:*]`,
+      reason: 'aws-cdk-lib lets the Provider framework invoke any version of the seed function, and nothing else.',
+    },
+    {
+      id: 'Serverless-LambdaDLQ',
+      reason: 'CloudFormation invokes the Provider framework synchronously and gets its error; there is no event to keep.',
+    },
+    {
+      id: 'Serverless-LambdaDefaultMemorySize',
+      reason: 'The Provider framework function is created by aws-cdk-lib with its own sizing.',
+    },
+    {
+      id: 'Serverless-LambdaTracing',
+      reason: 'The Provider framework function is created by aws-cdk-lib; the seed function it calls is traced.',
+    },
+  );
+  Validations.of(seedFunction).acknowledge({
+    id: 'Serverless-LambdaDLQ',
+    reason: 'Invoked synchronously by the Provider framework, which reports its failure to CloudFormation; there is no event to keep.',
+  });
+}

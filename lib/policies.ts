@@ -1,0 +1,119 @@
+import type { Duration } from 'aws-cdk-lib';
+import { parseDuration } from '../lambda/domain/duration';
+import { ConfigurationError } from '../lambda/domain/errors';
+import { type PolicyPatch, validatePolicyPatch } from '../lambda/domain/policy';
+import type { PolicySeed } from '../lambda/domain/scope';
+import { CONFIG_KEYS } from './config';
+import type { PipelineAutoRetryProps, RetryPolicyProps, SlackChannel } from './props';
+import { emailProblem, integerProblem, pipelineNameProblem, slackProblems } from './validation';
+
+/** The construct's props after validation: what it builds from. */
+export interface ResolvedProps {
+  /** `all`, or the watched pipelines. */
+  readonly watch: 'all' | readonly string[];
+  /** The policies the deploy writes to the table. */
+  readonly policies: readonly PolicySeed[];
+  readonly ledgerRetentionDays: number;
+  readonly emails: readonly string[];
+  readonly slack: SlackChannel | undefined;
+  readonly exhaustedPerHour: number;
+  /** Pipelines that get their own metric dimension; undefined when the dimension is off. */
+  readonly metricPipelines: readonly string[] | undefined;
+}
+
+/** A `Duration`, as whole seconds when it is one; anything else is passed on for the validator to name. */
+function seconds(value: Duration | undefined): unknown {
+  if (value === undefined) return undefined;
+  const d = value as Partial<Duration>;
+  return typeof d.toSeconds === 'function' ? d.toSeconds({ integral: false }) : value;
+}
+
+/** Validates one policy from props, naming problems by their prop path. */
+export function policyPatchOfProps(props: RetryPolicyProps, where: string): { patch: PolicyPatch; problems: string[] } {
+  const raw: Record<string, unknown> = {
+    ...props,
+    cooldown: seconds(props.cooldown),
+    maxCooldown: seconds(props.maxCooldown),
+    maxRetryWindow: seconds(props.maxRetryWindow),
+    ...(props.budget ? { budget: { maxRetries: props.budget.maxRetries, window: seconds(props.budget.window) } } : {}),
+  };
+  for (const key of Object.keys(raw)) if (raw[key] === undefined) delete raw[key];
+  return validatePolicyPatch(raw, where, {
+    keyOf: (field) => CONFIG_KEYS[field],
+    seconds: (v) => (typeof v === 'number' ? parseDuration(v) : undefined),
+    budgetWindowKey: 'window',
+  });
+}
+
+/**
+ * Validates the props and resolves their defaults. Every problem is collected, then thrown
+ * together as one ConfigurationError whose lines name the prop path.
+ */
+export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): ResolvedProps {
+  const problems: string[] = [];
+  const policies: PolicySeed[] = [];
+  const watched = props.watchedPipelines;
+  if (watched !== undefined) {
+    if (watched.length === 0) problems.push(`${path}.watchedPipelines must name at least one pipeline, or be left out to watch all`);
+    watched.forEach((name, i) => {
+      push(problems, pipelineNameProblem(name, `${path}.watchedPipelines[${i}]`));
+    });
+  }
+
+  const add = (policy: RetryPolicyProps, where: string, seed: (patch: PolicyPatch) => PolicySeed) => {
+    const { patch, problems: found } = policyPatchOfProps(policy, where);
+    problems.push(...found);
+    if (found.length === 0 && Object.keys(patch).length > 0) policies.push(seed(patch));
+  };
+  if (props.defaultPolicy) add(props.defaultPolicy, `${path}.defaultPolicy`, (patch) => ({ scope: { kind: 'default' }, patch }));
+  for (const [pipeline, policy] of Object.entries(props.pipelines ?? {})) {
+    const where = `${path}.pipelines.${pipeline}`;
+    if (pipelineNameProblem(pipeline, where)) {
+      problems.push(`${where}: "${pipeline}" is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
+      continue;
+    }
+    if (watched && !watched.includes(pipeline)) {
+      problems.push(`${where} has a policy but ${pipeline} is not in ${path}.watchedPipelines, so it would never be retried`);
+    }
+    const { stages, ...own } = policy;
+    add(own, where, (patch) => ({ scope: { kind: 'pipeline', pipeline }, patch }));
+    for (const [stage, stagePolicy] of Object.entries(stages ?? {})) {
+      if (pipelineNameProblem(stage, '')) {
+        problems.push(`${where}.stages: "${stage}" is not a valid stage name`);
+        continue;
+      }
+      if (stagePolicy.budget) problems.push(`${where}.stages.${stage}.budget is per pipeline: set it on the pipeline's policy`);
+      add(stagePolicy, `${where}.stages.${stage}`, (patch) => ({ scope: { kind: 'stage', pipeline, stage }, patch }));
+    }
+  }
+
+  const retention = props.ledgerRetention ? seconds(props.ledgerRetention) : 30 * 86_400;
+  const ledgerRetentionDays = typeof retention === 'number' ? retention / 86_400 : Number.NaN;
+  push(problems, integerProblem(ledgerRetentionDays, `${path}.ledgerRetention (in days)`, 1, 3650));
+
+  const emails = props.notifications?.emails ?? [];
+  emails.forEach((e, i) => {
+    push(problems, emailProblem(e, `${path}.notifications.emails[${i}]`));
+  });
+  const slack = props.notifications?.slack;
+  if (slack) problems.push(...slackProblems(slack.workspaceId, slack.channelId, `${path}.notifications.slack`));
+
+  const exhaustedPerHour = props.alarms?.exhaustedPerHour ?? 5;
+  push(problems, integerProblem(exhaustedPerHour, `${path}.alarms.exhaustedPerHour`, 1, 10_000));
+
+  if (problems.length > 0) throw new ConfigurationError(problems);
+  const named = [...new Set([...(watched ?? []), ...Object.keys(props.pipelines ?? {})])];
+  return {
+    watch: watched ?? 'all',
+    policies,
+    ledgerRetentionDays,
+    emails,
+    slack,
+    exhaustedPerHour,
+    metricPipelines: props.metrics?.pipelineDimensions === false ? undefined : named,
+  };
+}
+
+function push(problems: string[], problem: string | undefined): void {
+  if (problem) problems.push(problem);
+}

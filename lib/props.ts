@@ -1,0 +1,259 @@
+import type { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import type * as logs from 'aws-cdk-lib/aws-logs';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+
+/**
+ * The construct's public API. Kept within what jsii accepts (interfaces of readonly fields,
+ * enums instead of string unions, no union types, `Duration` for times), so that a
+ * multi-language build is a later step, not a rewrite.
+ */
+
+/** What a retry re-runs. */
+export enum StageRetryMode {
+  /** Re-run the failed actions only. */
+  FAILED_ACTIONS = 'FAILED_ACTIONS',
+  /** Re-run every action of the stage. */
+  ALL_ACTIONS = 'ALL_ACTIONS',
+}
+
+/** Whether a policy acts or only says what it would do. */
+export enum RetryPolicyMode {
+  /** Retry as the policy says. */
+  ENFORCE = 'enforce',
+  /** Decide, log and record, but never call RetryStageExecution: for a safe roll-out. */
+  OBSERVE = 'observe',
+}
+
+/** How waits are spread. */
+export enum RetryJitter {
+  /** Wait exactly the computed time. */
+  NONE = 'none',
+  /** Wait a random time between 0 and the computed time, so a fleet does not retry in lock-step. */
+  FULL = 'full',
+}
+
+/** Built-in never-retry rules a policy may switch off. */
+export enum BuiltInRetryRule {
+  /** Rejected manual approvals are never retried. */
+  APPROVAL_REJECTED = 'approval-rejected',
+  /** Stages an operator stopped are never retried. */
+  STAGE_STOPPED = 'stage-stopped',
+}
+
+/**
+ * A failure filter. Every field given must match a failed action; a field left out matches
+ * anything. At least one field is required.
+ */
+export interface FailureRuleProps {
+  /**
+   * The failed action's `errorDetails.code`, e.g. `JobFailed`; any of these, case-insensitive.
+   * @default - any code
+   */
+  readonly code?: string[];
+  /**
+   * A case-insensitive regular expression tried on the error message and on the action's summary.
+   * @default - any message
+   */
+  readonly message?: string;
+  /**
+   * Action categories: Source, Build, Test, Deploy, Approval, Invoke, Compute; any of these.
+   * @default - any category
+   */
+  readonly category?: string[];
+  /**
+   * Action providers, e.g. CodeBuild, CloudFormation, ECS; any of these.
+   * @default - any provider
+   */
+  readonly provider?: string[];
+}
+
+/** A per-pipeline circuit breaker: at most `maxRetries` automatic retries in any rolling `window`. */
+export interface RetryBudgetProps {
+  /** Retries allowed in the window, 1 to 1000. */
+  readonly maxRetries: number;
+  /** The rolling window, 1 minute to 7 days. */
+  readonly window: Duration;
+}
+
+/**
+ * A retry policy. Every field is optional and falls back, field by field, to the layer below:
+ * stage, then pipeline, then the default policy, then the built-in policy.
+ */
+export interface RetryPolicyProps {
+  /**
+   * Automatic RetryStageExecution calls per stage execution, 0 to 10; 0 turns retries off.
+   * @default 2
+   */
+  readonly maxRetries?: number;
+  /**
+   * Wait after the failure before the first retry, up to 12 hours.
+   * @default Duration.seconds(0)
+   */
+  readonly cooldown?: Duration;
+  /**
+   * Each further retry waits this many times longer than the one before, 1 to 10.
+   * @default 1
+   */
+  readonly backoff?: number;
+  /**
+   * No single wait is longer than this, up to 12 hours.
+   * @default Duration.hours(12)
+   */
+  readonly maxCooldown?: Duration;
+  /**
+   * How waits are spread.
+   * @default RetryJitter.NONE
+   */
+  readonly jitter?: RetryJitter;
+  /**
+   * No automatic retry once this long has passed since the stage first failed in the execution, up to 7 days.
+   * @default - no window
+   */
+  readonly maxRetryWindow?: Duration;
+  /**
+   * What a retry re-runs. CloudFormation change-set stages default to ALL_ACTIONS unless a
+   * pipeline or stage policy chooses.
+   * @default StageRetryMode.FAILED_ACTIONS
+   */
+  readonly retryMode?: StageRetryMode;
+  /**
+   * Enforce the policy, or only observe what it would do.
+   * @default RetryPolicyMode.ENFORCE
+   */
+  readonly mode?: RetryPolicyMode;
+  /**
+   * Retry only failures that match one of these rules.
+   * @default - any failure
+   */
+  readonly retryOn?: FailureRuleProps[];
+  /**
+   * Never retry failures that match one of these rules; wins over `retryOn`.
+   * @default - none
+   */
+  readonly neverRetryOn?: FailureRuleProps[];
+  /**
+   * Count CodePipeline's own onFailure retries and retries made by hand against `maxRetries`.
+   * @default false
+   */
+  readonly countManualRetries?: boolean;
+  /**
+   * A per-pipeline retry budget (circuit breaker). Default and pipeline policies only.
+   * @default - no budget
+   */
+  readonly budget?: RetryBudgetProps;
+  /**
+   * Built-in never-retry rules switched off for this scope.
+   * @default - none
+   */
+  readonly overrideBuiltIns?: BuiltInRetryRule[];
+}
+
+/** A pipeline's policy, with per-stage overrides. */
+export interface PipelineRetryPolicyProps extends RetryPolicyProps {
+  /**
+   * Per-stage policies, keyed by stage name.
+   * @default - none
+   */
+  readonly stages?: { [stage: string]: RetryPolicyProps };
+}
+
+/** A Slack channel reached through AWS Chatbot. */
+export interface SlackChannel {
+  /** The Slack workspace id, such as T0123ABCD; authorise the workspace in the Chatbot console first. */
+  readonly workspaceId: string;
+  /** The Slack channel id, such as C0123ABCD. */
+  readonly channelId: string;
+}
+
+/** Who hears about stages that run out of retries, failures not retried, and alarms. */
+export interface NotificationOptions {
+  /**
+   * Email addresses subscribed to the notifications topic (each confirms by email).
+   * @default - none
+   */
+  readonly emails?: string[];
+  /**
+   * A Slack channel through AWS Chatbot.
+   * @default - none
+   */
+  readonly slack?: SlackChannel;
+  /**
+   * An existing topic to publish notifications and alarms to, instead of creating one. Its policy
+   * must let CloudWatch alarms and the retry function publish, and its key (if any) let them use it.
+   * @default - a topic encrypted with a key of its own is created
+   */
+  readonly topic?: sns.ITopic;
+}
+
+/** Alarm thresholds. */
+export interface AlarmOptions {
+  /**
+   * Stages running out of retries within an hour that raise the alarm, 1 to 10000.
+   * @default 5
+   */
+  readonly exhaustedPerHour?: number;
+}
+
+/** Metric options. */
+export interface MetricOptions {
+  /**
+   * A Pipeline dimension for the pipelines named in the props (others count as "other"), so the
+   * number of metric series stays bounded however many pipelines fail.
+   * @default true
+   */
+  readonly pipelineDimensions?: boolean;
+}
+
+export interface PipelineAutoRetryProps {
+  /**
+   * The pipelines whose failures are handled. A list filters the EventBridge rule and scopes IAM
+   * to those pipelines' ARNs; a pipeline with a policy must be in it.
+   * @default - every pipeline in the account and region
+   */
+  readonly watchedPipelines?: string[];
+  /**
+   * The policy for every watched pipeline and stage without one of its own.
+   * @default - the built-in policy: 2 retries, no cooldown, FAILED_ACTIONS
+   */
+  readonly defaultPolicy?: RetryPolicyProps;
+  /**
+   * Per-pipeline policies, keyed by pipeline name.
+   * @default - none
+   */
+  readonly pipelines?: { [pipeline: string]: PipelineRetryPolicyProps };
+  /**
+   * How long the attempt ledger keeps a record (DynamoDB TTL), in whole days from 1 to 3650.
+   * @default Duration.days(30)
+   */
+  readonly ledgerRetention?: Duration;
+  /**
+   * Who hears about failures not retried, exhausted retries and alarms.
+   * @default - a new encrypted topic with no subscriptions
+   */
+  readonly notifications?: NotificationOptions;
+  /**
+   * Alarm thresholds.
+   * @default - see AlarmOptions
+   */
+  readonly alarms?: AlarmOptions;
+  /**
+   * Metric options.
+   * @default - see MetricOptions
+   */
+  readonly metrics?: MetricOptions;
+  /**
+   * How long the functions' logs are kept.
+   * @default logs.RetentionDays.ONE_MONTH
+   */
+  readonly logRetention?: logs.RetentionDays;
+  /**
+   * What happens to the policy and ledger table when the stack is deleted.
+   * @default RemovalPolicy.RETAIN - operators' policies and the retry history outlive the stack
+   */
+  readonly tableRemovalPolicy?: RemovalPolicy;
+  /**
+   * Timeout of the retry function. The ledger lease (120 s) must stay well above it.
+   * @default Duration.seconds(30)
+   */
+  readonly timeout?: Duration;
+}

@@ -1,0 +1,43 @@
+import { NAME_PATTERN, show } from '../lambda/domain/policy';
+
+/**
+ * Checks shared by the cdk.json reader (lib/config.ts) and the construct's props
+ * (lib/policies.ts). Each returns the problem, worded with the caller's key path, or undefined.
+ */
+
+export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+export function pipelineNameProblem(value: unknown, where: string): string | undefined {
+  return typeof value === 'string' && NAME_PATTERN.test(value)
+    ? undefined
+    : `${where} must be a pipeline name ([A-Za-z0-9.@-_], 1-100 characters), got ${show(value)}`;
+}
+
+export function integerProblem(value: unknown, where: string, min: number, max: number): string | undefined {
+  return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
+    ? undefined
+    : `${where} must be an integer from ${min} to ${max}, got ${show(value)}`;
+}
+
+export function emailProblem(value: unknown, where: string): string | undefined {
+  return typeof value === 'string' && /^[^@\s]+@[^@\s]+\.[^@\s]+$/.test(value)
+    ? undefined
+    : `${where} must be an email address, got ${show(value)}`;
+}
+
+export function slackProblems(workspaceId: unknown, channelId: unknown, where: string): string[] {
+  const problems: string[] = [];
+  if (!(typeof workspaceId === 'string' && /^[0-9A-Z]{1,255}$/.test(workspaceId))) {
+    problems.push(`${where}.workspaceId must be a Slack workspace id such as T0123ABCD, got ${show(workspaceId)}`);
+  }
+  if (!(typeof channelId === 'string' && /^[A-Za-z0-9]{1,255}$/.test(channelId))) {
+    problems.push(`${where}.channelId must be a Slack channel id such as C0123ABCD, got ${show(channelId)}`);
+  }
+  return problems;
+}
+
+export function unknownKeyProblems(obj: Record<string, unknown>, allowed: readonly string[], path: string): string[] {
+  return Object.keys(obj)
+    .filter((key) => !allowed.includes(key))
+    .map((key) => `${path}.${key} is not a known setting (expected one of: ${allowed.join(', ')})`);
+}

@@ -1,0 +1,37 @@
+import { formatDuration, parseDuration, parseDurationOrThrow } from '../../../../lambda/domain/duration';
+import { InvalidInputError } from '../../../../lambda/domain/errors';
+
+describe('Function: parseDuration', () => {
+  it.each([
+    ['0', 0],
+    ['45s', 45],
+    ['5m', 300],
+    ['2h', 7200],
+    ['1d', 86400],
+    ['90', 90],
+    [120, 120],
+  ] as const)('reads %j as %d seconds', (input, seconds) => {
+    expect(parseDuration(input)).toBe(seconds);
+  });
+
+  it.each(['', '5 m', '1.5h', '-1', '5w', 'm', '1e3'])('refuses %j', (input) => {
+    expect(parseDuration(input)).toBeUndefined();
+  });
+
+  it('names the setting in its error', () => {
+    expect(() => parseDurationOrThrow('soon', '--cooldown')).toThrow(
+      new InvalidInputError('--cooldown must be a duration such as 0, 45s, 5m, 2h or whole seconds, got "soon"'),
+    );
+  });
+
+  it.each([
+    [0, '0'],
+    [45, '45s'],
+    [300, '5m'],
+    [7200, '2h'],
+    [90, '90s'],
+    [86400, '1d'],
+  ])('formats %d seconds as %s', (seconds, text) => {
+    expect(formatDuration(seconds)).toBe(text);
+  });
+});

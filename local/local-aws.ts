@@ -11,7 +11,8 @@ import { createHandler, type HandlerInput, type HandlerOutput } from '../lambda/
 import type { MetricName, MetricsPort } from '../lambda/ports';
 import { type SeedResult, seedPolicies } from '../lambda/seed/policy-seeder';
 import type { ServiceDeps } from '../lambda/service/deps';
-import { CodePipelineEmulator, type PipelineDefinition } from './codepipeline-emulator';
+import { CodePipelineEmulator } from './codepipeline/emulator';
+import type { PipelineDefinition } from './codepipeline/world';
 import { LocalDynamo } from './dynamo';
 import { SnsEmulator } from './sns-emulator';
 import { SqsEmulator } from './sqs-emulator';

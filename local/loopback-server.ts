@@ -28,13 +28,13 @@ export abstract class LoopbackServer {
     }
   }
 
-  protected static async readBody(req: IncomingMessage): Promise<string> {
+  public static async readBody(req: IncomingMessage): Promise<string> {
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     return Buffer.concat(chunks).toString('utf8');
   }
 
-  protected static sendJson(res: ServerResponse, status: number, contentType: string, body: unknown, requestId: string): void {
+  public static sendJson(res: ServerResponse, status: number, contentType: string, body: unknown, requestId: string): void {
     const text = JSON.stringify(body);
     res.writeHead(status, { 'content-type': contentType, 'content-length': Buffer.byteLength(text), 'x-amzn-requestid': requestId });
     res.end(text);

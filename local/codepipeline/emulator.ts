@@ -1,0 +1,306 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { LoopbackServer } from '../loopback-server';
+import { PipelineWorld, ServiceError } from './world';
+
+/**
+ * A local CodePipeline that speaks the service's AWS JSON 1.1 wire protocol
+ * (POST /, X-Amz-Target: CodePipeline_20150709.<Operation>) and follows its state rules for
+ * the operations we use: GetPipelineState, GetPipeline, RetryStageExecution. Tests drive
+ * pipelines through failures and retries (the scenario controls of PipelineWorld) and can inject
+ * faults per operation.
+ */
+
+export type Fault =
+  | { readonly kind: 'throttle' }
+  | { readonly kind: 'server-error' }
+  | { readonly kind: 'exception'; readonly name: string; readonly message?: string }
+  | { readonly kind: 'latency'; readonly ms: number };
+
+export interface RecordedCall {
+  readonly operation: string;
+  readonly input: Record<string, unknown>;
+  readonly status: number;
+  readonly error?: string;
+  /** Epoch milliseconds on the emulator's clock. */
+  readonly at: number;
+  /** For an accepted RetryStageExecution: the messages of the actions it re-ran. */
+  readonly retriedFailures?: readonly string[];
+}
+
+const NAME = /^[A-Za-z0-9.@\-_]{1,100}$/;
+const EXECUTION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+const TARGET_PREFIX = 'CodePipeline_20150709.';
+
+/** The HTTP side: one loopback server per emulator. */
+class Wire extends LoopbackServer {
+  public constructor(private readonly serve: (req: IncomingMessage, res: ServerResponse) => Promise<void>) {
+    super();
+  }
+
+  protected handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    return this.serve(req, res);
+  }
+}
+
+export class CodePipelineEmulator extends PipelineWorld {
+  private readonly wire = new Wire((req, res) => this.handle(req, res));
+  private readonly faults = new Map<string, Fault[]>();
+  public readonly calls: RecordedCall[] = [];
+  /**
+   * Random faults on every operation: each call meets one with probability `rate`, drawn from
+   * `random` (seed it for repeatable runs). Latency faults delay, the others fail the call.
+   */
+  public chaos: { rate: number; faults: readonly Fault[]; random: () => number } | undefined;
+
+  public start(): Promise<string> {
+    return this.wire.start();
+  }
+
+  public stop(): Promise<void> {
+    return this.wire.stop();
+  }
+
+  public get endpoint(): string {
+    return this.wire.endpoint;
+  }
+
+  /** Clears pipelines, faults and recorded calls between tests. */
+  public reset(): void {
+    this.pipelines.clear();
+    this.faults.clear();
+    this.calls.length = 0;
+  }
+
+  /** The next call to `operation` (or the next `times` calls) meets this fault. */
+  public injectFault(operation: string, fault: Fault, times = 1): void {
+    const queue = this.faults.get(operation) ?? [];
+    for (let i = 0; i < times; i++) queue.push(fault);
+    this.faults.set(operation, queue);
+  }
+
+  /** RetryStageExecution calls the service accepted. */
+  public acceptedRetries(pipeline?: string): RecordedCall[] {
+    return this.calls.filter(
+      (c) => c.operation === 'RetryStageExecution' && c.status === 200 && (!pipeline || c.input.pipelineName === pipeline),
+    );
+  }
+
+  // ---- wire protocol ------------------------------------------------------------------------
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await LoopbackServer.readBody(req);
+    const target = String(req.headers['x-amz-target'] ?? '');
+    const operation = target.startsWith(TARGET_PREFIX) ? target.slice(TARGET_PREFIX.length) : target;
+    let input: Record<string, unknown> = {};
+    try {
+      if (req.method !== 'POST') throw new ServiceError('UnknownOperationException', 'only POST is supported');
+      if (!String(req.headers['content-type'] ?? '').startsWith('application/x-amz-json-1.1')) {
+        throw new ServiceError('SerializationException', 'Content-Type must be application/x-amz-json-1.1');
+      }
+      try {
+        input = body ? (JSON.parse(body) as Record<string, unknown>) : {};
+      } catch {
+        throw new ServiceError('SerializationException', 'body is not JSON');
+      }
+      await this.applyFault(operation);
+      const retriedFailures = operation === 'RetryStageExecution' ? this.failureMessages(input) : undefined;
+      const output = this.dispatch(operation, input);
+      this.calls.push({ operation, input, status: 200, at: this.now(), ...(retriedFailures ? { retriedFailures } : {}) });
+      this.send(res, 200, output);
+    } catch (error) {
+      const e = error instanceof ServiceError ? error : new ServiceError('InternalFailure', String(error), 500);
+      this.calls.push({ operation, input, status: e.status, error: e.type, at: this.now() });
+      this.send(res, e.status, { __type: e.type, message: e.message });
+    }
+  }
+
+  private send(res: ServerResponse, status: number, body: unknown): void {
+    LoopbackServer.sendJson(res, status, 'application/x-amz-json-1.1', body, randomUUID());
+  }
+
+  private async applyFault(operation: string): Promise<void> {
+    let fault = this.faults.get(operation)?.shift();
+    if (!fault && this.chaos && this.chaos.random() < this.chaos.rate) {
+      fault = this.chaos.faults[Math.floor(this.chaos.random() * this.chaos.faults.length)];
+    }
+    if (!fault) return;
+    switch (fault.kind) {
+      case 'latency':
+        await new Promise((resolve) => setTimeout(resolve, fault.ms));
+        return;
+      case 'throttle':
+        throw new ServiceError('ThrottlingException', 'Rate exceeded');
+      case 'server-error':
+        throw new ServiceError('InternalFailure', 'We encountered an internal error. Please try again.', 500);
+      case 'exception':
+        throw new ServiceError(fault.name, fault.message ?? `${fault.name} (injected)`);
+    }
+  }
+
+  private dispatch(operation: string, input: Record<string, unknown>): unknown {
+    switch (operation) {
+      case 'GetPipelineState':
+        return this.getPipelineState(input);
+      case 'GetPipeline':
+        return this.getPipeline(input);
+      case 'RetryStageExecution':
+        return this.retryStageExecution(input);
+      default:
+        throw new ServiceError('UnknownOperationException', `operation ${operation} is not supported by the emulator`);
+    }
+  }
+
+  // ---- operations ---------------------------------------------------------------------------
+
+  private getPipelineState(input: Record<string, unknown>): unknown {
+    const p = this.lookup(this.requireName(input.name, 'name'));
+    return {
+      pipelineName: p.definition.name,
+      pipelineVersion: p.version,
+      created: p.created,
+      updated: p.updated,
+      stageStates: p.definition.stages.map((stage) => {
+        const run = this.latestRun(p, stage.name);
+        return {
+          stageName: stage.name,
+          inboundTransitionState: { enabled: true },
+          ...(run ? { latestExecution: { pipelineExecutionId: run.executionId, status: run.status } } : {}),
+          actionStates: stage.actions.map((action) => {
+            const a = run?.actions.get(action.name);
+            return {
+              actionName: action.name,
+              ...(a
+                ? {
+                    latestExecution: {
+                      actionExecutionId: a.actionExecutionId,
+                      status: a.status,
+                      lastStatusChange: a.lastStatusChange,
+                      ...(a.errorCode ? { errorDetails: { code: a.errorCode, message: a.message }, summary: a.message } : {}),
+                    },
+                  }
+                : {}),
+            };
+          }),
+          // The counters have a minimum of 1 in the API model: absent, not 0, when no retry happened.
+          ...(run && run.manualRetries + run.autoRetries > 0
+            ? {
+                retryStageMetadata: {
+                  autoStageRetryAttempt: run.autoRetries,
+                  manualStageRetryAttempt: run.manualRetries,
+                  latestRetryTrigger: run.lastRetryTrigger,
+                },
+              }
+            : {}),
+        };
+      }),
+    };
+  }
+
+  private getPipeline(input: Record<string, unknown>): unknown {
+    const p = this.lookup(this.requireName(input.name, 'name'));
+    if (input.version !== undefined && input.version !== p.version) {
+      throw new ServiceError('PipelineVersionNotFoundException', `version ${String(input.version)} of ${p.definition.name} not found`);
+    }
+    return {
+      pipeline: {
+        name: p.definition.name,
+        roleArn: `arn:aws:iam::${this.account}:role/pipeline`,
+        version: p.version,
+        pipelineType: 'V2',
+        executionMode: 'SUPERSEDED',
+        stages: p.definition.stages.map((stage) => ({
+          name: stage.name,
+          actions: stage.actions.map((a) => ({
+            name: a.name,
+            runOrder: 1,
+            actionTypeId: { category: a.category, owner: a.owner ?? 'AWS', provider: a.provider, version: '1' },
+            configuration: a.configuration ?? {},
+          })),
+          ...(stage.onFailure
+            ? {
+                onFailure: {
+                  result: stage.onFailure.result,
+                  ...(stage.onFailure.retryMode ? { retryConfiguration: { retryMode: stage.onFailure.retryMode } } : {}),
+                },
+              }
+            : {}),
+        })),
+      },
+      metadata: {
+        pipelineArn: `arn:aws:codepipeline:${this.region}:${this.account}:${p.definition.name}`,
+        created: p.created,
+        updated: p.updated,
+      },
+    };
+  }
+
+  private retryStageExecution(input: Record<string, unknown>): unknown {
+    const pipelineName = this.requireName(input.pipelineName, 'pipelineName');
+    const stageName = this.requireName(input.stageName, 'stageName');
+    const executionId = input.pipelineExecutionId;
+    if (typeof executionId !== 'string' || !EXECUTION_ID.test(executionId)) {
+      throw new ServiceError(
+        'ValidationException',
+        "1 validation error detected: Value at 'pipelineExecutionId' failed to satisfy constraint",
+      );
+    }
+    const retryMode = input.retryMode;
+    if (retryMode !== 'FAILED_ACTIONS' && retryMode !== 'ALL_ACTIONS') {
+      throw new ServiceError('ValidationException', "1 validation error detected: Value at 'retryMode' failed to satisfy constraint");
+    }
+    const p = this.lookup(pipelineName);
+    if (!p.stages.has(stageName)) {
+      throw new ServiceError('StageNotFoundException', `Stage ${stageName} not found in pipeline ${pipelineName}`);
+    }
+    if (!p.executions.has(executionId)) {
+      throw new ServiceError('PipelineExecutionNotFoundException', `Execution ${executionId} not found`);
+    }
+    const run = this.latestRun(p, stageName);
+    if (!run || run.executionId !== executionId) {
+      throw new ServiceError(
+        'NotLatestPipelineExecutionException',
+        `Execution ${executionId} is not the latest execution of stage ${stageName}`,
+      );
+    }
+    if (run.retryRunning && run.status === 'InProgress') {
+      throw new ServiceError('ConflictException', `A retry of stage ${stageName} is already in progress`);
+    }
+    if (run.status !== 'Failed') {
+      throw new ServiceError('StageNotRetryableException', `Stage ${stageName} is ${run.status ?? 'not started'}, not Failed`);
+    }
+    const actions = [...run.actions.values()];
+    if (actions.some((a) => a.status === 'InProgress')) {
+      throw new ServiceError('StageNotRetryableException', `Stage ${stageName} has actions in progress`);
+    }
+    if (!actions.some((a) => a.status === 'Failed')) {
+      throw new ServiceError('StageNotRetryableException', `Stage ${stageName} has no failed actions`);
+    }
+    if (run.failedAtVersion !== p.version) {
+      throw new ServiceError('StageNotRetryableException', 'The pipeline structure changed after the stage failed');
+    }
+    this.startRetry(p, run, retryMode);
+    return { pipelineExecutionId: executionId };
+  }
+
+  // ---- helpers ------------------------------------------------------------------------------
+
+  private failureMessages(input: Record<string, unknown>): string[] {
+    const p = this.pipelines.get(String(input.pipelineName));
+    const run = p?.stages.has(String(input.stageName)) ? this.latestRun(p, String(input.stageName)) : undefined;
+    return [...(run?.actions.values() ?? [])].filter((a) => a.status === 'Failed').map((a) => a.message ?? '');
+  }
+
+  private requireName(value: unknown, field: string): string {
+    if (typeof value !== 'string' || !NAME.test(value)) {
+      throw new ServiceError('ValidationException', `1 validation error detected: Value at '${field}' failed to satisfy constraint`);
+    }
+    return value;
+  }
+
+  private lookup(name: string) {
+    const p = this.pipelines.get(name);
+    if (!p) throw new ServiceError('PipelineNotFoundException', `Account '${this.account}' does not have a pipeline with name '${name}'`);
+    return p;
+  }
+}

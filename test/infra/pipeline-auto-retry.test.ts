@@ -40,7 +40,10 @@ function statements(template: Template): Statement[] {
 describe('Construct: PipelineAutoRetry', () => {
   describe('EventBridge rule', () => {
     it('matches FAILED stage events from every pipeline when watching all', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.codepipeline'],
@@ -51,14 +54,20 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('filters on the listed pipelines when the configuration names them', () => {
+      // Act
       const template = synth({ watchedPipelines: ['web-app', 'api'] });
+
+      // Assess
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: { detail: { state: ['FAILED'], pipeline: ['web-app', 'api'] } },
       });
     });
 
     it('targets the function with a retry policy and an encrypted dead-letter queue', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       template.hasResourceProperties('AWS::Events::Rule', {
         Targets: [
           Match.objectLike({
@@ -72,7 +81,10 @@ describe('Construct: PipelineAutoRetry', () => {
 
   describe('retry function', () => {
     it('runs Node.js 22 on arm64 with the table and delay queue in its environment', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       template.hasResourceProperties('AWS::Lambda::Function', {
         Runtime: 'nodejs22.x',
         Architectures: ['arm64'],
@@ -88,7 +100,10 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('keeps log retention and sends events it gives up on to a queue', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         MaximumRetryAttempts: 2,
@@ -97,7 +112,10 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('consumes the delay queue with partial batch responses', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
         EventSourceArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DelayQueue'), 'Arn'] },
         FunctionResponseTypes: ['ReportBatchItemFailures'],
@@ -107,7 +125,10 @@ describe('Construct: PipelineAutoRetry', () => {
 
   describe('table', () => {
     it('is on-demand, encrypted, point-in-time recoverable, with a TTL and retained on delete', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       template.hasResource('AWS::DynamoDB::Table', {
         DeletionPolicy: 'Retain',
         Properties: {
@@ -126,7 +147,10 @@ describe('Construct: PipelineAutoRetry', () => {
 
   describe('queues', () => {
     it('encrypts every queue and denies non-TLS access to each', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       const queues = template.findResources('AWS::SQS::Queue');
       expect(Object.keys(queues)).toHaveLength(4);
       for (const queue of Object.values(queues)) {
@@ -144,7 +168,10 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('gives the delay queue its own dead-letter queue and a visibility timeout six times the function timeout', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       template.hasResourceProperties('AWS::SQS::Queue', {
         VisibilityTimeout: 180,
         RedrivePolicy: {
@@ -157,7 +184,10 @@ describe('Construct: PipelineAutoRetry', () => {
 
   describe('IAM', () => {
     it('scopes pipeline reads and retries to the watched pipelines', () => {
+      // Act
       const template = synth({ watchedPipelines: ['web-app'] });
+
+      // Assess
       const cp = statements(template).filter((s) => [s.Action].flat().some((a) => a.startsWith('codepipeline:')));
       const arn = (suffix: string) => ({
         'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, `:codepipeline:eu-west-1:123456789012:${suffix}`]],
@@ -172,13 +202,19 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('uses an account-and-region wildcard only when watching every pipeline', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       const retry = statements(template).find((s) => s.Action === 'codepipeline:RetryStageExecution');
       expect(JSON.stringify(retry?.Resource)).toContain(':codepipeline:eu-west-1:123456789012:*');
     });
 
     it('grants no wildcard actions anywhere', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       const actions = statements(template).flatMap((s) => [s.Action].flat());
       expect(actions.length).toBeGreaterThan(0);
       expect(actions.filter((a) => a === '*' || a.endsWith(':*'))).toEqual([]);
@@ -187,10 +223,13 @@ describe('Construct: PipelineAutoRetry', () => {
 
   describe('policy seeding', () => {
     it('passes the validated policies from configuration to the custom resource', () => {
+      // Act
       const template = synth({
         defaultPolicy: { maxRetries: 1 },
         pipelines: { 'web-app': { cooldown: Duration.minutes(5), stages: { Deploy: { retryMode: StageRetryMode.ALL_ACTIONS } } } },
       });
+
+      // Assess
       const resource = Object.values(template.findResources('Custom::AutoRetryPolicies'))[0] as { Properties: { Policies: string } };
       expect(JSON.parse(resource.Properties.Policies)).toEqual([
         { scope: { kind: 'default' }, patch: { maxRetries: 1 } },
@@ -200,6 +239,7 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('refuses bad props at synth, naming the prop and the value', () => {
+      // Act / Assess
       expect(() => synth({ pipelines: { 'web-app': { maxRetries: -1 } } })).toThrow(
         'props.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1',
       );
@@ -208,7 +248,10 @@ describe('Construct: PipelineAutoRetry', () => {
 
   describe('operations: recoveries, notifications, dashboard and alarms', () => {
     it('routes stage successes after a retry, and only those, to the function', () => {
+      // Act
       const template = synth({ watchedPipelines: ['web-app'] });
+
+      // Assess
       template.hasResourceProperties('AWS::Events::Rule', {
         EventPattern: {
           source: ['aws.codepipeline'],
@@ -220,7 +263,10 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('encrypts the notifications topic with a rotating key CloudWatch may use, and denies non-TLS publishing', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       template.hasResourceProperties('AWS::KMS::Key', {
         EnableKeyRotation: true,
         KeyPolicy: {
@@ -240,7 +286,10 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('gives the function the topic and the pipelines that get their own metric dimension', () => {
+      // Act
       const template = synth({ watchedPipelines: ['web-app', 'api'], pipelines: { api: { maxRetries: 1 } } });
+
+      // Assess
       template.hasResourceProperties('AWS::Lambda::Function', {
         Handler: 'index.handler',
         TracingConfig: { Mode: 'Active' },
@@ -254,7 +303,10 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('turns the per-pipeline metric dimension off when configured', () => {
+      // Act
       const template = synth({ metrics: { pipelineDimensions: false } });
+
+      // Assess
       template.hasResourceProperties('AWS::Lambda::Function', {
         Handler: 'index.handler',
         Environment: { Variables: Match.objectLike({ METRIC_PIPELINES: '' }) },
@@ -262,9 +314,12 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('subscribes the configured email addresses and Slack channel', () => {
+      // Act
       const template = synth({
         notifications: { emails: ['oncall@example.com'], slack: { workspaceId: 'T0123ABCD', channelId: 'C0123ABCD' } },
       });
+
+      // Assess
       template.hasResourceProperties('AWS::SNS::Subscription', { Protocol: 'email', Endpoint: 'oncall@example.com' });
       template.hasResourceProperties('AWS::Chatbot::SlackChannelConfiguration', {
         SlackWorkspaceId: 'T0123ABCD',
@@ -274,7 +329,10 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('alarms on every DLQ, function errors, dropped events and exhausted retries, to the topic', () => {
+      // Act
       const template = synth({ alarms: { exhaustedPerHour: 3 } });
+
+      // Assess
       const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
       expect(alarms).toHaveLength(6);
       for (const alarm of alarms) {
@@ -295,7 +353,10 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('builds a dashboard of retries, recoveries, skips, function health and queue depths', () => {
+      // Act
       const template = synth({});
+
+      // Assess
       const dashboards = Object.values(template.findResources('AWS::CloudWatch::Dashboard')) as {
         Properties: { DashboardBody: unknown };
       }[];
@@ -317,6 +378,7 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it('refuses a malformed Slack channel id at synth', () => {
+      // Act / Assess
       expect(() => synth({ notifications: { slack: { workspaceId: 'T0123ABCD', channelId: '#builds' } } })).toThrow(
         'props.notifications.slack.channelId must be a Slack channel id such as C0123ABCD, got "#builds"',
       );

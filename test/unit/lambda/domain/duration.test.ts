@@ -11,14 +11,17 @@ describe('Function: parseDuration', () => {
     ['90', 90],
     [120, 120],
   ] as const)('reads %j as %d seconds', (input, seconds) => {
+    // Act / Assess
     expect(parseDuration(input)).toBe(seconds);
   });
 
   it.each(['', '5 m', '1.5h', '-1', '5w', 'm', '1e3'])('refuses %j', (input) => {
+    // Act / Assess
     expect(parseDuration(input)).toBeUndefined();
   });
 
   it('names the setting in its error', () => {
+    // Act / Assess
     expect(() => parseDurationOrThrow('soon', '--cooldown')).toThrow(
       new InvalidInputError('--cooldown must be a duration such as 0, 45s, 5m, 2h or whole seconds, got "soon"'),
     );
@@ -32,6 +35,7 @@ describe('Function: parseDuration', () => {
     [90, '90s'],
     [86400, '1d'],
   ])('formats %d seconds as %s', (seconds, text) => {
+    // Act / Assess
     expect(formatDuration(seconds)).toBe(text);
   });
 });

@@ -1,0 +1,109 @@
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { buildSync } from 'esbuild';
+import { ROOT } from './support';
+
+/**
+ * The dependency direction the layout promises: bin → lib → contract ← lambda, and inside the
+ * function domain ← service → ports ← adapters. Read from the import statements of the sources.
+ */
+
+function sources(dir: string): string[] {
+  return readdirSync(join(ROOT, dir)).flatMap((name) => {
+    const path = join(ROOT, dir, name);
+    if (statSync(path).isDirectory()) return sources(join(dir, name));
+    return name.endsWith('.ts') ? [join(dir, name)] : [];
+  });
+}
+
+/** Every module a file imports at run time or for types, as a repository path or a package name. */
+function importsOf(file: string): string[] {
+  const text = readFileSync(join(ROOT, file), 'utf8');
+  const specifiers = [
+    ...text.matchAll(/(?:^|\n)\s*(?:import|export)[^'"]*?from\s+'([^']+)'/g),
+    ...text.matchAll(/require\('([^']+)'\)/g),
+  ].map((m) => m[1] as string);
+  return specifiers.map((s) => (s.startsWith('.') ? relative(ROOT, join(ROOT, file, '..', s)) : s));
+}
+
+const within = (path: string, ...dirs: string[]) => dirs.some((d) => path === d || path.startsWith(`${d}/`));
+const isPackage = (path: string) => !path.startsWith('contract') && !/^(lambda|lib|cli|local|bin|test|scripts)(\/|$)/.test(path);
+
+describe('Architecture: who may import what', () => {
+  it.each<[string, string, (target: string) => boolean]>([
+    ['contract', 'imports nothing', () => false],
+    [
+      'lambda/domain',
+      'imports only the domain, the contract and Node built-ins',
+      (t) => within(t, 'lambda/domain', 'contract') || t.startsWith('node:'),
+    ],
+    ['lambda/ports.ts', 'imports only the domain and the contract', (t) => within(t, 'lambda/domain', 'contract')],
+    [
+      'lambda/service',
+      'imports only the domain, the ports, itself and the contract',
+      (t) => within(t, 'lambda/domain', 'lambda/ports', 'lambda/service', 'contract'),
+    ],
+    [
+      'lambda/adapters',
+      'never imports the service or an entry point',
+      (t) => !within(t, 'lambda/service', 'lambda/handler', 'lambda/dependencies', 'lambda/seed'),
+    ],
+    ['lambda', 'never imports the CLI, the stack or the local services', (t) => !within(t, 'cli', 'lib', 'local', 'bin')],
+    [
+      'lib',
+      'imports the contract and the pure domain, never adapters, the service or an SDK client',
+      (t) =>
+        within(t, 'lib', 'contract', 'lambda/domain') ||
+        (isPackage(t) && !t.startsWith('@aws-sdk/') && !t.startsWith('@aws-lambda-powertools/')),
+    ],
+  ])('%s %s', (dir, _rule, allowed) => {
+    // Prepare
+    const files = dir.endsWith('.ts') ? [dir] : sources(dir);
+
+    // Act
+    const broken = files.flatMap((file) =>
+      importsOf(file)
+        .filter((t) => !allowed(t))
+        .map((t) => `${file} → ${t}`),
+    );
+
+    // Assess
+    expect(files.length).toBeGreaterThan(0);
+    expect(broken).toEqual([]);
+  });
+
+  it('synthesizes the construct without loading an AWS SDK client or Powertools', () => {
+    // Act: load the package root in a fresh process, as `cdk synth` does, and list what it loaded.
+    const loaded = execFileSync(
+      process.execPath,
+      ['-r', 'tsx/cjs', '-e', "require('./lib/index.ts'); console.log(JSON.stringify(Object.keys(require.cache)))"],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+
+    // Assess
+    const modules = JSON.parse(loaded) as string[];
+    expect(modules.some((m) => m.includes('aws-cdk-lib'))).toBe(true);
+    expect(modules.filter((m) => /@aws-sdk[\\/]|@aws-lambda-powertools[\\/]/.test(m))).toEqual([]);
+  });
+
+  it.each([
+    ['the retry function', 'lambda/handler.ts'],
+    ['the seed function', 'lambda/seed/handler.ts'],
+  ])('bundles %s without CLI, stack or local-service code', (_name, entry) => {
+    // Act
+    const { metafile } = buildSync({
+      entryPoints: [join(ROOT, entry)],
+      bundle: true,
+      platform: 'node',
+      write: false,
+      metafile: true,
+      logLevel: 'silent',
+    });
+
+    // Assess
+    const inputs = Object.keys(metafile.inputs).filter((p) => !p.includes('node_modules'));
+    expect(inputs.length).toBeGreaterThan(3);
+    expect(inputs.filter((p) => /^(cli|lib|local|bin|test)\//.test(p))).toEqual([]);
+  });
+});

@@ -1,0 +1,255 @@
+/**
+ * In-memory fakes of the retry service's ports, with the same contracts as the adapters (the
+ * ledger's conditional updates included), so the service's branches run in milliseconds.
+ */
+import type { MetricName } from '../../contract';
+import type { DelayedRetryMessage } from '../../lambda/domain/events';
+import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey } from '../../lambda/domain/ledger';
+import type { PolicyPatch, RetryBudget } from '../../lambda/domain/policy';
+import { ActionStatus, type ActionView, type StageView } from '../../lambda/domain/types';
+import type {
+  BudgetPort,
+  BudgetResult,
+  ClaimFinish,
+  DelayPort,
+  LedgerPort,
+  LedgerView,
+  Logger,
+  LogLevel,
+  MetricsPort,
+  NewClaim,
+  Notice,
+  NotifierPort,
+  PipelinePort,
+  PolicyContext,
+  PolicyReader,
+  RetryCallOutcome,
+  SkipRecord,
+  StageLookup,
+} from '../../lambda/ports';
+import { RetryCallResult } from '../../lambda/ports';
+
+/** A failed stage as GetPipelineState would show it. */
+export function failedStage(executionId: string, overrides: Partial<StageView> = {}, action: Partial<ActionView> = {}): StageView {
+  return {
+    pipelineVersion: 1,
+    latestExecutionId: executionId,
+    status: 'Failed',
+    nativeRetry: false,
+    retryMetadata: undefined,
+    actions: [
+      {
+        name: 'UnitTests',
+        category: 'Test',
+        provider: 'CodeBuild',
+        actionMode: undefined,
+        status: ActionStatus.Failed,
+        executionId: 'action-1',
+        errorCode: 'JobFailed',
+        errorMessage: 'Build timed out',
+        summary: undefined,
+        ...action,
+      },
+    ],
+    ...overrides,
+  };
+}
+
+export class FakePipelines implements PipelinePort {
+  public lookup: StageLookup = { kind: 'no-pipeline' };
+  /** What the next RetryStageExecution calls answer, in order; then `started`. */
+  public answers: RetryCallOutcome[] = [];
+  public readonly retryCalls: { pipeline: string; stage: string; executionId: string; retryMode: string }[] = [];
+
+  public async getStage(): Promise<StageLookup> {
+    return this.lookup;
+  }
+
+  public async retryStage(pipeline: string, stage: string, executionId: string, retryMode: string): Promise<RetryCallOutcome> {
+    this.retryCalls.push({ pipeline, stage, executionId, retryMode });
+    return this.answers.shift() ?? { result: RetryCallResult.Started };
+  }
+}
+
+export class FakePolicies implements PolicyReader {
+  public patch: PolicyPatch = {};
+  public paused = false;
+
+  public async load(): Promise<PolicyContext> {
+    return { layers: { default: this.patch }, paused: this.paused, problems: [] };
+  }
+}
+
+interface FakeRecord {
+  retries: number;
+  firstFailureAt: Date | undefined;
+  readonly claims: Map<number, Claim>;
+  readonly skips: Map<number, { reason: string; detail: string }>;
+  recovered: boolean;
+}
+
+/** The ledger's contract: a claim only for a new occurrence under maxRetries; changes only by the token's holder. */
+export class FakeLedger implements LedgerPort {
+  public readonly records = new Map<string, FakeRecord>();
+
+  public record(key: LedgerKey): FakeRecord {
+    const id = `${key.pipeline}#${key.stage}#${key.executionId}`;
+    let r = this.records.get(id);
+    if (!r) {
+      r = { retries: 0, firstFailureAt: undefined, claims: new Map(), skips: new Map(), recovered: false };
+      this.records.set(id, r);
+    }
+    return r;
+  }
+
+  public async view(key: LedgerKey, occurrence: number): Promise<LedgerView> {
+    const r = this.record(key);
+    return { snapshot: { retries: r.retries, firstFailureAt: r.firstFailureAt }, claim: r.claims.get(occurrence) };
+  }
+
+  public async claim(key: LedgerKey, c: NewClaim): Promise<ClaimResult> {
+    const r = this.record(key);
+    const existing = r.claims.get(c.occurrence);
+    if (existing) return { kind: 'exists', claim: existing };
+    if (r.retries >= c.maxRetries) return { kind: 'exhausted', retries: r.retries };
+    const claim: Claim = {
+      occurrence: c.occurrence,
+      attempt: r.retries + 1,
+      status: c.status,
+      retryMode: c.retryMode,
+      claimedAt: c.now.toISOString(),
+      dueAt: c.dueAt.toISOString(),
+      leaseUntil: c.leaseUntil.toISOString(),
+      token: c.token,
+      fingerprint: c.fingerprint,
+      busyCount: 0,
+    };
+    r.claims.set(c.occurrence, claim);
+    r.retries += 1;
+    r.firstFailureAt ??= c.failedAt;
+    return { kind: 'claimed', claim };
+  }
+
+  public async get(key: LedgerKey, occurrence: number): Promise<Claim | undefined> {
+    return this.record(key).claims.get(occurrence);
+  }
+
+  public async acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean> {
+    return this.change(key, claim, (c) => ({ ...c, status: ClaimStatus.Retrying, token, leaseUntil: leaseUntil.toISOString() }));
+  }
+
+  public async reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean> {
+    return this.change(key, claim, (c) => ({
+      ...c,
+      status: ClaimStatus.Scheduled,
+      token,
+      dueAt: dueAt.toISOString(),
+      leaseUntil: leaseUntil.toISOString(),
+      busyCount: c.busyCount + 1,
+    }));
+  }
+
+  public async finish(key: LedgerKey, claim: Claim, f: ClaimFinish): Promise<boolean> {
+    const done = await this.change(key, claim, (c) => ({
+      ...c,
+      status: f.status,
+      outcome: f.outcome,
+      reason: f.reason,
+      finishedAt: f.now.toISOString(),
+    }));
+    if (done && f.status !== ClaimStatus.Retried && !f.keepSlot) this.record(key).retries -= 1;
+    return done;
+  }
+
+  public async release(key: LedgerKey, claim: Claim): Promise<boolean> {
+    const r = this.record(key);
+    if (r.claims.get(claim.occurrence)?.token !== claim.token) return false;
+    r.claims.delete(claim.occurrence);
+    r.retries -= 1;
+    return true;
+  }
+
+  public async recordSkip(
+    key: LedgerKey,
+    occurrence: number,
+    reason: string,
+    detail: string,
+    now: Date,
+    failedAt?: Date,
+  ): Promise<SkipRecord> {
+    const r = this.record(key);
+    r.firstFailureAt ??= failedAt ?? now;
+    if (r.skips.get(occurrence)?.reason === reason) return { first: false, claim: undefined };
+    r.skips.set(occurrence, { reason, detail });
+    return { first: true, claim: r.claims.get(occurrence) };
+  }
+
+  public async recordRecovery(key: LedgerKey): Promise<number | undefined> {
+    const r = this.record(key);
+    if (r.retries === 0 || r.recovered) return undefined;
+    r.recovered = true;
+    return r.retries;
+  }
+
+  private change(key: LedgerKey, claim: Claim, next: (c: Claim) => Claim): boolean {
+    const r = this.record(key);
+    const current = r.claims.get(claim.occurrence);
+    if (current?.token !== claim.token) return false;
+    r.claims.set(claim.occurrence, next(current));
+    return true;
+  }
+}
+
+export class FakeDelays implements DelayPort {
+  public readonly sent: { message: DelayedRetryMessage; delaySeconds: number }[] = [];
+  /** Sends fail while this is set. */
+  public failing: Error | undefined;
+
+  public async send(message: DelayedRetryMessage, delaySeconds: number): Promise<void> {
+    if (this.failing) throw this.failing;
+    this.sent.push({ message, delaySeconds });
+  }
+}
+
+export class FakeBudgets implements BudgetPort {
+  public readonly taken = new Set<string>();
+  public open: { used: number; reopensAt: Date } | undefined;
+
+  public async reserve(_pipeline: string, id: string, _budget: RetryBudget): Promise<BudgetResult> {
+    if (this.open) return { ok: false, ...this.open };
+    this.taken.add(id);
+    return { ok: true, used: this.taken.size };
+  }
+
+  public async release(_pipeline: string, id: string): Promise<void> {
+    this.taken.delete(id);
+  }
+}
+
+export class FakeNotifier implements NotifierPort {
+  public readonly notices: Notice[] = [];
+
+  public async notify(notice: Notice): Promise<void> {
+    this.notices.push(notice);
+  }
+}
+
+export class FakeMetrics implements MetricsPort {
+  public readonly counts: { name: MetricName; dimensions: Record<string, string> }[] = [];
+
+  public count(name: MetricName, _pipeline: string, dimensions: Record<string, string> = {}): void {
+    this.counts.push({ name, dimensions });
+  }
+}
+
+export class FakeLogger implements Logger {
+  public readonly lines: ({ level: LogLevel; message: string } & Record<string, unknown>)[] = [];
+
+  public log(level: LogLevel, message: string, fields: Record<string, unknown> = {}): void {
+    this.lines.push({ level, message, ...fields });
+  }
+
+  public decisions(): Record<string, unknown>[] {
+    return this.lines.filter((l) => l.message === 'decision');
+  }
+}

@@ -1,0 +1,367 @@
+import { MetricName } from '../../../../contract';
+import { TransientFaultError } from '../../../../lambda/domain/errors';
+import { ClaimStatus, type LedgerKey } from '../../../../lambda/domain/ledger';
+import type { PolicyPatch } from '../../../../lambda/domain/policy';
+import { Outcome, SkipReason } from '../../../../lambda/domain/reasons';
+import type { StageFailure, StageView } from '../../../../lambda/domain/types';
+import { NoticeKind, RetryCallResult } from '../../../../lambda/ports';
+import { DEFAULT_SETTINGS, type ServiceDeps } from '../../../../lambda/service/deps';
+import { RetryService } from '../../../../lambda/service/retry-service';
+import {
+  FakeBudgets,
+  FakeDelays,
+  FakeLedger,
+  FakeLogger,
+  FakeMetrics,
+  FakeNotifier,
+  FakePipelines,
+  FakePolicies,
+  failedStage,
+} from '../../../support/fakes';
+
+const NOW = new Date('2026-03-01T10:15:02Z');
+const EXECUTION = '11111111-2222-3333-4444-555555555555';
+const KEY: LedgerKey = { pipeline: 'web-app', stage: 'Test', executionId: EXECUTION };
+
+function failure(overrides: Partial<StageFailure> = {}): StageFailure {
+  return {
+    eventId: 'e-1',
+    account: '123456789012',
+    region: 'us-east-1',
+    pipeline: 'web-app',
+    stage: 'Test',
+    executionId: EXECUTION,
+    occurrence: 1,
+    pipelineVersion: 1,
+    failedAt: NOW,
+    ...overrides,
+  };
+}
+
+/** Another instance claims the failure and holds it for the lease (120 s from NOW). */
+function holdClaim(ledger: FakeLedger, token: string) {
+  return ledger.claim(KEY, {
+    occurrence: 1,
+    status: ClaimStatus.Retrying,
+    retryMode: 'FAILED_ACTIONS',
+    dueAt: NOW,
+    leaseUntil: new Date(NOW.getTime() + 120_000),
+    token,
+    fingerprint: 'UnitTests:action-1',
+    maxRetries: 2,
+    failedAt: NOW,
+    now: NOW,
+  });
+}
+
+/** The service over fakes of every port, with a clock the test moves. */
+function world(policy: PolicyPatch = {}, view: StageView | undefined = failedStage(EXECUTION)) {
+  const clock = { now: NOW.getTime() };
+  let tokens = 0;
+  const fakes = {
+    pipelines: new FakePipelines(),
+    policies: new FakePolicies(),
+    ledger: new FakeLedger(),
+    delays: new FakeDelays(),
+    budgets: new FakeBudgets(),
+    notifier: new FakeNotifier(),
+    metrics: new FakeMetrics(),
+    logger: new FakeLogger(),
+  };
+  fakes.policies.patch = policy;
+  fakes.pipelines.lookup = view ? { kind: 'found', view } : { kind: 'no-stage' };
+  const deps: ServiceDeps = {
+    ...fakes,
+    clock: () => new Date(clock.now),
+    newToken: () => `token-${++tokens}`,
+    random: () => 0.5,
+    settings: DEFAULT_SETTINGS,
+  };
+  const advance = (seconds: number) => {
+    clock.now += seconds * 1000;
+  };
+  return { ...fakes, service: new RetryService(deps), advance, record: () => fakes.ledger.record(KEY) };
+}
+
+describe('Class: RetryService', () => {
+  describe('Method: handleFailure', () => {
+    it('retries at once when the policy has no cooldown, and records it', async () => {
+      // Prepare
+      const w = world({ maxRetries: 2 });
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result).toEqual(expect.objectContaining({ outcome: Outcome.Retried, attempt: 1 }));
+      expect(w.pipelines.retryCalls).toEqual([{ pipeline: 'web-app', stage: 'Test', executionId: EXECUTION, retryMode: 'FAILED_ACTIONS' }]);
+      expect(w.record().claims.get(1)).toEqual(expect.objectContaining({ status: ClaimStatus.Retried, outcome: 'retried' }));
+      expect(w.metrics.counts).toEqual([{ name: MetricName.RetryAttempted, dimensions: {} }]);
+      expect(w.logger.decisions()).toEqual([expect.objectContaining({ decision: 'retried', attempt: 1, level: 'info' })]);
+    });
+
+    it('hands the claim to the delay queue when a cooldown applies', async () => {
+      // Prepare
+      const w = world({ cooldownSeconds: 300 });
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Scheduled);
+      expect(w.pipelines.retryCalls).toHaveLength(0);
+      expect(w.delays.sent).toEqual([
+        { message: expect.objectContaining({ dueAt: new Date(NOW.getTime() + 300_000) }), delaySeconds: 300 },
+      ]);
+      expect(w.record().claims.get(1)?.status).toBe(ClaimStatus.Scheduled);
+    });
+
+    it.each<[string, PolicyPatch, boolean, StageView, SkipReason]>([
+      ['the pipeline is paused', {}, true, failedStage(EXECUTION), SkipReason.Paused],
+      ['retries are off', { maxRetries: 0 }, false, failedStage(EXECUTION), SkipReason.RetriesDisabled],
+      ['a newer execution owns the stage', {}, false, failedStage('another'), SkipReason.Superseded],
+      ['the stage runs again', {}, false, failedStage(EXECUTION, { status: 'InProgress' }), SkipReason.StageInProgress],
+      ['the approval was rejected', {}, false, failedStage(EXECUTION, {}, { category: 'Approval' }), SkipReason.ApprovalRejected],
+      ['a never-retry rule matches', { neverRetryOn: [{ code: ['JobFailed'] }] }, false, failedStage(EXECUTION), SkipReason.NeverRetryRule],
+    ])('skips without a claim when %s, and says why', async (_case, policy, paused, view, reason) => {
+      // Prepare
+      const w = world(policy, view);
+      w.policies.paused = paused;
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Skipped);
+      expect(result.reason.startsWith(`${reason}:`)).toBe(true);
+      expect(w.pipelines.retryCalls).toHaveLength(0);
+      expect(w.record().claims.size).toBe(0);
+      expect(w.record().skips.get(1)?.reason).toBe(reason);
+      expect(w.metrics.counts).toEqual([{ name: MetricName.RetrySkipped, dimensions: { Reason: reason } }]);
+    });
+
+    it('tells operators once when a stage runs out of retries, however often the event comes', async () => {
+      // Prepare
+      const w = world({ maxRetries: 1 });
+      await w.service.handleFailure(failure());
+      w.pipelines.lookup = { kind: 'found', view: failedStage(EXECUTION, {}, { executionId: 'action-2' }) };
+
+      // Act
+      const first = await w.service.handleFailure(failure({ occurrence: 2 }));
+      const again = await w.service.handleFailure(failure({ occurrence: 2 }));
+
+      // Assess
+      expect([first.outcome, again.outcome]).toEqual([Outcome.Skipped, Outcome.Skipped]);
+      expect(first.reason.startsWith(SkipReason.MaxRetries)).toBe(true);
+      expect(w.notifier.notices.map((n) => n.kind)).toEqual([NoticeKind.Exhausted]);
+      expect(w.metrics.counts.filter((c) => c.name === MetricName.RetriesExhausted)).toHaveLength(2);
+    });
+
+    it('treats a delivery after the retry as a duplicate', async () => {
+      // Prepare
+      const w = world();
+      await w.service.handleFailure(failure());
+      w.pipelines.lookup = { kind: 'found', view: failedStage(EXECUTION) };
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result).toEqual(expect.objectContaining({ outcome: Outcome.Skipped, reason: expect.stringMatching(/^duplicate:/) }));
+      expect(w.pipelines.retryCalls).toHaveLength(1);
+    });
+
+    it('checks back through the queue when another instance holds the claim', async () => {
+      // Prepare: a holder claimed the failure and has not finished.
+      const w = world();
+      await holdClaim(w.ledger, 'holder');
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Deferred);
+      expect(w.delays.sent).toEqual([
+        { message: expect.objectContaining({ dueAt: new Date(NOW.getTime() + 121_000) }), delaySeconds: 121 },
+      ]);
+      expect(w.pipelines.retryCalls).toHaveLength(0);
+    });
+
+    it('takes over from a crashed holder and retries once, when its retry never happened', async () => {
+      // Prepare
+      const w = world();
+      await holdClaim(w.ledger, 'dead-holder');
+      w.advance(180);
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Retried);
+      expect(w.pipelines.retryCalls).toHaveLength(1);
+      expect(w.record().retries).toBe(1);
+    });
+
+    it('decides and records but never retries in observe mode', async () => {
+      // Prepare
+      const w = world({ mode: 'observe' });
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result).toEqual(
+        expect.objectContaining({ outcome: Outcome.Observed, reason: expect.stringMatching(/^observe-only: would retry/) }),
+      );
+      expect(w.pipelines.retryCalls).toHaveLength(0);
+      expect(w.record().skips.get(1)?.reason).toBe(SkipReason.ObserveOnly);
+    });
+
+    it('opens the circuit when the pipeline budget is spent, gives the slot back and says so', async () => {
+      // Prepare
+      const w = world({ budget: { maxRetries: 1, windowSeconds: 3600 } });
+      w.budgets.open = { used: 1, reopensAt: new Date(NOW.getTime() + 3_600_000) };
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Abandoned);
+      expect(result.reason.startsWith(SkipReason.BudgetExhausted)).toBe(true);
+      expect(w.pipelines.retryCalls).toHaveLength(0);
+      expect(w.record().retries).toBe(0);
+      expect(w.notifier.notices.map((n) => n.kind)).toEqual([NoticeKind.CircuitOpen]);
+    });
+
+    it('gives the slot back and lets the fault escape when the delay queue cannot take a scheduled retry', async () => {
+      // Prepare
+      const w = world({ cooldownSeconds: 60 });
+      w.delays.failing = new TransientFaultError('SQS unreachable');
+
+      // Act
+      const outcome = w.service.handleFailure(failure());
+
+      // Assess
+      await expect(outcome).rejects.toBeInstanceOf(TransientFaultError);
+      expect(w.record().claims.size).toBe(0);
+      expect(w.record().retries).toBe(0);
+    });
+  });
+
+  describe('Method: handleFailure, what RetryStageExecution answers', () => {
+    it.each([
+      [RetryCallResult.NotRetryable, Outcome.Abandoned, ClaimStatus.Abandoned, SkipReason.NotRetryable, [NoticeKind.NotRetryable]],
+      [RetryCallResult.NotLatest, Outcome.Abandoned, ClaimStatus.Abandoned, SkipReason.Superseded, []],
+      [RetryCallResult.Permanent, Outcome.Failed, ClaimStatus.Failed, 'failed', [NoticeKind.RetryFailed]],
+    ] as const)(
+      'records %s as %s (claim %s), gives the slot back and notifies as it should',
+      async (answer, outcome, status, recorded, notices) => {
+        // Prepare
+        const w = world();
+        w.pipelines.answers = [{ result: answer, error: 'SomeException', message: 'refused' }];
+
+        // Act
+        const result = await w.service.handleFailure(failure());
+
+        // Assess
+        expect(result.outcome).toBe(outcome);
+        expect(w.record().claims.get(1)).toEqual(expect.objectContaining({ status, outcome: recorded }));
+        expect(w.record().retries).toBe(0);
+        expect(w.notifier.notices.map((n) => n.kind)).toEqual(notices);
+      },
+    );
+
+    it('reschedules through the delay queue when CodePipeline is busy', async () => {
+      // Prepare
+      const w = world();
+      w.pipelines.answers = [{ result: RetryCallResult.Busy, error: 'ConflictException' }];
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Rescheduled);
+      expect(w.record().claims.get(1)).toEqual(expect.objectContaining({ status: ClaimStatus.Scheduled, busyCount: 1 }));
+      expect(w.delays.sent.map((s) => s.delaySeconds)).toEqual([DEFAULT_SETTINGS.busyRetryDelaySeconds]);
+    });
+  });
+
+  describe('Method: handleDelayed', () => {
+    it('sends a message that is not yet due back to the queue for the time left', async () => {
+      // Prepare
+      const w = world();
+      const dueAt = new Date(NOW.getTime() + 2000 * 1000);
+
+      // Act
+      const result = await w.service.handleDelayed({ v: 1, failure: failure(), dueAt });
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Waiting);
+      expect(w.delays.sent).toEqual([{ message: expect.objectContaining({ dueAt }), delaySeconds: 2000 }]);
+    });
+
+    it('retries a scheduled claim when it comes due', async () => {
+      // Prepare
+      const w = world({ cooldownSeconds: 60 });
+      await w.service.handleFailure(failure());
+      const message = w.delays.sent[0]?.message;
+      w.advance(60);
+
+      // Act
+      const result = message ? await w.service.handleDelayed(message) : undefined;
+
+      // Assess
+      expect(result?.outcome).toBe(Outcome.Retried);
+      expect(w.pipelines.retryCalls).toHaveLength(1);
+    });
+
+    it('abandons a waiting retry of a pipeline paused meanwhile, and gives the slot back', async () => {
+      // Prepare
+      const w = world({ cooldownSeconds: 60 });
+      await w.service.handleFailure(failure());
+      const message = w.delays.sent[0]?.message;
+      w.policies.paused = true;
+      w.advance(60);
+
+      // Act
+      const result = message ? await w.service.handleDelayed(message) : undefined;
+
+      // Assess
+      expect(result?.outcome).toBe(Outcome.Abandoned);
+      expect(result?.reason.startsWith(SkipReason.Paused)).toBe(true);
+      expect(w.pipelines.retryCalls).toHaveLength(0);
+      expect(w.record().retries).toBe(0);
+    });
+
+    it('says so when the claim a message carries is gone', async () => {
+      // Prepare
+      const w = world();
+
+      // Act
+      const result = await w.service.handleDelayed({ v: 1, failure: failure(), dueAt: NOW });
+
+      // Assess
+      expect(result).toEqual(expect.objectContaining({ outcome: Outcome.Skipped, reason: expect.stringMatching(/^no-claim:/) }));
+      expect(w.logger.decisions()).toEqual([expect.objectContaining({ level: 'warn' })]);
+    });
+  });
+
+  describe('Method: handleSuccess', () => {
+    it('counts a recovery once after our retries, and nothing when we never retried', async () => {
+      // Prepare
+      const w = world();
+      const untouched = await w.service.handleSuccess(failure());
+      await w.service.handleFailure(failure());
+
+      // Act
+      const recovered = await w.service.handleSuccess(failure());
+      const again = await w.service.handleSuccess(failure());
+
+      // Assess
+      expect(untouched).toBeUndefined();
+      expect(recovered).toEqual(expect.objectContaining({ outcome: Outcome.Recovered, attempt: 1 }));
+      expect(again).toBeUndefined();
+      expect(w.metrics.counts.filter((c) => c.name === MetricName.RetryRecovered)).toHaveLength(1);
+    });
+  });
+});

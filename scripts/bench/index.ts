@@ -6,17 +6,18 @@
  * saturation, AWS calls per event by path, bundle size, bundle load (cold-start) time against an
  * empty handler, and the cost per million failure events derived from the call counts.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { buildSync } from 'esbuild';
-import type { HandlerInput, HandlerOutput } from '../lambda/handler';
-import { pool } from '../local/lambda-simulator';
-import { LocalAws, LogCapture, ManualClock } from '../local/local-aws';
+import type { HandlerInput, HandlerOutput } from '../../lambda/handler';
+import { pool } from '../../local/lambda-simulator';
+import { LocalAws, LogCapture, ManualClock } from '../../local/local-aws';
+import { measureBundle } from './bundle';
+import { ASSUMED_BILLED_MS, costPerMillion, MEMORY_GB, STEP_FUNCTIONS_PER_MILLION } from './cost';
+import { fmt, percentile } from './stats';
 
-const ROOT = join(__dirname, '..');
+const ROOT = join(__dirname, '..', '..');
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 300);
 const SATURATION_EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
 
@@ -28,13 +29,6 @@ interface Calls {
   sqs: number;
   sns: number;
 }
-
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] ?? 0;
-}
-
-const fmt = (n: number, digits = 2) => n.toFixed(digits);
 
 async function main(): Promise<void> {
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = 'true';
@@ -175,63 +169,10 @@ async function main(): Promise<void> {
   const perSecond = ownEvents.length / seconds;
   await aws.stop();
 
-  // Bundle size and bundle load time (what a cold start pays on top of the runtime).
-  const dir = mkdtempSync(join(tmpdir(), 'bench-bundle-'));
-  buildSync({
-    entryPoints: [join(ROOT, 'lambda/handler.ts')],
-    bundle: true,
-    minify: true,
-    sourcemap: 'external',
-    platform: 'node',
-    target: 'node22',
-    format: 'cjs',
-    outfile: join(dir, 'index.js'),
-    logLevel: 'silent',
-  });
-  writeFileSync(join(dir, 'empty.js'), 'exports.handler = async () => undefined;\n');
-  const bundleBytes = statSync(join(dir, 'index.js')).size;
-  const loadMs = (file: string) =>
-    Number(
-      execFileSync(process.execPath, [
-        '-e',
-        `const t=process.hrtime.bigint();require(${JSON.stringify(file)});process.stdout.write(String(Number(process.hrtime.bigint()-t)/1e6))`,
-      ]),
-    );
-  const loads = { bundle: [] as number[], empty: [] as number[] };
-  for (let i = 0; i < 15; i++) {
-    loads.bundle.push(loadMs(join(dir, 'index.js')));
-    loads.empty.push(loadMs(join(dir, 'empty.js')));
-  }
-  const bundleLoad = percentile(loads.bundle, 50);
-  const emptyLoad = percentile(loads.empty, 50);
-
-  // Cost per million failure events, from the call counts and public list prices (us-east-1).
-  const PRICES = {
-    lambdaRequest: 0.2 / 1e6,
-    lambdaGbSecondArm: 0.0000133334,
-    dynamoWrite: 0.625 / 1e6,
-    dynamoRead: 0.125 / 1e6,
-    sqsRequest: 0.4 / 1e6,
-    snsPublish: 0.5 / 1e6,
-    stepFunctionsTransition: 25 / 1e6,
-  };
-  const ASSUMED_BILLED_MS = 250; // real AWS API round-trips, not the loopback figures above
-  const MEMORY_GB = 0.25;
+  const bundle = measureBundle(join(ROOT, 'lambda/handler.ts'));
   const immediate = paths[0]?.calls;
-  const readsOf = (d: Record<string, number>) => (d.GetItem ?? 0) + (d.BatchGetItem ?? 0) * 5 + (d.Query ?? 0) + (d.Scan ?? 0);
-  const writesOf = (d: Record<string, number>) => (d.UpdateItem ?? 0) + (d.PutItem ?? 0) + (d.DeleteItem ?? 0);
-  const ours = immediate
-    ? 1e6 *
-      (PRICES.lambdaRequest +
-        PRICES.lambdaGbSecondArm * MEMORY_GB * (ASSUMED_BILLED_MS / 1000) +
-        PRICES.dynamoWrite * writesOf(immediate.dynamodb) +
-        PRICES.dynamoRead * readsOf(immediate.dynamodb) +
-        PRICES.sqsRequest * immediate.sqs)
-    : 0;
-  // A Step Functions (standard) retry workflow per failure: start, GetPipelineState task, choice,
-  // wait (cooldown), RetryStageExecution task, record result, end: about 7 state transitions,
-  // plus the same DynamoDB record write.
-  const stepFunctions = 1e6 * (7 * PRICES.stepFunctionsTransition + PRICES.dynamoWrite);
+  const ours = costPerMillion(immediate);
+  const stepFunctions = STEP_FUNCTIONS_PER_MILLION;
 
   const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node.js ${process.version}, ${process.platform}/${process.arch}`;
   const rows = paths.map((p) => {
@@ -250,7 +191,7 @@ async function main(): Promise<void> {
   });
   const doc = `# Benchmarks
 
-Written by \`npm run bench\` (scripts/bench.ts) on ${new Date().toISOString().slice(0, 10)}. Not a test: the figures depend on the
+Written by \`npm run bench\` (scripts/bench/) on ${new Date().toISOString().slice(0, 10)}. Not a test: the figures depend on the
 machine, and these are from one run on **${machine}**.
 
 ## How it was measured
@@ -290,10 +231,10 @@ ${fmt(perSecond, 0)} events per second at saturation (${SATURATION_EVENTS} event
 
 | | value |
 |---|---|
-| retry function bundle (index.js, minified) | ${(bundleBytes / 1024).toFixed(0)} KiB |
-| bundle load time, median | ${fmt(bundleLoad)} ms |
-| empty handler load time, median | ${fmt(emptyLoad, 3)} ms |
-| ratio | ${fmt(bundleLoad / Math.max(emptyLoad, 0.001), 0)}× (${fmt(bundleLoad - emptyLoad)} ms more per cold start) |
+| retry function bundle (index.js, minified) | ${(bundle.bytes / 1024).toFixed(0)} KiB |
+| bundle load time, median | ${fmt(bundle.loadMs)} ms |
+| empty handler load time, median | ${fmt(bundle.emptyLoadMs, 3)} ms |
+| ratio | ${fmt(bundle.loadMs / Math.max(bundle.emptyLoadMs, 0.001), 1)}× (${fmt(bundle.loadMs - bundle.emptyLoadMs)} ms more per cold start) |
 
 ## Cost per million failure events (immediate-retry path)
 

@@ -43,7 +43,7 @@ export function explainFailure(
     pipelineVersion: undefined,
     latestExecutionId: 'explain',
     status: 'Failed',
-    nativeRetry: false,
+    onFailure: undefined,
     retryMetadata: undefined,
     actions: [
       {

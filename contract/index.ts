@@ -17,6 +17,12 @@ export const MetricName = {
   RetriesExhausted: 'RetriesExhausted',
   RetrySkipped: 'RetrySkipped',
   BudgetExhausted: 'BudgetExhausted',
+  /** We stopped retrying a failure and told operators (dimension Reason). */
+  RetryGaveUp: 'RetryGaveUp',
+  /** Handling waited in the delay queue because CodePipeline throttled us or our pacing held back. */
+  RetryThrottled: 'RetryThrottled',
+  /** An event or delay-queue message that could not be read at all. */
+  MalformedInput: 'MalformedInput',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
@@ -65,6 +71,12 @@ export const FunctionEnv = {
   NotifyTopicArn: 'NOTIFY_TOPIC_ARN',
   MetricPipelines: 'METRIC_PIPELINES',
   PolicyCacheSeconds: 'POLICY_CACHE_SECONDS',
+  /** How long a claim's holder owns it: derived from the function timeout by the stack. */
+  LeaseSeconds: 'LEASE_SECONDS',
+  /** CodePipeline requests per second the whole product may spend (the account's quota is shared). */
+  CodePipelineRequestsPerSecond: 'CODEPIPELINE_REQUESTS_PER_SECOND',
+  /** The function's concurrency cap: each instance paces itself to its share of the rate. */
+  MaxConcurrency: 'MAX_CONCURRENCY',
 } as const;
 
 /** The stack name `cdk deploy` uses unless cdk.json's `stackName` context says otherwise. */

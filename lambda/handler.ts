@@ -1,9 +1,10 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { MetricName } from '../contract';
 import { JsonLogger } from './adapters/json-logger';
 import { depsFromEnvironment } from './dependencies';
 import { InvalidInputError } from './domain/errors';
 import { looksLikeEventBridgeEvent, parseDelayedRetry, parseStageEvent, type StageEvent } from './domain/events';
-import type { Logger } from './ports';
+import type { Logger, MetricsPort } from './ports';
 import type { ServiceDeps } from './service/deps';
 import { RetryService } from './service/retry-service';
 
@@ -24,20 +25,27 @@ function isSqsEvent(input: unknown): input is SQSEvent {
 export function createHandler(makeDeps: () => ServiceDeps): (input: HandlerInput) => Promise<HandlerOutput> {
   let service: RetryService | undefined;
   let logger: Logger = new JsonLogger();
+  let metrics: MetricsPort | undefined;
   const get = (): RetryService => {
     if (!service) {
       const deps = makeDeps();
       logger = deps.logger;
+      metrics = deps.metrics;
       service = new RetryService(deps);
     }
     return service;
   };
+  /** Input we cannot read at all: one error line and a metric, so a dashboard sees it too. */
+  const malformed = (message: string, fields: Record<string, unknown>, source: 'event' | 'queue') => {
+    logger.log('error', message, fields);
+    metrics?.count(MetricName.MalformedInput, '-', { Source: source });
+  };
 
   return async (input) => {
     const svc = get();
-    if (isSqsEvent(input)) return handleBatch(svc, logger, input);
+    if (isSqsEvent(input)) return handleBatch(svc, logger, input, malformed);
     if (!looksLikeEventBridgeEvent(input)) {
-      logger.log('error', 'malformed input: neither an EventBridge event nor an SQS batch', { error: summarize(input) });
+      malformed('malformed input: neither an EventBridge event nor an SQS batch', { error: summarize(input) }, 'event');
       return undefined;
     }
     let event: StageEvent;
@@ -46,10 +54,11 @@ export function createHandler(makeDeps: () => ServiceDeps): (input: HandlerInput
     } catch (error) {
       if (!(error instanceof InvalidInputError)) throw error;
       const id = (input as { id?: unknown }).id;
-      logger.log('error', 'malformed event: not retried', {
-        error: error.message,
-        eventId: typeof id === 'string' ? id.slice(0, 64) : undefined,
-      });
+      malformed(
+        'malformed event: not retried',
+        { error: error.message, eventId: typeof id === 'string' ? id.slice(0, 64) : undefined },
+        'event',
+      );
       return undefined;
     }
     const { failure } = event;
@@ -69,7 +78,12 @@ export function createHandler(makeDeps: () => ServiceDeps): (input: HandlerInput
   };
 }
 
-async function handleBatch(svc: RetryService, logger: Logger, event: SQSEvent): Promise<SQSBatchResponse> {
+async function handleBatch(
+  svc: RetryService,
+  logger: Logger,
+  event: SQSEvent,
+  malformed: (message: string, fields: Record<string, unknown>, source: 'queue') => void,
+): Promise<SQSBatchResponse> {
   const failures: SQSBatchResponse['batchItemFailures'] = [];
   await Promise.all(
     event.Records.map(async (record) => {
@@ -78,12 +92,11 @@ async function handleBatch(svc: RetryService, logger: Logger, event: SQSEvent): 
       } catch (error) {
         // Malformed bodies and faults alike go back to the queue; after maxReceiveCount the
         // queue moves them to its DLQ, so nothing is dropped silently.
-        const malformed = error instanceof InvalidInputError;
-        logger.log(
-          'error',
-          malformed ? 'malformed delay-queue message: left for the DLQ' : 'fault: delay-queue message returned to the queue',
-          { messageId: record.messageId, error },
-        );
+        if (error instanceof InvalidInputError) {
+          malformed('malformed delay-queue message: left for the DLQ', { messageId: record.messageId, error }, 'queue');
+        } else {
+          logger.log('error', 'fault: delay-queue message returned to the queue', { messageId: record.messageId, error });
+        }
         failures.push({ itemIdentifier: record.messageId });
       }
     }),

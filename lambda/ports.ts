@@ -13,13 +13,17 @@ import type { RetryMode, StageView } from './domain/types';
 
 // ---- CodePipeline ------------------------------------------------------------------------------
 
-/** What a RetryStageExecution call came to. Throttling and 5xx are not here: they throw. */
+/** What a RetryStageExecution call came to. */
 export const RetryCallResult = {
   Started: 'started',
   NotRetryable: 'not-retryable',
   NotLatest: 'not-latest',
   Busy: 'busy',
   Permanent: 'permanent',
+  /** ThrottlingException, or our own pacing held the call back: it did not take effect. */
+  Throttled: 'throttled',
+  /** A 5xx, a timeout or a dropped connection: the call may or may not have taken effect. */
+  Ambiguous: 'ambiguous',
 } as const;
 export type RetryCallResult = (typeof RetryCallResult)[keyof typeof RetryCallResult];
 
@@ -35,9 +39,13 @@ export type StageLookup =
   | { readonly kind: 'no-stage' }
   | { readonly kind: 'no-pipeline' };
 
-/** The live pipeline state, and the one call that changes it. */
+/**
+ * The live pipeline state, and the one call that changes it. Reads throw ThrottledError when
+ * throttled (or paced), TransientFaultError for other faults.
+ */
 export interface PipelinePort {
-  getStage(pipeline: string, stage: string): Promise<StageLookup>;
+  /** The stage as the execution sees it: its latest run, or in PARALLEL mode the execution's own. */
+  getStage(pipeline: string, stage: string, executionId: string): Promise<StageLookup>;
   retryStage(pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome>;
 }
 
@@ -56,7 +64,12 @@ export interface NewClaim {
   readonly now: Date;
   /** The counter as last read, if known: the claim's first write then needs no guess. */
   readonly expectedRetries?: number;
+  /** CodePipeline's count of RetryStageExecution calls on the stage execution, as seen when claiming. */
+  readonly manualBefore?: number;
 }
+
+/** Why a claim goes back to waiting. */
+export type RescheduleWhy = 'busy' | 'throttled' | 'uncertain';
 
 export interface ClaimFinish {
   readonly status: typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | typeof ClaimStatus.Failed;
@@ -91,7 +104,10 @@ export interface LedgerPort {
   claim(key: LedgerKey, claim: NewClaim): Promise<ClaimResult>;
   get(key: LedgerKey, occurrence: number): Promise<Claim | undefined>;
   acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean>;
-  reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean>;
+  /** Back to waiting; counts the busy or throttled answer, or marks the claim uncertain. */
+  reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date, why: RescheduleWhy): Promise<boolean>;
+  /** Undoes a move whose next step failed: the claim is `retrying` with its lease run out, so the next delivery takes it over. */
+  makeRecoverable(key: LedgerKey, claim: Claim, now: Date): Promise<boolean>;
   finish(key: LedgerKey, claim: Claim, finish: ClaimFinish): Promise<boolean>;
   release(key: LedgerKey, claim: Claim): Promise<boolean>;
   /** Records why an occurrence is not retried. */
@@ -139,6 +155,7 @@ export const NoticeKind = {
   NotRetryable: 'not retryable',
   RetryFailed: 'retry failed permanently',
   CircuitOpen: 'retry budget spent: circuit open',
+  GaveUp: 'gave up retrying',
 } as const;
 export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
 

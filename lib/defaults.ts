@@ -14,6 +14,18 @@ import { TABLE_SCHEMA } from '../contract';
  */
 
 export const DEFAULT_TIMEOUT = Duration.seconds(30);
+export const DEFAULT_RESERVED_CONCURRENCY = 10;
+export const DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND = 10;
+/** The shortest ledger lease: a holder owns its claim at least this long. */
+export const MIN_LEASE_SECONDS = 120;
+
+/**
+ * How long a claim's holder owns it: twice the function timeout (an instance still running can
+ * never be taken over), at least MIN_LEASE_SECONDS.
+ */
+export function leaseSeconds(functionTimeout: Duration): number {
+  return Math.max(MIN_LEASE_SECONDS, Math.ceil(functionTimeout.toSeconds() * 2));
+}
 export const DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
 
 /** EventBridge keeps retrying delivery to the function this long, then dead-letters the event. */
@@ -22,8 +34,10 @@ export const EVENT_DELIVERY = { retryAttempts: 185, maxEventAge: Duration.hours(
 export const ASYNC_INVOCATION = { retryAttempts: 2, maxEventAge: Duration.hours(6) } as const;
 /** Receives of a delay-queue message before it moves to the delay DLQ. */
 export const DELAY_QUEUE_MAX_RECEIVES = 5;
-/** How the function reads the delay queue. */
-export const DELAY_QUEUE_SOURCE = { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: 10 } as const;
+/** How the function reads the delay queue: half the function's concurrency (at least 2, SQS's minimum). */
+export function delayQueueSource(reservedConcurrency: number) {
+  return { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: Math.max(2, Math.floor(reservedConcurrency / 2)) } as const;
+}
 
 const PROJECT_ROOT = path.join(__dirname, '..');
 export const LAMBDA_DIR = path.join(PROJECT_ROOT, 'lambda');
@@ -51,11 +65,16 @@ export function queueProps(overrides: Partial<sqs.QueueProps> = {}): sqs.QueuePr
   };
 }
 
-/** The delay queue: visible again six times the function timeout after a failed receive, as Lambda recommends. */
+/**
+ * The delay queue. A failed receive becomes visible again after six times the function timeout
+ * (as Lambda recommends for SQS sources), and never before a crashed holder's lease has run out,
+ * so the message that comes back can take the claim over.
+ */
 export function delayQueueProps(functionTimeout: Duration, deadLetterQueue: sqs.IQueue): sqs.QueueProps {
+  const timeout = functionTimeout.toSeconds();
   return queueProps({
     retentionPeriod: Duration.days(4),
-    visibilityTimeout: Duration.seconds(functionTimeout.toSeconds() * 6),
+    visibilityTimeout: Duration.seconds(Math.max(timeout * 6, leaseSeconds(functionTimeout) + timeout)),
     deadLetterQueue: { queue: deadLetterQueue, maxReceiveCount: DELAY_QUEUE_MAX_RECEIVES },
   });
 }

@@ -22,11 +22,12 @@ import {
   ASYNC_INVOCATION,
   DEFAULT_LOG_RETENTION,
   DEFAULT_TIMEOUT,
-  DELAY_QUEUE_SOURCE,
   delayQueueProps,
+  delayQueueSource,
   EVENT_DELIVERY,
   functionProps,
   LAMBDA_DIR,
+  leaseSeconds,
   queueProps,
   tableProps,
 } from './defaults';
@@ -85,6 +86,7 @@ export class PipelineAutoRetry extends Construct {
     this.delayQueue = new sqs.Queue(this, 'DelayQueue', delayQueueProps(timeout, this.delayDeadLetterQueue));
     this.topic = this.createTopic(settings, props.notifications?.topic);
     this.retryFunction = this.createRetryFunction(settings, timeout, logRetention);
+    this.retryFunction.addEventSource(new SqsEventSource(this.delayQueue, delayQueueSource(settings.reservedConcurrency)));
     this.rule = this.createRule('StageFailedRule', 'CodePipeline stage FAILED events for codepipeline-auto-retry', settings.watch, {
       state: ['FAILED'],
     });
@@ -151,8 +153,12 @@ export class PipelineAutoRetry extends Construct {
       handler: 'handler',
       description: 'Retries failed CodePipeline stages according to policy',
       timeout,
+      reservedConcurrentExecutions: settings.reservedConcurrency,
       environment: {
         NODE_OPTIONS: '--enable-source-maps',
+        [FunctionEnv.LeaseSeconds]: String(leaseSeconds(timeout)),
+        [FunctionEnv.CodePipelineRequestsPerSecond]: String(settings.codePipelineRequestsPerSecond),
+        [FunctionEnv.MaxConcurrency]: String(settings.reservedConcurrency),
         [FunctionEnv.TableName]: this.table.tableName,
         [FunctionEnv.RetryQueueUrl]: this.delayQueue.queueUrl,
         [FunctionEnv.LedgerRetentionDays]: String(settings.ledgerRetentionDays),
@@ -167,7 +173,6 @@ export class PipelineAutoRetry extends Construct {
     this.table.grantReadWriteData(role);
     this.delayQueue.grantSendMessages(role);
     this.topic.grantPublish(role);
-    fn.addEventSource(new SqsEventSource(this.delayQueue, DELAY_QUEUE_SOURCE));
     this.grantPipelines(role, settings.watch);
     acknowledgeRetryRole(role, settings.watch);
     acknowledgeRuntime(fn);
@@ -182,7 +187,13 @@ export class PipelineAutoRetry extends Construct {
     role.addToPrincipalPolicy(
       new iam.PolicyStatement({
         sid: 'ReadPipelines',
-        actions: ['codepipeline:GetPipelineState', 'codepipeline:GetPipeline'],
+        // GetPipelineExecution and ListActionExecutions judge an execution by its own run (PARALLEL mode).
+        actions: [
+          'codepipeline:GetPipelineState',
+          'codepipeline:GetPipeline',
+          'codepipeline:GetPipelineExecution',
+          'codepipeline:ListActionExecutions',
+        ],
         resources: watch === 'all' ? [pipelineArn('*')] : watch.map(pipelineArn),
       }),
     );

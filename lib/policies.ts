@@ -4,6 +4,7 @@ import { ConfigurationError } from '../lambda/domain/errors';
 import { type PolicyPatch, validatePolicyPatch } from '../lambda/domain/policy';
 import type { PolicySeed } from '../lambda/domain/scope';
 import { CONFIG_KEYS } from './config';
+import { DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND, DEFAULT_RESERVED_CONCURRENCY } from './defaults';
 import type { PipelineAutoRetryProps, RetryPolicyProps, SlackChannel } from './props';
 import { emailProblem, integerProblem, pipelineNameProblem, slackProblems } from './validation';
 
@@ -19,6 +20,8 @@ export interface ResolvedProps {
   readonly exhaustedPerHour: number;
   /** Pipelines that get their own metric dimension; undefined when the dimension is off. */
   readonly metricPipelines: readonly string[] | undefined;
+  readonly reservedConcurrency: number;
+  readonly codePipelineRequestsPerSecond: number;
 }
 
 /** A `Duration`, as whole seconds when it is one; anything else is passed on for the validator to name. */
@@ -101,6 +104,17 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
   const exhaustedPerHour = props.alarms?.exhaustedPerHour ?? 5;
   push(problems, integerProblem(exhaustedPerHour, `${path}.alarms.exhaustedPerHour`, 1, 10_000));
 
+  const reservedConcurrency = props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY;
+  push(problems, integerProblem(reservedConcurrency, `${path}.reservedConcurrency`, 2, 1000));
+  const rate = props.codePipelineRequestsPerSecond ?? DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND;
+  if (!(typeof rate === 'number' && Number.isFinite(rate) && rate > 0 && rate <= 1000)) {
+    problems.push(`${path}.codePipelineRequestsPerSecond must be a number above 0 and at most 1000, got ${String(rate)}`);
+  }
+  const timeout = props.timeout?.toSeconds() ?? 30;
+  if (!(timeout >= 10 && timeout <= 300)) {
+    problems.push(`${path}.timeout must be from 10 seconds to 5 minutes (the ledger lease is twice it), got ${timeout} seconds`);
+  }
+
   if (problems.length > 0) throw new ConfigurationError(problems);
   const named = [...new Set([...(watched ?? []), ...Object.keys(props.pipelines ?? {})])];
   return {
@@ -111,6 +125,8 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     slack,
     exhaustedPerHour,
     metricPipelines: props.metrics?.pipelineDimensions === false ? undefined : named,
+    reservedConcurrency,
+    codePipelineRequestsPerSecond: rate,
   };
 }
 

@@ -28,6 +28,8 @@ export enum RetryPolicyMode {
 export enum RetryJitter {
   /** Wait exactly the computed time. */
   NONE = 'none',
+  /** Wait the computed time plus a random share of up to a quarter of it. */
+  SPREAD = 'spread',
   /** Wait a random time between 0 and the computed time, so a fleet does not retry in lock-step. */
   FULL = 'full',
 }
@@ -102,7 +104,7 @@ export interface RetryPolicyProps {
   readonly maxCooldown?: Duration;
   /**
    * How waits are spread.
-   * @default RetryJitter.NONE
+   * @default RetryJitter.SPREAD
    */
   readonly jitter?: RetryJitter;
   /**
@@ -252,8 +254,23 @@ export interface PipelineAutoRetryProps {
    */
   readonly tableRemovalPolicy?: RemovalPolicy;
   /**
-   * Timeout of the retry function. The ledger lease (120 s) must stay well above it.
+   * Timeout of the retry function, up to 5 minutes. The ledger lease (how long a claim's holder
+   * owns it) is derived from it: twice the timeout, at least 2 minutes; the delay queue's
+   * visibility timeout from both.
    * @default Duration.seconds(30)
    */
   readonly timeout?: Duration;
+  /**
+   * Concurrent instances of the retry function at most (reserved concurrency). Caps how hard a
+   * fleet-wide failure can hit CodePipeline; the delay queue's event source gets half of it.
+   * @default 10
+   */
+  readonly reservedConcurrency?: number;
+  /**
+   * CodePipeline requests per second the product may spend in all. The account's quota is shared
+   * with consoles, CI tools and other automation; each instance paces itself to its share, and
+   * work held back waits in the delay queue.
+   * @default 10
+   */
+  readonly codePipelineRequestsPerSecond?: number;
 }

@@ -49,6 +49,9 @@ export class LocalAws {
       NOTIFY_TOPIC_ARN: this.topicArn,
       // Tests change policies between events; they want every change seen at once.
       POLICY_CACHE_SECONDS: '0',
+      // No pacing unless a test sets a rate: the emulator's own limit is what tests throttle with.
+      CODEPIPELINE_REQUESTS_PER_SECOND: '1000000',
+      MAX_CONCURRENCY: '1',
       TABLE_NAME: this.tableName,
       RETRY_QUEUE_URL: this.sqs.queueUrl,
     });
@@ -94,9 +97,11 @@ export class LocalAws {
   public handler(overrides: Partial<ServiceDeps> & { sink?: LogSink } = {}): (input: HandlerInput) => Promise<HandlerOutput> {
     const { sink, ...rest } = overrides;
     return createHandler(() => ({
-      ...depsFromEnvironment(),
+      ...depsFromEnvironment(process.env, overrides.clock),
       // EMF documents would flood the test output; tests that check them pass real metrics in.
       metrics: new RecordingMetrics(),
+      // Jitter off unless a test brings its own randomness: timings a test can assert.
+      random: () => 0,
       ...(sink ? { logger: new JsonLogger(sink) } : {}),
       ...rest,
     }));

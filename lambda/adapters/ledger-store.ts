@@ -1,7 +1,8 @@
 import { TableKeys } from '../../contract';
 import { TransientFaultError } from '../domain/errors';
 import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey } from '../domain/ledger';
-import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, SkipRecord } from '../ports';
+import { FALLBACK_OCCURRENCE_BASE } from '../domain/types';
+import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, RescheduleWhy, SkipRecord } from '../ports';
 import { type DynamoTable, dynamoFault, type Item, type Update } from './dynamo-table';
 import { claimAttribute, claimOf, skipAttribute } from './items';
 
@@ -27,7 +28,7 @@ export class LedgerStore implements LedgerPort {
   public async claim(key: LedgerKey, c: NewClaim): Promise<ClaimResult> {
     // Guess the counter from the event (attempt n of an execution usually follows n - 1 retries);
     // a wrong guess costs one read and one more write, never a wrong count.
-    let expected = c.expectedRetries ?? Math.max(0, c.occurrence - 1);
+    let expected = c.expectedRetries ?? (c.occurrence >= FALLBACK_OCCURRENCE_BASE ? 0 : Math.max(0, c.occurrence - 1));
     for (let round = 0; round < 5; round++) {
       let item: Item | undefined;
       if (expected < c.maxRetries) {
@@ -67,6 +68,9 @@ export class LedgerStore implements LedgerPort {
       token: c.token,
       fingerprint: c.fingerprint,
       busyCount: 0,
+      throttleCount: 0,
+      uncertain: false,
+      ...(c.manualBefore !== undefined ? { manualBefore: c.manualBefore } : {}),
     };
     const written = await this.write(
       key,
@@ -137,21 +141,30 @@ export class LedgerStore implements LedgerPort {
     });
   }
 
-  /** Puts a claim back to waiting (the service was busy); the caller re-sends the delay message. */
-  public reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean> {
+  /** Puts a claim back to waiting; the caller re-sends the delay message. */
+  public reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date, why: RescheduleWhy): Promise<boolean> {
+    const count = why === 'busy' ? 'busyCount' : why === 'throttled' ? 'throttleCount' : undefined;
     return this.onClaim(
       key,
       claim,
-      'SET #claim.#status = :scheduled, #claim.dueAt = :due, #claim.leaseUntil = :lease, #claim.#token = :token, ' +
-        '#claim.busyCount = #claim.busyCount + :one',
+      'SET #claim.#status = :scheduled, #claim.dueAt = :due, #claim.leaseUntil = :lease, #claim.#token = :token' +
+        (count ? `, #claim.${count} = if_not_exists(#claim.${count}, :zero) + :one` : ', #claim.uncertain = :true'),
       {
         ':scheduled': ClaimStatus.Scheduled,
         ':due': dueAt.toISOString(),
         ':lease': leaseUntil.toISOString(),
         ':token': token,
-        ':one': 1,
+        ...(count ? { ':one': 1, ':zero': 0 } : { ':true': true }),
       },
     );
+  }
+
+  /** Undoes a move whose next step failed: `retrying` with the lease run out, so the next delivery takes over. */
+  public makeRecoverable(key: LedgerKey, claim: Claim, now: Date): Promise<boolean> {
+    return this.onClaim(key, claim, 'SET #claim.#status = :retrying, #claim.leaseUntil = :now', {
+      ':retrying': ClaimStatus.Retrying,
+      ':now': now.toISOString(),
+    });
   }
 
   /**

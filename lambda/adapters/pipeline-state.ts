@@ -1,9 +1,13 @@
 import {
-  CodePipelineClient,
+  type ActionExecutionDetail,
+  type CodePipelineClient,
+  CodePipelineServiceException,
   ConcurrentPipelineExecutionsLimitExceededException,
   ConflictException,
   GetPipelineCommand,
+  GetPipelineExecutionCommand,
   GetPipelineStateCommand,
+  ListActionExecutionsCommand,
   NotLatestPipelineExecutionException,
   PipelineExecutionNotFoundException,
   PipelineNotFoundException,
@@ -12,9 +16,10 @@ import {
   StageNotRetryableException,
   ValidationException,
 } from '@aws-sdk/client-codepipeline';
-import { TransientFaultError } from '../domain/errors';
-import type { ActionView, RetryMode } from '../domain/types';
+import { ThrottledError, TransientFaultError } from '../domain/errors';
+import type { ActionView, OnFailure, RetryMode } from '../domain/types';
 import { type PipelinePort, type RetryCallOutcome, RetryCallResult, type StageLookup } from '../ports';
+import type { Pacer } from './pacer';
 
 interface ActionType {
   readonly category: string | undefined;
@@ -24,84 +29,154 @@ interface ActionType {
 
 interface StageStructure {
   readonly actions: Map<string, ActionType>;
-  readonly nativeRetry: boolean;
+  readonly onFailure: OnFailure | undefined;
+  readonly executionMode: string | undefined;
 }
+
+/** The exception names the service uses for throttling (not all are modelled in the client). */
+const THROTTLING = new Set(['ThrottlingException', 'Throttling', 'TooManyRequestsException', 'RequestLimitExceeded']);
+
+function isThrottling(error: unknown): boolean {
+  return (
+    error instanceof CodePipelineServiceException &&
+    (THROTTLING.has(error.name) || error.$metadata?.httpStatusCode === 429 || error.$retryable?.throttling === true)
+  );
+}
+
+/** A failed execution's terminal statuses in GetPipelineExecution that mean its stage will not run again by itself. */
+const EXECUTION_STOPPED = new Set(['Stopped', 'Stopping', 'Cancelled']);
 
 /**
  * Reads live pipeline state and calls RetryStageExecution. Pipeline structures are cached by
  * pipeline version: a structure never changes without the version changing.
+ *
+ * RetryStageExecution is not safe to repeat, so it goes through its own client that never
+ * resends (`maxAttempts: 1`); an unclear answer comes back as `ambiguous` for the service to
+ * settle from the live state. Reads are safe to repeat and keep the SDK's retries.
  */
 export class CodePipelineAdapter implements PipelinePort {
   private readonly structures = new Map<string, StageStructure>();
 
-  public constructor(private readonly client: CodePipelineClient = new CodePipelineClient({})) {}
+  public constructor(
+    private readonly reads: CodePipelineClient,
+    private readonly retries: CodePipelineClient,
+    private readonly pacer: Pick<Pacer, 'take'>,
+  ) {}
 
-  public async getStage(pipeline: string, stage: string): Promise<StageLookup> {
-    const state = await this.call(() => this.client.send(new GetPipelineStateCommand({ name: pipeline })));
+  public async getStage(pipeline: string, stage: string, executionId: string): Promise<StageLookup> {
+    const state = await this.read(() => this.reads.send(new GetPipelineStateCommand({ name: pipeline })));
     if (state === 'no-pipeline') return { kind: 'no-pipeline' };
     const stageState = state.stageStates?.find((s) => s.stageName === stage);
     if (!stageState) return { kind: 'no-stage' };
 
     const structure = await this.structure(pipeline, state.pipelineVersion, stage);
     if (structure === 'no-pipeline') return { kind: 'no-pipeline' };
-    const actions: ActionView[] = (stageState.actionStates ?? []).map((a) => {
-      const type = a.actionName ? structure.actions.get(a.actionName) : undefined;
-      return {
-        name: a.actionName ?? '?',
-        category: type?.category,
-        provider: type?.provider,
-        actionMode: type?.actionMode,
-        status: a.latestExecution?.status,
-        executionId: a.latestExecution?.actionExecutionId,
-        errorCode: a.latestExecution?.errorDetails?.code,
-        errorMessage: a.latestExecution?.errorDetails?.message,
-        summary: a.latestExecution?.summary,
-      };
-    });
+    const latest = stageState.latestExecution?.pipelineExecutionId;
+    if (structure.executionMode === 'PARALLEL' && latest !== undefined && latest !== executionId) {
+      // Executions run side by side: the stage's latest run may be another's. Judge ours by its own.
+      return this.executionStage(pipeline, stage, executionId, state.pipelineVersion, structure);
+    }
+    const actions: ActionView[] = (stageState.actionStates ?? []).map((a) => ({
+      name: a.actionName ?? '?',
+      ...this.typeOf(structure, a.actionName),
+      status: a.latestExecution?.status,
+      executionId: a.latestExecution?.actionExecutionId,
+      errorCode: a.latestExecution?.errorDetails?.code,
+      errorMessage: a.latestExecution?.errorDetails?.message,
+      summary: a.latestExecution?.summary,
+    }));
     const meta = stageState.retryStageMetadata;
     return {
       kind: 'found',
       view: {
         pipelineVersion: state.pipelineVersion,
-        latestExecutionId: stageState.latestExecution?.pipelineExecutionId,
+        latestExecutionId: latest,
         status: stageState.latestExecution?.status,
         actions,
-        nativeRetry: structure.nativeRetry,
+        onFailure: structure.onFailure,
         retryMetadata: meta ? { automatic: meta.autoStageRetryAttempt ?? 0, manual: meta.manualStageRetryAttempt ?? 0 } : undefined,
+        executionMode: structure.executionMode,
       },
     };
   }
 
   public async retryStage(pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome> {
+    if (!this.pacer.take()) return { result: RetryCallResult.Throttled, error: 'Paced', message: 'held back by our own request pacing' };
     try {
-      await this.client.send(
+      await this.retries.send(
         new RetryStageExecutionCommand({ pipelineName: pipeline, stageName: stage, pipelineExecutionId: executionId, retryMode }),
       );
       return { result: RetryCallResult.Started };
     } catch (error) {
-      const refused = (result: RetryCallResult, e: Error): RetryCallOutcome => ({ result, error: e.name, message: e.message });
-      if (error instanceof StageNotRetryableException) return refused(RetryCallResult.NotRetryable, error);
-      if (error instanceof NotLatestPipelineExecutionException) return refused(RetryCallResult.NotLatest, error);
-      if (error instanceof ConflictException || error instanceof ConcurrentPipelineExecutionsLimitExceededException) {
-        return refused(RetryCallResult.Busy, error);
-      }
-      if (
-        error instanceof PipelineNotFoundException ||
-        error instanceof PipelineExecutionNotFoundException ||
-        error instanceof StageNotFoundException ||
-        error instanceof ValidationException
-      ) {
-        return refused(RetryCallResult.Permanent, error);
-      }
-      throw new TransientFaultError(`RetryStageExecution failed: ${describe(error)}`, { cause: error });
+      return classifyRetryError(error);
     }
+  }
+
+  /** One execution's view of a stage in PARALLEL mode: its status and its own action executions. */
+  private async executionStage(
+    pipeline: string,
+    stage: string,
+    executionId: string,
+    pipelineVersion: number | undefined,
+    structure: StageStructure,
+  ): Promise<StageLookup> {
+    const execution = await this.read(() =>
+      this.reads.send(new GetPipelineExecutionCommand({ pipelineName: pipeline, pipelineExecutionId: executionId })),
+    );
+    if (execution === 'no-pipeline') return { kind: 'no-pipeline' };
+    const runs = await this.read(() =>
+      this.reads.send(new ListActionExecutionsCommand({ pipelineName: pipeline, filter: { pipelineExecutionId: executionId } })),
+    );
+    if (runs === 'no-pipeline') return { kind: 'no-pipeline' };
+    // Newest first: the first run of each action is its latest.
+    const latestByAction = new Map<string, ActionExecutionDetail>();
+    const ordered = [...(runs.actionExecutionDetails ?? [])].sort((a, b) => (b.startTime?.getTime() ?? 0) - (a.startTime?.getTime() ?? 0));
+    for (const run of ordered) {
+      if (run.stageName === stage && run.actionName && !latestByAction.has(run.actionName)) latestByAction.set(run.actionName, run);
+    }
+    const actions: ActionView[] = [...latestByAction.entries()].map(([name, run]) => ({
+      name,
+      ...this.typeOf(structure, name),
+      status: run.status,
+      executionId: run.actionExecutionId,
+      errorCode: run.output?.executionResult?.errorDetails?.code,
+      errorMessage: run.output?.executionResult?.errorDetails?.message,
+      summary: run.output?.executionResult?.externalExecutionSummary,
+    }));
+    const executionStatus = execution.pipelineExecution?.status;
+    const status = EXECUTION_STOPPED.has(executionStatus ?? '')
+      ? 'Stopped'
+      : actions.some((a) => a.status === 'InProgress')
+        ? 'InProgress'
+        : actions.some((a) => a.status === 'Failed')
+          ? 'Failed'
+          : actions.length > 0
+            ? 'Succeeded'
+            : undefined;
+    return {
+      kind: 'found',
+      view: {
+        pipelineVersion: execution.pipelineExecution?.pipelineVersion ?? pipelineVersion,
+        latestExecutionId: executionId,
+        status,
+        actions,
+        onFailure: structure.onFailure,
+        retryMetadata: undefined,
+        executionMode: structure.executionMode,
+      },
+    };
+  }
+
+  private typeOf(structure: StageStructure, actionName: string | undefined): ActionType {
+    const type = actionName ? structure.actions.get(actionName) : undefined;
+    return { category: type?.category, provider: type?.provider, actionMode: type?.actionMode };
   }
 
   private async structure(pipeline: string, version: number | undefined, stage: string): Promise<StageStructure | 'no-pipeline'> {
     const key = `${pipeline}@${version ?? '?'}#${stage}`;
     const cached = this.structures.get(key);
     if (cached) return cached;
-    const got = await this.call(() => this.client.send(new GetPipelineCommand({ name: pipeline, version })));
+    const got = await this.read(() => this.reads.send(new GetPipelineCommand({ name: pipeline, version })));
     if (got === 'no-pipeline') return got;
     const declaration = got.pipeline?.stages?.find((s) => s.name === stage);
     const actions = new Map<string, ActionType>();
@@ -112,20 +187,56 @@ export class CodePipelineAdapter implements PipelinePort {
         actionMode: action.configuration?.ActionMode,
       });
     }
-    const structure: StageStructure = { actions, nativeRetry: declaration?.onFailure?.result === 'RETRY' };
+    const onFailure = declaration?.onFailure?.result
+      ? { result: declaration.onFailure.result, conditional: (declaration.onFailure.conditions ?? []).length > 0 }
+      : undefined;
+    const structure: StageStructure = { actions, onFailure, executionMode: got.pipeline?.executionMode };
     // Only versioned structures are immutable; an unknown version is fetched every time.
     if (version !== undefined) this.structures.set(key, structure);
+    if (this.structures.size > 2000) this.structures.delete(this.structures.keys().next().value as string);
     return structure;
   }
 
-  private async call<T>(send: () => Promise<T>): Promise<T | 'no-pipeline'> {
+  /** A read, paced; throttling is ThrottledError, a missing pipeline 'no-pipeline', the rest a fault. */
+  private async read<T>(send: () => Promise<T>): Promise<T | 'no-pipeline'> {
+    if (!this.pacer.take()) throw new ThrottledError('CodePipeline read held back by our own request pacing');
     try {
       return await send();
     } catch (error) {
       if (error instanceof PipelineNotFoundException) return 'no-pipeline';
+      if (isThrottling(error)) throw new ThrottledError(`CodePipeline throttled a read: ${describe(error)}`, { cause: error });
       throw new TransientFaultError(`CodePipeline read failed: ${describe(error)}`, { cause: error });
     }
   }
+}
+
+/** What a refused or unanswered RetryStageExecution means; anything unclear is ambiguous, never "did not happen". */
+export function classifyRetryError(error: unknown): RetryCallOutcome {
+  const refused = (result: RetryCallResult): RetryCallOutcome => {
+    const e = error as Error;
+    return { result, error: e.name, message: e.message };
+  };
+  if (error instanceof StageNotRetryableException) return refused(RetryCallResult.NotRetryable);
+  if (error instanceof NotLatestPipelineExecutionException) return refused(RetryCallResult.NotLatest);
+  if (error instanceof ConflictException || error instanceof ConcurrentPipelineExecutionsLimitExceededException) {
+    return refused(RetryCallResult.Busy);
+  }
+  if (
+    error instanceof PipelineNotFoundException ||
+    error instanceof PipelineExecutionNotFoundException ||
+    error instanceof StageNotFoundException ||
+    error instanceof ValidationException
+  ) {
+    return refused(RetryCallResult.Permanent);
+  }
+  if (isThrottling(error)) return refused(RetryCallResult.Throttled);
+  // Any other 4xx (access denied, an unmodelled validation error) is a refusal the call never got past.
+  if (error instanceof CodePipelineServiceException && (error.$metadata?.httpStatusCode ?? 500) < 500) {
+    return refused(RetryCallResult.Permanent);
+  }
+  // A 5xx, a timeout, a dropped connection: the call may have taken effect.
+  const e = error instanceof Error ? error : new Error(String(error));
+  return { result: RetryCallResult.Ambiguous, error: e.name, message: e.message };
 }
 
 export function describe(error: unknown): string {

@@ -1,5 +1,5 @@
 import { applyFilters } from './filters';
-import { BuiltInRule, Jitter, PolicyLayer, type ResolvedPolicy, type RetryPolicy } from './policy';
+import { BuiltInRule, Jitter, PolicyLayer, type ResolvedPolicy, type RetryPolicy, SPREAD_SHARE } from './policy';
 import { SkipReason } from './reasons';
 import { ActionStatus, RetryMode, type StageFailure, StageStatus, type StageView } from './types';
 
@@ -31,6 +31,8 @@ export interface DecisionContext {
   readonly ledger: LedgerSnapshot;
   /** A number in [0, 1): only used for jitter. */
   readonly random: () => number;
+  /** We already waited the bounded time for the stage's own onFailure retry: the policy applies now. */
+  readonly nativeWaitOver?: boolean;
 }
 
 const CHANGE_SET_MODES = ['CHANGE_SET_REPLACE', 'CHANGE_SET_EXECUTE'];
@@ -57,8 +59,12 @@ export function decide(
   const stageProblem = checkRetryable(failure, stage, policy.overrideBuiltIns);
   if (stageProblem) return stageProblem;
 
-  if (stage.nativeRetry && (stage.retryMetadata?.automatic ?? 0) === 0) {
-    return skip(SkipReason.NativeRetryPending, "the stage's own onFailure retry has not run yet; it goes first");
+  if (stage.onFailure?.result === 'ROLLBACK') {
+    return skip(SkipReason.RollbackConfigured, "the stage's onFailure is ROLLBACK: CodePipeline rolls it back, and a retry would fight it");
+  }
+  if (stage.onFailure?.result === 'RETRY' && (stage.retryMetadata?.automatic ?? 0) === 0 && !context.nativeWaitOver) {
+    const conditional = stage.onFailure.conditional ? ' (its conditions may keep it from running)' : '';
+    return skip(SkipReason.NativeRetryPending, `the stage's own onFailure retry has not run yet; it goes first${conditional}`);
   }
 
   const failed = stage.actions.filter((a) => a.status === ActionStatus.Failed);
@@ -106,12 +112,19 @@ export function decide(
 
 /**
  * The wait before retry number `attempt` (1 for the first): cooldown × backoff^(attempt-1),
- * capped at maxCooldown, then with full jitter a random share of it.
+ * capped at maxCooldown, then spread by the policy's jitter.
  */
 export function retryDelaySeconds(policy: RetryPolicy, attempt: number, random: () => number): number {
   const grown = policy.cooldownSeconds * policy.backoff ** Math.max(0, attempt - 1);
   const capped = Math.min(grown, policy.maxCooldownSeconds);
-  return policy.jitter === Jitter.Full ? Math.floor(random() * capped) : Math.round(capped);
+  switch (policy.jitter) {
+    case Jitter.Full:
+      return Math.floor(random() * capped);
+    case Jitter.Spread:
+      return Math.round(capped + random() * capped * SPREAD_SHARE);
+    case Jitter.None:
+      return Math.round(capped);
+  }
 }
 
 /** Retries of this stage execution made by CodePipeline's own retry or by people, when they count. */

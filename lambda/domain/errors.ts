@@ -27,3 +27,9 @@ export class ConfigurationError extends AutoRetryError {
  * The handler lets it escape so Lambda's own retry and the on-failure destination keep the event.
  */
 export class TransientFaultError extends AutoRetryError {}
+
+/**
+ * CodePipeline answered ThrottlingException, or our own pacing held the call back. Not a fault
+ * to spend Lambda's retries on: the work waits in the delay queue and comes back.
+ */
+export class ThrottledError extends TransientFaultError {}

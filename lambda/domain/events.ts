@@ -1,7 +1,7 @@
 import { EVENT_SOURCE, STAGE_DETAIL_TYPE } from '../../contract';
 import { InvalidInputError } from './errors';
 import { NAME_PATTERN } from './policy';
-import type { StageFailure } from './types';
+import type { ReportedFailure, StageFailure } from './types';
 
 type Json = Record<string, unknown>;
 const isObject = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -28,11 +28,24 @@ function timestamp(obj: Json, key: string, where: string): Date {
 }
 
 function positiveInteger(v: unknown, what: string): number {
-  // The service sends numbers such as 1.0; accept those, refuse 1.5, "1" and friends.
   if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) {
     throw new InvalidInputError(`${what} must be a positive whole number`);
   }
   return v;
+}
+
+/**
+ * The event's `pipeline-execution-attempt`, read tolerantly: a number such as 1.0, a numeric
+ * string, or 0 is taken as it is; an absent or null field is undefined (the service then names
+ * the failure by its failed actions). Only a value that cannot be a count is malformed.
+ */
+function attemptOf(v: unknown, what: string): number | undefined {
+  if (v === undefined || v === null) return undefined;
+  const n = typeof v === 'string' && /^\s*\d+(\.0+)?\s*$/.test(v) ? Number(v) : v;
+  if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) {
+    throw new InvalidInputError(`${what} must be a whole number of attempts, got ${JSON.stringify(v)?.slice(0, 40)}`);
+  }
+  return n;
 }
 
 /** Is this an EventBridge event at all (as opposed to an SQS batch or garbage)? */
@@ -43,7 +56,7 @@ export function looksLikeEventBridgeEvent(input: unknown): boolean {
 /** A stage event the handler acts on: a failure to consider, or a success that may be a recovery. */
 export interface StageEvent {
   readonly state: 'FAILED' | 'SUCCEEDED';
-  readonly failure: StageFailure;
+  readonly failure: ReportedFailure;
 }
 
 /** Validates a stage FAILED or SUCCEEDED event (the stack routes both to the function). */
@@ -64,7 +77,7 @@ export function parseStageEvent(input: unknown): StageEvent {
  * Validates a "CodePipeline Stage Execution State Change" FAILED event. Throws InvalidInputError
  * naming the first field that is wrong; the caller logs it and never retries.
  */
-export function parseStageFailedEvent(input: unknown): StageFailure {
+export function parseStageFailedEvent(input: unknown): ReportedFailure {
   if (!isObject(input)) throw new InvalidInputError('event must be a JSON object');
   if (input.source !== EVENT_SOURCE) throw new InvalidInputError(`event.source must be ${EVENT_SOURCE}`);
   if (input['detail-type'] !== STAGE_DETAIL_TYPE) {
@@ -87,22 +100,40 @@ export function parseStageFailedEvent(input: unknown): StageFailure {
     pipeline: name(detail, 'pipeline', 'event.detail'),
     stage: name(detail, 'stage', 'event.detail'),
     executionId: text(detail, 'execution-id', 'event.detail', 128),
-    occurrence: attempt === undefined ? 1 : positiveInteger(attempt, 'event.detail.pipeline-execution-attempt'),
+    occurrence: attemptOf(attempt, 'event.detail.pipeline-execution-attempt'),
     pipelineVersion: version,
   };
 }
 
-/** What the delay queue carries: enough to re-check the failure when it comes due. */
-export interface DelayedRetryMessage {
-  readonly v: 1;
-  readonly failure: StageFailure;
-  /** When the retry is due (ISO 8601). */
-  readonly dueAt: Date;
-}
+/**
+ * What the delay queue carries: a claimed retry waiting for its cooldown (kind `claim`), or a
+ * failure whose handling waits (kind `event`: throttled before it was claimed, or waiting for the
+ * stage's own retry). Messages from before `kind` existed are claims.
+ */
+export type DelayedRetryMessage =
+  | {
+      readonly v: 1;
+      readonly kind?: 'claim';
+      readonly failure: StageFailure;
+      /** When the retry is due. */
+      readonly dueAt: Date;
+    }
+  | {
+      readonly v: 1;
+      readonly kind: 'event';
+      readonly failure: ReportedFailure;
+      readonly dueAt: Date;
+      /** How often handling this failure was put off for throttling: the next wait grows with it. */
+      readonly deferrals?: number;
+      /** The wait for the stage's own onFailure retry is over: the policy applies now. */
+      readonly nativeWaitOver?: boolean;
+      /** The failed actions when the wait began: if they changed, the failure has moved on. */
+      readonly fingerprint?: string;
+    };
 
 export function serializeDelayedRetry(message: DelayedRetryMessage): string {
   return JSON.stringify({
-    v: 1,
+    ...message,
     dueAt: message.dueAt.toISOString(),
     failure: { ...message.failure, failedAt: message.failure.failedAt.toISOString() },
   });
@@ -122,19 +153,32 @@ export function parseDelayedRetry(body: string): DelayedRetryMessage {
   if (version !== undefined && typeof version !== 'number') {
     throw new InvalidInputError('delay-queue message.failure.pipelineVersion must be a number');
   }
-  return {
-    v: 1,
-    dueAt: timestamp(raw, 'dueAt', 'message'),
-    failure: {
-      eventId: text(f, 'eventId', 'message.failure'),
-      account: text(f, 'account', 'message.failure', 32),
-      region: text(f, 'region', 'message.failure', 32),
-      pipeline: name(f, 'pipeline', 'message.failure'),
-      stage: name(f, 'stage', 'message.failure'),
-      executionId: text(f, 'executionId', 'message.failure', 128),
-      occurrence: positiveInteger(f.occurrence, 'message.failure.occurrence'),
-      pipelineVersion: version,
-      failedAt: timestamp(f, 'failedAt', 'message.failure'),
-    },
+  const failure = {
+    eventId: text(f, 'eventId', 'message.failure'),
+    account: text(f, 'account', 'message.failure', 32),
+    region: text(f, 'region', 'message.failure', 32),
+    pipeline: name(f, 'pipeline', 'message.failure'),
+    stage: name(f, 'stage', 'message.failure'),
+    executionId: text(f, 'executionId', 'message.failure', 128),
+    pipelineVersion: version,
+    failedAt: timestamp(f, 'failedAt', 'message.failure'),
   };
+  const dueAt = timestamp(raw, 'dueAt', 'message');
+  if (raw.kind === 'event') {
+    const deferrals = raw.deferrals === undefined ? undefined : positiveInteger(raw.deferrals, 'message.deferrals');
+    const fingerprint = raw.fingerprint === undefined ? undefined : text(raw, 'fingerprint', 'message', 4096);
+    return {
+      v: 1,
+      kind: 'event',
+      dueAt,
+      failure: { ...failure, occurrence: attemptOf(f.occurrence, 'message.failure.occurrence') },
+      ...(deferrals !== undefined ? { deferrals } : {}),
+      ...(raw.nativeWaitOver === true ? { nativeWaitOver: true } : {}),
+      ...(fingerprint !== undefined ? { fingerprint } : {}),
+    };
+  }
+  if (raw.kind !== undefined && raw.kind !== 'claim') throw new InvalidInputError('delay-queue message.kind must be claim or event');
+  const occurrence = attemptOf(f.occurrence, 'message.failure.occurrence');
+  if (occurrence === undefined) throw new InvalidInputError('delay-queue message.failure.occurrence is required for a claim');
+  return { v: 1, kind: 'claim', dueAt, failure: { ...failure, occurrence } };
 }

@@ -41,6 +41,15 @@ export interface Claim {
   readonly fingerprint: string;
   /** How many times the service said it was busy (Conflict, concurrency limit). */
   readonly busyCount: number;
+  /** How many times the call was throttled (by CodePipeline, or held back by our own pacing). */
+  readonly throttleCount: number;
+  /**
+   * One of our RetryStageExecution calls got no clear answer (a 5xx, a timeout, a dropped
+   * connection): it may have taken effect, so the slot stays counted and the live state decides.
+   */
+  readonly uncertain: boolean;
+  /** CodePipeline's count of RetryStageExecution calls on this stage execution when the claim was made. */
+  readonly manualBefore?: number;
   readonly outcome?: string;
   readonly reason?: string;
   readonly finishedAt?: string;

@@ -6,7 +6,14 @@ export const PolicyMode = { Enforce: 'enforce', Observe: 'observe' } as const;
 export type PolicyMode = (typeof PolicyMode)[keyof typeof PolicyMode];
 export const POLICY_MODES: readonly PolicyMode[] = Object.values(PolicyMode);
 
-export const Jitter = { None: 'none', Full: 'full' } as const;
+/**
+ * How waits are spread so failures that happened together are not retried in lock-step:
+ * `spread` adds a random share of up to a quarter of the wait (never less than it), `full`
+ * waits a random time between 0 and the wait, `none` waits exactly.
+ */
+export const Jitter = { None: 'none', Spread: 'spread', Full: 'full' } as const;
+/** The share of a wait that `spread` may add. */
+export const SPREAD_SHARE = 0.25;
 export type Jitter = (typeof Jitter)[keyof typeof Jitter];
 export const JITTERS: readonly Jitter[] = Object.values(Jitter);
 
@@ -31,7 +38,7 @@ export interface RetryPolicy {
   readonly backoff: number;
   /** No wait is longer than this, whatever the backoff. */
   readonly maxCooldownSeconds: number;
-  /** `full` waits a random time between 0 and the computed wait, to spread retries out. */
+  /** How waits are spread (see Jitter). */
   readonly jitter: Jitter;
   /** No automatic retry once this long has passed since the stage first failed in the execution. */
   readonly maxRetryWindowSeconds: number | undefined;
@@ -80,7 +87,7 @@ export const BUILT_IN_POLICY: RetryPolicy = {
   cooldownSeconds: 0,
   backoff: 1,
   maxCooldownSeconds: MAX_COOLDOWN_SECONDS,
-  jitter: Jitter.None,
+  jitter: Jitter.Spread,
   maxRetryWindowSeconds: undefined,
   retryMode: RetryMode.FailedActions,
   mode: PolicyMode.Enforce,

@@ -34,6 +34,10 @@ export const SkipReason = {
   PermanentError: 'permanent-error',
   /** A delay-queue message whose claim is no longer in the ledger. */
   NoClaim: 'no-claim',
+  /** The stage's onFailure is ROLLBACK: CodePipeline rolls the stage back, and a retry would fight it. */
+  RollbackConfigured: 'rollback-configured',
+  /** CodePipeline kept throttling us (or our own pacing held the call back) until we gave up. */
+  ThrottledTooLong: 'throttled-too-long',
 } as const;
 export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 

@@ -35,8 +35,9 @@ export interface StageFailure {
   readonly stage: string;
   readonly executionId: string;
   /**
-   * `pipeline-execution-attempt` of the event: it grows with every retry of the execution,
-   * so (pipeline, stage, execution, occurrence) names one failure occurrence.
+   * Names one failure occurrence of (pipeline, stage, execution): the event's
+   * `pipeline-execution-attempt`, which grows with every retry of the execution, or, when the
+   * event has none, a number made from the failed actions' execution ids (see fallbackOccurrence).
    */
   readonly occurrence: number;
   readonly pipelineVersion: number | undefined;
@@ -68,15 +69,57 @@ export interface RetryMetadata {
   readonly manual: number;
 }
 
+/** A failure as the event reports it: the attempt number may be missing. */
+export type ReportedFailure = Omit<StageFailure, 'occurrence'> & { readonly occurrence: number | undefined };
+
+/** What a stage does on failure by itself (V2 pipelines' `onFailure`). */
+export interface OnFailure {
+  /** RETRY (CodePipeline's own retry), ROLLBACK or FAIL. */
+  readonly result: string;
+  /** The stage's onFailure has conditions (rules): its result may never happen. */
+  readonly conditional: boolean;
+}
+
 /** The live state of one stage, as the re-check sees it. */
 export interface StageView {
   readonly pipelineVersion: number | undefined;
+  /** The execution whose run the view shows (the stage's latest, or, in PARALLEL mode, the event's own). */
   readonly latestExecutionId: string | undefined;
   readonly status: string | undefined;
   readonly actions: readonly ActionView[];
-  /** The stage has CodePipeline's own automatic retry (V2 onFailure: RETRY). */
-  readonly nativeRetry: boolean;
+  /** The stage's own onFailure, if the pipeline has one. */
+  readonly onFailure: OnFailure | undefined;
   readonly retryMetadata: RetryMetadata | undefined;
+  /** SUPERSEDED (default), QUEUED or PARALLEL. */
+  readonly executionMode?: string | undefined;
+}
+
+/**
+ * Occurrence numbers from here up stand for failures whose event had no attempt number; they are
+ * made from the failed actions' execution ids, so duplicates of one failure share one and the
+ * next failure of the execution (new action executions) gets another.
+ */
+export const FALLBACK_OCCURRENCE_BASE = 1_000_000_000;
+
+export function fallbackOccurrence(view: StageView): number {
+  let hash = 0x811c9dc5;
+  for (const char of failureFingerprint(view)) {
+    hash ^= char.charCodeAt(0);
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return FALLBACK_OCCURRENCE_BASE + (hash % FALLBACK_OCCURRENCE_BASE);
+}
+
+/**
+ * Evidence in the live state that a retry of this stage execution took effect since a claim
+ * was made: the stage runs or ran again, its failed action executions changed, or CodePipeline
+ * counts more RetryStageExecution calls than when the claim was made.
+ */
+export function retryTookEffect(executionId: string, fingerprint: string, manualBefore: number | undefined, now: StageView): boolean {
+  if (now.latestExecutionId !== executionId) return false;
+  if (now.status === 'InProgress' || now.status === 'Succeeded') return true;
+  if (manualBefore !== undefined && (now.retryMetadata?.manual ?? 0) > manualBefore) return true;
+  return fingerprint !== '' && failureFingerprint(now) !== fingerprint;
 }
 
 /** The failed action executions of a stage, sorted: a retry or a new failure changes it. */

@@ -1,16 +1,21 @@
 import { checkRetryable, type Decision } from '../domain/decision';
+import { type ThrottledError, TransientFaultError } from '../domain/errors';
 import { type Claim, ClaimStatus, isStale } from '../domain/ledger';
-import type { RetryPolicy } from '../domain/policy';
+import { type RetryPolicy, SPREAD_SHARE } from '../domain/policy';
 import { type ClaimOutcome, Outcome, SkipReason } from '../domain/reasons';
-import { failureFingerprint, type StageFailure, type StageView } from '../domain/types';
-import { RetryCallResult } from '../ports';
+import { failureFingerprint, retryTookEffect, type StageFailure, type StageView } from '../domain/types';
+import { type RescheduleWhy, type RetryCallOutcome, RetryCallResult } from '../ports';
 import { addSeconds, keyOf, type Result, type ServiceDeps } from './deps';
 import type { Reporter } from './reporting';
+
+type Finished = typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | typeof ClaimStatus.Failed;
 
 /**
  * What the service does with a claim in the ledger: take it over, hand it to the delay queue,
  * make the retry and record how it ended. Every ledger change is conditional on the claim's
- * token, so only its current holder can move it.
+ * token, so only its current holder can move it; every move whose next step fails is undone or
+ * left recoverable; and after an unclear answer to RetryStageExecution the slot stays counted
+ * and the live state decides whether the retry happened.
  */
 export class ClaimHandler {
   public constructor(
@@ -36,19 +41,15 @@ export class ClaimHandler {
    */
   public async deferCheck(failure: StageFailure, claim: Claim, now: Date): Promise<Result> {
     const at = addSeconds(new Date(claim.leaseUntil), 1);
-    await this.deps.delays.send({ v: 1, failure, dueAt: at }, (at.getTime() - now.getTime()) / 1000);
-    return this.reporter.decision(
-      failure,
-      claim.attempt,
-      Outcome.Deferred,
-      `retry in flight elsewhere; checking again at ${at.toISOString()}`,
-    );
+    await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt: at }, (at.getTime() - now.getTime()) / 1000);
+    const reason = `retry in flight elsewhere; checking again at ${at.toISOString()}`;
+    return this.reporter.decision(failure, claim.attempt, Outcome.Deferred, reason);
   }
 
   /** Hands a new claim to the delay queue until its cooldown ends. */
   public async schedule(failure: StageFailure, claim: Claim, dueAt: Date, now: Date, decision: Decision): Promise<Result> {
     try {
-      await this.deps.delays.send({ v: 1, failure, dueAt }, (dueAt.getTime() - now.getTime()) / 1000);
+      await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt }, (dueAt.getTime() - now.getTime()) / 1000);
     } catch (error) {
       // Give the slot back so the redelivered event can claim it again, then let the fault escape.
       await this.deps.ledger.release(keyOf(failure), claim).catch(() => false);
@@ -57,22 +58,32 @@ export class ClaimHandler {
     return this.reporter.decision(failure, claim.attempt, Outcome.Scheduled, `${decision.reason}; retry due at ${dueAt.toISOString()}`);
   }
 
-  /** We hold the claim: re-check, call RetryStageExecution, record what happened. */
+  /**
+   * We hold the claim: re-check, call RetryStageExecution, record what happened. `decision` is the
+   * policy's word at this moment (for a delayed retry, the policy re-evaluated when it came due).
+   * `takeover` says an earlier holder's lease ran out: its call may have taken effect.
+   */
   public async retry(
     failure: StageFailure,
     claim: Claim,
     view: StageView | undefined,
     policy: RetryPolicy,
     decision: Decision | undefined,
-    previousHolderMayHaveRetried = false,
+    takeover = false,
   ): Promise<Result> {
-    const keepSlot = previousHolderMayHaveRetried;
-    if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone', keepSlot);
-    const problem = checkRetryable(failure, view, policy.overrideBuiltIns);
-    if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail, keepSlot);
-    if (failureFingerprint(view) !== claim.fingerprint) {
-      return this.abandon(failure, claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed', keepSlot);
+    const uncertain = takeover || claim.uncertain;
+    if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone', uncertain);
+    if (uncertain && retryTookEffect(failure.executionId, claim.fingerprint, claim.manualBefore, view)) {
+      return this.confirm(failure, claim, 'an earlier RetryStageExecution of this claim took effect (seen in the live state)');
     }
+    const problem = checkRetryable(failure, view, policy.overrideBuiltIns);
+    if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail, uncertain);
+    if (failureFingerprint(view) !== claim.fingerprint) {
+      return this.abandon(failure, claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed', uncertain);
+    }
+    if (decision?.kind === 'skip') return this.abandon(failure, claim, decision.reason, decision.detail, uncertain, view);
+    if (decision?.kind === 'retry-at')
+      return this.retryLater(failure, claim, 'policy', `the policy now waits until ${decision.at.toISOString()}`, decision.at);
 
     const budgetId = `${failure.stage}#${failure.executionId}#${failure.occurrence}`;
     if (policy.budget) {
@@ -84,49 +95,134 @@ export class ClaimHandler {
           SkipReason.BudgetExhausted,
           `circuit open: ${spent.used} of ${policy.budget.maxRetries} retries used in the last ${policy.budget.windowSeconds}s; ` +
             `it closes at ${spent.reopensAt.toISOString()}`,
-          keepSlot,
+          uncertain,
           view,
         );
       }
     }
     const call = await this.deps.pipelines.retryStage(failure.pipeline, failure.stage, failure.executionId, claim.retryMode);
     const now = this.deps.clock();
-    if (policy.budget && call.result !== RetryCallResult.Started) await this.deps.budgets.release(failure.pipeline, budgetId, now);
+    const refused = call.result !== RetryCallResult.Started && call.result !== RetryCallResult.Ambiguous;
+    if (policy.budget && refused && !uncertain) await this.deps.budgets.release(failure.pipeline, budgetId, now);
     const detail = `${call.error ?? ''}${call.message ? `: ${call.message}` : ''}`;
     switch (call.result) {
       case RetryCallResult.Started: {
         await this.finish(failure, claim, ClaimStatus.Retried, Outcome.Retried, `RetryStageExecution ${claim.retryMode}`, now);
-        const why = decision && decision.kind !== 'skip' ? `${decision.reason}; ` : '';
+        const why = decision ? `${decision.reason}; ` : '';
         return this.reporter.decision(failure, claim.attempt, Outcome.Retried, `${why}RetryStageExecution ${claim.retryMode}`);
       }
+      case RetryCallResult.Ambiguous:
+        return this.settle(failure, claim, call, 'uncertain', detail);
+      case RetryCallResult.Throttled:
+        return this.retryLater(failure, claim, 'throttled', detail);
+      case RetryCallResult.Busy:
+        // Busy right after an unclear answer of ours may be our own retry running.
+        return uncertain ? this.settle(failure, claim, call, 'busy', detail) : this.retryLater(failure, claim, 'busy', detail);
       case RetryCallResult.NotRetryable:
+        if (uncertain) return this.settle(failure, claim, call, 'not-retryable', detail);
         return this.abandon(failure, claim, SkipReason.NotRetryable, detail, false, view);
       case RetryCallResult.NotLatest:
-        return this.abandon(failure, claim, SkipReason.Superseded, detail);
-      case RetryCallResult.Busy:
-        return this.retryLater(failure, claim, detail, now);
+        return this.abandon(failure, claim, SkipReason.Superseded, detail, uncertain);
       case RetryCallResult.Permanent:
-        await this.finish(failure, claim, ClaimStatus.Failed, Outcome.Failed, detail, now);
+        await this.finish(failure, claim, ClaimStatus.Failed, Outcome.Failed, withSlotNote(detail, uncertain), now, uncertain);
         await this.tellIfNeeded(failure, SkipReason.PermanentError, detail, view);
         return this.reporter.decision(failure, claim.attempt, Outcome.Failed, detail, { level: 'error', code: SkipReason.PermanentError });
     }
   }
 
-  /** CodePipeline is busy: put the claim back to waiting and send it through the queue again. */
-  private async retryLater(failure: StageFailure, claim: Claim, detail: string, now: Date): Promise<Result> {
-    const { settings } = this.deps;
-    if (claim.busyCount + 1 > settings.maxBusyRetries) {
-      return this.abandon(failure, claim, SkipReason.BusyTooLong, `${detail} (${claim.busyCount + 1} times)`);
+  /**
+   * The answer does not say whether our retry happened (a 5xx, a timeout, a dropped connection),
+   * or a refusal followed an earlier unclear answer of ours. The slot stays counted; the live
+   * state decides: the retry took effect, or it did not (yet), and we look again later.
+   */
+  private async settle(
+    failure: StageFailure,
+    claim: Claim,
+    call: RetryCallOutcome,
+    then: 'uncertain' | 'busy' | 'not-retryable',
+    detail: string,
+  ): Promise<Result> {
+    let after: StageView | undefined;
+    try {
+      const lookup = await this.deps.pipelines.getStage(failure.pipeline, failure.stage, failure.executionId);
+      after = lookup.kind === 'found' ? lookup.view : undefined;
+    } catch (error) {
+      // The state cannot be read now (throttled, a fault): the next look decides.
+      if (!(error instanceof TransientFaultError)) throw error;
     }
-    const dueAt = addSeconds(now, settings.busyRetryDelaySeconds);
+    if (after && retryTookEffect(failure.executionId, claim.fingerprint, claim.manualBefore, after)) {
+      return this.confirm(
+        failure,
+        claim,
+        `RetryStageExecution answered ${call.error ?? 'unclearly'}; the live state shows the retry took effect`,
+      );
+    }
+    if (then === 'busy') return this.retryLater(failure, { ...claim, uncertain: true }, 'busy', detail);
+    if (then === 'not-retryable') {
+      // Our earlier call may have been the retry that made the stage not retryable: keep the slot, tell no one.
+      return this.abandon(failure, claim, SkipReason.NotRetryable, detail, true);
+    }
+    return this.retryLater(failure, claim, 'uncertain', `answer unclear (${detail}); the live state does not show the retry yet`);
+  }
+
+  /**
+   * Puts the claim back to waiting and sends it through the delay queue: CodePipeline was busy
+   * or throttled us, an answer was unclear, or the policy now wants a later time. Gives up (and
+   * says so) after too many busy or throttled answers. If the message cannot be sent, the claim
+   * is left `retrying` with its lease run out, so the redelivered event takes it over.
+   */
+  private async retryLater(failure: StageFailure, claim: Claim, why: RescheduleWhy | 'policy', detail: string, at?: Date): Promise<Result> {
+    const { settings, random } = this.deps;
+    const now = this.deps.clock();
+    const busy = why === 'busy' || why === 'uncertain';
+    if (busy && claim.busyCount + 1 > settings.maxBusyRetries) {
+      return this.abandon(
+        failure,
+        claim,
+        SkipReason.BusyTooLong,
+        `${detail} (${claim.busyCount + 1} times)`,
+        claim.uncertain || why === 'uncertain',
+      );
+    }
+    if (why === 'throttled' && claim.throttleCount + 1 > settings.maxThrottleDeferrals) {
+      return this.abandon(failure, claim, SkipReason.ThrottledTooLong, `${detail} (${claim.throttleCount + 1} times)`, claim.uncertain);
+    }
+    const delay =
+      why === 'throttled'
+        ? throttleDelaySeconds(claim.throttleCount, settings, random)
+        : why === 'uncertain'
+          ? Math.round(settings.ambiguousRecheckSeconds * (1 + random() * SPREAD_SHARE))
+          : why === 'busy'
+            ? Math.round(settings.busyRetryDelaySeconds * (1 + random() * SPREAD_SHARE))
+            : Math.max(1, Math.ceil(((at?.getTime() ?? now.getTime()) - now.getTime()) / 1000));
+    const dueAt = addSeconds(now, delay);
     const token = this.deps.newToken();
-    const moved = await this.deps.ledger.reschedule(keyOf(failure), claim, token, dueAt, addSeconds(dueAt, settings.scheduledGraceSeconds));
+    const reschedule: RescheduleWhy = why === 'policy' ? (claim.uncertain ? 'uncertain' : 'busy') : why;
+    const moved = await this.deps.ledger.reschedule(
+      keyOf(failure),
+      claim,
+      token,
+      dueAt,
+      addSeconds(dueAt, settings.scheduledGraceSeconds),
+      reschedule,
+    );
     if (!moved) return this.lostClaim(failure, claim);
-    await this.deps.delays.send({ v: 1, failure, dueAt }, settings.busyRetryDelaySeconds);
+    try {
+      await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt }, delay);
+    } catch (error) {
+      await this.deps.ledger.makeRecoverable(keyOf(failure), { ...claim, token }, now).catch(() => false);
+      throw error;
+    }
     return this.reporter.decision(failure, claim.attempt, Outcome.Rescheduled, `${detail}; trying again at ${dueAt.toISOString()}`);
   }
 
-  /** The claim ends without our retry; its slot is given back unless a crashed holder may have used it. */
+  /** The claim's retry happened after all: record it, keep the slot. */
+  private async confirm(failure: StageFailure, claim: Claim, why: string): Promise<Result> {
+    await this.finish(failure, claim, ClaimStatus.Retried, Outcome.Retried, why, this.deps.clock());
+    return this.reporter.decision(failure, claim.attempt, Outcome.Retried, why);
+  }
+
+  /** The claim ends without our retry; its slot is given back unless an earlier call may have used it. */
   public async abandon(
     failure: StageFailure,
     claim: Claim,
@@ -137,7 +233,8 @@ export class ClaimHandler {
   ): Promise<Result> {
     const why = withSlotNote(detail, keepSlot);
     await this.finish(failure, claim, ClaimStatus.Abandoned, reason, why, this.deps.clock(), keepSlot);
-    await this.tellIfNeeded(failure, reason, `${reason}: ${why}`, view);
+    // An abandon that keeps the slot may hide our own retry: no "not retryable" notice for it.
+    if (!(keepSlot && reason === SkipReason.NotRetryable)) await this.tellIfNeeded(failure, reason, `${reason}: ${why}`, view);
     return this.reporter.decision(failure, claim.attempt, Outcome.Abandoned, `${reason}: ${why}`, { code: reason });
   }
 
@@ -150,7 +247,7 @@ export class ClaimHandler {
     if (claim && isStale(claim, now)) {
       // An earlier delivery claimed this failure and died: settle its claim with this decision.
       const held = await this.acquire(failure, claim, now);
-      const keepSlot = claim.status === ClaimStatus.Retrying;
+      const keepSlot = claim.status === ClaimStatus.Retrying || claim.uncertain;
       if (held) await this.finish(failure, held, ClaimStatus.Abandoned, reason, withSlotNote(detail, keepSlot), now, keepSlot);
     }
     // A redelivered event gets the same answer, but operators hear about it once.
@@ -163,10 +260,15 @@ export class ClaimHandler {
     return this.reporter.decision(failure, claim.attempt, Outcome.Skipped, detail, { level: 'warn', code: SkipReason.Duplicate });
   }
 
+  /** A throttled read while holding the claim: the claim waits and comes back, nothing is spent. */
+  public throttledRead(failure: StageFailure, claim: Claim, error: ThrottledError): Promise<Result> {
+    return this.retryLater(failure, claim, 'throttled', error.message);
+  }
+
   private async finish(
     failure: StageFailure,
     claim: Claim,
-    status: typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | typeof ClaimStatus.Failed,
+    status: Finished,
     outcome: ClaimOutcome,
     reason: string,
     now: Date,
@@ -178,11 +280,21 @@ export class ClaimHandler {
 
   private async tellIfNeeded(failure: StageFailure, reason: SkipReason, text: string, view: StageView | undefined): Promise<void> {
     const kind = this.reporter.noticeFor(reason);
-    if (kind) await this.reporter.notify(failure, kind, text, view);
+    if (kind) await this.reporter.notify(failure, kind, text, view, reason);
   }
+}
+
+/** The wait after the n-th throttled answer: doubling from the base up to the cap, with equal jitter. */
+export function throttleDelaySeconds(
+  count: number,
+  settings: Pick<ServiceDeps['settings'], 'throttleBaseDelaySeconds' | 'throttleMaxDelaySeconds'>,
+  random: () => number,
+): number {
+  const ceiling = Math.min(settings.throttleMaxDelaySeconds, settings.throttleBaseDelaySeconds * 2 ** Math.min(count, 20));
+  return Math.max(1, Math.round(ceiling / 2 + (random() * ceiling) / 2));
 }
 
 /** Says why a claim that ends without our retry still counts, when it does. */
 function withSlotNote(detail: string, keepSlot: boolean): string {
-  return keepSlot ? `${detail} (a crashed earlier holder may have retried; its slot stays counted)` : detail;
+  return keepSlot ? `${detail} (an earlier call may have retried; its slot stays counted)` : detail;
 }

@@ -10,8 +10,17 @@ export interface ServiceSettings {
   readonly scheduledGraceSeconds: number;
   /** Wait before trying again when CodePipeline answers Conflict or the concurrency limit. */
   readonly busyRetryDelaySeconds: number;
-  /** Give up after this many busy answers for one claim. */
+  /** Give up after this many busy (or unclear) answers for one claim. */
   readonly maxBusyRetries: number;
+  /** The first wait after a throttled call; it doubles with each further one, up to the maximum. */
+  readonly throttleBaseDelaySeconds: number;
+  readonly throttleMaxDelaySeconds: number;
+  /** Give up (and say so) after this many throttled waits for one failure. */
+  readonly maxThrottleDeferrals: number;
+  /** After an unclear answer that the live state does not settle, look again this much later. */
+  readonly ambiguousRecheckSeconds: number;
+  /** How long the stage's own onFailure retry gets to run before our policy applies. */
+  readonly nativeRetryWaitSeconds: number;
 }
 
 export const DEFAULT_SETTINGS: ServiceSettings = {
@@ -19,6 +28,11 @@ export const DEFAULT_SETTINGS: ServiceSettings = {
   scheduledGraceSeconds: 300,
   busyRetryDelaySeconds: 60,
   maxBusyRetries: 10,
+  throttleBaseDelaySeconds: 2,
+  throttleMaxDelaySeconds: 300,
+  maxThrottleDeferrals: 40,
+  ambiguousRecheckSeconds: 30,
+  nativeRetryWaitSeconds: 300,
 };
 
 /** Everything the service needs, as ports: the handler builds the real ones, tests hand in fakes. */
@@ -45,7 +59,7 @@ export interface Result {
   readonly attempt?: number;
 }
 
-export function keyOf(failure: StageFailure): LedgerKey {
+export function keyOf(failure: Pick<StageFailure, 'pipeline' | 'stage' | 'executionId'>): LedgerKey {
   return { pipeline: failure.pipeline, stage: failure.stage, executionId: failure.executionId };
 }
 

@@ -1,18 +1,31 @@
 import { MetricName } from '../../contract';
 import { Outcome, SkipReason } from '../domain/reasons';
-import { ActionStatus, type StageFailure, type StageView } from '../domain/types';
+import { ActionStatus, type ReportedFailure, type StageView } from '../domain/types';
 import { type Logger, type MetricsPort, NoticeKind, type NotifierPort } from '../ports';
 import type { Result } from './deps';
 
 /** The skip and abandon reasons that operators are told about, and how. */
 const NOTIFY_ON: Partial<Record<SkipReason, NoticeKind>> = {
   [SkipReason.MaxRetries]: NoticeKind.Exhausted,
+  [SkipReason.RetryWindowPassed]: NoticeKind.GaveUp,
+  [SkipReason.BusyTooLong]: NoticeKind.GaveUp,
+  [SkipReason.ThrottledTooLong]: NoticeKind.GaveUp,
   [SkipReason.NeverRetryRule]: NoticeKind.NotRetryable,
   [SkipReason.NoRetryRuleMatch]: NoticeKind.NotRetryable,
   [SkipReason.NotRetryable]: NoticeKind.NotRetryable,
   [SkipReason.BudgetExhausted]: NoticeKind.CircuitOpen,
   [SkipReason.PermanentError]: NoticeKind.RetryFailed,
 };
+
+/** Reasons we stop retrying a failure that needed a retry: each is a give-up, counted and told. */
+const GIVE_UPS: readonly SkipReason[] = [
+  SkipReason.MaxRetries,
+  SkipReason.RetryWindowPassed,
+  SkipReason.BusyTooLong,
+  SkipReason.ThrottledTooLong,
+  SkipReason.BudgetExhausted,
+  SkipReason.PermanentError,
+];
 
 const COUNTED_AS_SKIPS: readonly Outcome[] = [Outcome.Skipped, Outcome.Abandoned, Outcome.Observed, Outcome.Failed];
 
@@ -35,7 +48,13 @@ export class Reporter {
   }
 
   /** One decision log line and its metrics; returns the delivery's result. */
-  public decision(failure: StageFailure, attempt: number | undefined, outcome: Outcome, reason: string, opts: ReportOptions = {}): Result {
+  public decision(
+    failure: ReportedFailure,
+    attempt: number | undefined,
+    outcome: Outcome,
+    reason: string,
+    opts: ReportOptions = {},
+  ): Result {
     this.count(failure, outcome, attempt, opts.code);
     this.deps.logger.log(opts.level ?? 'info', 'decision', {
       pipeline: failure.pipeline,
@@ -49,8 +68,25 @@ export class Reporter {
     return { outcome, reason, ...(attempt !== undefined ? { attempt } : {}) };
   }
 
-  /** Best effort: a notification that cannot be sent is logged, never a reason to fail the event. */
-  public async notify(failure: StageFailure, kind: NoticeKind, reason: string, view: StageView | undefined): Promise<void> {
+  /** Counts that handling waited for throttling (or our own pacing). */
+  public throttled(failure: ReportedFailure): void {
+    this.deps.metrics.count(MetricName.RetryThrottled, failure.pipeline, {}, { stage: failure.stage });
+  }
+
+  /**
+   * Best effort: a notification that cannot be sent is logged, never a reason to fail the event.
+   * A give-up is counted too (RetryGaveUp), so a dashboard sees what operators were told.
+   */
+  public async notify(
+    failure: ReportedFailure,
+    kind: NoticeKind,
+    reason: string,
+    view: StageView | undefined,
+    code?: SkipReason,
+  ): Promise<void> {
+    if (code && GIVE_UPS.includes(code)) {
+      this.deps.metrics.count(MetricName.RetryGaveUp, failure.pipeline, { Reason: code }, { stage: failure.stage });
+    }
     try {
       await this.deps.notifier.notify({
         kind,
@@ -66,7 +102,7 @@ export class Reporter {
     }
   }
 
-  private count(failure: StageFailure, outcome: Outcome, attempt: number | undefined, code: SkipReason | undefined): void {
+  private count(failure: ReportedFailure, outcome: Outcome, attempt: number | undefined, code: SkipReason | undefined): void {
     const m = this.deps.metrics;
     if (outcome === Outcome.Retried || outcome === Outcome.Recovered) {
       const name = outcome === Outcome.Retried ? MetricName.RetryAttempted : MetricName.RetryRecovered;

@@ -1,17 +1,36 @@
-import { decide } from '../domain/decision';
+import { type Decision, decide } from '../domain/decision';
+import { ThrottledError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
 import { type Claim, ClaimStatus, isStale, TERMINAL_STATUSES } from '../domain/ledger';
 import { PolicyMode, type RetryPolicy, resolvePolicy } from '../domain/policy';
 import { Outcome, SkipReason } from '../domain/reasons';
-import { failureFingerprint, type StageFailure, type StageView } from '../domain/types';
-import { ClaimHandler } from './claims';
+import {
+  FALLBACK_OCCURRENCE_BASE,
+  failureFingerprint,
+  fallbackOccurrence,
+  type ReportedFailure,
+  type StageFailure,
+  type StageView,
+} from '../domain/types';
+import { ClaimHandler, throttleDelaySeconds } from './claims';
 import { addSeconds, keyOf, type Result, type ServiceDeps } from './deps';
 import { Reporter } from './reporting';
 
+/** How a failure comes back from the delay queue when its handling had to wait. */
+export interface FailureOptions {
+  /** Waits so far for throttling: the next one is longer. */
+  readonly deferrals?: number;
+  /** The bounded wait for the stage's own onFailure retry is over. */
+  readonly nativeWaitOver?: boolean;
+  /** The failed actions when the wait began: if they changed, the failure has moved on. */
+  readonly fingerprint?: string;
+}
+
 /**
  * Orchestrates one failure: re-check the live state, decide, claim in the ledger, then retry now
- * or hand the claim to the delay queue. Faults (DynamoDB, SQS, CodePipeline throttling) escape
- * as TransientFaultError so the event is kept by Lambda's retry.
+ * or hand the claim to the delay queue. Throttling never spends Lambda's retries: the work waits
+ * in the delay queue and comes back. Other faults (DynamoDB, SQS) escape as TransientFaultError
+ * so the event is kept by Lambda's retry.
  */
 export class RetryService {
   private readonly reporter: Reporter;
@@ -22,31 +41,58 @@ export class RetryService {
     this.claims = new ClaimHandler(deps, this.reporter);
   }
 
-  public async handleFailure(failure: StageFailure): Promise<Result> {
+  public async handleFailure(reported: ReportedFailure, options: FailureOptions = {}): Promise<Result> {
+    try {
+      return await this.decideFailure(reported, options);
+    } catch (error) {
+      if (error instanceof ThrottledError) return this.deferEvent(reported, options, error);
+      throw error;
+    }
+  }
+
+  private async decideFailure(reported: ReportedFailure, options: FailureOptions): Promise<Result> {
     const { pipelines, policies, ledger, clock, settings } = this.deps;
     // Policies first (cached on a warm instance), then the live state and, only when the policy
     // needs its history (backoff, retry window, counting others' retries), the ledger record.
     // Otherwise the conditional claim alone settles duplicates and limits: one call fewer.
-    const context = await policies.load(failure.pipeline, failure.stage);
+    const context = await policies.load(reported.pipeline, reported.stage);
     const resolved = resolvePolicy(context.layers);
     const { policy } = resolved;
-    const [lookup, recorded] = await Promise.all([
-      pipelines.getStage(failure.pipeline, failure.stage),
-      needsLedgerHistory(policy) ? ledger.view(keyOf(failure), failure.occurrence) : Promise.resolve(undefined),
+    const history = needsLedgerHistory(policy);
+    const [lookup, early] = await Promise.all([
+      pipelines.getStage(reported.pipeline, reported.stage, reported.executionId),
+      history && reported.occurrence !== undefined ? ledger.view(keyOf(reported), reported.occurrence) : Promise.resolve(undefined),
     ]);
     const now = clock();
     for (const problem of context.problems) this.deps.logger.log('warn', 'ignoring invalid policy field', { problem });
-
+    const view = lookup.kind === 'found' ? lookup.view : undefined;
+    // An event without an attempt number is named by its failed actions.
+    const failure: StageFailure = {
+      ...reported,
+      occurrence: reported.occurrence ?? (view ? fallbackOccurrence(view) : FALLBACK_OCCURRENCE_BASE),
+    };
     if (lookup.kind === 'no-pipeline') {
       return this.claims.skip(failure, SkipReason.PipelineNotFound, `pipeline ${failure.pipeline} does not exist`, now);
     }
-    const view = lookup.kind === 'found' ? lookup.view : undefined;
+    const recorded = early ?? (history ? await ledger.view(keyOf(failure), failure.occurrence) : undefined);
     // This failure already has a claim: a duplicate delivery, or a takeover after a crash.
     if (recorded?.claim) return this.handleExistingClaim(failure, recorded.claim, view, now, policy);
+    if (options.fingerprint !== undefined && view && failureFingerprint(view) !== options.fingerprint) {
+      return this.claims.skip(failure, SkipReason.StageChanged, 'the failed actions changed while this failure waited', now, view);
+    }
     const snapshot = recorded?.snapshot ?? { retries: 0, firstFailureAt: undefined };
 
-    const decision = decide(failure, view, resolved, { paused: context.paused, ledger: snapshot, random: this.deps.random }, now);
-    if (decision.kind === 'skip') return this.claims.skip(failure, decision.reason, decision.detail, now, view);
+    const decision = decide(
+      failure,
+      view,
+      resolved,
+      { paused: context.paused, ledger: snapshot, random: this.deps.random, nativeWaitOver: options.nativeWaitOver === true },
+      now,
+    );
+    if (decision.kind === 'skip') {
+      if (decision.reason === SkipReason.NativeRetryPending && view) return this.waitForNativeRetry(failure, view, decision.detail, now);
+      return this.claims.skip(failure, decision.reason, decision.detail, now, view);
+    }
     if (policy.mode === PolicyMode.Observe) {
       const would = decision.kind === 'retry-now' ? 'now' : `at ${decision.at.toISOString()}`;
       const detail = `would retry ${decision.retryMode} ${would} (${decision.reason})`;
@@ -66,6 +112,7 @@ export class RetryService {
       fingerprint: view ? failureFingerprint(view) : '',
       maxRetries: decision.allowedRetries,
       ...(recorded ? { expectedRetries: recorded.snapshot.retries } : {}),
+      manualBefore: view?.retryMetadata?.manual ?? 0,
       failedAt: failure.failedAt,
       now,
     });
@@ -86,7 +133,7 @@ export class RetryService {
     }
   }
 
-  /** A delay-queue message: chain if not yet due, else re-check the state and retry. */
+  /** A delay-queue message: chain if not yet due, else handle the waiting failure or claim. */
   public async handleDelayed(message: DelayedRetryMessage): Promise<Result> {
     const { failure } = message;
     const now = this.deps.clock();
@@ -95,16 +142,24 @@ export class RetryService {
       await this.deps.delays.send(message, remaining);
       return this.reporter.decision(failure, undefined, Outcome.Waiting, `due at ${message.dueAt.toISOString()}, ${remaining}s left`);
     }
-    const claim = await this.deps.ledger.get(keyOf(failure), failure.occurrence);
+    if (message.kind === 'event') {
+      const { deferrals, nativeWaitOver, fingerprint } = message;
+      return this.handleFailure(failure, { deferrals, nativeWaitOver, fingerprint });
+    }
+    return this.handleDueClaim(message.failure, now);
+  }
+
+  /** A claimed retry's time has come: take the claim, re-check, re-evaluate the policy, retry. */
+  private async handleDueClaim(failure: StageFailure, now: Date): Promise<Result> {
+    const { ledger, pipelines, policies } = this.deps;
+    const { snapshot, claim } = await ledger.view(keyOf(failure), failure.occurrence);
     if (!claim) {
       return this.reporter.decision(failure, undefined, Outcome.Skipped, `${SkipReason.NoClaim}: no claim in the ledger for this message`, {
         level: 'warn',
         code: SkipReason.NoClaim,
       });
     }
-    if (TERMINAL_STATUSES.includes(claim.status)) {
-      return this.duplicate(failure, claim, `claim is already ${claim.status}`);
-    }
+    if (TERMINAL_STATUSES.includes(claim.status)) return this.duplicate(failure, claim, `claim is already ${claim.status}`);
     if (claim.status === ClaimStatus.Scheduled && Date.parse(claim.dueAt) > now.getTime()) {
       // The claim was rescheduled after this message was sent; a newer message carries it.
       return this.duplicate(failure, claim, `rescheduled to ${claim.dueAt}`);
@@ -113,14 +168,22 @@ export class RetryService {
 
     const held = await this.claims.acquire(failure, claim, now);
     if (!held) return this.duplicate(failure, claim, 'another instance took the claim');
-    const [lookup, context] = await Promise.all([
-      this.deps.pipelines.getStage(failure.pipeline, failure.stage),
-      this.deps.policies.load(failure.pipeline, failure.stage),
-    ]);
-    const uncertain = claim.status === ClaimStatus.Retrying;
-    const { policy } = resolvePolicy(context.layers);
+    const takeover = claim.status === ClaimStatus.Retrying;
+    let lookup: Awaited<ReturnType<typeof pipelines.getStage>>;
+    let context: Awaited<ReturnType<typeof policies.load>>;
+    try {
+      [lookup, context] = await Promise.all([
+        pipelines.getStage(failure.pipeline, failure.stage, failure.executionId),
+        policies.load(failure.pipeline, failure.stage),
+      ]);
+    } catch (error) {
+      if (error instanceof ThrottledError) return this.claims.throttledRead(failure, held, error);
+      throw error;
+    }
+    const uncertain = takeover || held.uncertain;
+    const resolved = resolvePolicy(context.layers);
     if (context.paused) return this.claims.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited', uncertain);
-    if (policy.mode === PolicyMode.Observe) {
+    if (resolved.policy.mode === PolicyMode.Observe) {
       return this.claims.abandon(
         failure,
         held,
@@ -130,11 +193,27 @@ export class RetryService {
       );
     }
     const view = lookup.kind === 'found' ? lookup.view : undefined;
-    return this.claims.retry(failure, held, view, policy, undefined, uncertain);
+    // The whole policy again, as it is now: a lower maxRetries, a new rule or a longer cooldown
+    // set during the wait applies to this retry. The wait is judged at its shortest (no jitter).
+    const decision: Decision | undefined = view
+      ? decide(
+          failure,
+          view,
+          resolved,
+          {
+            paused: false,
+            ledger: { retries: held.attempt - 1, firstFailureAt: snapshot.firstFailureAt },
+            random: () => 0,
+            nativeWaitOver: true,
+          },
+          now,
+        )
+      : undefined;
+    return this.claims.retry(failure, held, view, resolved.policy, decision, takeover);
   }
 
   /** A stage SUCCEEDED: if our retries got it there, record the recovery (once) and count it. */
-  public async handleSuccess(failure: StageFailure): Promise<Result | undefined> {
+  public async handleSuccess(failure: ReportedFailure): Promise<Result | undefined> {
     const now = this.deps.clock();
     const retries = await this.deps.ledger.recordRecovery(keyOf(failure), now);
     if (retries === undefined) return undefined;
@@ -157,8 +236,8 @@ export class RetryService {
       return this.duplicate(failure, claim, `this failure was already handled (${claim.status})`);
     }
     if (isStale(claim, now)) {
-      // The holder died (or its delay message was lost): take over, and retry only if the
-      // failed actions are still the ones it claimed, i.e. its retry never happened.
+      // The holder died (or its delay message was lost): take over; the live state says whether
+      // its retry happened, and the fingerprint whether the failure is still the one it claimed.
       const held = await this.claims.acquire(failure, claim, now);
       if (held) return this.claims.retry(failure, held, view, policy, undefined, claim.status === ClaimStatus.Retrying);
       return this.duplicate(failure, claim, 'another instance took the claim');
@@ -167,11 +246,60 @@ export class RetryService {
     return this.claims.deferCheck(failure, claim, now);
   }
 
+  /**
+   * The stage's own onFailure retry goes first, but only for so long: its conditions may keep it
+   * from ever running. The failure comes back after the wait, and the policy applies then unless
+   * the stage moved on (the failed actions changed, or it runs again).
+   */
+  private async waitForNativeRetry(failure: StageFailure, view: StageView, detail: string, now: Date): Promise<Result> {
+    const wait = this.deps.settings.nativeRetryWaitSeconds;
+    const dueAt = addSeconds(now, wait);
+    await this.deps.delays.send({ v: 1, kind: 'event', failure, dueAt, nativeWaitOver: true, fingerprint: failureFingerprint(view) }, wait);
+    return this.claims.skip(
+      failure,
+      SkipReason.NativeRetryPending,
+      `${detail}; the policy applies if it has not run by ${dueAt.toISOString()}`,
+      now,
+      view,
+    );
+  }
+
+  /**
+   * CodePipeline throttled us (or our pacing held back) before anything was claimed: the failure
+   * waits in the delay queue, longer each time and spread by jitter, and comes back. Lambda's
+   * retries stay for real faults. After too many waits we give up and say so.
+   */
+  private async deferEvent(reported: ReportedFailure, options: FailureOptions, error: ThrottledError): Promise<Result> {
+    const now = this.deps.clock();
+    const deferrals = (options.deferrals ?? 0) + 1;
+    const failure = { ...reported, occurrence: reported.occurrence ?? FALLBACK_OCCURRENCE_BASE };
+    this.reporter.throttled(failure);
+    if (deferrals > this.deps.settings.maxThrottleDeferrals) {
+      return this.claims.skip(failure, SkipReason.ThrottledTooLong, `${error.message} (${deferrals - 1} waits)`, now);
+    }
+    const delay = throttleDelaySeconds(deferrals - 1, this.deps.settings, this.deps.random);
+    const dueAt = addSeconds(now, delay);
+    await this.deps.delays.send({ v: 1, kind: 'event', failure: reported, dueAt, deferrals, ...pick(options) }, delay);
+    return this.reporter.decision(
+      failure,
+      undefined,
+      Outcome.Deferred,
+      `throttled: ${error.message}; trying again at ${dueAt.toISOString()}`,
+    );
+  }
+
   private duplicate(failure: StageFailure, claim: Claim, detail: string): Result {
     return this.reporter.decision(failure, claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: ${detail}`, {
       code: SkipReason.Duplicate,
     });
   }
+}
+
+function pick(options: FailureOptions): Pick<FailureOptions, 'nativeWaitOver' | 'fingerprint'> {
+  return {
+    ...(options.nativeWaitOver ? { nativeWaitOver: true } : {}),
+    ...(options.fingerprint !== undefined ? { fingerprint: options.fingerprint } : {}),
+  };
 }
 
 /** Policies whose decision depends on the stage execution's history in the ledger. */

@@ -6,16 +6,30 @@ import { PipelineWorld, ServiceError } from './world';
 /**
  * A local CodePipeline that speaks the service's AWS JSON 1.1 wire protocol
  * (POST /, X-Amz-Target: CodePipeline_20150709.<Operation>) and follows its state rules for
- * the operations we use: GetPipelineState, GetPipeline, RetryStageExecution. Tests drive
- * pipelines through failures and retries (the scenario controls of PipelineWorld) and can inject
- * faults per operation.
+ * the operations we use: GetPipelineState, GetPipeline, GetPipelineExecution,
+ * ListActionExecutions and RetryStageExecution. Tests drive pipelines through failures and
+ * retries (the scenario controls of PipelineWorld) and give it the service's faults: throttling
+ * (injected, or an account-wide request rate), 5xx, latency, a dropped connection, and a call
+ * that takes effect but whose answer is lost (a 500 or a cut connection after acceptance).
  */
 
 export type Fault =
   | { readonly kind: 'throttle' }
   | { readonly kind: 'server-error' }
   | { readonly kind: 'exception'; readonly name: string; readonly message?: string }
-  | { readonly kind: 'latency'; readonly ms: number };
+  | { readonly kind: 'latency'; readonly ms: number }
+  /** The connection is cut before the call is read: it never took effect. */
+  | { readonly kind: 'reset' }
+  /** The call takes effect, then the answer is an HTTP 500. */
+  | { readonly kind: 'accepted-then-500' }
+  /** The call takes effect, then the connection is cut before any answer. */
+  | { readonly kind: 'accepted-then-reset' };
+
+/** An account-wide request rate: a token bucket shared by every caller, on the emulator's clock. */
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly burst: number;
+}
 
 export interface RecordedCall {
   readonly operation: string;
@@ -26,6 +40,8 @@ export interface RecordedCall {
   readonly at: number;
   /** For an accepted RetryStageExecution: the messages of the actions it re-ran. */
   readonly retriedFailures?: readonly string[];
+  /** The call took effect but its answer was lost this way. */
+  readonly lostReply?: '500' | 'reset';
 }
 
 const NAME = /^[A-Za-z0-9.@\-_]{1,100}$/;
@@ -52,6 +68,19 @@ export class CodePipelineEmulator extends PipelineWorld {
    * `random` (seed it for repeatable runs). Latency faults delay, the others fail the call.
    */
   public chaos: { rate: number; faults: readonly Fault[]; random: () => number } | undefined;
+  /** What a RetryStageExecution meets while a retry of the stage runs: the service answers either. */
+  public retryWhileRunning: 'conflict' | 'not-retryable' = 'conflict';
+  private limit: { readonly rate: RateLimit; tokens: number; at: number } | undefined;
+
+  /** Every operation shares this request rate from now on (undefined: no limit); ThrottlingException beyond it. */
+  public setRateLimit(rate: RateLimit | undefined): void {
+    this.limit = rate ? { rate, tokens: rate.burst, at: this.now() } : undefined;
+  }
+
+  /** Calls answered with ThrottlingException, injected or by the rate limit. */
+  public get throttled(): number {
+    return this.calls.filter((c) => c.error === 'ThrottlingException').length;
+  }
 
   public start(): Promise<string> {
     return this.wire.start();
@@ -65,11 +94,14 @@ export class CodePipelineEmulator extends PipelineWorld {
     return this.wire.endpoint;
   }
 
-  /** Clears pipelines, faults and recorded calls between tests. */
+  /** Clears pipelines, faults, limits and recorded calls between tests. */
   public reset(): void {
     this.pipelines.clear();
     this.faults.clear();
     this.calls.length = 0;
+    this.limit = undefined;
+    this.chaos = undefined;
+    this.retryWhileRunning = 'conflict';
   }
 
   /** The next call to `operation` (or the next `times` calls) meets this fault. */
@@ -103,10 +135,28 @@ export class CodePipelineEmulator extends PipelineWorld {
       } catch {
         throw new ServiceError('SerializationException', 'body is not JSON');
       }
-      await this.applyFault(operation);
+      this.takeToken();
+      const fault = await this.applyFault(operation);
+      if (fault === 'reset') {
+        this.calls.push({ operation, input, status: 0, error: 'ConnectionReset', at: this.now() });
+        req.socket.destroy();
+        return;
+      }
       const retriedFailures = operation === 'RetryStageExecution' ? this.failureMessages(input) : undefined;
       const output = this.dispatch(operation, input);
-      this.calls.push({ operation, input, status: 200, at: this.now(), ...(retriedFailures ? { retriedFailures } : {}) });
+      const accepted = { operation, input, status: 200, at: this.now(), ...(retriedFailures ? { retriedFailures } : {}) };
+      if (fault === 'accepted-then-reset') {
+        // Took effect; the answer never leaves.
+        this.calls.push({ ...accepted, lostReply: 'reset' });
+        req.socket.destroy();
+        return;
+      }
+      if (fault === 'accepted-then-500') {
+        this.calls.push({ ...accepted, lostReply: '500' });
+        this.send(res, 500, { __type: 'InternalFailure', message: 'We encountered an internal error. Please try again.' });
+        return;
+      }
+      this.calls.push(accepted);
       this.send(res, 200, output);
     } catch (error) {
       const e = error instanceof ServiceError ? error : new ServiceError('InternalFailure', String(error), 500);
@@ -119,16 +169,32 @@ export class CodePipelineEmulator extends PipelineWorld {
     LoopbackServer.sendJson(res, status, 'application/x-amz-json-1.1', body, randomUUID());
   }
 
-  private async applyFault(operation: string): Promise<void> {
+  /** The account-wide bucket: refilled at the rate since the last call, one token per call. */
+  private takeToken(): void {
+    const limit = this.limit;
+    if (!limit) return;
+    const now = this.now();
+    limit.tokens = Math.min(limit.rate.burst, limit.tokens + ((now - limit.at) / 1000) * limit.rate.perSecond);
+    limit.at = now;
+    if (limit.tokens < 1) throw new ServiceError('ThrottlingException', 'Rate exceeded');
+    limit.tokens -= 1;
+  }
+
+  /** Applies the next fault for `operation`; returns the ones that act after the call is read. */
+  private async applyFault(operation: string): Promise<'reset' | 'accepted-then-500' | 'accepted-then-reset' | undefined> {
     let fault = this.faults.get(operation)?.shift();
     if (!fault && this.chaos && this.chaos.random() < this.chaos.rate) {
       fault = this.chaos.faults[Math.floor(this.chaos.random() * this.chaos.faults.length)];
     }
-    if (!fault) return;
+    if (!fault) return undefined;
     switch (fault.kind) {
+      case 'reset':
+      case 'accepted-then-500':
+      case 'accepted-then-reset':
+        return fault.kind;
       case 'latency':
         await new Promise((resolve) => setTimeout(resolve, fault.ms));
-        return;
+        return undefined;
       case 'throttle':
         throw new ServiceError('ThrottlingException', 'Rate exceeded');
       case 'server-error':
@@ -146,6 +212,10 @@ export class CodePipelineEmulator extends PipelineWorld {
         return this.getPipeline(input);
       case 'RetryStageExecution':
         return this.retryStageExecution(input);
+      case 'GetPipelineExecution':
+        return this.getPipelineExecution(input);
+      case 'ListActionExecutions':
+        return this.listActionExecutions(input);
       default:
         throw new ServiceError('UnknownOperationException', `operation ${operation} is not supported by the emulator`);
     }
@@ -208,7 +278,7 @@ export class CodePipelineEmulator extends PipelineWorld {
         roleArn: `arn:aws:iam::${this.account}:role/pipeline`,
         version: p.version,
         pipelineType: 'V2',
-        executionMode: 'SUPERSEDED',
+        executionMode: p.definition.executionMode ?? 'SUPERSEDED',
         stages: p.definition.stages.map((stage) => ({
           name: stage.name,
           actions: stage.actions.map((a) => ({
@@ -256,24 +326,29 @@ export class CodePipelineEmulator extends PipelineWorld {
     if (!p.executions.has(executionId)) {
       throw new ServiceError('PipelineExecutionNotFoundException', `Execution ${executionId} not found`);
     }
-    const run = this.latestRun(p, stageName);
+    // In PARALLEL mode every execution's run of the stage is its own; otherwise only the latest counts.
+    const parallel = p.definition.executionMode === 'PARALLEL';
+    const run = parallel ? this.slot(p, stageName).runs.get(executionId) : this.latestRun(p, stageName);
     if (!run || run.executionId !== executionId) {
+      if (parallel) throw new ServiceError('StageNotRetryableException', `Execution ${executionId} has not run stage ${stageName}`);
       throw new ServiceError(
         'NotLatestPipelineExecutionException',
         `Execution ${executionId} is not the latest execution of stage ${stageName}`,
       );
     }
     if (run.retryRunning && run.status === 'InProgress') {
-      throw new ServiceError('ConflictException', `A retry of stage ${stageName} is already in progress`);
+      const message = `A retry of stage ${stageName} is already in progress`;
+      throw new ServiceError(this.retryWhileRunning === 'conflict' ? 'ConflictException' : 'StageNotRetryableException', message);
     }
-    if (run.status !== 'Failed') {
+    // The user guide: the actions of a stage in a Stopped execution can be retried too.
+    if (run.status !== 'Failed' && run.status !== 'Stopped') {
       throw new ServiceError('StageNotRetryableException', `Stage ${stageName} is ${run.status ?? 'not started'}, not Failed`);
     }
     const actions = [...run.actions.values()];
     if (actions.some((a) => a.status === 'InProgress')) {
       throw new ServiceError('StageNotRetryableException', `Stage ${stageName} has actions in progress`);
     }
-    if (!actions.some((a) => a.status === 'Failed')) {
+    if (!actions.some((a) => a.status === 'Failed' || a.status === 'Abandoned')) {
       throw new ServiceError('StageNotRetryableException', `Stage ${stageName} has no failed actions`);
     }
     if (run.failedAtVersion !== p.version) {
@@ -281,6 +356,65 @@ export class CodePipelineEmulator extends PipelineWorld {
     }
     this.startRetry(p, run, retryMode);
     return { pipelineExecutionId: executionId };
+  }
+
+  private getPipelineExecution(input: Record<string, unknown>): unknown {
+    const p = this.lookup(this.requireName(input.pipelineName, 'pipelineName'));
+    const executionId = String(input.pipelineExecutionId ?? '');
+    const execution = p.executions.get(executionId);
+    if (!execution) throw new ServiceError('PipelineExecutionNotFoundException', `Execution ${executionId} not found`);
+    return {
+      pipelineExecution: {
+        pipelineName: p.definition.name,
+        pipelineVersion: p.version,
+        pipelineExecutionId: executionId,
+        status: execution.status,
+        executionMode: p.definition.executionMode ?? 'SUPERSEDED',
+        trigger: { triggerType: 'StartPipelineExecution' },
+      },
+    };
+  }
+
+  /** Every action run of one execution (filter.pipelineExecutionId), newest first, as the service lists them. */
+  private listActionExecutions(input: Record<string, unknown>): unknown {
+    const p = this.lookup(this.requireName(input.pipelineName, 'pipelineName'));
+    const executionId = String((input.filter as { pipelineExecutionId?: unknown } | undefined)?.pipelineExecutionId ?? '');
+    if (!p.executions.has(executionId)) throw new ServiceError('PipelineExecutionNotFoundException', `Execution ${executionId} not found`);
+    const details = p.definition.stages.flatMap((stage) => {
+      const run = this.slot(p, stage.name).runs.get(executionId);
+      if (!run) return [];
+      const current = [...run.actions.entries()].map(([name, a]) => ({ ...a, name }));
+      return [...run.history, ...current].map((a) => {
+        const definition = stage.actions.find((d) => d.name === a.name);
+        return {
+          pipelineExecutionId: executionId,
+          actionExecutionId: a.actionExecutionId,
+          pipelineVersion: p.version,
+          stageName: stage.name,
+          actionName: a.name,
+          startTime: a.startTime,
+          lastUpdateTime: a.lastStatusChange,
+          status: a.status,
+          input: {
+            actionTypeId: {
+              category: definition?.category,
+              owner: definition?.owner ?? 'AWS',
+              provider: definition?.provider,
+              version: '1',
+            },
+            configuration: definition?.configuration ?? {},
+          },
+          output: {
+            executionResult: {
+              ...(a.message ? { externalExecutionSummary: a.message } : {}),
+              ...(a.errorCode ? { errorDetails: { code: a.errorCode, message: a.message } } : {}),
+            },
+          },
+        };
+      });
+    });
+    details.sort((a, b) => b.startTime - a.startTime);
+    return { actionExecutionDetails: details };
   }
 
   // ---- helpers ------------------------------------------------------------------------------

@@ -24,9 +24,13 @@ export interface StageDefinition {
   readonly onFailure?: { readonly result: 'RETRY' | 'ROLLBACK' | 'FAIL'; readonly retryMode?: 'FAILED_ACTIONS' | 'ALL_ACTIONS' };
 }
 
+export type ExecutionMode = 'SUPERSEDED' | 'QUEUED' | 'PARALLEL';
+
 export interface PipelineDefinition {
   readonly name: string;
   readonly stages: readonly StageDefinition[];
+  /** How executions share the pipeline. In PARALLEL mode they run side by side, each retryable on its own. */
+  readonly executionMode?: ExecutionMode;
 }
 
 export type StageStatus = 'InProgress' | 'Failed' | 'Succeeded' | 'Stopped' | 'Stopping' | 'Cancelled';
@@ -38,7 +42,18 @@ export interface ActionRun {
   actionExecutionId: string;
   errorCode?: string;
   message?: string;
+  /** Epoch seconds. */
+  startTime: number;
   lastStatusChange: number;
+}
+
+export type ExecutionStatus = 'InProgress' | 'Failed' | 'Succeeded' | 'Stopped' | 'Superseded';
+
+export interface ExecutionModel {
+  /** Grows with every stage retry: the events' pipeline-execution-attempt. */
+  attempt: number;
+  status: ExecutionStatus;
+  readonly startTime: number;
 }
 
 /** One execution's run through one stage. */
@@ -46,6 +61,8 @@ export interface StageRun {
   readonly executionId: string;
   status?: StageStatus;
   readonly actions: Map<string, ActionRun>;
+  /** Earlier runs of this stage's actions in this execution, oldest first (ListActionExecutions). */
+  readonly history: (ActionRun & { readonly name: string })[];
   /** Pipeline version when the stage last failed: a retry after a structure change is refused. */
   failedAtVersion?: number;
   retryRunning: boolean;
@@ -64,8 +81,7 @@ export interface PipelineModel {
   updated: number;
   /** Stage name → the execution that entered it last, and each execution's run of it. */
   readonly stages: Map<string, { latest?: string; readonly runs: Map<string, StageRun> }>;
-  /** Execution id → attempt number (grows with every stage retry). */
-  readonly executions: Map<string, number>;
+  readonly executions: Map<string, ExecutionModel>;
 }
 
 /** A refusal the service answers with: HTTP status and exception name. */
@@ -110,7 +126,7 @@ export class PipelineWorld {
   /** Starts a new execution: every stage before `stage` succeeded, `stage` fails. Returns its id. */
   public failNewExecution(pipeline: string, stage: string, failedActions: readonly string[], error: ErrorDetails = {}): string {
     const executionId = randomUUID();
-    this.model(pipeline).executions.set(executionId, 1);
+    this.model(pipeline).executions.set(executionId, { attempt: 1, status: 'InProgress', startTime: this.seconds() });
     this.failStage(pipeline, stage, executionId, failedActions, error);
     return executionId;
   }
@@ -121,6 +137,7 @@ export class PipelineWorld {
     run.status = 'Failed';
     run.failedAtVersion = p.version;
     run.retryRunning = false;
+    this.execution(p, executionId).status = 'Failed';
     const at = this.seconds();
     for (const action of this.definitionOf(p, stage).actions) {
       const failed = failedActions.includes(action.name);
@@ -130,6 +147,7 @@ export class PipelineWorld {
       run.actions.set(action.name, {
         status: failed ? 'Failed' : 'Succeeded',
         actionExecutionId: reran ? randomUUID() : previous.actionExecutionId,
+        startTime: reran ? at : previous.startTime,
         lastStatusChange: at,
         ...(failed
           ? {
@@ -151,6 +169,8 @@ export class PipelineWorld {
   ): void {
     const { p, run } = this.enterStage(pipeline, stage, executionId);
     run.status = status;
+    this.execution(p, executionId).status =
+      status === 'Succeeded' ? 'Succeeded' : status === 'Failed' ? 'Failed' : status === 'Stopped' ? 'Stopped' : 'InProgress';
     for (const action of this.definitionOf(p, stage).actions) {
       const wanted = actionStatuses[action.name];
       if (!wanted) continue;
@@ -158,6 +178,7 @@ export class PipelineWorld {
       run.actions.set(action.name, {
         status: wanted,
         actionExecutionId: previous?.actionExecutionId ?? randomUUID(),
+        startTime: previous?.startTime ?? this.seconds(),
         lastStatusChange: this.seconds(),
       });
     }
@@ -179,13 +200,21 @@ export class PipelineWorld {
     this.startRetry(p, this.failedLatestRun(p, stage), retryMode);
   }
 
-  /** Finishes the retry that is running in `stage`: its re-run actions succeed or fail. */
-  public finishRetry(pipeline: string, stage: string, result: 'Succeeded' | 'Failed', error: ErrorDetails = {}): void {
-    const run = this.latestRun(this.model(pipeline), stage);
+  /** Finishes the retry that is running in `stage` (of the latest execution, or `executionId`'s): its re-run actions succeed or fail. */
+  public finishRetry(
+    pipeline: string,
+    stage: string,
+    result: 'Succeeded' | 'Failed',
+    error: ErrorDetails = {},
+    executionId?: string,
+  ): void {
+    const p = this.model(pipeline);
+    const run = executionId ? this.slot(p, stage).runs.get(executionId) : this.latestRun(p, stage);
     if (run?.status !== 'InProgress') throw new Error(`stage ${stage} of ${pipeline} is not running`);
     if (result === 'Succeeded') {
       run.status = 'Succeeded';
       run.retryRunning = false;
+      this.execution(p, run.executionId).status = 'Succeeded';
       for (const a of run.actions.values()) {
         if (a.status === 'InProgress') Object.assign(a, { status: 'Succeeded', errorCode: undefined, message: undefined });
       }
@@ -195,10 +224,10 @@ export class PipelineWorld {
     this.failStage(pipeline, stage, run.executionId, rerun, error);
   }
 
-  /** The EventBridge event CodePipeline would send for the stage's current failure. */
-  public stageFailedEvent(pipeline: string, stage: string, at: Date = new Date(this.now())): Record<string, unknown> {
+  /** The EventBridge event CodePipeline would send for the stage's current failure (of the latest execution, or `executionId`'s). */
+  public stageFailedEvent(pipeline: string, stage: string, at: Date = new Date(this.now()), executionId?: string): Record<string, unknown> {
     const p = this.model(pipeline);
-    const run = this.latestRun(p, stage);
+    const run = executionId ? this.slot(p, stage).runs.get(executionId) : this.latestRun(p, stage);
     if (!run) throw new Error(`stage ${stage} has not run`);
     return {
       version: '0',
@@ -216,7 +245,7 @@ export class PipelineWorld {
         stage,
         state: 'FAILED',
         version: p.version,
-        'pipeline-execution-attempt': p.executions.get(run.executionId) ?? 1,
+        'pipeline-execution-attempt': p.executions.get(run.executionId)?.attempt ?? 1,
       },
     };
   }
@@ -241,12 +270,15 @@ export class PipelineWorld {
   protected enterStage(pipeline: string, stage: string, executionId: string): { p: PipelineModel; run: StageRun } {
     const p = this.model(pipeline);
     const slot = this.slot(p, stage);
-    if (!p.executions.has(executionId)) p.executions.set(executionId, 1);
+    if (!p.executions.has(executionId)) p.executions.set(executionId, { attempt: 1, status: 'InProgress', startTime: this.seconds() });
     let run = slot.runs.get(executionId);
     if (!run) {
-      run = { executionId, actions: new Map(), retryRunning: false, manualRetries: 0, autoRetries: 0 };
+      run = { executionId, actions: new Map(), history: [], retryRunning: false, manualRetries: 0, autoRetries: 0 };
       slot.runs.set(executionId, run);
     }
+    // Outside PARALLEL mode a newer execution entering the stage supersedes one still running.
+    const previous = slot.latest && slot.latest !== executionId ? p.executions.get(slot.latest) : undefined;
+    if (previous?.status === 'InProgress' && p.definition.executionMode !== 'PARALLEL') previous.status = 'Superseded';
     slot.latest = executionId;
     return { p, run };
   }
@@ -258,12 +290,29 @@ export class PipelineWorld {
     run.manualRetries += 1;
     run.lastRetryMode = retryMode;
     run.lastRetryTrigger = 'ManualStageRetry';
-    p.executions.set(run.executionId, (p.executions.get(run.executionId) ?? 1) + 1);
-    for (const a of run.actions.values()) {
-      if (retryMode === 'ALL_ACTIONS' || a.status === 'Failed') {
-        Object.assign(a, { status: 'InProgress', actionExecutionId: randomUUID(), errorCode: undefined, message: undefined });
+    const execution = this.execution(p, run.executionId);
+    execution.attempt += 1;
+    execution.status = 'InProgress';
+    const at = this.seconds();
+    for (const [name, a] of run.actions) {
+      // A stopped stage's actions are Abandoned; a retry re-runs them as it re-runs failed ones.
+      if (retryMode === 'ALL_ACTIONS' || a.status === 'Failed' || a.status === 'Abandoned') {
+        run.history.push({ ...a, name });
+        Object.assign(a, {
+          status: 'InProgress',
+          actionExecutionId: randomUUID(),
+          errorCode: undefined,
+          message: undefined,
+          startTime: at,
+        });
       }
     }
+  }
+
+  protected execution(p: PipelineModel, executionId: string): ExecutionModel {
+    const e = p.executions.get(executionId);
+    if (!e) throw new Error(`no execution ${executionId} of ${p.definition.name}`);
+    return e;
   }
 
   protected latestRun(p: PipelineModel, stage: string): StageRun | undefined {

@@ -194,7 +194,15 @@ describe('Construct: PipelineAutoRetry', () => {
       });
       expect(cp).toEqual(
         expect.arrayContaining([
-          expect.objectContaining({ Action: ['codepipeline:GetPipelineState', 'codepipeline:GetPipeline'], Resource: arn('web-app') }),
+          expect.objectContaining({
+            Action: [
+              'codepipeline:GetPipelineState',
+              'codepipeline:GetPipeline',
+              'codepipeline:GetPipelineExecution',
+              'codepipeline:ListActionExecutions',
+            ],
+            Resource: arn('web-app'),
+          }),
           expect.objectContaining({ Action: 'codepipeline:RetryStageExecution', Resource: arn('web-app/*') }),
         ]),
       );

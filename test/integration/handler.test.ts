@@ -1,11 +1,12 @@
 import type { SQSBatchResponse } from 'aws-lambda';
+import { depsFromEnvironment } from '../../lambda/dependencies';
 import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { RetryMode } from '../../lambda/domain/types';
 import { handler } from '../../lambda/handler';
-import type { LedgerPort } from '../../lambda/ports';
 import { LogCapture, ManualClock } from '../../local/local-aws';
 import { ledgerKey, loadEvent, useLocalAws } from '../support';
+import { ledgerWith, pipelinesWith } from '../support/fakes';
 
 // Tests share the table; each uses its own pipeline names and sets its own pipeline policy.
 const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: RetryMode.FailedActions });
@@ -437,35 +438,37 @@ describe('handler: every RetryStageExecution outcome', () => {
   );
 
   it.each([
-    ['throttling', { kind: 'throttle' } as const],
-    ['a 5xx error', { kind: 'server-error' } as const],
-  ])('throws after the SDK retries on %s, and the redelivered event retries exactly once', async (_case, fault) => {
+    ['throttling', { kind: 'throttle' } as const, 'rescheduled'],
+    ['a 5xx error that did not take effect', { kind: 'server-error' } as const, 'rescheduled'],
+  ])('makes one RetryStageExecution call on %s, never a blind resend, and retries once from the queue', async (_case, fault, first) => {
     // Prepare
     const clock = new ManualClock(Date.now());
     aws.sqs.now = () => clock.current;
     const pipeline = aws.pipeline();
     const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
     const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current));
-    aws.codepipeline.injectFault('RetryStageExecution', fault, 3);
-    const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now });
+    aws.codepipeline.injectFault('RetryStageExecution', fault);
+    const logs = new LogCapture();
+    const run = aws.handler({ sink: logs.sink, clock: clock.now });
 
     // Act
-    const first = run(event);
-    await expect(first).rejects.toBeInstanceOf(TransientFaultError);
-    const attemptsMade = aws.codepipeline.calls.filter(
-      (c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === pipeline,
-    ).length;
-    clock.advance(180); // Lambda's async retry comes back after the claim's lease ran out.
     await run(event);
+    const callsAfterFirst = aws.codepipeline.calls.filter(
+      (c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === pipeline,
+    );
+    clock.advance(300);
+    const batch = aws.sqs.takeVisible();
+    if (batch) await run(batch);
     await run(event); // and a late duplicate changes nothing.
     aws.sqs.now = () => Date.now();
 
     // Assess
-    expect(attemptsMade).toBe(3);
+    expect(callsAfterFirst).toHaveLength(1);
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
     const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
     expect(record?.retries).toBe(1);
     expect(record?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retried, attempt: 1 })]);
+    expect(logs.decisions().map((d) => d.decision)).toEqual([first, 'retried', 'skipped']);
   });
 
   it('keeps counting a retry whose outcome was never recorded, so a crash cannot buy an extra retry', async () => {
@@ -477,15 +480,7 @@ describe('handler: every RetryStageExecution outcome', () => {
     const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current));
     const ledger = aws.ledgerStore();
     let failFinish = true;
-    const flakyLedger: LedgerPort = {
-      view: (k, o) => ledger.view(k, o),
-      recordRecovery: (k, n) => ledger.recordRecovery(k, n),
-      claim: (k, c) => ledger.claim(k, c),
-      get: (k, o) => ledger.get(k, o),
-      acquire: (k, c, t, l) => ledger.acquire(k, c, t, l),
-      reschedule: (k, c, t, d, l) => ledger.reschedule(k, c, t, d, l),
-      release: (k, c) => ledger.release(k, c),
-      recordSkip: (k, o, r, d, n, f) => ledger.recordSkip(k, o, r, d, n, f),
+    const flakyLedger = ledgerWith(ledger, {
       finish: async (k, c, f) => {
         if (failFinish) {
           failFinish = false;
@@ -493,7 +488,7 @@ describe('handler: every RetryStageExecution outcome', () => {
         }
         return ledger.finish(k, c, f);
       },
-    };
+    });
     const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now, ledger: flakyLedger });
     await expect(run(event)).rejects.toBeInstanceOf(TransientFaultError);
 
@@ -524,15 +519,23 @@ describe('handler: every RetryStageExecution outcome', () => {
   });
 
   it('checks back through the queue, instead of dropping it, when a redelivery finds the claim still held', async () => {
-    // Prepare
+    // Prepare: the first instance dies right before its RetryStageExecution call, holding the claim.
     const clock = new ManualClock(Date.now());
     aws.sqs.now = () => clock.current;
     const pipeline = aws.pipeline();
     aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
     const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current));
-    aws.codepipeline.injectFault('RetryStageExecution', { kind: 'server-error' }, 3);
+    const dying = aws.handler({
+      sink: new LogCapture().sink,
+      clock: clock.now,
+      pipelines: pipelinesWith(depsFromEnvironment().pipelines, {
+        retryStage: async () => {
+          throw new Error('instance died');
+        },
+      }),
+    });
+    await expect(dying(event)).rejects.toThrow('instance died');
     const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now });
-    await expect(run(event)).rejects.toBeInstanceOf(TransientFaultError);
 
     // Act: the event comes back while the (crashed) holder's lease still runs.
     clock.advance(30);

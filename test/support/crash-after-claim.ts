@@ -8,6 +8,7 @@ import { JsonLogger } from '../../lambda/adapters/json-logger';
 import { depsFromEnvironment } from '../../lambda/dependencies';
 import { createHandler } from '../../lambda/handler';
 import { RecordingMetrics } from '../../local/local-aws';
+import { ledgerWith } from './fakes';
 
 const deps = depsFromEnvironment();
 const ledger = deps.ledger;
@@ -15,22 +16,13 @@ const handler = createHandler(() => ({
   ...deps,
   logger: new JsonLogger(() => undefined),
   metrics: new RecordingMetrics(),
-  ledger: {
-    ...ledger,
-    view: (k, o) => ledger.view(k, o),
-    recordRecovery: (k, n) => ledger.recordRecovery(k, n),
-    get: (k, o) => ledger.get(k, o),
-    acquire: (k, c, t, l) => ledger.acquire(k, c, t, l),
-    reschedule: (k, c, t, d, l) => ledger.reschedule(k, c, t, d, l),
-    finish: (k, c, f) => ledger.finish(k, c, f),
-    release: (k, c) => ledger.release(k, c),
-    recordSkip: (k, o, r, d, n, f) => ledger.recordSkip(k, o, r, d, n, f),
+  ledger: ledgerWith(ledger, {
     claim: async (k, c) => {
       const result = await ledger.claim(k, c);
       if (result.kind === 'claimed') process.kill(process.pid, 'SIGKILL');
       return result;
     },
-  },
+  }),
 }));
 
 void handler(JSON.parse(process.argv[2] ?? '{}'));

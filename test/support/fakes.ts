@@ -23,6 +23,7 @@ import type {
   PipelinePort,
   PolicyContext,
   PolicyReader,
+  RescheduleWhy,
   RetryCallOutcome,
   SkipRecord,
   StageLookup,
@@ -35,7 +36,7 @@ export function failedStage(executionId: string, overrides: Partial<StageView> =
     pipelineVersion: 1,
     latestExecutionId: executionId,
     status: 'Failed',
-    nativeRetry: false,
+    onFailure: undefined,
     retryMetadata: undefined,
     actions: [
       {
@@ -123,6 +124,9 @@ export class FakeLedger implements LedgerPort {
       token: c.token,
       fingerprint: c.fingerprint,
       busyCount: 0,
+      throttleCount: 0,
+      uncertain: false,
+      ...(c.manualBefore !== undefined ? { manualBefore: c.manualBefore } : {}),
     };
     r.claims.set(c.occurrence, claim);
     r.retries += 1;
@@ -138,15 +142,28 @@ export class FakeLedger implements LedgerPort {
     return this.change(key, claim, (c) => ({ ...c, status: ClaimStatus.Retrying, token, leaseUntil: leaseUntil.toISOString() }));
   }
 
-  public async reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date): Promise<boolean> {
+  public async reschedule(
+    key: LedgerKey,
+    claim: Claim,
+    token: string,
+    dueAt: Date,
+    leaseUntil: Date,
+    why: RescheduleWhy,
+  ): Promise<boolean> {
     return this.change(key, claim, (c) => ({
       ...c,
       status: ClaimStatus.Scheduled,
       token,
       dueAt: dueAt.toISOString(),
       leaseUntil: leaseUntil.toISOString(),
-      busyCount: c.busyCount + 1,
+      busyCount: c.busyCount + (why === 'throttled' ? 0 : 1),
+      throttleCount: c.throttleCount + (why === 'throttled' ? 1 : 0),
+      uncertain: c.uncertain || why === 'uncertain',
     }));
+  }
+
+  public async makeRecoverable(key: LedgerKey, claim: Claim, now: Date): Promise<boolean> {
+    return this.change(key, claim, (c) => ({ ...c, status: ClaimStatus.Retrying, leaseUntil: now.toISOString() }));
   }
 
   public async finish(key: LedgerKey, claim: Claim, f: ClaimFinish): Promise<boolean> {
@@ -253,3 +270,18 @@ export class FakeLogger implements Logger {
     return this.lines.filter((l) => l.message === 'decision');
   }
 }
+
+/** A port that is `inner` but for the methods given: for faults and crashes at one step. */
+function portWith<T extends object>(inner: T, overrides: Partial<T>): T {
+  return new Proxy(inner, {
+    get(target, property, receiver) {
+      const own = overrides[property as keyof T];
+      if (own) return own;
+      const value = Reflect.get(target, property, receiver);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+}
+
+export const ledgerWith = (inner: LedgerPort, overrides: Partial<LedgerPort>): LedgerPort => portWith(inner, overrides);
+export const pipelinesWith = (inner: PipelinePort, overrides: Partial<PipelinePort>): PipelinePort => portWith(inner, overrides);

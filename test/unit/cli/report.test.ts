@@ -10,6 +10,8 @@ const claim = (occurrence: number, status: Claim['status'], outcome?: string): C
   claimedAt: '2026-03-01T10:00:00.000Z',
   dueAt: '2026-03-01T10:00:00.000Z',
   leaseUntil: '2026-03-01T10:02:00.000Z',
+  throttleCount: 0,
+  uncertain: false,
   token: 't',
   fingerprint: 'f',
   busyCount: 0,

@@ -39,6 +39,8 @@ describe('Function: resolveProps', () => {
       slack: undefined,
       exhaustedPerHour: 5,
       metricPipelines: ['web-app'],
+      reservedConcurrency: 10,
+      codePipelineRequestsPerSecond: 10,
       policies: [
         { scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 60, jitter: 'full' } },
         { scope: { kind: 'pipeline', pipeline: 'web-app' }, patch: { budget: { maxRetries: 10, windowSeconds: 3600 } } },

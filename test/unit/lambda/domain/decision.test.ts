@@ -36,12 +36,12 @@ const failedStage: StageView = {
   latestExecutionId: 'exec-1',
   status: 'Failed',
   actions: [action('UnitTests', 'Failed'), action('Lint', 'Succeeded')],
-  nativeRetry: false,
+  onFailure: undefined,
   retryMetadata: undefined,
 };
 
 /** The default layer: maxRetries 2, no cooldown, as most rows expect. */
-const DEFAULT_LAYER: PolicyPatch = { maxRetries: 2, cooldownSeconds: 0 };
+const DEFAULT_LAYER: PolicyPatch = { maxRetries: 2, cooldownSeconds: 0, jitter: 'none' };
 const resolved = (patch: PolicyPatch = {}, layer: 'default' | 'pipeline' = 'default') =>
   resolvePolicy(layer === 'default' ? { default: { ...DEFAULT_LAYER, ...patch } } : { default: DEFAULT_LAYER, pipeline: patch });
 const context = (extra: Partial<DecisionContext> = {}): DecisionContext => ({
@@ -78,7 +78,14 @@ describe('Function: decide', () => {
     ],
     ['no action failed', { actions: [action('UnitTests', 'Succeeded')] }, {}, {}, SkipReason.NoFailedActions],
     ['the pipeline structure changed since', { pipelineVersion: 8 }, {}, {}, SkipReason.PipelineChanged],
-    ["the stage's own onFailure retry has not run yet", { nativeRetry: true }, {}, {}, SkipReason.NativeRetryPending],
+    [
+      "the stage's own onFailure retry has not run yet",
+      { onFailure: { result: 'RETRY', conditional: false } },
+      {},
+      {},
+      SkipReason.NativeRetryPending,
+    ],
+    ["the stage's onFailure is ROLLBACK", { onFailure: { result: 'ROLLBACK', conditional: false } }, {}, {}, SkipReason.RollbackConfigured],
     ['our retries are used up', {}, {}, { ledger: { retries: 2, firstFailureAt: FAILED_AT } }, SkipReason.MaxRetries],
     [
       'native and hand-made retries count and use up the rest',
@@ -148,7 +155,18 @@ describe('Function: decide', () => {
       { overrideBuiltIns: ['stage-stopped'] },
       {},
     ],
-    ['a stage whose own onFailure retry already ran', { nativeRetry: true, retryMetadata: { automatic: 1, manual: 0 } }, {}, {}],
+    [
+      'a stage whose own onFailure retry already ran',
+      { onFailure: { result: 'RETRY', conditional: false }, retryMetadata: { automatic: 1, manual: 0 } },
+      {},
+      {},
+    ],
+    [
+      'a stage whose own retry did not come within the wait',
+      { onFailure: { result: 'RETRY', conditional: true } },
+      {},
+      { nativeWaitOver: true },
+    ],
     [
       'native retries that do not count by default',
       { retryMetadata: { automatic: 1, manual: 5 } },
@@ -237,17 +255,21 @@ describe('Function: decide', () => {
 });
 
 describe('Function: retryDelaySeconds', () => {
-  const policy = (patch: Partial<RetryPolicy>): RetryPolicy => ({ ...BUILT_IN_POLICY, ...patch });
+  const policy = (patch: Partial<RetryPolicy>): RetryPolicy => ({ ...BUILT_IN_POLICY, jitter: 'none', ...patch });
 
-  it.each<[string, Partial<RetryPolicy>, number, number]>([
-    ['a constant cooldown', { cooldownSeconds: 60 }, 3, 60],
-    ['backoff 2, first retry', { cooldownSeconds: 60, backoff: 2 }, 1, 60],
-    ['backoff 2, second retry', { cooldownSeconds: 60, backoff: 2 }, 2, 120],
-    ['backoff 2, fourth retry', { cooldownSeconds: 60, backoff: 2 }, 4, 480],
-    ['a cap', { cooldownSeconds: 60, backoff: 3, maxCooldownSeconds: 300 }, 4, 300],
-    ['no cooldown, whatever the backoff', { cooldownSeconds: 0, backoff: 5 }, 3, 0],
-    ['full jitter takes a random share', { cooldownSeconds: 100, jitter: 'full' }, 1, 25],
-  ])('computes %s', (_case, patch, attempt, expected) => {
-    expect(retryDelaySeconds(policy(patch), attempt, () => 0.25)).toBe(expected);
+  it.each<[string, Partial<RetryPolicy>, number, number, number]>([
+    ['a constant cooldown', { cooldownSeconds: 60 }, 3, 60, 0.25],
+    ['backoff 2, first retry', { cooldownSeconds: 60, backoff: 2 }, 1, 60, 0.25],
+    ['backoff 2, second retry', { cooldownSeconds: 60, backoff: 2 }, 2, 120, 0.25],
+    ['backoff 2, fourth retry', { cooldownSeconds: 60, backoff: 2 }, 4, 480, 0.25],
+    ['a cap', { cooldownSeconds: 60, backoff: 3, maxCooldownSeconds: 300 }, 4, 300, 0.25],
+    ['no cooldown, whatever the backoff', { cooldownSeconds: 0, backoff: 5 }, 3, 0, 0.25],
+    ['full jitter takes a random share', { cooldownSeconds: 100, jitter: 'full' }, 1, 25, 0.25],
+    ['spread adds a random share of up to a quarter', { cooldownSeconds: 100, jitter: 'spread' }, 1, 106, 0.25],
+    ['spread never waits less than the cooldown', { cooldownSeconds: 100, jitter: 'spread' }, 1, 100, 0],
+    ['spread is on unless a policy says otherwise', { cooldownSeconds: 60, jitter: BUILT_IN_POLICY.jitter }, 1, 64, 0.25],
+  ])('computes %s', (_case, patch, attempt, expected, random) => {
+    // Act / Assess
+    expect(retryDelaySeconds(policy(patch), attempt, () => random)).toBe(expected);
   });
 });

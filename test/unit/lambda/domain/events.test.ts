@@ -21,13 +21,24 @@ describe('Function: parseStageFailedEvent', () => {
     });
   });
 
-  it('counts an event without pipeline-execution-attempt as the first occurrence', () => {
+  it.each<[string, unknown, number | undefined]>([
+    ['a number such as 2.0', 2.0, 2],
+    ['a numeric string', '3', 3],
+    ['a numeric string such as "1.0"', '1.0', 1],
+    ['zero', 0, 0],
+    ['null, left for the service to name by the failed actions', null, undefined],
+    ['nothing, left for the service to name by the failed actions', undefined, undefined],
+  ])('reads a pipeline-execution-attempt of %s', (_case, value, occurrence) => {
     // Prepare
     const event = loadEvent('stage-failed');
-    delete event.detail['pipeline-execution-attempt'];
+    if (value === undefined) delete event.detail['pipeline-execution-attempt'];
+    else event.detail['pipeline-execution-attempt'] = value;
 
-    // Act / Assess
-    expect(parseStageFailedEvent(event).occurrence).toBe(1);
+    // Act
+    const failure = parseStageFailedEvent(event);
+
+    // Assess
+    expect(failure.occurrence).toBe(occurrence);
   });
 
   it.each([
@@ -62,9 +73,16 @@ describe('Function: parseStageFailedEvent', () => {
     [
       'detail.pipeline-execution-attempt',
       (e) => {
-        e.detail['pipeline-execution-attempt'] = 0;
+        e.detail['pipeline-execution-attempt'] = 1.5;
       },
-      'event.detail.pipeline-execution-attempt must be a positive whole number',
+      'event.detail.pipeline-execution-attempt must be a whole number of attempts, got 1.5',
+    ],
+    [
+      'detail.pipeline-execution-attempt string',
+      (e) => {
+        e.detail['pipeline-execution-attempt'] = 'first';
+      },
+      'event.detail.pipeline-execution-attempt must be a whole number of attempts, got "first"',
     ],
     [
       'time',
@@ -93,7 +111,8 @@ describe('Function: parseStageFailedEvent', () => {
 describe('Function: parseDelayedRetry', () => {
   it('reads back what serializeDelayedRetry wrote', () => {
     // Prepare
-    const message = { v: 1 as const, dueAt: new Date('2026-03-01T12:15:02Z'), failure: parseStageFailedEvent(loadEvent('stage-failed')) };
+    const failure = { ...parseStageFailedEvent(loadEvent('stage-failed')), occurrence: 1 };
+    const message = { v: 1 as const, kind: 'claim' as const, dueAt: new Date('2026-03-01T12:15:02Z'), failure };
 
     // Act / Assess
     expect(parseDelayedRetry(serializeDelayedRetry(message))).toEqual(message);

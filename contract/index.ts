@@ -17,7 +17,7 @@ export const MetricName = {
   RetriesExhausted: 'RetriesExhausted',
   RetrySkipped: 'RetrySkipped',
   BudgetExhausted: 'BudgetExhausted',
-  /** We stopped retrying a failure and told operators (dimension Reason). */
+  /** We stopped retrying a failure and told operators (the reason is in the EMF document). */
   RetryGaveUp: 'RetryGaveUp',
   /** Handling waited in the delay queue because CodePipeline throttled us or our pacing held back. */
   RetryThrottled: 'RetryThrottled',

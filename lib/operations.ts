@@ -65,6 +65,13 @@ export class AutoRetryOperations extends Construct {
         ],
         [
           new cloudwatch.GraphWidget({
+            title: 'Give-ups operators were told about, throttled waits, unreadable input',
+            width: 24,
+            left: [product(MetricName.RetryGaveUp), product(MetricName.RetryThrottled), product(MetricName.MalformedInput)],
+          }),
+        ],
+        [
+          new cloudwatch.GraphWidget({
             title: 'Retry function: errors, throttles, dropped events',
             width: 12,
             left: [fn.metricErrors({ period: Duration.minutes(5) }), fn.metricThrottles({ period: Duration.minutes(5) }), asyncDropped],

@@ -8,31 +8,48 @@ type Handler = (input: HandlerInput) => Promise<HandlerOutput>;
 export interface SimulationResult {
   /** Invocations made, first deliveries and redeliveries together. */
   readonly invocations: number;
-  /** Invocations that threw (Lambda would retry them). */
+  /** Invocations that threw (Lambda would retry them), or batches that reported failed items. */
   readonly faults: number;
-  /** Events still failing after every redelivery round (Lambda would send them to the on-failure queue). */
+  /** Events that failed all of Lambda's attempts: they would sit in the on-failure queue. */
   readonly lost: readonly HandlerInput[];
   /** Delay-queue messages still unprocessed at the end. */
   readonly stuckMessages: number;
+  /** Delay-queue messages moved to its dead-letter queue after five receives. */
+  readonly deadLettered: number;
 }
+
+export interface RunOptions {
+  /** Events in flight at once. @default 32 */
+  readonly concurrency?: number;
+  /** Attempts Lambda makes for an asynchronous event before giving up on it. @default 3 (the first and two retries) */
+  readonly maxAttempts?: number;
+  /** Deliver the first attempts spread evenly over this many seconds of simulated time. @default 0 */
+  readonly spreadSeconds?: number;
+  /** Real milliseconds to let pass before each round of Lambda's retries (for outages that last real time). @default 0 */
+  readonly retryPauseMs?: number;
+}
+
+/** Lambda waits about a minute before an async event's first retry and two before its second. */
+const RETRY_DELAYS_SECONDS = [60, 120];
 
 /**
  * Plays Lambda's side of the contract against the local services: asynchronous EventBridge
- * invocations spread over a pool of warm instances, a failed invocation redelivered later (after
- * the claim lease, as Lambda's async retries come a minute or more later), and the delay queue
- * drained in batches with partial batch failures returned to the queue. Time is the manual clock.
+ * invocations spread over a pool of warm instances; a failed invocation retried twice (a minute,
+ * then two minutes later) and then given up on; and the delay queue drained in batches, partial
+ * batch failures returned to the queue and moved to its DLQ after five receives. Time is the
+ * manual clock, which the emulators follow too.
  */
 export class LambdaSimulator {
   private readonly instances: Handler[];
   private next = 0;
   public readonly logs = new LogCapture();
+  private deadLettered = 0;
 
   public constructor(
     private readonly aws: LocalAws,
     private readonly clock: ManualClock,
     options: { instances?: number; deps?: Partial<ServiceDeps> } = {},
   ) {
-    // The queue and the pipelines keep the simulation's time.
     aws.sqs.now = () => clock.current;
     aws.codepipeline.now = () => clock.current;
     this.instances = Array.from({ length: options.instances ?? 16 }, () =>
@@ -47,15 +64,17 @@ export class LambdaSimulator {
     return h;
   }
 
-  /** Delivers the events concurrently (at most `concurrency` at once) until all is quiet. */
-  public async run(events: readonly HandlerInput[], options: { concurrency?: number; rounds?: number } = {}): Promise<SimulationResult> {
+  /** Delivers the events (at most `concurrency` at once), with Lambda's retries, until all is quiet. */
+  public async run(events: readonly HandlerInput[], options: RunOptions = {}): Promise<SimulationResult> {
     const concurrency = options.concurrency ?? 32;
+    const maxAttempts = options.maxAttempts ?? 3;
     let invocations = 0;
     let faults = 0;
     let pending = [...events];
-    for (let round = 0; round < (options.rounds ?? 6); round++) {
+    const lost: HandlerInput[] = [];
+    for (let attempt = 1; pending.length > 0 || this.aws.sqs.pending().length > 0; attempt++) {
       const failed: HandlerInput[] = [];
-      await pool(pending, concurrency, async (event) => {
+      const deliver = async (event: HandlerInput) => {
         invocations += 1;
         try {
           await this.instance()(structuredClone(event));
@@ -63,22 +82,40 @@ export class LambdaSimulator {
           faults += 1;
           failed.push(event);
         }
-      });
+      };
+      const spread = attempt === 1 ? (options.spreadSeconds ?? 0) : 0;
+      if (spread > 0) {
+        // Failures that happen within `spread` seconds: a slice of them each tenth of a second.
+        const slices = Math.max(1, Math.round(spread * 10));
+        const per = Math.ceil(pending.length / slices);
+        for (let i = 0; i < pending.length; i += per) {
+          await pool(pending.slice(i, i + per), concurrency, deliver);
+          this.clock.advance(0.1);
+        }
+      } else {
+        await pool(pending, concurrency, deliver);
+      }
       const drained = await this.drainQueue();
       invocations += drained.invocations;
       faults += drained.faults;
-      pending = failed;
+      if (attempt >= maxAttempts) {
+        lost.push(...failed);
+        pending = [];
+      } else {
+        pending = failed;
+      }
       if (pending.length === 0 && this.aws.sqs.pending().length === 0) break;
-      this.clock.advance(180); // Lambda retries an async event a minute or more later.
+      if (options.retryPauseMs) await new Promise((resolve) => setTimeout(resolve, options.retryPauseMs));
+      this.clock.advance(RETRY_DELAYS_SECONDS[Math.min(attempt - 1, RETRY_DELAYS_SECONDS.length - 1)] ?? 120);
     }
-    return { invocations, faults, lost: pending, stuckMessages: this.aws.sqs.pending().length };
+    return { invocations, faults, lost, stuckMessages: this.aws.sqs.pending().length, deadLettered: this.deadLettered };
   }
 
   /** Moves the clock to each message's visibility and delivers batches of up to 10. */
   private async drainQueue(): Promise<{ invocations: number; faults: number }> {
     let invocations = 0;
     let faults = 0;
-    for (let hop = 0; hop < 500 && this.aws.sqs.pending().length > 0; hop++) {
+    for (let hop = 0; hop < 20_000 && this.aws.sqs.pending().length > 0; hop++) {
       const nextVisible = Math.min(...this.aws.sqs.pending().map((m) => m.visibleAt));
       if (nextVisible > this.clock.current) this.clock.current = nextVisible;
       const batch = this.aws.sqs.takeVisible();
@@ -104,7 +141,9 @@ export class LambdaSimulator {
           failedRecords.filter((r) => !exhausted(r)),
           180,
         );
-        this.aws.sqs.deadLetter(failedRecords.filter(exhausted));
+        const dead = failedRecords.filter(exhausted);
+        this.deadLettered += dead.length;
+        this.aws.sqs.deadLetter(dead);
       });
     }
     return { invocations, faults };

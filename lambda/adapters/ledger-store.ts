@@ -143,18 +143,21 @@ export class LedgerStore implements LedgerPort {
 
   /** Puts a claim back to waiting; the caller re-sends the delay message. */
   public reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date, why: RescheduleWhy): Promise<boolean> {
-    const count = why === 'busy' ? 'busyCount' : why === 'throttled' ? 'throttleCount' : undefined;
+    // An unclear answer counts like a busy one towards giving up, and marks the claim uncertain.
+    const count = why === 'throttled' ? 'throttleCount' : 'busyCount';
     return this.onClaim(
       key,
       claim,
-      'SET #claim.#status = :scheduled, #claim.dueAt = :due, #claim.leaseUntil = :lease, #claim.#token = :token' +
-        (count ? `, #claim.${count} = if_not_exists(#claim.${count}, :zero) + :one` : ', #claim.uncertain = :true'),
+      'SET #claim.#status = :scheduled, #claim.dueAt = :due, #claim.leaseUntil = :lease, #claim.#token = :token, ' +
+        `#claim.${count} = if_not_exists(#claim.${count}, :zero) + :one${why === 'uncertain' ? ', #claim.uncertain = :true' : ''}`,
       {
         ':scheduled': ClaimStatus.Scheduled,
         ':due': dueAt.toISOString(),
         ':lease': leaseUntil.toISOString(),
         ':token': token,
-        ...(count ? { ':one': 1, ':zero': 0 } : { ':true': true }),
+        ':one': 1,
+        ':zero': 0,
+        ...(why === 'uncertain' ? { ':true': true } : {}),
       },
     );
   }

@@ -29,7 +29,7 @@ export const DEFAULT_SETTINGS: ServiceSettings = {
   busyRetryDelaySeconds: 60,
   maxBusyRetries: 10,
   throttleBaseDelaySeconds: 2,
-  throttleMaxDelaySeconds: 300,
+  throttleMaxDelaySeconds: 60,
   maxThrottleDeferrals: 40,
   ambiguousRecheckSeconds: 30,
   nativeRetryWaitSeconds: 300,

@@ -85,7 +85,7 @@ export class Reporter {
     code?: SkipReason,
   ): Promise<void> {
     if (code && GIVE_UPS.includes(code)) {
-      this.deps.metrics.count(MetricName.RetryGaveUp, failure.pipeline, { Reason: code }, { stage: failure.stage });
+      this.deps.metrics.count(MetricName.RetryGaveUp, failure.pipeline, {}, { stage: failure.stage, reason: code });
     }
     try {
       await this.deps.notifier.notify({

@@ -61,7 +61,8 @@ class Wire extends LoopbackServer {
 
 export class CodePipelineEmulator extends PipelineWorld {
   private readonly wire = new Wire((req, res) => this.handle(req, res));
-  private readonly faults = new Map<string, Fault[]>();
+  /** Per operation, what its next calls meet: a fault, or undefined for a call that goes through. */
+  private readonly faults = new Map<string, (Fault | undefined)[]>();
   public readonly calls: RecordedCall[] = [];
   /**
    * Random faults on every operation: each call meets one with probability `rate`, drawn from
@@ -104,9 +105,10 @@ export class CodePipelineEmulator extends PipelineWorld {
     this.retryWhileRunning = 'conflict';
   }
 
-  /** The next call to `operation` (or the next `times` calls) meets this fault. */
-  public injectFault(operation: string, fault: Fault, times = 1): void {
+  /** The next call to `operation` (or the next `times` calls, after `skip` that go through) meets this fault. */
+  public injectFault(operation: string, fault: Fault, times = 1, skip = 0): void {
     const queue = this.faults.get(operation) ?? [];
+    for (let i = 0; i < skip; i++) queue.push(undefined);
     for (let i = 0; i < times; i++) queue.push(fault);
     this.faults.set(operation, queue);
   }
@@ -292,6 +294,21 @@ export class CodePipelineEmulator extends PipelineWorld {
                 onFailure: {
                   result: stage.onFailure.result,
                   ...(stage.onFailure.retryMode ? { retryConfiguration: { retryMode: stage.onFailure.retryMode } } : {}),
+                  ...(stage.onFailure.conditions
+                    ? {
+                        conditions: [
+                          {
+                            result: stage.onFailure.result,
+                            rules: [
+                              {
+                                name: 'OnlyOnWeekdays',
+                                ruleTypeId: { category: 'Rule', owner: 'AWS', provider: 'LambdaInvoke', version: '1' },
+                              },
+                            ],
+                          },
+                        ],
+                      }
+                    : {}),
                 },
               }
             : {}),

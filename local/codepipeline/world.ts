@@ -20,8 +20,15 @@ export interface ActionDefinition {
 export interface StageDefinition {
   readonly name: string;
   readonly actions: readonly ActionDefinition[];
-  /** V2 pipelines: CodePipeline's own automatic retry of the stage. */
-  readonly onFailure?: { readonly result: 'RETRY' | 'ROLLBACK' | 'FAIL'; readonly retryMode?: 'FAILED_ACTIONS' | 'ALL_ACTIONS' };
+  /**
+   * V2 pipelines: what the stage does on failure by itself. With `conditions`, the result applies
+   * only when a rule passes: the emulator's rule never does, so a conditional retry never comes.
+   */
+  readonly onFailure?: {
+    readonly result: 'RETRY' | 'ROLLBACK' | 'FAIL';
+    readonly retryMode?: 'FAILED_ACTIONS' | 'ALL_ACTIONS';
+    readonly conditions?: boolean;
+  };
 }
 
 export type ExecutionMode = 'SUPERSEDED' | 'QUEUED' | 'PARALLEL';

@@ -11,6 +11,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { HandlerInput, HandlerOutput } from '../../lambda/handler';
+import { measureFleet } from '../../local/fleet';
 import { pool } from '../../local/lambda-simulator';
 import { LocalAws, LogCapture, ManualClock } from '../../local/local-aws';
 import { measureBundle } from './bundle';
@@ -20,6 +21,7 @@ import { fmt, percentile } from './stats';
 const ROOT = join(__dirname, '..', '..');
 const SAMPLES = Number(process.env.BENCH_SAMPLES ?? 300);
 const SATURATION_EVENTS = Number(process.env.BENCH_EVENTS ?? 2000);
+const FLEET_PIPELINES = Number(process.env.BENCH_FLEET ?? 300);
 
 type Handler = (input: HandlerInput) => Promise<HandlerOutput>;
 
@@ -167,6 +169,9 @@ async function main(): Promise<void> {
   });
   const seconds = (performance.now() - t0) / 1000;
   const perSecond = ownEvents.length / seconds;
+  // A fleet-wide failure against an account-wide request limit (simulated time).
+  process.env.POLICY_CACHE_SECONDS = '0';
+  const fleet = await measureFleet(aws, FLEET_PIPELINES, 20);
   await aws.stop();
 
   const bundle = measureBundle(join(ROOT, 'lambda/handler.ts'));
@@ -222,6 +227,26 @@ more; that delivery also sends one check-back message to the delay queue. The le
 only for policies that need the stage execution's history (backoff, a retry window, counting others' retries), which
 adds one GetItem to these paths. The scheduled path creates a new pipeline per sample,
 so its GetPipeline and policy read are cold-cache figures; on a warm instance with known pipelines they are cached.
+
+## A fleet-wide failure under throttling
+
+${fleet.pipelines} pipelines fail within 2 s; the account allows ${fleet.limitPerSecond} CodePipeline requests per second (a token bucket in
+the emulator, ThrottlingException beyond it) and the product is told to spend that rate, paced over 16 instances. Lambda's
+asynchronous delivery is simulated with its two retries (a minute, then two minutes later), after which an event would be lost
+to the failed-invocation queue. Time is simulated, so the seconds are the design's, not this machine's.
+
+| | value |
+|---|---|
+| retries made | ${fleet.retries} (${fleet.retriedTwice} stage executions retried twice) |
+| events lost (failed-invocation queue, or never retried) | ${fleet.lost} |
+| delay-queue messages dead-lettered | ${fleet.deadLettered} |
+| throttled answers from CodePipeline | ${fleet.throttledAnswers} |
+| CodePipeline calls in all | ${fleet.codePipelineCalls} (${fmt(fleet.codePipelineCalls / fleet.pipelines, 1)} per failure) |
+| function invocations | ${fleet.invocations} |
+| seconds from the first failure to the last retry | ${fmt(fleet.secondsToLastRetry, 0)} (the floor at ${fleet.limitPerSecond}/s for 3 calls a failure is ${fmt((fleet.pipelines * 3) / fleet.limitPerSecond, 0)}) |
+
+Throttled work never spends Lambda's retries: it waits in the delay queue, longer each time and spread by jitter, and comes
+back.
 
 ## Throughput
 

@@ -182,6 +182,47 @@ describe('Construct: PipelineAutoRetry', () => {
     });
   });
 
+  describe('leases, concurrency and pacing', () => {
+    it.each([
+      ['the default 30 s timeout', undefined, 30, '120', 180],
+      ['a 2-minute timeout', Duration.minutes(2), 120, '240', 720],
+    ])('derives the lease and the queue visibility from %s', (_case, timeout, seconds, lease, visibility) => {
+      // Act
+      const template = synth(timeout ? { timeout } : {});
+
+      // Assess: the lease outlives any run of the function; a failed receive comes back after both.
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Handler: 'index.handler',
+        Timeout: seconds,
+        Environment: { Variables: Match.objectLike({ LEASE_SECONDS: lease }) },
+      });
+      template.hasResourceProperties('AWS::SQS::Queue', { VisibilityTimeout: visibility, RedrivePolicy: Match.anyValue() });
+    });
+
+    it.each([
+      ['by default', {}, 10, 5, '10'],
+      ['as the props say', { reservedConcurrency: 20, codePipelineRequestsPerSecond: 25 }, 20, 10, '25'],
+    ])('caps concurrency and paces CodePipeline calls %s', (_case, props, reserved, fromQueue, rate) => {
+      // Act
+      const template = synth(props);
+
+      // Assess
+      template.hasResourceProperties('AWS::Lambda::Function', {
+        Handler: 'index.handler',
+        ReservedConcurrentExecutions: reserved,
+        Environment: { Variables: Match.objectLike({ CODEPIPELINE_REQUESTS_PER_SECOND: rate, MAX_CONCURRENCY: String(reserved) }) },
+      });
+      template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: fromQueue } });
+    });
+
+    it('refuses a timeout the lease cannot cover, at synth, in one line', () => {
+      // Act / Assess
+      expect(() => synth({ timeout: Duration.minutes(10) })).toThrow(
+        'props.timeout must be from 10 seconds to 5 minutes (the ledger lease is twice it), got 600 seconds',
+      );
+    });
+  });
+
   describe('IAM', () => {
     it('scopes pipeline reads and retries to the watched pipelines', () => {
       // Act

@@ -4,7 +4,7 @@ import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { RetryMode } from '../../lambda/domain/types';
 import { handler } from '../../lambda/handler';
-import { LogCapture, ManualClock } from '../../local/local-aws';
+import { LogCapture, ManualClock, RecordingMetrics } from '../../local/local-aws';
 import { ledgerKey, loadEvent, useLocalAws } from '../support';
 import { ledgerWith, pipelinesWith } from '../support/fakes';
 
@@ -583,6 +583,23 @@ describe('handler: bad input and faults', () => {
     expect(logs.lines).toHaveLength(1);
     expect(logs.lines[0]).toEqual(expect.objectContaining({ level: 'error', message: expect.stringMatching(/^malformed/) }));
     expect(aws.codepipeline.calls.length).toBe(callsBefore);
+  });
+
+  it('counts unreadable input as a metric, an event and a queue message alike', async () => {
+    // Prepare
+    const metrics = new RecordingMetrics();
+    const run = aws.handler({ sink: new LogCapture().sink, metrics });
+    const garbled = { messageId: 'm-1', body: 'not json', eventSource: 'aws:sqs', attributes: {}, messageAttributes: {} };
+
+    // Act
+    await run({ ...loadEvent('stage-failed'), time: 'yesterday' });
+    await run({ Records: [garbled] });
+
+    // Assess
+    expect(metrics.counts.map((c) => [c.name, c.metadata.source])).toEqual([
+      ['MalformedInput', 'event'],
+      ['MalformedInput', 'queue'],
+    ]);
   });
 
   it('throws before any retry call when DynamoDB is unreachable', async () => {

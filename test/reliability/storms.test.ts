@@ -99,7 +99,7 @@ describe('Reliability: storms, fleets and faults', () => {
     const lambda = new LambdaSimulator(aws, new ManualClock(Date.now()), { instances: 16 });
 
     // Act: each failure delivered twice, to add duplicates to the faults.
-    const result = await lambda.run([...events, ...events], { concurrency: 32, rounds: 10 });
+    const result = await lambda.run([...events, ...events], { concurrency: 32 });
     aws.codepipeline.chaos = undefined;
 
     // Assess
@@ -125,7 +125,7 @@ describe('Reliability: storms, fleets and faults', () => {
         await new Promise((resolve) => setTimeout(resolve, 300));
         await proxy.up();
       })();
-      const [run] = await Promise.all([lambda.run(events, { concurrency: 16, rounds: 8 }), outage]);
+      const [run] = await Promise.all([lambda.run(events, { concurrency: 16, retryPauseMs: 200 }), outage]);
       result = run;
     } finally {
       process.env.AWS_ENDPOINT_URL_DYNAMODB = direct;

@@ -5,6 +5,7 @@ import { DEFAULT_STACK_NAME } from '../contract';
 import { ConfigurationError } from '../lambda/domain/errors';
 import { AutoRetryStack } from '../lib/auto-retry-stack';
 import { parseAutoRetryConfig } from '../lib/config';
+import { ControlTowerChecks } from './control-tower';
 import type { PipelineAutoRetryProps } from '../lib/props';
 
 const app = new App();
@@ -24,4 +25,4 @@ new AutoRetryStack(app, String(app.node.tryGetContext('stackName') ?? DEFAULT_ST
   autoRetry,
 });
 
-Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app), new ControlTowerChecks(app));

@@ -28,5 +28,9 @@ export class AutoRetryStack extends Stack {
     new CfnOutput(this, 'DelayDeadLetterQueueUrl', { value: autoRetry.delayDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'NotificationsTopicArn', { value: autoRetry.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: autoRetry.dashboard.dashboardName });
+    new CfnOutput(this, 'OperatorPolicyArn', {
+      value: autoRetry.operatorPolicy.managedPolicyArn,
+      description: 'attach to the roles of operators who run the autoretry CLI',
+    });
   }
 }

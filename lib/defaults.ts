@@ -26,7 +26,8 @@ export const MIN_LEASE_SECONDS = 120;
 export function leaseSeconds(functionTimeout: Duration): number {
   return Math.max(MIN_LEASE_SECONDS, Math.ceil(functionTimeout.toSeconds() * 2));
 }
-export const DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_MONTH;
+/** At least a year: Control Tower's CT.CLOUDWATCH.PR.2 refuses shorter retention. */
+export const DEFAULT_LOG_RETENTION = logs.RetentionDays.ONE_YEAR;
 
 /** EventBridge keeps retrying delivery to the function this long, then dead-letters the event. */
 export const EVENT_DELIVERY = { retryAttempts: 185, maxEventAge: Duration.hours(24) } as const;

@@ -18,6 +18,7 @@ function nagArn(stack: Stack, service: string, resource: string): string {
 export function acknowledgeDeadLetterQueue(dlq: IConstruct): void {
   Validations.of(dlq).acknowledge(
     { id: 'AwsSolutions-SQS3', reason: 'This queue is itself a dead-letter queue; it needs no DLQ of its own.' },
+    { id: 'CT.SQS.PR.1', reason: 'Control Tower: this queue is itself a dead-letter queue; a DLQ of a DLQ would only move the messages.' },
     {
       id: 'Serverless-SQSRedrivePolicy',
       reason: 'This queue is itself a dead-letter queue; messages stay here for an operator (and raise an alarm).',
@@ -43,8 +44,15 @@ export function acknowledgeTracing(role: iam.IRole): void {
 
 export function acknowledgeRuntime(fn: lambda.IFunction): void {
   const reason = 'Pinned to Node.js 22, the runtime the product is built and tested for; runtime upgrades are deliberate releases.';
-  Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason }, { id: 'Serverless-LambdaLatestVersion', reason });
+  Validations.of(fn).acknowledge({ id: 'AwsSolutions-L1', reason }, { id: 'Serverless-LambdaLatestVersion', reason }, NO_VPC);
 }
+
+/** Control Tower's CT.LAMBDA.PR.3 asks for a VPC; these functions only call AWS APIs over TLS. */
+const NO_VPC = {
+  id: 'CT.LAMBDA.PR.3',
+  reason:
+    'Control Tower: the function only calls AWS APIs (CodePipeline, DynamoDB, SQS, SNS) over TLS and reaches nothing in a network; a VPC would add NAT or endpoints and no protection.',
+};
 
 /** The retry role's wildcards: the watched pipelines' stages, or every pipeline when watching all. */
 export function acknowledgeRetryRole(role: iam.IRole, watch: 'all' | readonly string[]): void {
@@ -105,9 +113,19 @@ export function acknowledgeSeedProvider(provider: IConstruct, seedFunction: lamb
       id: 'Serverless-LambdaTracing',
       reason: 'The Provider framework function is created by aws-cdk-lib; the seed function it calls is traced.',
     },
+    NO_VPC,
   );
   Validations.of(seedFunction).acknowledge({
     id: 'Serverless-LambdaDLQ',
     reason: 'Invoked synchronously by the Provider framework, which reports its failure to CloudFormation; there is no event to keep.',
+  });
+}
+
+/** The operators' policy may describe this stack: its ARN ends in an id CloudFormation makes up. */
+export function acknowledgeOperatorPolicy(policy: iam.IManagedPolicy): void {
+  const stack = Stack.of(policy);
+  Validations.of(policy).acknowledge({
+    id: `AwsSolutions-IAM5[Resource::${nagArn(stack, 'cloudformation', `stack/${stack.stackName}/*`)}]`,
+    reason: 'DescribeStacks on this one stack; a stack ARN ends in an id CloudFormation assigns, hence the trailing wildcard.',
   });
 }

@@ -34,6 +34,7 @@ import {
 import {
   acknowledgeDeadLetterQueue,
   acknowledgeEmailSubscription,
+  acknowledgeOperatorPolicy,
   acknowledgeRetryFunction,
   acknowledgeRetryRole,
   acknowledgeRuntime,
@@ -43,6 +44,16 @@ import {
 import { AutoRetryOperations } from './operations';
 import { type ResolvedProps, resolveProps } from './policies';
 import type { PipelineAutoRetryProps } from './props';
+import {
+  allowAlarmsToPublish,
+  chunkForPatterns,
+  grantTableItems,
+  OPERATOR_TABLE_ACCESS,
+  onlyRoleMaySend,
+  RETRY_FUNCTION_TABLE_ACCESS,
+  SEEDER_TABLE_ACCESS,
+  secureKey,
+} from './security';
 
 /**
  * Retries failed CodePipeline stages automatically: an EventBridge rule for stage FAILED events,
@@ -62,10 +73,14 @@ export class PipelineAutoRetry extends Construct {
   public readonly eventDeadLetterQueue: sqs.IQueue;
   /** Events the function failed on after Lambda's own retries (async on-failure destination). */
   public readonly failedInvocationQueue: sqs.IQueue;
-  /** Stage FAILED events. */
-  public readonly rule: events.IRule;
+  /** Stage FAILED events; more than one when a long watch list would overflow one event pattern. */
+  public readonly rules: events.IRule[];
   /** Stage SUCCEEDED events after a retry: how recoveries are counted. */
-  public readonly recoveryRule: events.IRule;
+  public readonly recoveryRules: events.IRule[];
+  /** Encrypts the notifications topic (when the construct creates it) and every log group. */
+  public readonly key: kms.IKey;
+  /** The IAM actions the `autoretry` CLI needs on this deployment, for operators to attach. */
+  public readonly operatorPolicy: iam.IManagedPolicy;
   /** Notifications (exhausted retries, failures not retried, circuit open) and alarms. */
   public readonly topic: sns.ITopic;
   /** What the auto-retry did and how healthy it is. */
@@ -79,6 +94,7 @@ export class PipelineAutoRetry extends Construct {
     const timeout = props.timeout ?? DEFAULT_TIMEOUT;
     const logRetention = props.logRetention ?? DEFAULT_LOG_RETENTION;
 
+    this.key = this.createKey();
     this.table = new dynamodb.Table(this, 'Table', tableProps(props.tableRemovalPolicy));
     this.eventDeadLetterQueue = this.createDeadLetterQueue('EventDeadLetterQueue');
     this.failedInvocationQueue = this.createDeadLetterQueue('FailedInvocationQueue');
@@ -87,12 +103,12 @@ export class PipelineAutoRetry extends Construct {
     this.topic = this.createTopic(settings, props.notifications?.topic);
     this.retryFunction = this.createRetryFunction(settings, timeout, logRetention);
     this.retryFunction.addEventSource(new SqsEventSource(this.delayQueue, delayQueueSource(settings.reservedConcurrency)));
-    this.rule = this.createRule('StageFailedRule', 'CodePipeline stage FAILED events for codepipeline-auto-retry', settings.watch, {
+    this.rules = this.createRules('StageFailedRule', 'CodePipeline stage FAILED events for codepipeline-auto-retry', settings.watch, {
       state: ['FAILED'],
     });
     // Successes matter only after a retry (to count recoveries); CodePipeline marks those events
     // with stage-last-retry-attempt-time, so every other success costs nothing.
-    this.recoveryRule = this.createRule(
+    this.recoveryRules = this.createRules(
       'StageSucceededAfterRetryRule',
       'CodePipeline stage SUCCEEDED events after a retry, for codepipeline-auto-retry recoveries',
       settings.watch,
@@ -102,6 +118,22 @@ export class PipelineAutoRetry extends Construct {
     this.dashboard = operations.dashboard;
     this.alarms = operations.alarms;
     this.createPolicySeeder(settings, logRetention);
+    this.operatorPolicy = this.createOperatorPolicy();
+  }
+
+  /** One key for the topic and the log groups, usable by CloudWatch alarms and Logs under conditions. */
+  private createKey(): kms.Key {
+    const key = new kms.Key(this, 'EncryptionKey', {
+      enableKeyRotation: true,
+      description: 'codepipeline-auto-retry: notifications topic and log groups',
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    secureKey(key);
+    return key;
+  }
+
+  private createLogGroup(id: string, retention: logs.RetentionDays): logs.LogGroup {
+    return new logs.LogGroup(this, id, { retention, encryptionKey: this.key, removalPolicy: RemovalPolicy.DESTROY });
   }
 
   private createDeadLetterQueue(id: string): sqs.Queue {
@@ -117,13 +149,8 @@ export class PipelineAutoRetry extends Construct {
   private createTopic(settings: ResolvedProps, existing: sns.ITopic | undefined): sns.ITopic {
     let topic = existing;
     if (!topic) {
-      const key = new kms.Key(this, 'NotificationsKey', {
-        enableKeyRotation: true,
-        description: 'codepipeline-auto-retry notifications topic',
-        removalPolicy: RemovalPolicy.DESTROY,
-      });
-      key.grant(new iam.ServicePrincipal('cloudwatch.amazonaws.com'), 'kms:Decrypt', 'kms:GenerateDataKey*');
-      topic = new sns.Topic(this, 'Notifications', { displayName: 'codepipeline-auto-retry', masterKey: key, enforceSSL: true });
+      topic = new sns.Topic(this, 'Notifications', { displayName: 'codepipeline-auto-retry', masterKey: this.key, enforceSSL: true });
+      allowAlarmsToPublish(topic);
     }
     for (const email of settings.emails) {
       acknowledgeEmailSubscription(topic.addSubscription(new subscriptions.EmailSubscription(email)));
@@ -141,7 +168,7 @@ export class PipelineAutoRetry extends Construct {
   }
 
   private createRetryFunction(settings: ResolvedProps, timeout: Duration, logRetention: logs.RetentionDays): lambda.IFunction {
-    const logGroup = new logs.LogGroup(this, 'RetryFunctionLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const logGroup = this.createLogGroup('RetryFunctionLogs', logRetention);
     const role = new iam.Role(this, 'RetryFunctionRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'codepipeline-auto-retry: read pipeline state and retry failed stages',
@@ -170,8 +197,9 @@ export class PipelineAutoRetry extends Construct {
       onFailure: new SqsDestination(this.failedInvocationQueue),
       ...ASYNC_INVOCATION,
     });
-    this.table.grantReadWriteData(role);
+    grantTableItems(this.table, role, RETRY_FUNCTION_TABLE_ACCESS, 'RetryFunctionTable');
     this.delayQueue.grantSendMessages(role);
+    onlyRoleMaySend(this.delayQueue, role);
     this.topic.grantPublish(role);
     this.grantPipelines(role, settings.watch);
     acknowledgeRetryRole(role, settings.watch);
@@ -206,18 +234,50 @@ export class PipelineAutoRetry extends Construct {
     );
   }
 
-  /** A rule for stage events in `detail`, from the watched pipelines, to the retry function. */
-  private createRule(id: string, description: string, watch: 'all' | readonly string[], detail: Record<string, unknown>): events.Rule {
-    const rule = new events.Rule(this, id, {
-      description,
-      eventPattern: {
-        source: [EVENT_SOURCE],
-        detailType: [STAGE_DETAIL_TYPE],
-        detail: { ...detail, ...(watch === 'all' ? {} : { pipeline: [...watch] }) },
-      },
+  /**
+   * Rules for stage events in `detail`, from the watched pipelines, to the retry function. A watch
+   * list too long for one event pattern (EventBridge's 2,048-character limit) is split over
+   * several rules, so the deploy cannot fail on it.
+   */
+  private createRules(id: string, description: string, watch: 'all' | readonly string[], detail: Record<string, unknown>): events.Rule[] {
+    const pattern = (pipelines: readonly string[] | undefined) => ({
+      source: [EVENT_SOURCE],
+      'detail-type': [STAGE_DETAIL_TYPE],
+      detail: { ...detail, ...(pipelines ? { pipeline: [...pipelines] } : {}) },
     });
-    rule.addTarget(new targets.LambdaFunction(this.retryFunction, { deadLetterQueue: this.eventDeadLetterQueue, ...EVENT_DELIVERY }));
-    return rule;
+    const groups = watch === 'all' ? [undefined] : chunkForPatterns(watch, pattern);
+    return groups.map((group, i) => {
+      const rule = new events.Rule(this, i === 0 ? id : `${id}${i + 1}`, {
+        description: groups.length > 1 ? `${description} (${i + 1} of ${groups.length})` : description,
+        eventPattern: { source: [EVENT_SOURCE], detailType: [STAGE_DETAIL_TYPE], detail: pattern(group).detail },
+      });
+      rule.addTarget(new targets.LambdaFunction(this.retryFunction, { deadLetterQueue: this.eventDeadLetterQueue, ...EVENT_DELIVERY }));
+      return rule;
+    });
+  }
+
+  /** A managed policy with exactly what the `autoretry` CLI calls, for operators' roles. */
+  private createOperatorPolicy(): iam.ManagedPolicy {
+    const stack = Stack.of(this);
+    const policy = new iam.ManagedPolicy(this, 'OperatorPolicy', {
+      description: 'codepipeline-auto-retry: what the autoretry CLI needs on this deployment',
+      statements: [
+        new iam.PolicyStatement({ sid: 'ReadTheTable', actions: [...OPERATOR_TABLE_ACCESS.reads], resources: [this.table.tableArn] }),
+        new iam.PolicyStatement({
+          sid: 'ChangePoliciesAndPauses',
+          actions: [...OPERATOR_TABLE_ACCESS.writes],
+          resources: [this.table.tableArn],
+          conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...OPERATOR_TABLE_ACCESS.writablePartitions] } },
+        }),
+        new iam.PolicyStatement({
+          sid: 'FindTheTable',
+          actions: ['cloudformation:DescribeStacks'],
+          resources: [stack.formatArn({ service: 'cloudformation', resource: 'stack', resourceName: `${stack.stackName}/*` })],
+        }),
+      ],
+    });
+    acknowledgeOperatorPolicy(policy);
+    return policy;
   }
 
   private createOperations(settings: ResolvedProps): AutoRetryOperations {
@@ -236,10 +296,10 @@ export class PipelineAutoRetry extends Construct {
 
   /** A custom resource that writes the configured policies at every deploy where they change. */
   private createPolicySeeder(settings: ResolvedProps, logRetention: logs.RetentionDays): void {
-    const logGroup = new logs.LogGroup(this, 'SeedFunctionLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY });
+    const logGroup = this.createLogGroup('SeedFunctionLogs', logRetention);
     const role = new iam.Role(this, 'SeedFunctionRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
-    this.table.grantReadWriteData(role);
+    grantTableItems(this.table, role, SEEDER_TABLE_ACCESS, 'SeedFunctionTable');
     const seedFunction = new NodejsFunction(this, 'SeedFunction', {
       ...functionProps(logGroup, role),
       entry: path.join(LAMBDA_DIR, 'seed', 'handler.ts'),
@@ -252,7 +312,7 @@ export class PipelineAutoRetry extends Construct {
 
     const provider = new Provider(this, 'SeedProvider', {
       onEventHandler: seedFunction,
-      logGroup: new logs.LogGroup(this, 'SeedProviderLogs', { retention: logRetention, removalPolicy: RemovalPolicy.DESTROY }),
+      logGroup: this.createLogGroup('SeedProviderLogs', logRetention),
     });
     acknowledgeSeedProvider(provider, seedFunction);
     new CustomResource(this, 'Policies', {

@@ -244,8 +244,8 @@ export interface PipelineAutoRetryProps {
    */
   readonly metrics?: MetricOptions;
   /**
-   * How long the functions' logs are kept.
-   * @default logs.RetentionDays.ONE_MONTH
+   * How long the functions' logs are kept. Control Tower's proactive controls refuse less than a year.
+   * @default logs.RetentionDays.ONE_YEAR
    */
   readonly logRetention?: logs.RetentionDays;
   /**

@@ -1,7 +1,9 @@
 import { App, Duration, Validations } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
+import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
+import { ControlTowerChecks } from '../../bin/control-tower';
 import { AutoRetryStack } from '../../lib/auto-retry-stack';
 import { type PipelineAutoRetryProps, StageRetryMode } from '../../lib/props';
 
@@ -14,9 +16,12 @@ function synth(autoRetry: PipelineAutoRetryProps): Template {
   return Template.fromStack(stack);
 }
 
-/** Synthesises the app with cdk-nag's AwsSolutions and Serverless packs; returns what synth threw, if anything. */
+/**
+ * Synthesises the app with cdk-nag's AwsSolutions and Serverless packs and Control Tower's
+ * proactive controls; returns what synth threw, if anything.
+ */
 function synthWithNag(app: App): unknown {
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app));
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app), new ControlTowerChecks(app));
   const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
   const consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
   try {
@@ -104,7 +109,13 @@ describe('Construct: PipelineAutoRetry', () => {
       const template = synth({});
 
       // Assess
-      template.hasResourceProperties('AWS::Logs::LogGroup', { RetentionInDays: 30 });
+      const groups = Object.values(template.findResources('AWS::Logs::LogGroup')) as { Properties: Record<string, unknown> }[];
+      expect(groups).toHaveLength(3);
+      for (const group of groups) {
+        expect(group.Properties).toEqual(
+          expect.objectContaining({ RetentionInDays: 365, KmsKeyId: { 'Fn::GetAtt': [expect.stringMatching(/EncryptionKey/), 'Arn'] } }),
+        );
+      }
       template.hasResourceProperties('AWS::Lambda::EventInvokeConfig', {
         MaximumRetryAttempts: 2,
         DestinationConfig: { OnFailure: { Destination: { 'Fn::GetAtt': [Match.stringLikeRegexp('FailedInvocationQueue'), 'Arn'] } } },
@@ -179,6 +190,96 @@ describe('Construct: PipelineAutoRetry', () => {
           deadLetterTargetArn: { 'Fn::GetAtt': [Match.stringLikeRegexp('DelayDeadLetterQueue'), 'Arn'] },
         },
       });
+    });
+  });
+
+  describe('least privilege and forged input', () => {
+    it('denies sending to the delay queue to every principal but the retry function’s role', () => {
+      // Act
+      const template = synth({});
+
+      // Assess
+      template.hasResourceProperties('AWS::SQS::QueuePolicy', {
+        Queues: [{ Ref: Match.stringLikeRegexp('DelayQueue') }],
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({
+              Effect: 'Deny',
+              Principal: { AWS: '*' },
+              Action: 'sqs:SendMessage',
+              Condition: { ArnNotEquals: { 'aws:PrincipalArn': { 'Fn::GetAtt': [Match.stringLikeRegexp('RetryFunctionRole'), 'Arn'] } } },
+            }),
+          ]),
+        },
+      });
+    });
+
+    it.each([
+      [
+        'retry function',
+        'RetryFunctionTable',
+        ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+        ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
+        ['LEDGER#*', 'BUDGET'],
+      ],
+      ['seed function', 'SeedFunctionTable', 'dynamodb:Query', ['dynamodb:PutItem', 'dynamodb:DeleteItem'], ['POLICY']],
+    ])('gives the %s only the table calls it makes, and writes to its own partitions', (_name, sid, reads, writes, partitions) => {
+      // Act
+      const template = synth({});
+
+      // Assess
+      const table = statements(template).filter((st) => (st as { Sid?: string }).Sid?.startsWith(sid));
+      expect(table).toEqual([
+        expect.objectContaining({ Sid: `${sid}Read`, Action: reads }),
+        expect.objectContaining({
+          Sid: `${sid}Write`,
+          Action: writes,
+          Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': partitions } },
+        }),
+      ]);
+      const everyAction = statements(template).flatMap((st) => [st.Action].flat());
+      expect(
+        everyAction.filter(
+          (a) => ['dynamodb:Scan', 'dynamodb:BatchWriteItem', 'dynamodb:DescribeStream'].includes(a) || a.startsWith('dynamodb:GetRecords'),
+        ),
+      ).toEqual([]);
+    });
+
+    it('splits a watch list too long for one event pattern over several rules, each under EventBridge’s limit', () => {
+      // Prepare: 80 names make a pattern of about 2,900 characters.
+      const watchedPipelines = Array.from({ length: 80 }, (_, i) => `team-service-pipeline-${String(i).padStart(3, '0')}`);
+
+      // Act
+      const template = synth({ watchedPipelines });
+
+      // Assess
+      const rules = Object.values(template.findResources('AWS::Events::Rule')) as {
+        Properties: { EventPattern: { detail: { state: string[]; pipeline: string[] } } };
+      }[];
+      const failed = rules.filter((rule) => rule.Properties.EventPattern.detail.state[0] === 'FAILED');
+      expect(failed.length).toBeGreaterThan(1);
+      for (const rule of rules) expect(JSON.stringify(rule.Properties.EventPattern).length).toBeLessThanOrEqual(2048);
+      expect(failed.flatMap((rule) => rule.Properties.EventPattern.detail.pipeline).sort()).toEqual([...watchedPipelines].sort());
+    });
+
+    it('offers operators a managed policy with just what the CLI calls, and outputs it', () => {
+      // Act
+      const template = synth({});
+
+      // Assess
+      template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
+        PolicyDocument: {
+          Statement: [
+            Match.objectLike({ Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan'] }),
+            Match.objectLike({
+              Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+              Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['POLICY', 'PAUSE'] } },
+            }),
+            Match.objectLike({ Action: 'cloudformation:DescribeStacks' }),
+          ],
+        },
+      });
+      template.hasOutput('OperatorPolicyArn', { Value: { Ref: Match.stringLikeRegexp('OperatorPolicy') } });
     });
   });
 
@@ -311,7 +412,35 @@ describe('Construct: PipelineAutoRetry', () => {
       });
     });
 
-    it('encrypts the notifications topic with a rotating key CloudWatch may use, and denies non-TLS publishing', () => {
+    const thisAccountsAlarms = {
+      StringEquals: { 'aws:SourceAccount': '123456789012' },
+      ArnLike: { 'aws:SourceArn': { 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':cloudwatch:eu-west-1:123456789012:alarm:*']] } },
+    };
+
+    it('lets this account’s CloudWatch alarms publish to the TLS-only topic, and nobody else by that policy', () => {
+      // Act
+      const template = synth({});
+
+      // Assess
+      template.hasResourceProperties('AWS::SNS::Topic', {
+        KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('EncryptionKey'), 'Arn'] },
+      });
+      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+            Match.objectLike({
+              Effect: 'Allow',
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: 'sns:Publish',
+              Condition: thisAccountsAlarms,
+            }),
+          ]),
+        },
+      });
+    });
+
+    it('lets CloudWatch use the key for this account’s alarms and logs only, and limits grants to AWS services', () => {
       // Act
       const template = synth({});
 
@@ -320,18 +449,35 @@ describe('Construct: PipelineAutoRetry', () => {
         EnableKeyRotation: true,
         KeyPolicy: {
           Statement: Match.arrayWith([
-            Match.objectLike({ Principal: { Service: 'cloudwatch.amazonaws.com' }, Action: ['kms:Decrypt', 'kms:GenerateDataKey*'] }),
+            Match.objectLike({
+              Principal: { Service: 'cloudwatch.amazonaws.com' },
+              Action: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+              Condition: thisAccountsAlarms,
+            }),
+            Match.objectLike({
+              Principal: { Service: 'logs.eu-west-1.amazonaws.com' },
+              Condition: {
+                ArnLike: {
+                  'kms:EncryptionContext:aws:logs:arn': {
+                    'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, ':logs:eu-west-1:123456789012:log-group:*']],
+                  },
+                },
+              },
+            }),
+            Match.objectLike({
+              Effect: 'Deny',
+              Action: 'kms:CreateGrant',
+              Condition: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+            }),
           ]),
         },
       });
-      template.hasResourceProperties('AWS::SNS::Topic', {
-        KmsMasterKeyId: { 'Fn::GetAtt': [Match.stringLikeRegexp('NotificationsKey'), 'Arn'] },
-      });
-      template.hasResourceProperties('AWS::SNS::TopicPolicy', {
-        PolicyDocument: {
-          Statement: Match.arrayWith([Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } })]),
-        },
-      });
+      const keyStatements = (
+        Object.values(template.findResources('AWS::KMS::Key'))[0] as {
+          Properties: { KeyPolicy: { Statement: { Principal?: { Service?: string }; Condition?: unknown }[] } };
+        }
+      ).Properties.KeyPolicy.Statement;
+      expect(keyStatements.filter((st) => st.Principal?.Service && !st.Condition)).toEqual([]);
     });
 
     it('gives the function the topic and the pipelines that get their own metric dimension', () => {
@@ -434,7 +580,7 @@ describe('Construct: PipelineAutoRetry', () => {
     });
   });
 
-  describe('cdk-nag AwsSolutions and Serverless', () => {
+  describe('cdk-nag AwsSolutions and Serverless, and Control Tower proactive controls', () => {
     it.each([
       ['watching every pipeline', {} as PipelineAutoRetryProps, ENV],
       [
@@ -461,6 +607,22 @@ describe('Construct: PipelineAutoRetry', () => {
 
       // Assess
       expect(error).toBeUndefined();
+    });
+
+    it('fails synth on a Control Tower control nobody acknowledged (the check is live)', () => {
+      // Prepare: a log group kept a month and not encrypted breaks CT.CLOUDWATCH.PR.2 and PR.3.
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const stack = new AutoRetryStack(app, 'GuardLive', { env: ENV });
+      new logs.LogGroup(stack, 'ShortLived', { retention: logs.RetentionDays.ONE_MONTH });
+
+      // Act
+      const error = synthWithNag(app);
+
+      // Assess
+      expect(String(error)).toMatch(/ValidationFailed/);
+      const text = JSON.stringify(error, Object.getOwnPropertyNames(error));
+      expect(text).toContain('ShortLived');
+      expect(text).toContain('CT.CLOUDWATCH.PR.2');
     });
 
     it('does fail synth when a finding is not acknowledged (the check is live)', () => {

@@ -1,0 +1,175 @@
+import { ArnFormat, Stack } from 'aws-cdk-lib';
+import type * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import type * as kms from 'aws-cdk-lib/aws-kms';
+import type * as sns from 'aws-cdk-lib/aws-sns';
+import type * as sqs from 'aws-cdk-lib/aws-sqs';
+import { LEDGER_PREFIX, Partition } from '../contract';
+
+/**
+ * The construct's resource policies and grants, each as narrow as its callers need: who may
+ * publish to the topic and use the key, who may feed the delay queue, which table items each
+ * function may read and write.
+ */
+
+/**
+ * The product's key (notifications topic and log groups). CloudWatch alarms and CloudWatch Logs
+ * may use it for this account's alarms and log groups only; grants may be created for AWS
+ * services only (Control Tower's CT.KMS.PR.3).
+ */
+export function secureKey(key: kms.IKey): void {
+  const stack = Stack.of(key);
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublishEncrypted',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+      resources: ['*'],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: {
+          'aws:SourceArn': stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        },
+      },
+    }),
+  );
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchLogsEncrypt',
+      principals: [new iam.ServicePrincipal(`logs.${stack.region}.amazonaws.com`)],
+      actions: ['kms:Encrypt*', 'kms:Decrypt*', 'kms:ReEncrypt*', 'kms:GenerateDataKey*', 'kms:Describe*'],
+      resources: ['*'],
+      conditions: {
+        ArnLike: {
+          'kms:EncryptionContext:aws:logs:arn': stack.formatArn({
+            service: 'logs',
+            resource: 'log-group',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        },
+      },
+    }),
+  );
+  key.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'GrantsOnlyForAwsServices',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['kms:CreateGrant'],
+      resources: ['*'],
+      conditions: { BoolIfExists: { 'kms:GrantIsForAWSResource': 'false', 'aws:PrincipalIsAWSService': 'false' } },
+    }),
+  );
+}
+
+/**
+ * The topic's policy replaces SNS's default one (enforceSSL writes a Deny), so CloudWatch alarms
+ * of this account need an explicit Allow to publish.
+ */
+export function allowAlarmsToPublish(topic: sns.ITopic): void {
+  const stack = Stack.of(topic);
+  topic.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'CloudWatchAlarmsPublish',
+      principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
+      actions: ['sns:Publish'],
+      resources: [topic.topicArn],
+      conditions: {
+        StringEquals: { 'aws:SourceAccount': stack.account },
+        ArnLike: {
+          'aws:SourceArn': stack.formatArn({
+            service: 'cloudwatch',
+            resource: 'alarm',
+            resourceName: '*',
+            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+          }),
+        },
+      },
+    }),
+  );
+}
+
+/** Nobody but the retry function's role may send to the delay queue, whatever their IAM policies say. */
+export function onlyRoleMaySend(queue: sqs.IQueue, role: iam.IRole): void {
+  queue.addToResourcePolicy(
+    new iam.PolicyStatement({
+      sid: 'OnlyTheRetryFunctionSends',
+      effect: iam.Effect.DENY,
+      principals: [new iam.AnyPrincipal()],
+      actions: ['sqs:SendMessage'],
+      resources: [queue.queueArn],
+      conditions: { ArnNotEquals: { 'aws:PrincipalArn': role.roleArn } },
+    }),
+  );
+}
+
+/** The table item actions the retry function calls, and the partitions it may write: the ledger and budgets, never policies. */
+export const RETRY_FUNCTION_TABLE_ACCESS = {
+  reads: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+  writes: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
+  writablePartitions: [`${LEDGER_PREFIX}*`, Partition.Budget],
+} as const;
+
+/** What the deploy-time seeder calls: policy items only. */
+export const SEEDER_TABLE_ACCESS = {
+  reads: ['dynamodb:Query'],
+  writes: ['dynamodb:PutItem', 'dynamodb:DeleteItem'],
+  writablePartitions: [Partition.Policy],
+} as const;
+
+/** Grants the item reads and the writes on the given partitions (dynamodb:LeadingKeys), nothing else. */
+export function grantTableItems(
+  table: dynamodb.ITable,
+  role: iam.IRole,
+  access: { readonly reads: readonly string[]; readonly writes: readonly string[]; readonly writablePartitions: readonly string[] },
+  sid: string,
+): void {
+  role.addToPrincipalPolicy(new iam.PolicyStatement({ sid: `${sid}Read`, actions: [...access.reads], resources: [table.tableArn] }));
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: `${sid}Write`,
+      actions: [...access.writes],
+      resources: [table.tableArn],
+      conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': [...access.writablePartitions] } },
+    }),
+  );
+}
+
+/** EventBridge's default limit on an event pattern's size, in characters. */
+export const EVENT_PATTERN_LIMIT = 2048;
+
+/**
+ * Splits a watch list into groups whose event pattern stays under EventBridge's limit, so a long
+ * list is several rules instead of a deploy that fails. `patternOf` renders a group's pattern.
+ */
+export function chunkForPatterns(pipelines: readonly string[], patternOf: (group: readonly string[]) => unknown): string[][] {
+  const groups: string[][] = [];
+  let current: string[] = [];
+  for (const pipeline of pipelines) {
+    const candidate = [...current, pipeline];
+    if (current.length > 0 && JSON.stringify(patternOf(candidate)).length > EVENT_PATTERN_LIMIT) {
+      groups.push(current);
+      current = [pipeline];
+    } else {
+      current = candidate;
+    }
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
+
+/**
+ * What the `autoretry` CLI calls on the table: reads of everything (history, status, report,
+ * policies), writes of policy and pause items only.
+ */
+export const OPERATOR_TABLE_ACCESS = {
+  reads: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan'],
+  writes: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
+  writablePartitions: [Partition.Policy, Partition.Pause],
+} as const;

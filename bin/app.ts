@@ -5,8 +5,8 @@ import { DEFAULT_STACK_NAME } from '../contract';
 import { ConfigurationError } from '../lambda/domain/errors';
 import { AutoRetryStack } from '../lib/auto-retry-stack';
 import { parseAutoRetryConfig } from '../lib/config';
-import { ControlTowerChecks } from './control-tower';
 import type { PipelineAutoRetryProps } from '../lib/props';
+import { ControlTowerChecks } from './control-tower';
 
 const app = new App();
 let autoRetry: PipelineAutoRetryProps;

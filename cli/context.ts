@@ -1,8 +1,8 @@
-import { userInfo } from 'node:os';
 import type { Command } from 'commander';
 import { InvalidInputError } from '../lambda/domain/errors';
 import { NAME_PATTERN } from '../lambda/domain/policy';
 import { renderTable, type Style } from './format';
+import { callerIdentity } from './identity';
 import type { BudgetState } from './store/budget-queries';
 import type { LedgerQueries } from './store/ledger-queries';
 import type { PolicyAdmin } from './store/policy-admin';
@@ -30,18 +30,25 @@ export interface CommandContext {
   readonly io: CliIo;
   readonly services: Services;
   readonly style: Style;
-  /** Who makes a change, for the audit fields. */
-  readonly by: () => string;
+  /** Who makes a change, for the audit fields: the caller's AWS identity, read once. */
+  readonly by: () => Promise<string>;
   readonly json: (value: unknown) => void;
   readonly printTable: (headers: readonly string[], rows: Parameters<typeof renderTable>[1], indent?: string) => void;
 }
 
 export function commandContext(io: CliIo, services: Services, style: Style): CommandContext {
+  let identity: Promise<string> | undefined;
   return {
     io,
     services,
     style,
-    by: () => io.env.AUTORETRY_USER ?? io.env.USER ?? safeUser(),
+    by: () => {
+      identity ??= callerIdentity().then((who) => {
+        if (who.note) io.err(`note: ${who.note}`);
+        return who.name;
+      });
+      return identity;
+    },
     json: (value) => io.out(JSON.stringify(value, null, 2)),
     printTable: (headers, rows, indent = '') => {
       for (const line of renderTable(headers, rows, style)) io.out(`${indent}${line}`);
@@ -51,7 +58,8 @@ export function commandContext(io: CliIo, services: Services, style: Style): Com
 
 /** A subcommand that reports errors through the program's one-line path. */
 export function subcommand(parent: Command, verb: string): Command {
-  return parent.command(verb).exitOverride();
+  // One line for bad input: no "(Did you mean …?)" second line.
+  return parent.command(verb).exitOverride().showSuggestionAfterError(false);
 }
 
 export function pipelineName(value: string, what: string): string {
@@ -66,12 +74,4 @@ export function positiveInteger(value: string, flag: string, max: number): numbe
     throw new InvalidInputError(`${flag} must be a whole number from 1 to ${max}, got "${value}"`);
   }
   return Number(value);
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return 'unknown';
-  }
 }

@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { DEFAULT_STACK_NAME } from '../contract';
 import { DynamoTable } from '../lambda/adapters/dynamo-table';
 import { ConfigurationError, InvalidInputError } from '../lambda/domain/errors';
+import { show } from '../lambda/domain/show';
 import { registerLedgerCommands } from './commands/ledger';
 import { registerPauseCommands } from './commands/pause';
 import { registerPolicyCommands } from './commands/policy';
@@ -24,6 +25,9 @@ const defaultIo: CliIo = {
   isTty: Boolean(process.stdout.isTTY),
 };
 
+/** DynamoDB's rule for table names. */
+const TABLE_NAME = /^[a-zA-Z0-9_.-]{3,255}$/;
+
 interface GlobalOptions {
   table?: string;
   stack?: string;
@@ -35,6 +39,7 @@ function buildProgram(io: CliIo, services: Services): Command {
     .option('--table <name>', 'the auto-retry DynamoDB table (default: $TABLE_NAME, else the stack output)')
     .option('--stack <name>', `stack to read the TableName output from when no table is given (default: ${DEFAULT_STACK_NAME})`)
     .showHelpAfterError(false)
+    .showSuggestionAfterError(false)
     .exitOverride()
     .configureOutput({ writeOut: (s) => io.out(s.trimEnd()), writeErr: (s) => io.err(s.trimEnd()) })
     .addHelpText(
@@ -58,7 +63,14 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     const opts = program?.opts<GlobalOptions>() ?? {};
     client ??= new DynamoDBClient({});
     const given = opts.table ?? io.env.TABLE_NAME;
-    if (given) return new DynamoTable(given, client);
+    if (given) {
+      if (!TABLE_NAME.test(given)) {
+        throw new InvalidInputError(
+          `${opts.table ? '--table' : 'TABLE_NAME'} must be a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -), got ${show(given)}`,
+        );
+      }
+      return new DynamoTable(given, client);
+    }
     const stack = opts.stack ?? io.env.AUTORETRY_STACK ?? DEFAULT_STACK_NAME;
     const found = await discoverTable(stack);
     io.err(`using table ${found} from stack ${stack} (output TableName)`);

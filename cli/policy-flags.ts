@@ -73,7 +73,7 @@ export function patchFromFlags(flags: PolicyFlags): PolicyPatch {
   }
   const { patch, problems } = validateConfigPolicy(raw, 'flag');
   const first = problems[0];
-  if (first) throw new InvalidInputError(first.replace(/flag\.([A-Za-z]+)/, (_m, key: string) => `--${kebab(key)}`));
+  if (first) throw new InvalidInputError(first.replace(/flag\.([A-Za-z]+)/g, (_m, key: string) => `--${kebab(key)}`));
   if (Object.keys(patch).length === 0) {
     throw new InvalidInputError('nothing to set: give at least one policy flag, such as --max-retries, --cooldown or --retry-on');
   }

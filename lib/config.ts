@@ -2,7 +2,7 @@ import { Duration } from 'aws-cdk-lib';
 import { parseDuration } from '../lambda/domain/duration';
 import { ConfigurationError } from '../lambda/domain/errors';
 import type { FailureRule } from '../lambda/domain/filters';
-import { type PolicyPatch, type PolicySyntax, type RetryPolicy, show, validatePolicyPatch } from '../lambda/domain/policy';
+import { keyPath, type PolicyPatch, type PolicySyntax, type RetryPolicy, show, validatePolicyPatch } from '../lambda/domain/policy';
 import type {
   BuiltInRetryRule,
   PipelineAutoRetryProps,
@@ -12,7 +12,7 @@ import type {
   RetryPolicyProps,
   StageRetryMode,
 } from './props';
-import { emailProblem, integerProblem, isObject, pipelineNameProblem, slackProblems, unknownKeyProblems } from './validation';
+import { emailProblem, integerProblem, isObject, isSafeRegex, pipelineNameProblem, slackProblems, unknownKeyProblems } from './validation';
 
 /**
  * The cdk.json syntax: the `autoRetry` block of the context, its keys, and how a policy is spelled
@@ -44,6 +44,7 @@ export const CONFIG_POLICY_SYNTAX: PolicySyntax = {
   keyOf: (field) => CONFIG_KEYS[field],
   seconds: (v) => (typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined),
   budgetWindowKey: 'window',
+  regexCheck: isSafeRegex,
 };
 
 /** Validates one policy as cdk.json or the CLI spells it. */
@@ -109,9 +110,9 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Pipeline
     } else {
       pipelines = {};
       for (const [pipeline, value] of Object.entries(config.pipelines)) {
-        const where = `${path}.pipelines.${pipeline}`;
+        const where = keyPath(`${path}.pipelines`, pipeline);
         if (pipelineNameProblem(pipeline, where)) {
-          problems.push(`${where}: "${pipeline}" is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
+          problems.push(`${where} is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
           continue;
         }
         if (watch && !watch.includes(pipeline)) {
@@ -125,13 +126,13 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Pipeline
         } else {
           for (const [stage, stageValue] of Object.entries(stages ?? {})) {
             if (pipelineNameProblem(stage, '')) {
-              problems.push(`${where}.stages: "${stage}" is not a valid stage name`);
+              problems.push(`${keyPath(`${where}.stages`, stage)} is not a valid stage name`);
               continue;
             }
             // A budget is per pipeline: a stage cannot have its own.
             const parsed = policy(
               stageValue,
-              `${where}.stages.${stage}`,
+              keyPath(`${where}.stages`, stage),
               POLICY_KEYS.filter((k) => k !== 'budget'),
             );
             if (parsed) stageProps[stage] = parsed;

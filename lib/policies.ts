@@ -1,12 +1,12 @@
 import type { Duration } from 'aws-cdk-lib';
 import { parseDuration } from '../lambda/domain/duration';
 import { ConfigurationError } from '../lambda/domain/errors';
-import { type PolicyPatch, validatePolicyPatch } from '../lambda/domain/policy';
+import { keyPath, type PolicyPatch, validatePolicyPatch } from '../lambda/domain/policy';
 import type { PolicySeed } from '../lambda/domain/scope';
 import { CONFIG_KEYS } from './config';
 import { DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND, DEFAULT_RESERVED_CONCURRENCY } from './defaults';
 import type { PipelineAutoRetryProps, RetryPolicyProps, SlackChannel } from './props';
-import { emailProblem, integerProblem, pipelineNameProblem, slackProblems } from './validation';
+import { emailProblem, integerProblem, isSafeRegex, pipelineNameProblem, slackProblems } from './validation';
 
 /** The construct's props after validation: what it builds from. */
 export interface ResolvedProps {
@@ -45,6 +45,7 @@ export function policyPatchOfProps(props: RetryPolicyProps, where: string): { pa
     keyOf: (field) => CONFIG_KEYS[field],
     seconds: (v) => (typeof v === 'number' ? parseDuration(v) : undefined),
     budgetWindowKey: 'window',
+    regexCheck: isSafeRegex,
   });
 }
 
@@ -70,9 +71,9 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
   };
   if (props.defaultPolicy) add(props.defaultPolicy, `${path}.defaultPolicy`, (patch) => ({ scope: { kind: 'default' }, patch }));
   for (const [pipeline, policy] of Object.entries(props.pipelines ?? {})) {
-    const where = `${path}.pipelines.${pipeline}`;
+    const where = keyPath(`${path}.pipelines`, pipeline);
     if (pipelineNameProblem(pipeline, where)) {
-      problems.push(`${where}: "${pipeline}" is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
+      problems.push(`${where} is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
       continue;
     }
     if (watched && !watched.includes(pipeline)) {
@@ -81,12 +82,13 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     const { stages, ...own } = policy;
     add(own, where, (patch) => ({ scope: { kind: 'pipeline', pipeline }, patch }));
     for (const [stage, stagePolicy] of Object.entries(stages ?? {})) {
+      const stageWhere = keyPath(`${where}.stages`, stage);
       if (pipelineNameProblem(stage, '')) {
-        problems.push(`${where}.stages: "${stage}" is not a valid stage name`);
+        problems.push(`${stageWhere} is not a valid stage name`);
         continue;
       }
-      if (stagePolicy.budget) problems.push(`${where}.stages.${stage}.budget is per pipeline: set it on the pipeline's policy`);
-      add(stagePolicy, `${where}.stages.${stage}`, (patch) => ({ scope: { kind: 'stage', pipeline, stage }, patch }));
+      if (stagePolicy.budget) problems.push(`${stageWhere}.budget is per pipeline: set it on the pipeline's policy`);
+      add(stagePolicy, stageWhere, (patch) => ({ scope: { kind: 'stage', pipeline, stage }, patch }));
     }
   }
 

@@ -1,4 +1,5 @@
-import { NAME_PATTERN, show } from '../lambda/domain/policy';
+import safeRegex from 'safe-regex2';
+import { keyPath, NAME_PATTERN, show } from '../lambda/domain/policy';
 
 /**
  * Checks shared by the cdk.json reader (lib/config.ts) and the construct's props
@@ -39,5 +40,13 @@ export function slackProblems(workspaceId: unknown, channelId: unknown, where: s
 export function unknownKeyProblems(obj: Record<string, unknown>, allowed: readonly string[], path: string): string[] {
   return Object.keys(obj)
     .filter((key) => !allowed.includes(key))
-    .map((key) => `${path}.${key} is not a known setting (expected one of: ${allowed.join(', ')})`);
+    .map((key) => `${keyPath(path, key)} is not a known setting (expected one of: ${allowed.join(', ')})`);
+}
+
+/**
+ * Whether a rule's regular expression is safe from catastrophic backtracking, by safe-regex2 (a
+ * maintained star-height check). Operators' patterns run against build output at 3 a.m.
+ */
+export function isSafeRegex(pattern: string): boolean {
+  return safeRegex(pattern);
 }

@@ -17,7 +17,7 @@ export function registerPauseCommands(program: Command, ctx: CommandContext): vo
         if (opts.all && pipeline) throw new InvalidInputError(`give either a pipeline or --all, not both`);
         if (!opts.all && !pipeline) throw new InvalidInputError(`missing pipeline: autoretry ${verb} <pipeline> or --all`);
         const target = opts.all ? '*' : pipelineName(pipeline ?? '', 'pipeline');
-        await (await ctx.services.policies()).setPaused(target, paused, ctx.by(), ctx.io.now());
+        await (await ctx.services.policies()).setPaused(target, paused, await ctx.by(), ctx.io.now());
         ctx.io.out(`${verb}d automatic retries of ${opts.all ? 'ALL pipelines' : target}`);
       });
   }

@@ -42,7 +42,7 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
       const scope = scopeFrom(pipeline, opts, 'set');
       const patch = patchFromFlags(opts);
       if (scope.kind === 'stage' && patch.budget) throw new InvalidInputError('--budget is per pipeline: set it without --stage');
-      await (await services.policies()).setPolicy(scope, patch, ctx.by(), io.now());
+      await (await services.policies()).setPolicy(scope, patch, await ctx.by(), io.now());
       io.out(`set ${describeScope(scope)}: ${describePatch(patch)} (operator-owned: deploys will not overwrite it)`);
     });
 

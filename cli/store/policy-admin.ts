@@ -2,9 +2,13 @@ import { Partition, TableKeys } from '../../contract';
 import type { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { PolicySource, policyKey, type StoredPolicy, storedPolicyOf } from '../../lambda/adapters/items';
 import { DynamoPolicyReader } from '../../lambda/adapters/policy-reader';
+import { InvalidInputError } from '../../lambda/domain/errors';
 import { POLICY_FIELDS, type PolicyPatch } from '../../lambda/domain/policy';
 import type { PolicyScope } from '../../lambda/domain/scope';
 import type { PolicyContext } from '../../lambda/ports';
+
+/** The most a policy item's fields may take: a few rules, never near DynamoDB's 400 KB item limit. */
+export const MAX_POLICY_BYTES = 16 * 1024;
 
 /** A pause switch: one pipeline, or `*` for all of them. */
 export interface PauseSwitch {
@@ -24,6 +28,10 @@ export class PolicyAdmin {
 
   /** Merges the given fields into a policy item and marks it as the operator's. */
   public async setPolicy(scope: PolicyScope, patch: PolicyPatch, updatedBy: string, now: Date): Promise<void> {
+    const size = Buffer.byteLength(JSON.stringify(patch));
+    if (size > MAX_POLICY_BYTES) {
+      throw new InvalidInputError(`the policy would take ${size} bytes in the table; at most ${MAX_POLICY_BYTES}: fewer or shorter rules`);
+    }
     const names: Record<string, string> = { '#source': 'source', '#updatedAt': 'updatedAt', '#updatedBy': 'updatedBy' };
     const values: Record<string, unknown> = { ':source': PolicySource.Cli, ':now': now.toISOString(), ':by': updatedBy };
     const sets = ['#source = :source', '#updatedAt = :now', '#updatedBy = :by'];

@@ -14,6 +14,22 @@ function text(obj: Json, key: string, where: string, max = 256): string {
   return v;
 }
 
+/** AWS region names: us-east-1, eu-central-2, us-gov-west-1, cn-north-1. */
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+const ACCOUNT = /^\d{12}$/;
+
+function region(obj: Json, key: string, where: string): string {
+  const v = text(obj, key, where, 32);
+  if (!REGION.test(v)) throw new InvalidInputError(`${where}.${key} is not an AWS region name`);
+  return v;
+}
+
+function account(obj: Json, key: string, where: string): string {
+  const v = text(obj, key, where, 32);
+  if (!ACCOUNT.test(v)) throw new InvalidInputError(`${where}.${key} is not a 12-digit AWS account id`);
+  return v;
+}
+
 function name(obj: Json, key: string, where: string): string {
   const v = text(obj, key, where, 100);
   if (!NAME_PATTERN.test(v)) throw new InvalidInputError(`${where}.${key} is not a valid CodePipeline name`);
@@ -94,8 +110,8 @@ export function parseStageFailedEvent(input: unknown): ReportedFailure {
   const attempt = detail['pipeline-execution-attempt'];
   return {
     eventId: text(input, 'id', 'event'),
-    account: text(input, 'account', 'event', 32),
-    region: text(input, 'region', 'event', 32),
+    account: account(input, 'account', 'event'),
+    region: region(input, 'region', 'event'),
     failedAt: timestamp(input, 'time', 'event'),
     pipeline: name(detail, 'pipeline', 'event.detail'),
     stage: name(detail, 'stage', 'event.detail'),
@@ -155,8 +171,8 @@ export function parseDelayedRetry(body: string): DelayedRetryMessage {
   }
   const failure = {
     eventId: text(f, 'eventId', 'message.failure'),
-    account: text(f, 'account', 'message.failure', 32),
-    region: text(f, 'region', 'message.failure', 32),
+    account: account(f, 'account', 'message.failure'),
+    region: region(f, 'region', 'message.failure'),
     pipeline: name(f, 'pipeline', 'message.failure'),
     stage: name(f, 'stage', 'message.failure'),
     executionId: text(f, 'executionId', 'message.failure', 128),

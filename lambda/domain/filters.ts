@@ -1,3 +1,4 @@
+import { keyPath, show } from './show';
 import type { ActionView } from './types';
 
 /**
@@ -14,11 +15,28 @@ export interface FailureRule {
 
 const RULE_KEYS = ['code', 'message', 'category', 'provider'] as const;
 
-/** Validates a list of rules from configuration, the CLI or the table. Regexes are compiled here. */
-export function validateRules(raw: unknown, where: string): { rules: FailureRule[]; problems: string[] } {
+/** Rules in one list at most: a policy is a few rules, and the item must stay small. */
+export const MAX_RULES = 20;
+
+/**
+ * How much of a message a rule's regular expression reads: error messages and summaries can be
+ * long build output, and a pattern that slipped past the check must not run unbounded on it.
+ */
+export const MAX_MATCHED_CHARACTERS = 4096;
+
+/** Says whether a pattern is safe from catastrophic backtracking (lib/ passes a maintained checker). */
+export type RegexCheck = (pattern: string) => boolean;
+
+/**
+ * Validates a list of rules from configuration, the CLI or the table. Regexes are compiled here,
+ * and, where `isSafe` is given (configuration and the CLI), refused if they can backtrack
+ * catastrophically.
+ */
+export function validateRules(raw: unknown, where: string, isSafe?: RegexCheck): { rules: FailureRule[]; problems: string[] } {
   const problems: string[] = [];
   const rules: FailureRule[] = [];
-  if (!Array.isArray(raw)) return { rules, problems: [`${where} must be a list of rules, got ${JSON.stringify(raw) ?? String(raw)}`] };
+  if (!Array.isArray(raw)) return { rules, problems: [`${where} must be a list of rules, got ${show(raw)}`] };
+  if (raw.length > MAX_RULES) return { rules, problems: [`${where} has ${raw.length} rules; at most ${MAX_RULES}`] };
   raw.forEach((item, i) => {
     const at = `${where}[${i}]`;
     if (typeof item !== 'object' || item === null || Array.isArray(item)) {
@@ -27,15 +45,21 @@ export function validateRules(raw: unknown, where: string): { rules: FailureRule
     }
     const r = item as Record<string, unknown>;
     const unknown = Object.keys(r).filter((k) => !(RULE_KEYS as readonly string[]).includes(k));
-    if (unknown.length > 0) problems.push(`${at}.${unknown[0]} is not a rule field (expected one of: ${RULE_KEYS.join(', ')})`);
+    if (unknown.length > 0)
+      problems.push(`${keyPath(at, unknown[0] ?? '')} is not a rule field (expected one of: ${RULE_KEYS.join(', ')})`);
     if (RULE_KEYS.every((k) => r[k] === undefined)) problems.push(`${at} must name at least one of ${RULE_KEYS.join(', ')}`);
     const rule: { -readonly [K in keyof FailureRule]: FailureRule[K] } = {};
     for (const key of ['code', 'category', 'provider'] as const) {
       const v = r[key];
       if (v === undefined) continue;
       const list = typeof v === 'string' ? [v] : v;
-      if (!Array.isArray(list) || list.length === 0 || !list.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 200)) {
-        problems.push(`${at}.${key} must be a string or a non-empty list of strings`);
+      if (
+        !Array.isArray(list) ||
+        list.length === 0 ||
+        list.length > 50 ||
+        !list.every((x) => typeof x === 'string' && x.length > 0 && x.length <= 200)
+      ) {
+        problems.push(`${at}.${key} must be a string or a list of 1 to 50 strings of at most 200 characters`);
       } else {
         rule[key] = list as string[];
       }
@@ -46,10 +70,16 @@ export function validateRules(raw: unknown, where: string): { rules: FailureRule
       } else {
         try {
           new RegExp(r.message, 'i');
-          rule.message = r.message;
+          if (isSafe && !isSafe(r.message)) {
+            problems.push(
+              `${at}.message ${show(r.message)} can backtrack catastrophically on long input; rewrite it without nested repetition`,
+            );
+          } else {
+            rule.message = r.message;
+          }
         } catch (error) {
           problems.push(
-            `${at}.message is not a valid regular expression: /${r.message}/ (${error instanceof Error ? error.message : String(error)})`,
+            `${at}.message is not a valid regular expression: ${show(r.message)} (${error instanceof Error ? error.message : String(error)})`,
           );
         }
       }
@@ -68,7 +98,8 @@ export function ruleMatches(rule: FailureRule, action: ActionView): boolean {
   if (!same(rule.provider, action.provider)) return false;
   if (rule.message !== undefined) {
     const re = new RegExp(rule.message, 'i');
-    if (![action.errorMessage, action.summary].some((text) => text !== undefined && re.test(text))) return false;
+    const texts = [action.errorMessage, action.summary].filter((t): t is string => t !== undefined);
+    if (!texts.some((text) => re.test(text.slice(0, MAX_MATCHED_CHARACTERS)))) return false;
   }
   return true;
 }

@@ -1,5 +1,6 @@
-import { parseDuration } from './duration';
-import { type FailureRule, validateRules } from './filters';
+import { formatDuration, parseDuration } from './duration';
+import { type FailureRule, type RegexCheck, validateRules } from './filters';
+import { keyPath, show } from './show';
 import { RETRY_MODES, RetryMode } from './types';
 
 export const PolicyMode = { Enforce: 'enforce', Observe: 'observe' } as const;
@@ -148,9 +149,11 @@ export interface PolicySyntax {
   readonly seconds?: (value: unknown) => number | undefined;
   /** The key of a budget's window. @default windowSeconds */
   readonly budgetWindowKey?: string;
+  /** Refuses regular expressions that can backtrack catastrophically. @default no check (the function bounds the input instead) */
+  readonly regexCheck?: RegexCheck;
 }
 
-const STORED: Required<PolicySyntax> = {
+const STORED: Required<Omit<PolicySyntax, 'regexCheck'>> = {
   keyOf: (field) => field,
   seconds: (v) => (typeof v === 'number' ? parseDuration(v) : undefined),
   budgetWindowKey: 'windowSeconds',
@@ -167,7 +170,7 @@ export function validatePolicyPatch(
   path: string,
   syntax: PolicySyntax = {},
 ): { patch: PolicyPatch; problems: string[] } {
-  const { keyOf, seconds, budgetWindowKey } = { ...STORED, ...syntax };
+  const { keyOf, seconds, budgetWindowKey, regexCheck } = { ...STORED, ...syntax };
   type Parsed<T> = { value: T } | { problems: string[] };
   const ok = <T>(value: T): Parsed<T> => ({ value });
   const fail = (...problems: string[]): Parsed<never> => ({ problems });
@@ -194,7 +197,7 @@ export function validatePolicyPatch(
         ? ok(v as T)
         : fail(`${where} must be one of ${allowed.join(', ')}, got ${show(v)}`);
   const rules = (v: unknown, where: string) => {
-    const result = validateRules(v, where);
+    const result = validateRules(v, where, regexCheck);
     return result.problems.length > 0 ? fail(...result.problems) : ok(result.rules);
   };
 
@@ -229,7 +232,7 @@ export function validatePolicyPatch(
     const b = v as Record<string, unknown>;
     const windowKey = budgetWindowKey;
     const unknown = Object.keys(b).filter((k) => k !== 'maxRetries' && k !== windowKey);
-    if (unknown.length > 0) return fail(`${where}.${unknown[0]} is not a known setting (expected maxRetries, ${windowKey})`);
+    if (unknown.length > 0) return fail(`${keyPath(where, unknown[0] ?? '')} is not a known setting (expected maxRetries, ${windowKey})`);
     const max = b.maxRetries;
     if (typeof max !== 'number' || !Number.isInteger(max) || max < 1 || max > 1000) {
       return fail(`${where}.maxRetries must be an integer from 1 to 1000, got ${show(max)}`);
@@ -240,14 +243,17 @@ export function validatePolicyPatch(
     }
     return ok({ maxRetries: max, windowSeconds: window });
   });
+  // Settings that contradict each other within one policy.
+  if (patch.cooldownSeconds !== undefined && patch.maxCooldownSeconds !== undefined && patch.cooldownSeconds > patch.maxCooldownSeconds) {
+    problems.push(
+      `${path}.${key('cooldownSeconds')} (${formatDuration(patch.cooldownSeconds)}) is longer than ${path}.${key('maxCooldownSeconds')} ` +
+        `(${formatDuration(patch.maxCooldownSeconds)}): every wait would be cut to ${formatDuration(patch.maxCooldownSeconds)}`,
+    );
+  }
   return { patch, problems };
 }
 
-export function show(value: unknown): string {
-  if (value === undefined) return 'nothing';
-  const text = JSON.stringify(value) ?? String(value);
-  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
-}
+export { keyPath, show } from './show';
 
 /** CodePipeline's rule for pipeline, stage and action names. */
 export const NAME_PATTERN = /^[A-Za-z0-9.@\-_]{1,100}$/;

@@ -69,6 +69,18 @@ export interface RetryMetadata {
   readonly manual: number;
 }
 
+/** How far ahead of our clock an event's time may be (clock skew) before it is taken as now. */
+export const CLOCK_SKEW_SECONDS = 300;
+
+/**
+ * The failure time a decision may use: the event's, unless it lies ahead of now by more than
+ * clock skew allows (a bad clock, or a forged event), in which case it is now. A time in another
+ * century could otherwise put a retry there, or overflow the dates computed from it.
+ */
+export function saneFailureTime(failedAt: Date, now: Date): Date {
+  return failedAt.getTime() > now.getTime() + CLOCK_SKEW_SECONDS * 1000 ? now : failedAt;
+}
+
 /** A failure as the event reports it: the attempt number may be missing. */
 export type ReportedFailure = Omit<StageFailure, 'occurrence'> & { readonly occurrence: number | undefined };
 

@@ -1,20 +1,25 @@
 import { type Decision, decide } from '../domain/decision';
-import { ThrottledError } from '../domain/errors';
+import { InvalidInputError, ThrottledError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
 import { type Claim, ClaimStatus, isStale, TERMINAL_STATUSES } from '../domain/ledger';
-import { PolicyMode, type RetryPolicy, resolvePolicy } from '../domain/policy';
+import { MAX_COOLDOWN_SECONDS, PolicyMode, type RetryPolicy, resolvePolicy, SPREAD_SHARE } from '../domain/policy';
 import { Outcome, SkipReason } from '../domain/reasons';
 import {
+  CLOCK_SKEW_SECONDS,
   FALLBACK_OCCURRENCE_BASE,
   failureFingerprint,
   fallbackOccurrence,
   type ReportedFailure,
   type StageFailure,
   type StageView,
+  saneFailureTime,
 } from '../domain/types';
 import { ClaimHandler, throttleDelaySeconds } from './claims';
 import { addSeconds, keyOf, type Result, type ServiceDeps } from './deps';
 import { Reporter } from './reporting';
+
+/** The latest a message we sent can be due: the longest cooldown, spread by jitter, and an hour's grace. */
+const MAX_DUE_AHEAD_SECONDS = MAX_COOLDOWN_SECONDS * (1 + SPREAD_SHARE) + 3600;
 
 /** How a failure comes back from the delay queue when its handling had to wait. */
 export interface FailureOptions {
@@ -66,9 +71,17 @@ export class RetryService {
     const now = clock();
     for (const problem of context.problems) this.deps.logger.log('warn', 'ignoring invalid policy field', { problem });
     const view = lookup.kind === 'found' ? lookup.view : undefined;
+    const failedAt = saneFailureTime(reported.failedAt, now);
+    if (failedAt !== reported.failedAt) {
+      this.deps.logger.log('warn', 'event time lies ahead of our clock: taken as now', {
+        eventId: reported.eventId,
+        time: reported.failedAt.toISOString(),
+      });
+    }
     // An event without an attempt number is named by its failed actions.
     const failure: StageFailure = {
       ...reported,
+      failedAt,
       occurrence: reported.occurrence ?? (view ? fallbackOccurrence(view) : FALLBACK_OCCURRENCE_BASE),
     };
     if (lookup.kind === 'no-pipeline') {
@@ -137,6 +150,13 @@ export class RetryService {
   public async handleDelayed(message: DelayedRetryMessage): Promise<Result> {
     const { failure } = message;
     const now = this.deps.clock();
+    // Only our role may send here, but a body we did not write gets no retry and no re-chaining.
+    if (message.dueAt.getTime() > now.getTime() + MAX_DUE_AHEAD_SECONDS * 1000) {
+      throw new InvalidInputError(`delay-queue message is due ${message.dueAt.toISOString()}, later than any policy can ask`);
+    }
+    if (failure.failedAt.getTime() > now.getTime() + CLOCK_SKEW_SECONDS * 1000) {
+      throw new InvalidInputError(`delay-queue message.failure.failedAt ${failure.failedAt.toISOString()} lies in the future`);
+    }
     const remaining = Math.ceil((message.dueAt.getTime() - now.getTime()) / 1000);
     if (remaining > 0) {
       await this.deps.delays.send(message, remaining);
@@ -279,7 +299,8 @@ export class RetryService {
     }
     const delay = throttleDelaySeconds(deferrals - 1, this.deps.settings, this.deps.random);
     const dueAt = addSeconds(now, delay);
-    await this.deps.delays.send({ v: 1, kind: 'event', failure: reported, dueAt, deferrals, ...pick(options) }, delay);
+    const waiting = { ...reported, failedAt: saneFailureTime(reported.failedAt, now) };
+    await this.deps.delays.send({ v: 1, kind: 'event', failure: waiting, dueAt, deferrals, ...pick(options) }, delay);
     return this.reporter.decision(
       failure,
       undefined,

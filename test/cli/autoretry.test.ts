@@ -4,10 +4,12 @@ import { PolicyAdmin } from '../../cli/store/policy-admin';
 import { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { CloudFormationEmulator } from '../../local/cloudformation-emulator';
 import { LocalDynamo } from '../../local/dynamo';
+import { StsEmulator } from '../../local/sts-emulator';
 import { type CliResult, errorLines, ROOT, runCli } from '../support';
 
 const dynamo = new LocalDynamo();
 const cloudformation = new CloudFormationEmulator();
+const sts = new StsEmulator();
 const TABLE = 'cli-table';
 
 function autoretry(args: string[], env: Record<string, string | undefined> = {}): Promise<CliResult> {
@@ -16,7 +18,8 @@ function autoretry(args: string[], env: Record<string, string | undefined> = {})
     // Stack lookups go to the local CloudFormation, never to AWS.
     AWS_ENDPOINT_URL_CLOUDFORMATION: cloudformation.endpoint,
     TABLE_NAME: TABLE,
-    AUTORETRY_USER: 'alice',
+    // The audit identity comes from STS, served locally.
+    AWS_ENDPOINT_URL_STS: sts.endpoint,
     ...env,
   });
 }
@@ -24,12 +27,12 @@ function autoretry(args: string[], env: Record<string, string | undefined> = {})
 const store = () => new PolicyAdmin(new DynamoTable(TABLE, dynamo.client()));
 
 beforeAll(async () => {
-  await Promise.all([dynamo.start(), cloudformation.start()]);
+  await Promise.all([dynamo.start(), cloudformation.start(), sts.start()]);
   await dynamo.createTable(TABLE);
 });
 
 afterAll(async () => {
-  await Promise.all([dynamo.stop(), cloudformation.stop()]);
+  await Promise.all([dynamo.stop(), cloudformation.stop(), sts.stop()]);
 });
 
 describe('CLI: autoretry', () => {
@@ -46,7 +49,7 @@ describe('CLI: autoretry', () => {
         scope: { kind: 'pipeline', pipeline: 'web-app' },
         patch: { maxRetries: 3, cooldownSeconds: 300 },
         source: 'cli',
-        updatedBy: 'alice',
+        updatedBy: 'arn:aws:sts::123456789012:assumed-role/Operator/alice',
       }),
     );
   });
@@ -126,7 +129,7 @@ describe('CLI: autoretry', () => {
     [['policy', 'set', 'web-app', '--retry-on', 'timed out'], '--retry-on must be JSON: a rule object or a list of them, got "timed out"'],
     [
       ['policy', 'set', 'web-app', '--retry-on', '[{"message":"timed out|("}]'],
-      '--retry-on[0].message is not a valid regular expression: /timed out|(/',
+      '--retry-on[0].message is not a valid regular expression: "timed out|("',
     ],
     [['policy', 'set', 'web-app', '--never-retry-on', '{"colour":"red"}'], '--never-retry-on[0].colour is not a rule field'],
     [['policy', 'set', 'web-app', '--budget', '10'], '--budget must be <retries>/<window>, such as 10/1h, got "10"'],
@@ -151,6 +154,15 @@ describe('CLI: autoretry', () => {
     [['simulate', '--stage', 'Build'], '--stage must be one of Source, Test, Approve, Deploy'],
     [['simulate', '--config', '/nonexistent/cdk.json'], '--config: no such file /nonexistent/cdk.json'],
     [['frobnicate'], "unknown command 'frobnicate'"],
+    [['polcy', 'list'], "unknown command 'polcy'"],
+    [['policy', 'set', 'web-app', '--max-retrys', '1'], "unknown option '--max-retrys'"],
+    [['policy', 'set', 'web-app', '--retry-on', '[{"message":"(a+)+$"}]'], '--retry-on[0].message "(a+)+$" can backtrack catastrophically'],
+    [
+      ['policy', 'set', 'web-app', '--retry-on', JSON.stringify(Array.from({ length: 3000 }, (_, i) => ({ code: `E${i}` })))],
+      '--retry-on has 3000 rules; at most 20',
+    ],
+    [['--table', 'bad name!', 'status'], '--table must be a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -), got "bad name!"'],
+    [['policy', 'set', 'web-app', '--cooldown', '12h', '--max-cooldown', '1s'], '--cooldown (12h) is longer than --max-cooldown (1s)'],
   ])('rejects %j with one line, exit code 2, and writes nothing', async (args, message) => {
     // Prepare
     const before = await store().listPolicies();
@@ -160,8 +172,9 @@ describe('CLI: autoretry', () => {
 
     // Assess
     expect(result.code).toBe(2);
-    const lines = errorLines(result.stderr);
+    const lines = result.stderr.trim().split('\n');
     expect(lines).toHaveLength(1);
+    expect(errorLines(result.stderr)).toHaveLength(1);
     expect(lines[0]).toContain(message);
     expect(result.stdout).toBe('');
     expect(await store().listPolicies()).toEqual(before);

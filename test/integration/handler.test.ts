@@ -1,4 +1,5 @@
 import type { SQSBatchResponse } from 'aws-lambda';
+import { TableKeys } from '../../contract';
 import { depsFromEnvironment } from '../../lambda/dependencies';
 import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
@@ -583,6 +584,105 @@ describe('handler: bad input and faults', () => {
     expect(logs.lines).toHaveLength(1);
     expect(logs.lines[0]).toEqual(expect.objectContaining({ level: 'error', message: expect.stringMatching(/^malformed/) }));
     expect(aws.codepipeline.calls.length).toBe(callsBefore);
+  });
+
+  it.each([
+    ['JavaScript’s latest date', '+275760-09-13T00:00:00.000Z'],
+    ['the year 9999', '9999-12-31T23:59:59Z'],
+  ])('takes an event time of %s as now: retried, never a fault or a claim due in another century', async (_case, time) => {
+    // Prepare
+    const pipeline = aws.pipeline();
+    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = { ...aws.codepipeline.stageFailedEvent(pipeline, 'Test'), time };
+    const logs = new LogCapture();
+
+    // Act
+    await aws.handler({ sink: logs.sink })(event);
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
+    expect(Date.parse(record?.firstFailureAt ?? '')).toBeLessThan(Date.now() + 60_000);
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({ level: 'warn', message: 'event time lies ahead of our clock: taken as now' }),
+    );
+  });
+
+  it.each<[string, (body: Record<string, unknown>) => void]>([
+    [
+      'due in the year 9999',
+      (b) => {
+        b.dueAt = '9999-01-01T00:00:00.000Z';
+      },
+    ],
+    [
+      'a region that would send operators elsewhere',
+      (b) => {
+        (b.failure as Record<string, unknown>).region = 'evil.example.com/#';
+      },
+    ],
+    [
+      'an account that is not one',
+      (b) => {
+        (b.failure as Record<string, unknown>).account = '12345';
+      },
+    ],
+  ])('leaves a forged delay-queue message %s for the DLQ: no retry, no re-chaining', async (_case, forge) => {
+    // Prepare: a well-formed claim message for a real failure, then forged.
+    const pipeline = aws.pipeline();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test') as { id: string; time: string; detail: Record<string, unknown> };
+    const body: Record<string, unknown> = {
+      v: 1,
+      kind: 'claim',
+      dueAt: new Date().toISOString(),
+      failure: {
+        eventId: event.id,
+        account: '123456789012',
+        region: 'us-east-1',
+        pipeline,
+        stage: 'Test',
+        executionId: event.detail['execution-id'],
+        occurrence: 1,
+        pipelineVersion: 1,
+        failedAt: new Date().toISOString(),
+      },
+    };
+    forge(body);
+    const record = { messageId: 'forged-1', body: JSON.stringify(body), eventSource: 'aws:sqs', attributes: {}, messageAttributes: {} };
+    const logs = new LogCapture();
+
+    // Act
+    const response = await aws.handler({ sink: logs.sink })({ Records: [record] });
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: 'forged-1' }] });
+    expect(aws.sqs.sent).toHaveLength(0);
+    expect(aws.codepipeline.calls.filter((c) => c.input.pipelineName === pipeline || c.input.name === pipeline)).toHaveLength(0);
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({ level: 'error', message: 'malformed delay-queue message: left for the DLQ' }),
+    );
+  });
+
+  it('refuses a catastrophic regular expression written straight into the table, instead of hanging on a long message', async () => {
+    // Prepare: an item the CLI would have refused, and 50,000 characters of build output.
+    const pipeline = aws.pipeline();
+    await aws.table().put({ ...TableKeys.pipelinePolicy(pipeline), pipeline, neverRetryOn: [{ message: '(a+)+$' }], source: 'cli' });
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests'], { message: `${'a'.repeat(50_000)}!` });
+    const logs = new LogCapture();
+
+    // Act
+    await aws.handler({ sink: logs.sink })(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+
+    // Assess
+    expect(logs.lines).toContainEqual(
+      expect.objectContaining({
+        level: 'warn',
+        message: 'ignoring invalid policy field',
+        problem: expect.stringContaining('can backtrack catastrophically'),
+      }),
+    );
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
   });
 
   it('counts unreadable input as a metric, an event and a queue message alike', async () => {

@@ -59,6 +59,8 @@ export async function runCli(args: readonly string[], env: Record<string, string
     AWS_REGION: 'us-east-1',
     AWS_ACCESS_KEY_ID: 'local',
     AWS_SECRET_ACCESS_KEY: 'local',
+    // No AWS identity unless a test serves one: a closed port answers at once.
+    AWS_ENDPOINT_URL_STS: 'http://127.0.0.1:9',
     NO_COLOR: '1',
     ...env,
   };

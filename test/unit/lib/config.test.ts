@@ -97,6 +97,36 @@ describe('Function: parseAutoRetryConfig', () => {
       [expect.stringMatching(/^autoRetry\.pipelines\.api\.stages\.Test\.budget is not a known setting/)],
     ],
     ['a non-object', 'yes', ['autoRetry must be an object, got "yes"']],
+    [
+      'a key with a newline, quoted on one line',
+      { default: { 'a\nb': 1 } },
+      [expect.stringMatching(/^autoRetry\.default\["a\\nb"\] is not a known setting \(expected one of: [^\n]*\)$/)],
+    ],
+    [
+      'a pipeline name with a newline, quoted on one line',
+      { pipelines: { 'bad\nname': { maxRetries: 1 } } },
+      ['autoRetry.pipelines["bad\\nname"] is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)'],
+    ],
+    [
+      'a bad value under a pipeline whose name has dots, named unambiguously',
+      { pipelines: { 'web.app': { maxRetries: -1 } } },
+      ['autoRetry.pipelines["web.app"].maxRetries must be an integer from 0 to 10, got -1'],
+    ],
+    [
+      'a regular expression that can backtrack catastrophically',
+      { default: { retryOn: [{ message: '(a+)+$' }] } },
+      ['autoRetry.default.retryOn[0].message "(a+)+$" can backtrack catastrophically on long input; rewrite it without nested repetition'],
+    ],
+    [
+      'a cooldown longer than the cap on every wait',
+      { default: { cooldown: '12h', maxCooldown: '1s' } },
+      ['autoRetry.default.cooldown (12h) is longer than autoRetry.default.maxCooldown (1s): every wait would be cut to 1s'],
+    ],
+    [
+      'more rules than a policy may hold',
+      { default: { neverRetryOn: Array.from({ length: 21 }, (_, i) => ({ code: `E${i}` })) } },
+      ['autoRetry.default.neverRetryOn has 21 rules; at most 20'],
+    ],
   ])('refuses %s with a message naming the key and the value', (_case, raw, expected) => {
     // Act
     const problems = problemsOf(raw);

@@ -7,6 +7,7 @@ import { show } from '../lambda/domain/show';
 import { registerLedgerCommands } from './commands/ledger';
 import { registerPauseCommands } from './commands/pause';
 import { registerPolicyCommands } from './commands/policy';
+import { registerSandboxCommand } from './commands/sandbox';
 import { registerSimulateCommand } from './commands/simulate';
 import { type CliIo, commandContext, ExitCode, type Services } from './context';
 import { colourWanted, makeStyle } from './format';
@@ -14,6 +15,7 @@ import { listBudgets } from './store/budget-queries';
 import { LedgerQueries } from './store/ledger-queries';
 import { PolicyAdmin } from './store/policy-admin';
 import { discoverTable } from './table-discovery';
+import { packageVersion } from './version';
 
 export { type CliIo, ExitCode } from './context';
 
@@ -38,6 +40,7 @@ function buildProgram(io: CliIo, services: Services): Command {
     .description('Operate codepipeline-auto-retry: policies, pause switches, history, status and a local sandbox')
     .option('--table <name>', 'the auto-retry DynamoDB table (default: $TABLE_NAME, else the stack output)')
     .option('--stack <name>', `stack to read the TableName output from when no table is given (default: ${DEFAULT_STACK_NAME})`)
+    .version(packageVersion(), '--version', 'print the version')
     .showHelpAfterError(false)
     .showSuggestionAfterError(false)
     .exitOverride()
@@ -51,6 +54,7 @@ function buildProgram(io: CliIo, services: Services): Command {
   registerLedgerCommands(program, ctx);
   registerPauseCommands(program, ctx);
   registerSimulateCommand(program, ctx);
+  registerSandboxCommand(program, ctx);
   return program;
 }
 

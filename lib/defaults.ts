@@ -7,6 +7,7 @@ import type { NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { TABLE_SCHEMA } from '../contract';
+import { BUNDLE_OPTIONS, PACKAGE_ROOT } from './bundling';
 
 /**
  * The construct's defaults, as pure functions returning props (in the manner of AWS Solutions
@@ -39,9 +40,6 @@ export const DELAY_QUEUE_MAX_RECEIVES = 5;
 export function delayQueueSource(reservedConcurrency: number) {
   return { batchSize: 10, reportBatchItemFailures: true, maxConcurrency: Math.max(2, Math.floor(reservedConcurrency / 2)) } as const;
 }
-
-const PROJECT_ROOT = path.join(__dirname, '..');
-export const LAMBDA_DIR = path.join(PROJECT_ROOT, 'lambda');
 
 /** The policy and ledger table: on-demand, encrypted, point-in-time recoverable, expiring ledger records. */
 export function tableProps(removalPolicy: RemovalPolicy = RemovalPolicy.RETAIN): dynamodb.TableProps {
@@ -80,8 +78,8 @@ export function delayQueueProps(functionTimeout: Duration, deadLetterQueue: sqs.
   });
 }
 
-/** Both functions: Node.js 22 on Graviton, traced, bundled by the local esbuild (never Docker). */
-export function functionProps(logGroup: logs.ILogGroup, role: iam.IRole): Partial<NodejsFunctionProps> {
+/** Both functions: Node.js 22 on Graviton, traced, logging to their own group. */
+export function functionProps(logGroup: logs.ILogGroup, role: iam.IRole) {
   return {
     runtime: lambda.Runtime.NODEJS_22_X,
     architecture: lambda.Architecture.ARM_64,
@@ -89,16 +87,21 @@ export function functionProps(logGroup: logs.ILogGroup, role: iam.IRole): Partia
     tracing: lambda.Tracing.ACTIVE,
     logGroup,
     role,
-    projectRoot: PROJECT_ROOT,
-    depsLockFilePath: path.join(PROJECT_ROOT, 'package-lock.json'),
+  };
+}
+
+/** Bundling from source (this repository): the local esbuild with the package build's options, never Docker. */
+export function sourceBundling(): Partial<NodejsFunctionProps> {
+  return {
+    projectRoot: PACKAGE_ROOT,
+    depsLockFilePath: path.join(PACKAGE_ROOT, 'package-lock.json'),
     bundling: {
-      minify: true,
-      sourceMap: true,
-      target: 'node22',
+      minify: BUNDLE_OPTIONS.minify,
+      sourceMap: BUNDLE_OPTIONS.sourcemap,
+      target: BUNDLE_OPTIONS.target,
       forceDockerBundling: false,
       // The v3 SDK in the Lambda runtime is not pinned to ours; bundle the clients we tested with.
       externalModules: [],
     },
-    environment: { NODE_OPTIONS: '--enable-source-maps' },
   };
 }

@@ -7,7 +7,7 @@ import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as kms from 'aws-cdk-lib/aws-kms';
-import type * as lambda from 'aws-cdk-lib/aws-lambda';
+import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
@@ -18,6 +18,7 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
 import { EVENT_SOURCE, FunctionEnv, METRIC_NAMESPACE, SERVICE_NAME, STAGE_DETAIL_TYPE } from '../contract';
+import { FUNCTIONS, type FunctionName, PACKAGE_ROOT, prebuiltAsset } from './bundling';
 import {
   ASYNC_INVOCATION,
   DEFAULT_LOG_RETENTION,
@@ -26,9 +27,9 @@ import {
   delayQueueSource,
   EVENT_DELIVERY,
   functionProps,
-  LAMBDA_DIR,
   leaseSeconds,
   queueProps,
+  sourceBundling,
   tableProps,
 } from './defaults';
 import {
@@ -132,6 +133,29 @@ export class PipelineAutoRetry extends Construct {
     return key;
   }
 
+  /**
+   * A function from its pre-built asset (the installed package), or bundled from source at synth
+   * (this repository). Either way the handler is `index.<export>`.
+   */
+  private createFunction(
+    id: string,
+    name: FunctionName,
+    props: Omit<lambda.FunctionProps, 'code' | 'handler' | 'runtime'> & Pick<lambda.FunctionProps, 'runtime'>,
+  ): lambda.Function {
+    const { entry, handler } = FUNCTIONS[name];
+    const environment = { NODE_OPTIONS: '--enable-source-maps', ...props.environment };
+    const asset = prebuiltAsset(name);
+    if (asset)
+      return new lambda.Function(this, id, { ...props, environment, code: lambda.Code.fromAsset(asset), handler: `index.${handler}` });
+    return new NodejsFunction(this, id, {
+      ...props,
+      ...sourceBundling(),
+      environment,
+      entry: path.join(PACKAGE_ROOT, `${entry}.ts`),
+      handler,
+    });
+  }
+
   private createLogGroup(id: string, retention: logs.RetentionDays): logs.LogGroup {
     return new logs.LogGroup(this, id, { retention, encryptionKey: this.key, removalPolicy: RemovalPolicy.DESTROY });
   }
@@ -174,15 +198,12 @@ export class PipelineAutoRetry extends Construct {
       description: 'codepipeline-auto-retry: read pipeline state and retry failed stages',
     });
     logGroup.grantWrite(role);
-    const fn = new NodejsFunction(this, 'RetryFunction', {
+    const fn = this.createFunction('RetryFunction', 'retry', {
       ...functionProps(logGroup, role),
-      entry: path.join(LAMBDA_DIR, 'handler.ts'),
-      handler: 'handler',
       description: 'Retries failed CodePipeline stages according to policy',
       timeout,
       reservedConcurrentExecutions: settings.reservedConcurrency,
       environment: {
-        NODE_OPTIONS: '--enable-source-maps',
         [FunctionEnv.LeaseSeconds]: String(leaseSeconds(timeout)),
         [FunctionEnv.CodePipelineRequestsPerSecond]: String(settings.codePipelineRequestsPerSecond),
         [FunctionEnv.MaxConcurrency]: String(settings.reservedConcurrency),
@@ -300,10 +321,8 @@ export class PipelineAutoRetry extends Construct {
     const role = new iam.Role(this, 'SeedFunctionRole', { assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com') });
     logGroup.grantWrite(role);
     grantTableItems(this.table, role, SEEDER_TABLE_ACCESS, 'SeedFunctionTable');
-    const seedFunction = new NodejsFunction(this, 'SeedFunction', {
+    const seedFunction = this.createFunction('SeedFunction', 'seed', {
       ...functionProps(logGroup, role),
-      entry: path.join(LAMBDA_DIR, 'seed', 'handler.ts'),
-      handler: 'onEvent',
       description: 'Writes codepipeline-auto-retry policies from configuration',
       timeout: Duration.minutes(2),
     });

@@ -2,11 +2,14 @@ import type { Command } from 'commander';
 import { InvalidInputError } from '../../lambda/domain/errors';
 import { POLICY_FIELDS, resolvePolicy } from '../../lambda/domain/policy';
 import { describeScope, type PolicyScope } from '../../lambda/domain/scope';
-import { CONFIG_KEYS } from '../../lib/config';
+import { CONFIG_KEYS, parseAutoRetryConfig } from '../../lib/config';
+import { resolveProps } from '../../lib/policies';
 import { type CommandContext, pipelineName, subcommand } from '../context';
 import { explainFailure } from '../explain';
 import { shortTime } from '../format';
+import { importDiff } from '../import-diff';
 import { addPolicyFlags, describePatch, describeValue, type PolicyFlags, patchFromFlags } from '../policy-flags';
+import { defaultConfigPath, loadConfig } from './simulate';
 
 /** Which policy item a `policy set|delete` names: --default, a pipeline, or a pipeline's stage. */
 function scopeFrom(pipeline: string | undefined, opts: { default?: boolean; stage?: string }, verb: string): PolicyScope {
@@ -44,6 +47,28 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
       if (scope.kind === 'stage' && patch.budget) throw new InvalidInputError('--budget is per pipeline: set it without --stage');
       await (await services.policies()).setPolicy(scope, patch, await ctx.by(), io.now());
       io.out(`set ${describeScope(scope)}: ${describePatch(patch)} (operator-owned: deploys will not overwrite it)`);
+    });
+
+  subcommand(policy, 'import')
+    .description('write the policies of a cdk.json into the table as a deploy does (operator-owned items are kept)')
+    .option('--config <path>', 'cdk.json, or a bare autoRetry JSON file (default: ./cdk.json)')
+    .option('--dry-run', 'print what would change, and write nothing')
+    .addHelpText('after', '\nExamples:\n  autoretry policy import --config cdk.json --dry-run\n  autoretry policy import --config cdk.json')
+    .action(async (opts: { config?: string; dryRun?: boolean }) => {
+      const path = opts.config ?? defaultConfigPath();
+      if (!path) throw new InvalidInputError('--config: no cdk.json here; name one with --config <path>');
+      const { policies } = resolveProps(parseAutoRetryConfig(loadConfig(path)));
+      const admin = await services.policies();
+      const lines = importDiff(policies, await admin.listPolicies());
+      for (const line of lines) io.out(line);
+      if (opts.dryRun) {
+        io.out('dry run: nothing written');
+        return;
+      }
+      const result = await admin.importPolicies(policies, io.now());
+      io.out(
+        `imported: ${result.written.length} written, ${result.keptOperatorChanges.length} kept as operators changed them, ${result.removed.length} removed`,
+      );
     });
 
   subcommand(policy, 'delete')

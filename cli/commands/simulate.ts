@@ -6,7 +6,11 @@ import { parseAutoRetryConfig } from '../../lib/config';
 import { type CommandContext, pipelineName, subcommand } from '../context';
 import { colourOf } from '../format';
 
-const PROJECT_CDK_JSON = join(__dirname, '..', '..', 'cdk.json');
+/** The configuration to play when none is named: ./cdk.json, if there is one. */
+export function defaultConfigPath(): string | undefined {
+  const here = join(process.cwd(), 'cdk.json');
+  return existsSync(here) ? here : undefined;
+}
 
 /** Reads an autoRetry block from a cdk.json (its context.autoRetry) or a bare autoRetry JSON file. */
 export function loadConfig(path: string): unknown {
@@ -30,7 +34,10 @@ export function registerSimulateCommand(program: Command, ctx: CommandContext): 
     .description('run scripted pipelines through the real handler locally (dynalite + emulators), with your policies')
     .option('--scenario <name>', 'run one scenario (see --list)')
     .option('--list', 'list the scenarios')
-    .option('--config <path>', 'cdk.json (or a bare autoRetry JSON file) whose policies to play', PROJECT_CDK_JSON)
+    .option(
+      '--config <path>',
+      'cdk.json (or a bare autoRetry JSON file) whose policies to play (default: ./cdk.json, else the built-in policy)',
+    )
     .option('--pipeline <name>', 'play the scenarios as this pipeline, so its policy applies')
     .option('--stage <name>', 'play the scenarios on this stage (Source, Test, Approve, Deploy)')
     .option('--json', 'print machine-readable results')
@@ -38,7 +45,7 @@ export function registerSimulateCommand(program: Command, ctx: CommandContext): 
       'after',
       '\nExamples:\n  autoretry simulate\n  autoretry simulate --scenario flaky-build --json\n  autoretry simulate --config ../my-app/cdk.json --pipeline payments',
     )
-    .action(async (opts: { scenario?: string; list?: boolean; config: string; pipeline?: string; stage?: string; json?: boolean }) => {
+    .action(async (opts: { scenario?: string; list?: boolean; config?: string; pipeline?: string; stage?: string; json?: boolean }) => {
       // Loaded on demand: the sandbox pulls in dynalite and the emulators.
       const { SCENARIOS, runSandbox } = require('../../local/sandbox') as typeof import('../../local/sandbox');
       if (opts.list) {
@@ -59,10 +66,10 @@ export function registerSimulateCommand(program: Command, ctx: CommandContext): 
           `--stage must be one of ${SANDBOX_STAGES.join(', ')} (the sandbox pipeline's stages), got "${opts.stage}"`,
         );
       }
-      const configPath = resolve(opts.config);
-      const shown = relative(process.cwd(), configPath) || configPath;
+      const configPath = opts.config ? resolve(opts.config) : defaultConfigPath();
+      const shown = configPath ? relative(process.cwd(), configPath) || configPath : 'the built-in policy (no ./cdk.json)';
       // Fails on a bad configuration before printing anything.
-      const props = parseAutoRetryConfig(loadConfig(configPath));
+      const props = parseAutoRetryConfig(configPath ? loadConfig(configPath) : undefined);
       const notes: string[] = [];
       const text = !opts.json;
       if (text) io.out(style.paint(`codepipeline-auto-retry sandbox: ${chosen.length} scenario(s), policies from ${shown}`, 'bold'));

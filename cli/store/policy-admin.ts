@@ -4,8 +4,9 @@ import { PolicySource, policyKey, type StoredPolicy, storedPolicyOf } from '../.
 import { DynamoPolicyReader } from '../../lambda/adapters/policy-reader';
 import { InvalidInputError } from '../../lambda/domain/errors';
 import { POLICY_FIELDS, type PolicyPatch } from '../../lambda/domain/policy';
-import type { PolicyScope } from '../../lambda/domain/scope';
+import type { PolicyScope, PolicySeed } from '../../lambda/domain/scope';
 import type { PolicyContext } from '../../lambda/ports';
+import { type SeedResult, seedPolicies } from '../../lambda/seed/policy-seeder';
 
 /** The most a policy item's fields may take: a few rules, never near DynamoDB's 400 KB item limit. */
 export const MAX_POLICY_BYTES = 16 * 1024;
@@ -74,6 +75,11 @@ export class PolicyAdmin {
     return items
       .filter((i) => i.paused === true)
       .map((i) => ({ pipeline: String(i.sk), updatedAt: i.updatedAt as string | undefined, updatedBy: i.updatedBy as string | undefined }));
+  }
+
+  /** Writes policies from configuration exactly as a deploy does (operator-owned items are kept). */
+  public importPolicies(policies: readonly PolicySeed[], now: Date): Promise<SeedResult> {
+    return seedPolicies(this.table, policies, now);
   }
 
   public async listPolicies(): Promise<StoredPolicy[]> {

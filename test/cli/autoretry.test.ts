@@ -1,4 +1,7 @@
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PolicyAdmin } from '../../cli/store/policy-admin';
 import { DynamoTable } from '../../lambda/adapters/dynamo-table';
@@ -340,5 +343,75 @@ describe('CLI: autoretry', () => {
 
     // Assess
     expect(stdout).toContain('autoretry policy set web-app --budget 10/1h');
+  });
+});
+
+describe('CLI: the package and the sandbox', () => {
+  it('prints its version', async () => {
+    // Act
+    const result = await autoretry(['--version']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
+  });
+
+  it('imports a cdk.json as a deploy would: a dry run writes nothing, then the import keeps operators’ items', async () => {
+    // Prepare: an operator owns one pipeline's policy already.
+    const dir = mkdtempSync(join(tmpdir(), 'autoretry-import-'));
+    const config = join(dir, 'cdk.json');
+    writeFileSync(
+      config,
+      JSON.stringify({ context: { autoRetry: { pipelines: { 'import-a': { maxRetries: 3 }, 'import-b': { cooldown: '5m' } } } } }),
+    );
+    await autoretry(['policy', 'set', 'import-b', '--max-retries', '1']);
+    const before = await store().listPolicies();
+
+    // Act
+    const dry = await autoretry(['policy', 'import', '--config', config, '--dry-run']);
+    const afterDry = await store().listPolicies();
+    const real = await autoretry(['policy', 'import', '--config', config]);
+
+    // Assess
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('+ pipeline import-a: maxRetries=3');
+    expect(dry.stdout).toContain('= pipeline import-b: kept as an operator set it (maxRetries=1)');
+    expect(dry.stdout).toContain('dry run: nothing written');
+    expect(afterDry).toEqual(before);
+    expect(real.stdout).toContain('imported: 1 written, 1 kept as operators changed them, 0 removed');
+    const after = await store().listPolicies();
+    expect(after).toContainEqual(expect.objectContaining({ scope: { kind: 'pipeline', pipeline: 'import-a' }, source: 'config' }));
+    expect(after).toContainEqual(expect.objectContaining({ scope: { kind: 'pipeline', pipeline: 'import-b' }, patch: { maxRetries: 1 } }));
+  });
+
+  it('starts a sandbox the CLI can be pointed at, with the configuration’s policies loaded', async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'autoretry-sandbox-'));
+    const config = join(dir, 'cdk.json');
+    writeFileSync(config, JSON.stringify({ context: { autoRetry: { default: { maxRetries: 4 } } } }));
+    const child = spawn(process.execPath, [join(ROOT, 'cli', 'autoretry.js'), 'sandbox', '--config', config], {
+      cwd: ROOT,
+      env: { ...process.env, NO_COLOR: '1' },
+    });
+    let out = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout.on('data', (chunk: Buffer) => {
+        out += chunk.toString();
+        if (out.includes('Ctrl-C')) resolve();
+      });
+      child.on('exit', () => reject(new Error(`sandbox exited: ${out}`)));
+    });
+    const env = Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+
+    // Act
+    const list = await runCli(['policy', 'list', '--json'], env);
+    child.kill('SIGINT');
+    const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+
+    // Assess
+    expect(Object.keys(env)).toEqual(expect.arrayContaining(['TABLE_NAME', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_REGION']));
+    expect(list.code).toBe(0);
+    expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ scope: { kind: 'default' }, patch: { maxRetries: 4 } })]);
+    expect(exitCode).toBe(0);
   });
 });

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The package as a user gets it: `npm pack`, installed into a scratch CDK app outside this
+# repository, a stack that uses the construct from the package root synthesized (JavaScript and
+# TypeScript), and the installed CLI's --version and one offline command run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+WORK="$(mktemp -d)"
+trap 'rm -rf "$WORK"' EXIT
+cd "$ROOT"
+
+TARBALL="$WORK/$(npm pack --silent --pack-destination "$WORK" | tail -n 1)"
+VERSION="$(node -p "require('./package.json').version")"
+CDK_LIB="$(node -p "require('aws-cdk-lib/package.json').version")"
+CONSTRUCTS="$(node -p "require('constructs/package.json').version")"
+echo "package: $(basename "$TARBALL") ($(du -h "$TARBALL" | cut -f1))"
+if tar -tzf "$TARBALL" | grep -E '\.ts$' | grep -v '\.d\.ts$'; then echo "FAIL: TypeScript sources in the package" >&2; exit 1; fi
+
+APP="$WORK/consumer"
+mkdir -p "$APP"
+cd "$APP"
+cat > package.json <<JSON
+{ "name": "consumer", "private": true, "version": "1.0.0",
+  "dependencies": { "codepipeline-auto-retry": "file:$TARBALL", "aws-cdk-lib": "$CDK_LIB", "constructs": "$CONSTRUCTS" } }
+JSON
+npm install --prefer-offline --no-audit --no-fund --loglevel=error
+
+cat > app.js <<'JS'
+const { App, Stack } = require('aws-cdk-lib');
+const { PipelineAutoRetry, StageRetryMode } = require('codepipeline-auto-retry');
+const app = new App({ outdir: 'cdk.out' });
+const stack = new Stack(app, 'Consumer', { env: { account: '123456789012', region: 'eu-west-1' } });
+new PipelineAutoRetry(stack, 'AutoRetry', {
+  watchedPipelines: ['web-app'],
+  pipelines: { 'web-app': { stages: { Deploy: { retryMode: StageRetryMode.ALL_ACTIONS } } } },
+});
+app.synth();
+JS
+cat > app.ts <<'TS'
+import { App, Duration, Stack } from 'aws-cdk-lib';
+import { PipelineAutoRetry, type PipelineAutoRetryProps, RetryJitter } from 'codepipeline-auto-retry';
+const props: PipelineAutoRetryProps = { defaultPolicy: { maxRetries: 2, cooldown: Duration.minutes(1), jitter: RetryJitter.SPREAD } };
+new PipelineAutoRetry(new Stack(new App(), 'Typed'), 'AutoRetry', props);
+TS
+node "$ROOT/node_modules/typescript/bin/tsc" --noEmit --strict --skipLibCheck --module commonjs --moduleResolution node --target es2022 app.ts
+node app.js
+TEMPLATE="cdk.out/Consumer.template.json"
+node -e "
+const t = require('./$TEMPLATE');
+const fns = Object.values(t.Resources).filter((r) => r.Type === 'AWS::Lambda::Function');
+const handlers = fns.map((f) => f.Properties.Handler).sort();
+if (!handlers.includes('index.handler') || !handlers.includes('index.onEvent')) { console.error('FAIL: handlers', handlers); process.exit(1); }
+const assets = require('fs').readdirSync('cdk.out').filter((d) => d.startsWith('asset.'));
+const bundled = assets.filter((d) => require('fs').existsSync('cdk.out/' + d + '/index.js'));
+if (bundled.length < 2) { console.error('FAIL: pre-built function assets', assets); process.exit(1); }
+console.log('synth: ok (' + fns.length + ' functions, ' + bundled.length + ' pre-built assets)');
+"
+[ -e node_modules/esbuild ] && { echo "FAIL: esbuild was installed for the consumer" >&2; exit 1; }
+
+GOT="$(npx --no-install autoretry --version)"
+[ "$GOT" = "$VERSION" ] || { echo "FAIL: autoretry --version printed '$GOT', not $VERSION" >&2; exit 1; }
+echo "cli: --version ok ($GOT)"
+npx --no-install autoretry simulate --scenario exhausted --json > simulate.json
+node -e "const r = require('./simulate.json').results[0]; if (r.outcome !== 'exhausted') { console.error('FAIL: simulate', r); process.exit(1); } console.log('cli: simulate ok (' + r.retries + ' retries, ' + r.outcome + ')');"
+echo "package test: ok"

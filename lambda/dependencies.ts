@@ -4,6 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { FunctionEnv } from '../contract';
+import { boundedMatch } from './adapters/bounded-match';
 import { BudgetStore } from './adapters/budget-store';
 import { clientConfig } from './adapters/clients';
 import { DelayQueue } from './adapters/delay-queue';
@@ -58,5 +59,6 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env, clock:
     random: Math.random,
     budgets: new BudgetStore(table),
     settings: { ...DEFAULT_SETTINGS, leaseSeconds },
+    match: boundedMatch,
   };
 }

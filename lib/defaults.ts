@@ -3,11 +3,11 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import type { NodejsFunctionProps } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { TABLE_SCHEMA } from '../contract';
-import { BUNDLE_OPTIONS, PACKAGE_ROOT } from './bundling';
+import { BUNDLE_ALIASES, BUNDLE_OPTIONS, PACKAGE_ROOT } from './bundling';
 
 /**
  * The construct's defaults, as pure functions returning props (in the manner of AWS Solutions
@@ -99,6 +99,10 @@ export function sourceBundling(): Partial<NodejsFunctionProps> {
       minify: BUNDLE_OPTIONS.minify,
       sourceMap: BUNDLE_OPTIONS.sourcemap,
       target: BUNDLE_OPTIONS.target,
+      format: OutputFormat.ESM,
+      mainFields: [...BUNDLE_OPTIONS.mainFields],
+      banner: BUNDLE_OPTIONS.banner,
+      esbuildArgs: Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to])),
       forceDockerBundling: false,
       // The v3 SDK in the Lambda runtime is not pinned to ours; bundle the clients we tested with.
       externalModules: [],

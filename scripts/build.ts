@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildSync } from 'esbuild';
-import { BUNDLE_OPTIONS, FUNCTIONS } from '../lib/bundling';
+import { BUNDLE_ALIASES, BUNDLE_FILE, BUNDLE_OPTIONS, FUNCTIONS } from '../lib/bundling';
 
 const ROOT = join(__dirname, '..');
 const DIST = join(ROOT, 'dist');
@@ -17,9 +17,12 @@ execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', joi
 for (const fn of Object.values(FUNCTIONS)) {
   buildSync({
     ...BUNDLE_OPTIONS,
+    mainFields: [...BUNDLE_OPTIONS.mainFields],
+    banner: { js: BUNDLE_OPTIONS.banner },
+    alias: BUNDLE_ALIASES,
     entryPoints: [join(ROOT, `${fn.entry}.ts`)],
     bundle: true,
-    outfile: join(DIST, 'assets', fn.asset, 'index.js'),
+    outfile: join(DIST, 'assets', fn.asset, BUNDLE_FILE),
     logLevel: 'warning',
   });
 }

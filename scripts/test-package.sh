@@ -50,11 +50,22 @@ const fns = Object.values(t.Resources).filter((r) => r.Type === 'AWS::Lambda::Fu
 const handlers = fns.map((f) => f.Properties.Handler).sort();
 if (!handlers.includes('index.handler') || !handlers.includes('index.onEvent')) { console.error('FAIL: handlers', handlers); process.exit(1); }
 const assets = require('fs').readdirSync('cdk.out').filter((d) => d.startsWith('asset.'));
-const bundled = assets.filter((d) => require('fs').existsSync('cdk.out/' + d + '/index.js'));
+const bundled = assets.filter((d) => require('fs').existsSync('cdk.out/' + d + '/index.mjs'));
 if (bundled.length < 2) { console.error('FAIL: pre-built function assets', assets); process.exit(1); }
 console.log('synth: ok (' + fns.length + ' functions, ' + bundled.length + ' pre-built assets)');
 "
 [ -e node_modules/esbuild ] && { echo "FAIL: esbuild was installed for the consumer" >&2; exit 1; }
+
+# The shipped bundle runs as Lambda's runtime loads it: imported as an ES module, handler called.
+BUNDLE="node_modules/codepipeline-auto-retry/dist/assets/retry-function/index.mjs"
+TABLE_NAME=t RETRY_QUEUE_URL=http://127.0.0.1:9/q AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=x AWS_SECRET_ACCESS_KEY=x \
+  AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true node --input-type=module -e "
+const { handler } = await import('./$BUNDLE');
+const answer = await handler({ 'detail-type': 'not ours' });
+if (answer !== undefined) { console.error('FAIL: bundle answered', answer); process.exit(1); }
+" > bundle.log 2>&1
+grep -q 'malformed event' bundle.log || { echo "FAIL: the bundled handler did not run" >&2; cat bundle.log >&2; exit 1; }
+echo "bundle: imports and runs as an ES module"
 
 GOT="$(npx --no-install autoretry --version)"
 [ "$GOT" = "$VERSION" ] || { echo "FAIL: autoretry --version printed '$GOT', not $VERSION" >&2; exit 1; }

@@ -1,7 +1,10 @@
+import { fromEnv } from '@aws-sdk/credential-provider-env';
+
 /**
- * The settings every SDK client of the functions shares, in one place. Endpoints come from the
- * standard AWS_ENDPOINT_URL_* variables, which is how the tests and the sandbox point the same
- * code at local services.
+ * The settings every SDK client of the functions shares, in one place. Credentials come from the
+ * environment, where Lambda puts them (the bundles leave the default chain out). Endpoints come
+ * from the standard AWS_ENDPOINT_URL_* variables, which is how the tests and the sandbox point the
+ * same code at local services.
  */
 export interface ClientOptions {
   /** Attempts in all, the first included; 1 means the SDK never resends. */
@@ -13,6 +16,7 @@ export interface ClientOptions {
 
 export function clientConfig(options: ClientOptions = {}) {
   return {
+    credentials: fromEnv(),
     ...(options.maxAttempts !== undefined ? { maxAttempts: options.maxAttempts } : {}),
     requestHandler: { connectionTimeout: options.connectionTimeout ?? 3_000, requestTimeout: options.requestTimeout ?? 10_000 },
   };

@@ -1,4 +1,3 @@
-import safeRegex from 'safe-regex2';
 import { type TableKey, TableKeys } from '../../contract';
 import type { Claim } from '../domain/ledger';
 import { type PolicyPatch, validatePolicyPatch } from '../domain/policy';
@@ -60,13 +59,9 @@ export function scopeOfSortKey(sk: string): PolicyScope | undefined {
 export const PolicySource = { Config: 'config', Cli: 'cli' } as const;
 export type PolicySource = (typeof PolicySource)[keyof typeof PolicySource];
 
-/**
- * The policy fields of an item, validated; fields that fail validation are left out and reported.
- * A regular expression that can backtrack catastrophically is refused here too: the CLI and the
- * deploy refuse to write one, but an item written some other way must not hang the function.
- */
+/** The policy fields of an item, validated; fields that fail validation are left out and reported. */
 export function policyOfItem(item: Item, path: string): { patch: PolicyPatch; problems: string[] } {
-  return validatePolicyPatch(item, path, { regexCheck: (pattern) => safeRegex(pattern) });
+  return validatePolicyPatch(item, path);
 }
 
 /** A policy item as operators and the seeder see it. */

@@ -1,4 +1,4 @@
-import { applyFilters } from './filters';
+import { applyFilters, type Matcher } from './filters';
 import { BuiltInRule, Jitter, PolicyLayer, type ResolvedPolicy, type RetryPolicy, SPREAD_SHARE } from './policy';
 import { SkipReason } from './reasons';
 import { ActionStatus, RetryMode, type StageFailure, StageStatus, type StageView } from './types';
@@ -33,6 +33,8 @@ export interface DecisionContext {
   readonly random: () => number;
   /** We already waited the bounded time for the stage's own onFailure retry: the policy applies now. */
   readonly nativeWaitOver?: boolean;
+  /** How rules' message patterns are tested (the function gives each test a time limit). @default a plain test */
+  readonly match?: Matcher;
 }
 
 const CHANGE_SET_MODES = ['CHANGE_SET_REPLACE', 'CHANGE_SET_EXECUTE'];
@@ -68,7 +70,7 @@ export function decide(
   }
 
   const failed = stage.actions.filter((a) => a.status === ActionStatus.Failed);
-  const verdict = applyFilters(failed, policy.retryOn, policy.neverRetryOn);
+  const verdict = applyFilters(failed, policy.retryOn, policy.neverRetryOn, context.match);
   if (!verdict.retry) {
     const detail =
       verdict.reason === 'never-retry-rule'

@@ -92,16 +92,35 @@ export function validateRules(raw: unknown, where: string, isSafe?: RegexCheck):
 const same = (list: readonly string[] | undefined, value: string | undefined): boolean =>
   list === undefined || (value !== undefined && list.some((x) => x.toLowerCase() === value.toLowerCase()));
 
-export function ruleMatches(rule: FailureRule, action: ActionView): boolean {
-  if (!same(rule.code, action.errorCode)) return false;
-  if (!same(rule.category, action.category)) return false;
-  if (!same(rule.provider, action.provider)) return false;
-  if (rule.message !== undefined) {
-    const re = new RegExp(rule.message, 'i');
-    const texts = [action.errorMessage, action.summary].filter((t): t is string => t !== undefined);
-    if (!texts.some((text) => re.test(text.slice(0, MAX_MATCHED_CHARACTERS)))) return false;
-  }
-  return true;
+/**
+ * Tests a case-insensitive pattern on a text: true or false, or undefined when it could not tell
+ * (the function's matcher gives each test a time limit).
+ */
+export type Matcher = (pattern: string, text: string) => boolean | undefined;
+
+/** A plain test, with no time limit: for configuration checks and the CLI's explain. */
+export const plainMatch: Matcher = (pattern, text) => new RegExp(pattern, 'i').test(text);
+
+/**
+ * Whether a rule matches a failed action. When the message pattern cannot be told in time, the
+ * answer is `unknown`: the caller leans to not retrying (a never-retry rule counts as matching,
+ * a retry rule as not).
+ */
+export function ruleMatches(rule: FailureRule, action: ActionView, match: Matcher = plainMatch, unknown = false): boolean {
+  const answer = ruleAnswer(rule, action, match);
+  return answer === 'unknown' ? unknown : answer === 'match';
+}
+
+function ruleAnswer(rule: FailureRule, action: ActionView, match: Matcher): 'match' | 'no' | 'unknown' {
+  if (!same(rule.code, action.errorCode)) return 'no';
+  if (!same(rule.category, action.category)) return 'no';
+  if (!same(rule.provider, action.provider)) return 'no';
+  if (rule.message === undefined) return 'match';
+  const pattern = rule.message;
+  const texts = [action.errorMessage, action.summary].filter((t): t is string => t !== undefined);
+  const answers = texts.map((text) => match(pattern, text.slice(0, MAX_MATCHED_CHARACTERS)));
+  if (answers.includes(true)) return 'match';
+  return answers.includes(undefined) ? 'unknown' : 'no';
 }
 
 export type FilterVerdict =
@@ -117,13 +136,19 @@ export function applyFilters(
   failed: readonly ActionView[],
   retryOn: readonly FailureRule[] | undefined,
   neverRetryOn: readonly FailureRule[] | undefined,
+  match: Matcher = plainMatch,
 ): FilterVerdict {
   const matched = new Set<number>();
   for (const action of failed) {
-    const never = (neverRetryOn ?? []).findIndex((r) => ruleMatches(r, action));
-    if (never >= 0) return { retry: false, reason: 'never-retry-rule', rule: `neverRetryOn[${never}]`, action: action.name };
+    // A pattern that cannot be told in time leans to no retry: it counts as a never-retry match.
+    const answers = (neverRetryOn ?? []).map((r) => ruleAnswer(r, action, match));
+    const never = answers.findIndex((a) => a !== 'no');
+    if (never >= 0) {
+      const untold = answers[never] === 'unknown' ? ' (its pattern could not be tested in time; taken as matching)' : '';
+      return { retry: false, reason: 'never-retry-rule', rule: `neverRetryOn[${never}]${untold}`, action: action.name };
+    }
     if (retryOn === undefined) continue;
-    const allowed = retryOn.findIndex((r) => ruleMatches(r, action));
+    const allowed = retryOn.findIndex((r) => ruleMatches(r, action, match, false));
     if (allowed < 0) return { retry: false, reason: 'no-retry-rule-match', rule: 'retryOn', action: action.name };
     matched.add(allowed);
   }

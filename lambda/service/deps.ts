@@ -1,3 +1,4 @@
+import type { Matcher } from '../domain/filters';
 import type { LedgerKey } from '../domain/ledger';
 import type { Outcome } from '../domain/reasons';
 import type { StageFailure } from '../domain/types';
@@ -50,6 +51,8 @@ export interface ServiceDeps {
   readonly metrics: MetricsPort;
   readonly notifier: NotifierPort;
   readonly settings: ServiceSettings;
+  /** How rules' message patterns are tested. @default a plain test (the function passes one with a time limit) */
+  readonly match?: Matcher;
 }
 
 /** What one delivery came to. */

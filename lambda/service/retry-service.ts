@@ -99,7 +99,13 @@ export class RetryService {
       failure,
       view,
       resolved,
-      { paused: context.paused, ledger: snapshot, random: this.deps.random, nativeWaitOver: options.nativeWaitOver === true },
+      {
+        paused: context.paused,
+        ledger: snapshot,
+        random: this.deps.random,
+        nativeWaitOver: options.nativeWaitOver === true,
+        ...(this.deps.match ? { match: this.deps.match } : {}),
+      },
       now,
     );
     if (decision.kind === 'skip') {
@@ -225,6 +231,7 @@ export class RetryService {
             ledger: { retries: held.attempt - 1, firstFailureAt: snapshot.firstFailureAt },
             random: () => 0,
             nativeWaitOver: true,
+            ...(this.deps.match ? { match: this.deps.match } : {}),
           },
           now,
         )

@@ -104,6 +104,19 @@ export interface LedgerPort {
   claim(key: LedgerKey, claim: NewClaim): Promise<ClaimResult>;
   get(key: LedgerKey, occurrence: number): Promise<Claim | undefined>;
   acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean>;
+  /**
+   * Takes a claim whose time has come in one write, given the token its delay message carries:
+   * a scheduled claim now due, or a retrying one whose lease ran out. Returns the record as it
+   * was (the claim before it was taken), or undefined when the claim is not in that state.
+   */
+  takeDue(
+    key: LedgerKey,
+    occurrence: number,
+    expectedToken: string,
+    token: string,
+    leaseUntil: Date,
+    now: Date,
+  ): Promise<LedgerView | undefined>;
   /** Back to waiting; counts the busy or throttled answer, or marks the claim uncertain. */
   reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date, why: RescheduleWhy): Promise<boolean>;
   /** Undoes a move whose next step failed: the claim is `retrying` with its lease run out, so the next delivery takes it over. */

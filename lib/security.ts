@@ -111,7 +111,7 @@ export function onlyRoleMaySend(queue: sqs.IQueue, role: iam.IRole): void {
 
 /** The table item actions the retry function calls, and the partitions it may write: the ledger and budgets, never policies. */
 export const RETRY_FUNCTION_TABLE_ACCESS = {
-  reads: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+  reads: ['dynamodb:GetItem', 'dynamodb:Query'],
   writes: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
   writablePartitions: [`${LEDGER_PREFIX}*`, Partition.Budget],
 } as const;
@@ -169,7 +169,7 @@ export function chunkForPatterns(pipelines: readonly string[], patternOf: (group
  * policies), writes of policy and pause items only.
  */
 export const OPERATOR_TABLE_ACCESS = {
-  reads: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan'],
+  reads: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'],
   writes: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
   writablePartitions: [Partition.Policy, Partition.Pause],
 } as const;

@@ -25,6 +25,8 @@ export interface Update {
   readonly condition?: string;
   /** Ask DynamoDB for the item after the write (only callers that use it pay for it). */
   readonly returnItem?: boolean;
+  /** With returnItem: the item as it was before the write, not after. */
+  readonly returnOld?: boolean;
   /** Ask DynamoDB for the item a failed condition saw (dynalite ignores this). */
   readonly returnOnConditionFailure?: boolean;
 }
@@ -60,7 +62,7 @@ export class DynamoTable {
           ...(u.values && Object.keys(u.values).length > 0
             ? { ExpressionAttributeValues: marshall(u.values, { removeUndefinedValues: true }) }
             : {}),
-          ...(u.returnItem ? { ReturnValues: 'ALL_NEW' as const } : {}),
+          ...(u.returnItem ? { ReturnValues: u.returnOld ? ('ALL_OLD' as const) : ('ALL_NEW' as const) } : {}),
           ...(u.returnOnConditionFailure ? { ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const } : {}),
         }),
       );

@@ -141,6 +141,46 @@ export class LedgerStore implements LedgerPort {
     });
   }
 
+  public async takeDue(
+    key: LedgerKey,
+    occurrence: number,
+    expectedToken: string,
+    token: string,
+    leaseUntil: Date,
+    now: Date,
+  ): Promise<LedgerView | undefined> {
+    const written = await this.write(
+      key,
+      {
+        expression: 'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.#token = :token',
+        names: { '#claim': claimAttribute(occurrence), '#status': 'status', '#token': 'token' },
+        values: {
+          ':retrying': ClaimStatus.Retrying,
+          ':scheduled': ClaimStatus.Scheduled,
+          ':lease': leaseUntil.toISOString(),
+          ':token': token,
+          ':expected': expectedToken,
+          ':now': now.toISOString(),
+        },
+        condition:
+          '#claim.#token = :expected AND ((#claim.#status = :scheduled AND #claim.dueAt <= :now) OR ' +
+          '(#claim.#status = :retrying AND #claim.leaseUntil <= :now))',
+        returnItem: true,
+        returnOld: true,
+      },
+      'take a claim that came due',
+    );
+    if (!written.done) return undefined;
+    const raw = written.item[claimAttribute(occurrence)];
+    return {
+      snapshot: {
+        retries: Number(written.item.retries ?? 0),
+        firstFailureAt: typeof written.item.firstFailureAt === 'string' ? new Date(written.item.firstFailureAt) : undefined,
+      },
+      claim: raw ? claimOf(raw) : undefined,
+    };
+  }
+
   /** Puts a claim back to waiting; the caller re-sends the delay message. */
   public reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date, why: RescheduleWhy): Promise<boolean> {
     // An unclear answer counts like a busy one towards giving up, and marks the claim uncertain.

@@ -1,29 +1,34 @@
 import type { PolicyContext, PolicyReader } from '../ports';
+import { contextOf, type PolicySnapshot, type PolicySnapshotSource } from './policy-reader';
 
 /**
- * Keeps what the policy store answered for a short time per (pipeline, stage), so a warm
- * instance handling a burst of failures reads policies and pause switches once, not per event.
- * A CLI change (or a pause) therefore takes effect within `ttlSeconds`.
+ * Keeps one snapshot of every policy and pause item for a short time, so a warm instance handling
+ * a burst of failures (even of a thousand different pipelines) reads them once per period. A CLI
+ * change (or a pause) therefore takes effect within `ttlSeconds`.
  */
 export class CachedPolicyReader implements PolicyReader {
-  private readonly cache = new Map<string, { at: number; value: Promise<PolicyContext> }>();
+  private cached: { at: number; value: Promise<PolicySnapshot> } | undefined;
 
   public constructor(
-    private readonly inner: PolicyReader,
+    private readonly source: PolicySnapshotSource,
     private readonly ttlSeconds: number,
     private readonly now: () => number = Date.now,
   ) {}
 
-  public load(pipeline: string, stage: string): Promise<PolicyContext> {
-    if (this.ttlSeconds <= 0) return this.inner.load(pipeline, stage);
-    const key = `${pipeline}#${stage}`;
-    const hit = this.cache.get(key);
-    if (hit && this.now() - hit.at < this.ttlSeconds * 1000) return hit.value;
-    const value = this.inner.load(pipeline, stage);
-    this.cache.set(key, { at: this.now(), value });
+  public async load(pipeline: string, stage: string): Promise<PolicyContext> {
+    return contextOf(await this.snapshot(), pipeline, stage);
+  }
+
+  private snapshot(): Promise<PolicySnapshot> {
+    if (this.ttlSeconds <= 0) return this.source.snapshot();
+    if (this.cached && this.now() - this.cached.at < this.ttlSeconds * 1000) return this.cached.value;
+    const value = this.source.snapshot();
+    const entry = { at: this.now(), value };
+    this.cached = entry;
     // A failed read is not remembered: the next event tries again.
-    value.catch(() => this.cache.delete(key));
-    if (this.cache.size > 1000) this.cache.delete(this.cache.keys().next().value as string);
+    value.catch(() => {
+      if (this.cached === entry) this.cached = undefined;
+    });
     return value;
   }
 }

@@ -133,6 +133,8 @@ export type DelayedRetryMessage =
       readonly failure: StageFailure;
       /** When the retry is due. */
       readonly dueAt: Date;
+      /** The claim's token when the message was sent: the claim is then taken in one write. */
+      readonly token?: string;
     }
   | {
       readonly v: 1;
@@ -196,5 +198,6 @@ export function parseDelayedRetry(body: string): DelayedRetryMessage {
   if (raw.kind !== undefined && raw.kind !== 'claim') throw new InvalidInputError('delay-queue message.kind must be claim or event');
   const occurrence = attemptOf(f.occurrence, 'message.failure.occurrence');
   if (occurrence === undefined) throw new InvalidInputError('delay-queue message.failure.occurrence is required for a claim');
-  return { v: 1, kind: 'claim', dueAt, failure: { ...failure, occurrence } };
+  const token = raw.token === undefined ? undefined : text(raw, 'token', 'message', 64);
+  return { v: 1, kind: 'claim', dueAt, failure: { ...failure, occurrence }, ...(token ? { token } : {}) };
 }

@@ -41,7 +41,7 @@ export class ClaimHandler {
    */
   public async deferCheck(failure: StageFailure, claim: Claim, now: Date): Promise<Result> {
     const at = addSeconds(new Date(claim.leaseUntil), 1);
-    await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt: at }, (at.getTime() - now.getTime()) / 1000);
+    await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt: at, token: claim.token }, (at.getTime() - now.getTime()) / 1000);
     const reason = `retry in flight elsewhere; checking again at ${at.toISOString()}`;
     return this.reporter.decision(failure, claim.attempt, Outcome.Deferred, reason);
   }
@@ -49,7 +49,7 @@ export class ClaimHandler {
   /** Hands a new claim to the delay queue until its cooldown ends. */
   public async schedule(failure: StageFailure, claim: Claim, dueAt: Date, now: Date, decision: Decision): Promise<Result> {
     try {
-      await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt }, (dueAt.getTime() - now.getTime()) / 1000);
+      await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt, token: claim.token }, (dueAt.getTime() - now.getTime()) / 1000);
     } catch (error) {
       // Give the slot back so the redelivered event can claim it again, then let the fault escape.
       await this.deps.ledger.release(keyOf(failure), claim).catch(() => false);
@@ -208,7 +208,7 @@ export class ClaimHandler {
     );
     if (!moved) return this.lostClaim(failure, claim);
     try {
-      await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt }, delay);
+      await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt, token }, delay);
     } catch (error) {
       await this.deps.ledger.makeRecoverable(keyOf(failure), { ...claim, token }, now).catch(() => false);
       throw error;

@@ -1,4 +1,4 @@
-import { type Decision, decide } from '../domain/decision';
+import { type Decision, decide, type LedgerSnapshot } from '../domain/decision';
 import { InvalidInputError, ThrottledError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
 import { type Claim, ClaimStatus, isStale, TERMINAL_STATUSES } from '../domain/ledger';
@@ -20,6 +20,9 @@ import { Reporter } from './reporting';
 
 /** The latest a message we sent can be due: the longest cooldown, spread by jitter, and an hour's grace. */
 const MAX_DUE_AHEAD_SECONDS = MAX_COOLDOWN_SECONDS * (1 + SPREAD_SHARE) + 3600;
+
+/** Skip reasons that say the failure has moved on: the stage runs again, succeeded, or a newer execution owns it. */
+const MOVED_ON: readonly SkipReason[] = [SkipReason.StageInProgress, SkipReason.StageNotFailed, SkipReason.Superseded];
 
 /** How a failure comes back from the delay queue when its handling had to wait. */
 export interface FailureOptions {
@@ -110,6 +113,13 @@ export class RetryService {
     );
     if (decision.kind === 'skip') {
       if (decision.reason === SkipReason.NativeRetryPending && view) return this.waitForNativeRetry(failure, view, decision.detail, now);
+      // The live state shows the failure already moved on (usually: a duplicate after our retry).
+      // Nothing to decide or to settle, so nothing is written: one call, the state read.
+      if (MOVED_ON.includes(decision.reason)) {
+        return this.reporter.decision(failure, undefined, Outcome.Skipped, `${decision.reason}: ${decision.detail}`, {
+          code: decision.reason,
+        });
+      }
       return this.claims.skip(failure, decision.reason, decision.detail, now, view);
     }
     if (policy.mode === PolicyMode.Observe) {
@@ -172,12 +182,23 @@ export class RetryService {
       const { deferrals, nativeWaitOver, fingerprint } = message;
       return this.handleFailure(failure, { deferrals, nativeWaitOver, fingerprint });
     }
-    return this.handleDueClaim(message.failure, now);
+    return this.handleDueClaim(message.failure, now, message.token);
   }
 
   /** A claimed retry's time has come: take the claim, re-check, re-evaluate the policy, retry. */
-  private async handleDueClaim(failure: StageFailure, now: Date): Promise<Result> {
-    const { ledger, pipelines, policies } = this.deps;
+  private async handleDueClaim(failure: StageFailure, now: Date, messageToken: string | undefined): Promise<Result> {
+    const { ledger } = this.deps;
+    // The message knows the claim's token: take it in one write that returns the record.
+    if (messageToken) {
+      const token = this.deps.newToken();
+      const leaseUntil = this.claims.lease(now);
+      const taken = await ledger.takeDue(keyOf(failure), failure.occurrence, messageToken, token, leaseUntil, now);
+      if (taken?.claim) {
+        const held = { ...taken.claim, token, status: ClaimStatus.Retrying, leaseUntil: leaseUntil.toISOString() };
+        return this.retryHeld(failure, held, taken.snapshot, taken.claim.status === ClaimStatus.Retrying, now);
+      }
+    }
+    // No token (an older message), or the claim moved on since it was sent: read it and see.
     const { snapshot, claim } = await ledger.view(keyOf(failure), failure.occurrence);
     if (!claim) {
       return this.reporter.decision(failure, undefined, Outcome.Skipped, `${SkipReason.NoClaim}: no claim in the ledger for this message`, {
@@ -194,7 +215,12 @@ export class RetryService {
 
     const held = await this.claims.acquire(failure, claim, now);
     if (!held) return this.duplicate(failure, claim, 'another instance took the claim');
-    const takeover = claim.status === ClaimStatus.Retrying;
+    return this.retryHeld(failure, held, snapshot, claim.status === ClaimStatus.Retrying, now);
+  }
+
+  /** We hold a claim that came due: re-check, re-evaluate the policy as it is now, retry. */
+  private async retryHeld(failure: StageFailure, held: Claim, snapshot: LedgerSnapshot, takeover: boolean, now: Date): Promise<Result> {
+    const { pipelines, policies } = this.deps;
     let lookup: Awaited<ReturnType<typeof pipelines.getStage>>;
     let context: Awaited<ReturnType<typeof policies.load>>;
     try {

@@ -218,7 +218,7 @@ describe('Construct: PipelineAutoRetry', () => {
       [
         'retry function',
         'RetryFunctionTable',
-        ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query'],
+        ['dynamodb:GetItem', 'dynamodb:Query'],
         ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
         ['LEDGER#*', 'BUDGET'],
       ],
@@ -270,7 +270,7 @@ describe('Construct: PipelineAutoRetry', () => {
       template.hasResourceProperties('AWS::IAM::ManagedPolicy', {
         PolicyDocument: {
           Statement: [
-            Match.objectLike({ Action: ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan'] }),
+            Match.objectLike({ Action: ['dynamodb:GetItem', 'dynamodb:Query', 'dynamodb:Scan'] }),
             Match.objectLike({
               Action: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
               Condition: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': ['POLICY', 'PAUSE'] } },

@@ -142,6 +142,23 @@ export class FakeLedger implements LedgerPort {
     return this.change(key, claim, (c) => ({ ...c, status: ClaimStatus.Retrying, token, leaseUntil: leaseUntil.toISOString() }));
   }
 
+  public async takeDue(
+    key: LedgerKey,
+    occurrence: number,
+    expectedToken: string,
+    token: string,
+    leaseUntil: Date,
+    now: Date,
+  ): Promise<LedgerView | undefined> {
+    const r = this.record(key);
+    const before = r.claims.get(occurrence);
+    if (before?.token !== expectedToken) return undefined;
+    const due = before.status === ClaimStatus.Scheduled ? Date.parse(before.dueAt) : Date.parse(before.leaseUntil);
+    if ((before.status !== ClaimStatus.Scheduled && before.status !== ClaimStatus.Retrying) || due > now.getTime()) return undefined;
+    r.claims.set(occurrence, { ...before, status: ClaimStatus.Retrying, token, leaseUntil: leaseUntil.toISOString() });
+    return { snapshot: { retries: r.retries, firstFailureAt: r.firstFailureAt }, claim: before };
+  }
+
   public async reschedule(
     key: LedgerKey,
     claim: Claim,

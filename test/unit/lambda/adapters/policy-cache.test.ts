@@ -1,60 +1,63 @@
+import { TableKeys } from '../../../../contract';
 import { CachedPolicyReader } from '../../../../lambda/adapters/policy-cache';
-import type { PolicyContext, PolicyReader } from '../../../../lambda/ports';
+import type { PolicySnapshot, PolicySnapshotSource } from '../../../../lambda/adapters/policy-reader';
 
-class CountingReader implements PolicyReader {
+/** A source whose snapshot says how often it was read: the default policy's maxRetries is the read count. */
+class CountingSource implements PolicySnapshotSource {
   public calls = 0;
   public fail = false;
-  public async load(): Promise<PolicyContext> {
+  public async snapshot(): Promise<PolicySnapshot> {
     this.calls += 1;
     if (this.fail) throw new Error('DynamoDB unreachable');
-    return { layers: { pipeline: { maxRetries: this.calls } }, paused: false, problems: [] };
+    const key = TableKeys.defaultPolicy();
+    return { items: new Map([[`${key.pk}\u0000${key.sk}`, { ...key, maxRetries: this.calls }]]) };
   }
 }
 
 describe('Class: CachedPolicyReader', () => {
-  it('reads once per pipeline and stage within the lifetime, and again after it', async () => {
+  it('reads once within the lifetime, whatever the pipelines and stages, and again after it', async () => {
     // Prepare
     let now = 0;
-    const inner = new CountingReader();
-    const cache = new CachedPolicyReader(inner, 10, () => now);
+    const source = new CountingSource();
+    const cache = new CachedPolicyReader(source, 10, () => now);
 
     // Act
     await cache.load('a', 'Test');
-    await cache.load('a', 'Test');
     await cache.load('a', 'Deploy');
+    await cache.load('b', 'Test');
     now = 10_001;
-    const later = await cache.load('a', 'Test');
+    const later = await cache.load('c', 'Test');
 
     // Assess
-    expect(inner.calls).toBe(3);
-    expect(later.layers.pipeline?.maxRetries).toBe(3);
+    expect(source.calls).toBe(2);
+    expect(later.layers.default?.maxRetries).toBe(2);
   });
 
   it('does not remember a failed read', async () => {
     // Prepare
-    const inner = new CountingReader();
-    const cache = new CachedPolicyReader(inner, 10, () => 0);
-    inner.fail = true;
+    const source = new CountingSource();
+    const cache = new CachedPolicyReader(source, 10, () => 0);
+    source.fail = true;
+    await expect(cache.load('a', 'Test')).rejects.toThrow('DynamoDB unreachable');
+    source.fail = false;
 
     // Act
-    await expect(cache.load('a', 'Test')).rejects.toThrow('DynamoDB unreachable');
-    inner.fail = false;
-    const second = await cache.load('a', 'Test');
+    const context = await cache.load('a', 'Test');
 
     // Assess
-    expect(second.layers.pipeline?.maxRetries).toBe(2);
+    expect(context.layers.default?.maxRetries).toBe(2);
   });
 
   it('reads every time when the lifetime is 0', async () => {
     // Prepare
-    const inner = new CountingReader();
-    const cache = new CachedPolicyReader(inner, 0);
+    const source = new CountingSource();
+    const cache = new CachedPolicyReader(source, 0, () => 0);
 
     // Act
     await cache.load('a', 'Test');
     await cache.load('a', 'Test');
 
     // Assess
-    expect(inner.calls).toBe(2);
+    expect(source.calls).toBe(2);
   });
 });

@@ -117,14 +117,22 @@ describe('Class: RetryService', () => {
       expect(w.record().claims.get(1)?.status).toBe(ClaimStatus.Scheduled);
     });
 
-    it.each<[string, PolicyPatch, boolean, StageView, SkipReason]>([
-      ['the pipeline is paused', {}, true, failedStage(EXECUTION), SkipReason.Paused],
-      ['retries are off', { maxRetries: 0 }, false, failedStage(EXECUTION), SkipReason.RetriesDisabled],
-      ['a newer execution owns the stage', {}, false, failedStage('another'), SkipReason.Superseded],
-      ['the stage runs again', {}, false, failedStage(EXECUTION, { status: 'InProgress' }), SkipReason.StageInProgress],
-      ['the approval was rejected', {}, false, failedStage(EXECUTION, {}, { category: 'Approval' }), SkipReason.ApprovalRejected],
-      ['a never-retry rule matches', { neverRetryOn: [{ code: ['JobFailed'] }] }, false, failedStage(EXECUTION), SkipReason.NeverRetryRule],
-    ])('skips without a claim when %s, and says why', async (_case, policy, paused, view, reason) => {
+    it.each<[string, PolicyPatch, boolean, StageView, SkipReason, boolean]>([
+      ['the pipeline is paused', {}, true, failedStage(EXECUTION), SkipReason.Paused, true],
+      ['retries are off', { maxRetries: 0 }, false, failedStage(EXECUTION), SkipReason.RetriesDisabled, true],
+      ['the approval was rejected', {}, false, failedStage(EXECUTION, {}, { category: 'Approval' }), SkipReason.ApprovalRejected, true],
+      [
+        'a never-retry rule matches',
+        { neverRetryOn: [{ code: ['JobFailed'] }] },
+        false,
+        failedStage(EXECUTION),
+        SkipReason.NeverRetryRule,
+        true,
+      ],
+      // The failure moved on: nothing to record, the state read is the only call.
+      ['a newer execution owns the stage', {}, false, failedStage('another'), SkipReason.Superseded, false],
+      ['the stage runs again', {}, false, failedStage(EXECUTION, { status: 'InProgress' }), SkipReason.StageInProgress, false],
+    ])('skips without a claim when %s, and says why', async (_case, policy, paused, view, reason, recorded) => {
       // Prepare
       const w = world(policy, view);
       w.policies.paused = paused;
@@ -137,7 +145,7 @@ describe('Class: RetryService', () => {
       expect(result.reason.startsWith(`${reason}:`)).toBe(true);
       expect(w.pipelines.retryCalls).toHaveLength(0);
       expect(w.record().claims.size).toBe(0);
-      expect(w.record().skips.get(1)?.reason).toBe(reason);
+      expect(w.record().skips.get(1)?.reason).toBe(recorded ? reason : undefined);
       expect(w.metrics.counts).toEqual([{ name: MetricName.RetrySkipped, dimensions: { Reason: reason } }]);
     });
 
@@ -313,6 +321,22 @@ describe('Class: RetryService', () => {
 
       // Assess
       expect(result?.outcome).toBe(Outcome.Retried);
+      expect(w.pipelines.retryCalls).toHaveLength(1);
+    });
+
+    it('sends the claim’s token with a scheduled retry, and still takes a claim from an older message without one', async () => {
+      // Prepare
+      const w = world({ cooldownSeconds: 60 });
+      await w.service.handleFailure(failure());
+      const sent = w.delays.sent[0]?.message;
+      w.advance(60);
+
+      // Act: the message as an older version wrote it, with no token.
+      const result = await w.service.handleDelayed({ v: 1, kind: 'claim', failure: failure(), dueAt: sent?.dueAt ?? NOW });
+
+      // Assess
+      expect(sent).toEqual(expect.objectContaining({ kind: 'claim', token: 'token-1' }));
+      expect(result.outcome).toBe(Outcome.Retried);
       expect(w.pipelines.retryCalls).toHaveLength(1);
     });
 

@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_SCHEMA } from '../contract';
+import { timeRequests } from './service-time';
 
 // dynalite ships no types.
 const dynalite = require('dynalite') as (options: Record<string, unknown>) => Server;
@@ -15,6 +16,7 @@ export class LocalDynamo {
 
   public async start(port = 0): Promise<string> {
     this.server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+    timeRequests(this.server);
     this.server.on('request', (req: { headers: Record<string, unknown> }) => {
       const op = String(req.headers['x-amz-target'] ?? '').replace('DynamoDB_20120810.', '');
       this.requests.set(op, (this.requests.get(op) ?? 0) + 1);

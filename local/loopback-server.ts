@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { timeRequests } from './service-time';
 
 /** An HTTP server on a free loopback port: the shared part of the local AWS emulators. */
 export abstract class LoopbackServer {
@@ -9,6 +10,7 @@ export abstract class LoopbackServer {
 
   public async start(): Promise<string> {
     this.server = createServer((req, res) => void this.handle(req, res));
+    timeRequests(this.server);
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     return this.endpoint;
   }

@@ -18,6 +18,7 @@ import { serviceTime } from '../../local/service-time';
 import { measureBundle } from './bundle';
 import { ASSUMED_BILLED_MS, costPerMillion, MEMORY_GB, STEP_FUNCTIONS_PER_MILLION } from './cost';
 import { SdkFloor } from './floor';
+import { CPU_GROUPS, profileCpu } from './profile';
 import { fmt, percentile } from './stats';
 
 const ROOT = join(__dirname, '..', '..');
@@ -196,6 +197,20 @@ async function main(): Promise<void> {
     aws.codepipeline.finishRetry(p, 'Test', 'Succeeded');
   }
 
+  // Where the immediate retry's CPU goes, for the handler and for the floor, under the sampling profiler.
+  const cpuHandler = await profileCpu(SAMPLES, async (i) => {
+    const p = pipelines[i % pipelines.length] as string;
+    aws.codepipeline.failNewExecution(p, 'Test', ['UnitTests']);
+    await handler(aws.codepipeline.stageFailedEvent(p, 'Test'));
+    aws.codepipeline.finishRetry(p, 'Test', 'Succeeded');
+  });
+  const cpuFloor = await profileCpu(SAMPLES, async (i) => {
+    const p = pipelines[i % pipelines.length] as string;
+    const execution = aws.codepipeline.failNewExecution(p, 'Test', ['UnitTests']);
+    await floor.immediate(p, execution);
+    aws.codepipeline.finishRetry(p, 'Test', 'Succeeded');
+  });
+
   // Saturation: distinct failures through a pool of warm instances.
   const instances = Array.from({ length: 16 }, () => aws.handler({ sink: discard, clock: clock.now }));
   const own = Array.from({ length: SATURATION_EVENTS }, () => aws.pipeline('sat1'));
@@ -251,6 +266,7 @@ async function main(): Promise<void> {
   const immediateWall = paths[0]?.latencies ?? [];
   const immediateOverhead = paths[0]?.overheads ?? [];
   const duplicateOverhead = paths[1]?.overheads ?? [];
+  const sum = (share: Record<string, number>): number => Object.values(share).reduce((a, b) => a + b, 0);
   const ratioRow = (label: string, ours: number[], base: number[], p: number): string =>
     `| ${label} | ${fmt(percentile(ours, p))} ms | ${fmt(percentile(base, p))} ms | ${fmt(percentile(ours, p) / percentile(base, p))}× |`;
   const doc = `# Benchmarks
@@ -296,6 +312,14 @@ The floor's DynamoDB requests are the simplest that do the same job (one attribu
 condition); the handler's carry the ledger's claim map and conditions. In the overhead rows
 dynalite's own work on them is subtracted; in the wall-time rows and the burst it is not, and it
 runs in this same process, on the same two cores.
+
+Where the immediate retry's CPU time goes (V8's sampling profiler, ${SAMPLES} invocations each, ms per invocation;
+the emulators and dynalite run in this process, so their share is in the figures too):
+
+| | handler | SDK floor | difference |
+|---|---|---|---|
+${CPU_GROUPS.map((g) => `| ${g} | ${fmt(cpuHandler[g])} | ${fmt(cpuFloor[g])} | ${fmt(cpuHandler[g] - cpuFloor[g])} |`).join('\n')}
+| all | ${fmt(sum(cpuHandler))} | ${fmt(sum(cpuFloor))} | ${fmt(sum(cpuHandler) - sum(cpuFloor))} |
 
 The duplicate row is the usual duplicate: the same event delivered again after the first
 delivery's retry started; the live state alone answers (the stage is running again) and nothing is

@@ -6,7 +6,7 @@
 import type { MetricName } from '../contract';
 import type { LedgerSnapshot } from './domain/decision';
 import type { DelayedRetryMessage } from './domain/events';
-import type { Claim, ClaimResult, ClaimStatus, LedgerKey } from './domain/ledger';
+import type { Claim, ClaimResult, ClaimStatus, LedgerKey, NewClaim } from './domain/ledger';
 import type { PolicyLayers, RetryBudget } from './domain/policy';
 import type { ClaimOutcome } from './domain/reasons';
 import type { RetryMode, StageView } from './domain/types';
@@ -51,22 +51,7 @@ export interface PipelinePort {
 
 // ---- Ledger ------------------------------------------------------------------------------------
 
-export interface NewClaim {
-  readonly occurrence: number;
-  readonly status: typeof ClaimStatus.Scheduled | typeof ClaimStatus.Retrying;
-  readonly retryMode: RetryMode;
-  readonly dueAt: Date;
-  readonly leaseUntil: Date;
-  readonly token: string;
-  readonly fingerprint: string;
-  readonly maxRetries: number;
-  readonly failedAt: Date;
-  readonly now: Date;
-  /** The counter as last read, if known: the claim's first write then needs no guess. */
-  readonly expectedRetries?: number;
-  /** CodePipeline's count of RetryStageExecution calls on the stage execution, as seen when claiming. */
-  readonly manualBefore?: number;
-}
+export type { NewClaim };
 
 /** Why a claim goes back to waiting. */
 export type RescheduleWhy = 'busy' | 'throttled' | 'uncertain';

@@ -1,6 +1,6 @@
 import { TableKeys } from '../../contract';
 import { TransientFaultError } from '../domain/errors';
-import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey } from '../domain/ledger';
+import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey, newClaim } from '../domain/ledger';
 import { FALLBACK_OCCURRENCE_BASE } from '../domain/types';
 import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, RescheduleWhy, SkipRecord } from '../ports';
 import { type DynamoTable, dynamoFault, type Item, type Update } from './dynamo-table';
@@ -57,21 +57,7 @@ export class LedgerStore implements LedgerPort {
     c: NewClaim,
     expected: number,
   ): Promise<{ kind: 'claimed'; claim: Claim } | { kind: 'conflict'; item: Item | undefined }> {
-    const claim: Claim = {
-      occurrence: c.occurrence,
-      attempt: expected + 1,
-      status: c.status,
-      retryMode: c.retryMode,
-      claimedAt: c.now.toISOString(),
-      dueAt: c.dueAt.toISOString(),
-      leaseUntil: c.leaseUntil.toISOString(),
-      token: c.token,
-      fingerprint: c.fingerprint,
-      busyCount: 0,
-      throttleCount: 0,
-      uncertain: false,
-      ...(c.manualBefore !== undefined ? { manualBefore: c.manualBefore } : {}),
-    };
+    const claim = newClaim(c, expected + 1);
     const written = await this.write(
       key,
       {

@@ -55,6 +55,42 @@ export interface Claim {
   readonly finishedAt?: string;
 }
 
+export interface NewClaim {
+  readonly occurrence: number;
+  readonly status: typeof ClaimStatus.Scheduled | typeof ClaimStatus.Retrying;
+  readonly retryMode: RetryMode;
+  readonly dueAt: Date;
+  readonly leaseUntil: Date;
+  readonly token: string;
+  readonly fingerprint: string;
+  readonly maxRetries: number;
+  readonly failedAt: Date;
+  readonly now: Date;
+  /** The counter as last read, if known: the claim's first write then needs no guess. */
+  readonly expectedRetries?: number;
+  /** CodePipeline's count of RetryStageExecution calls on the stage execution, as seen when claiming. */
+  readonly manualBefore?: number;
+}
+
+/** A claim as its first write makes it: the `attempt`-th retry of the stage execution, nothing counted yet. */
+export function newClaim(c: NewClaim, attempt: number): Claim {
+  return {
+    occurrence: c.occurrence,
+    attempt,
+    status: c.status,
+    retryMode: c.retryMode,
+    claimedAt: c.now.toISOString(),
+    dueAt: c.dueAt.toISOString(),
+    leaseUntil: c.leaseUntil.toISOString(),
+    token: c.token,
+    fingerprint: c.fingerprint,
+    busyCount: 0,
+    throttleCount: 0,
+    uncertain: false,
+    ...(c.manualBefore !== undefined ? { manualBefore: c.manualBefore } : {}),
+  };
+}
+
 export type ClaimResult =
   | { readonly kind: 'claimed'; readonly claim: Claim }
   | { readonly kind: 'exists'; readonly claim: Claim }

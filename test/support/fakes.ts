@@ -4,7 +4,7 @@
  */
 import type { MetricName } from '../../contract';
 import type { DelayedRetryMessage } from '../../lambda/domain/events';
-import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey } from '../../lambda/domain/ledger';
+import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
 import type { PolicyPatch, RetryBudget } from '../../lambda/domain/policy';
 import { ActionStatus, type ActionView, type StageView } from '../../lambda/domain/types';
 import type {
@@ -113,21 +113,7 @@ export class FakeLedger implements LedgerPort {
     const existing = r.claims.get(c.occurrence);
     if (existing) return { kind: 'exists', claim: existing };
     if (r.retries >= c.maxRetries) return { kind: 'exhausted', retries: r.retries };
-    const claim: Claim = {
-      occurrence: c.occurrence,
-      attempt: r.retries + 1,
-      status: c.status,
-      retryMode: c.retryMode,
-      claimedAt: c.now.toISOString(),
-      dueAt: c.dueAt.toISOString(),
-      leaseUntil: c.leaseUntil.toISOString(),
-      token: c.token,
-      fingerprint: c.fingerprint,
-      busyCount: 0,
-      throttleCount: 0,
-      uncertain: false,
-      ...(c.manualBefore !== undefined ? { manualBefore: c.manualBefore } : {}),
-    };
+    const claim = newClaim(c, r.retries + 1);
     r.claims.set(c.occurrence, claim);
     r.retries += 1;
     r.firstFailureAt ??= c.failedAt;

@@ -12,7 +12,17 @@ import type {
   RetryPolicyProps,
   StageRetryMode,
 } from './props';
-import { emailProblem, integerProblem, isObject, isSafeRegex, pipelineNameProblem, slackProblems, unknownKeyProblems } from './validation';
+import {
+  emailProblem,
+  integerProblem,
+  isObject,
+  isSafeRegex,
+  pipelineKeyProblem,
+  pipelineNameProblem,
+  slackProblems,
+  stageKeyProblem,
+  unknownKeyProblems,
+} from './validation';
 
 /**
  * The cdk.json syntax: the `autoRetry` block of the context, its keys, and how a policy is spelled
@@ -156,8 +166,9 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Pipeline
       pipelines = {};
       for (const [pipeline, value] of Object.entries(config.pipelines)) {
         const where = keyPath(`${path}.pipelines`, pipeline);
-        if (pipelineNameProblem(pipeline, where)) {
-          problems.push(`${where} is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
+        const keyProblem = pipelineKeyProblem(pipeline, where);
+        if (keyProblem) {
+          problems.push(keyProblem);
           continue;
         }
         if (watch && !watch.includes(pipeline)) {
@@ -170,8 +181,9 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Pipeline
           problems.push(`${where}.stages must be an object keyed by stage name, got ${show(stages)}`);
         } else {
           for (const [stage, stageValue] of Object.entries(stages ?? {})) {
-            if (pipelineNameProblem(stage, '')) {
-              problems.push(`${keyPath(`${where}.stages`, stage)} is not a valid stage name`);
+            const stageProblem = stageKeyProblem(stage, keyPath(`${where}.stages`, stage));
+            if (stageProblem) {
+              problems.push(stageProblem);
               continue;
             }
             // A budget is per pipeline: a stage cannot have its own.

@@ -6,7 +6,15 @@ import type { PolicySeed } from '../lambda/domain/scope';
 import { CONFIG_KEYS } from './config';
 import { DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND, DEFAULT_RESERVED_CONCURRENCY } from './defaults';
 import type { PipelineAutoRetryProps, RetryPolicyProps, SlackChannel } from './props';
-import { emailProblem, integerProblem, isSafeRegex, pipelineNameProblem, slackProblems } from './validation';
+import {
+  emailProblem,
+  integerProblem,
+  isSafeRegex,
+  pipelineKeyProblem,
+  pipelineNameProblem,
+  slackProblems,
+  stageKeyProblem,
+} from './validation';
 
 /** The construct's props after validation: what it builds from. */
 export interface ResolvedProps {
@@ -72,8 +80,9 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
   if (props.defaultPolicy) add(props.defaultPolicy, `${path}.defaultPolicy`, (patch) => ({ scope: { kind: 'default' }, patch }));
   for (const [pipeline, policy] of Object.entries(props.pipelines ?? {})) {
     const where = keyPath(`${path}.pipelines`, pipeline);
-    if (pipelineNameProblem(pipeline, where)) {
-      problems.push(`${where} is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)`);
+    const keyProblem = pipelineKeyProblem(pipeline, where);
+    if (keyProblem) {
+      problems.push(keyProblem);
       continue;
     }
     if (watched && !watched.includes(pipeline)) {
@@ -83,8 +92,9 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     add(own, where, (patch) => ({ scope: { kind: 'pipeline', pipeline }, patch }));
     for (const [stage, stagePolicy] of Object.entries(stages ?? {})) {
       const stageWhere = keyPath(`${where}.stages`, stage);
-      if (pipelineNameProblem(stage, '')) {
-        problems.push(`${stageWhere} is not a valid stage name`);
+      const stageProblem = stageKeyProblem(stage, stageWhere);
+      if (stageProblem) {
+        problems.push(stageProblem);
         continue;
       }
       if (stagePolicy.budget) problems.push(`${stageWhere}.budget is per pipeline: set it on the pipeline's policy`);

@@ -12,6 +12,21 @@ import { LEDGER_PREFIX, Partition } from '../contract';
  * function may read and write.
  */
 
+/** The conditions that let CloudWatch act for this account's alarms only (confused-deputy guard). */
+function fromThisAccountsAlarms(stack: Stack): Record<string, unknown> {
+  return {
+    StringEquals: { 'aws:SourceAccount': stack.account },
+    ArnLike: {
+      'aws:SourceArn': stack.formatArn({
+        service: 'cloudwatch',
+        resource: 'alarm',
+        resourceName: '*',
+        arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+      }),
+    },
+  };
+}
+
 /**
  * The product's key (notifications topic and log groups). CloudWatch alarms and CloudWatch Logs
  * may use it for this account's alarms and log groups only; grants may be created for AWS
@@ -25,17 +40,7 @@ export function secureKey(key: kms.IKey): void {
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
       resources: ['*'],
-      conditions: {
-        StringEquals: { 'aws:SourceAccount': stack.account },
-        ArnLike: {
-          'aws:SourceArn': stack.formatArn({
-            service: 'cloudwatch',
-            resource: 'alarm',
-            resourceName: '*',
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        },
-      },
+      conditions: fromThisAccountsAlarms(stack),
     }),
   );
   key.addToResourcePolicy(
@@ -80,17 +85,7 @@ export function allowAlarmsToPublish(topic: sns.ITopic): void {
       principals: [new iam.ServicePrincipal('cloudwatch.amazonaws.com')],
       actions: ['sns:Publish'],
       resources: [topic.topicArn],
-      conditions: {
-        StringEquals: { 'aws:SourceAccount': stack.account },
-        ArnLike: {
-          'aws:SourceArn': stack.formatArn({
-            service: 'cloudwatch',
-            resource: 'alarm',
-            resourceName: '*',
-            arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-          }),
-        },
-      },
+      conditions: fromThisAccountsAlarms(stack),
     }),
   );
 }

@@ -14,6 +14,16 @@ export function pipelineNameProblem(value: unknown, where: string): string | und
     : `${where} must be a pipeline name ([A-Za-z0-9.@-_], 1-100 characters), got ${show(value)}`;
 }
 
+/** A map key that names a pipeline (the `pipelines` of cdk.json or props). */
+export function pipelineKeyProblem(key: string, where: string): string | undefined {
+  return pipelineNameProblem(key, where) ? `${where} is not a valid pipeline name ([A-Za-z0-9.@-_], 1-100 characters)` : undefined;
+}
+
+/** A map key that names a stage (a pipeline policy's `stages`). */
+export function stageKeyProblem(key: string, where: string): string | undefined {
+  return pipelineNameProblem(key, where) ? `${where} is not a valid stage name` : undefined;
+}
+
 export function integerProblem(value: unknown, where: string, min: number, max: number): string | undefined {
   return typeof value === 'number' && Number.isInteger(value) && value >= min && value <= max
     ? undefined

@@ -45,23 +45,62 @@ export const Partition = { Policy: 'POLICY', Pause: 'PAUSE', Budget: 'BUDGET' } 
 /** Ledger records live in one partition per pipeline: `LEDGER#<pipeline>`. */
 export const LEDGER_PREFIX = 'LEDGER#';
 
+/** Where a pipeline lives. */
+export interface Location {
+  readonly account: string;
+  readonly region: string;
+}
+
+/**
+ * A pipeline's name in table keys. Pipelines of the central stack's own account and region (and
+ * every pipeline of a single-account deployment, which has no `home`) keep their bare name, so
+ * existing ledgers and budgets read on unchanged; a member's pipeline is `<account>/<region>/<name>`.
+ * CodePipeline names never contain '/' or '#'.
+ */
+export function scopedPipeline(at: Location, pipeline: string, home: Location | undefined): string {
+  if (!home || (at.account === home.account && at.region === home.region)) return pipeline;
+  return `${at.account}/${at.region}/${pipeline}`;
+}
+
+/** The parts of a scoped pipeline name; account and region are absent for the central account's own pipelines. */
+export function parseScopedPipeline(scoped: string): { readonly account?: string; readonly region?: string; readonly pipeline: string } {
+  const parts = scoped.split('/');
+  if (parts.length === 3) return { account: parts[0] as string, region: parts[1] as string, pipeline: parts[2] as string };
+  return { pipeline: scoped };
+}
+
 /**
  * One table holds policies, pause switches, budgets and the ledger. Names never contain '#'
- * (CodePipeline allows [A-Za-z0-9.@-_]), so '#' is a safe separator.
+ * (CodePipeline allows [A-Za-z0-9.@-_]), so '#' is a safe separator. A policy or pause switch
+ * for one account's pipeline names it `<account>/<pipeline>`; without an account it applies in
+ * every account.
  */
 export const TableKeys = {
   defaultPolicy: (): TableKey => ({ pk: Partition.Policy, sk: 'DEFAULT' }),
-  pipelinePolicy: (pipeline: string): TableKey => ({ pk: Partition.Policy, sk: `P#${pipeline}` }),
-  stagePolicy: (pipeline: string, stage: string): TableKey => ({ pk: Partition.Policy, sk: `S#${pipeline}#${stage}` }),
-  pause: (pipeline: string): TableKey => ({ pk: Partition.Pause, sk: pipeline }),
-  /** Pauses every pipeline: the account-wide kill switch. */
+  /** An account's defaults, over the default policy. */
+  accountPolicy: (account: string): TableKey => ({ pk: Partition.Policy, sk: `A#${account}` }),
+  pipelinePolicy: (pipeline: string, account?: string): TableKey => ({ pk: Partition.Policy, sk: `P#${inAccount(pipeline, account)}` }),
+  stagePolicy: (pipeline: string, stage: string, account?: string): TableKey => ({
+    pk: Partition.Policy,
+    sk: `S#${inAccount(pipeline, account)}#${stage}`,
+  }),
+  pause: (pipeline: string, account?: string): TableKey => ({ pk: Partition.Pause, sk: inAccount(pipeline, account) }),
+  /** Pauses every pipeline of one account. */
+  pauseAccount: (account: string): TableKey => ({ pk: Partition.Pause, sk: `account:${account}` }),
+  /** Pauses every pipeline: the kill switch. */
   pauseAll: (): TableKey => ({ pk: Partition.Pause, sk: '*' }),
+  /** `pipeline` is the scoped name (see scopedPipeline). */
   budget: (pipeline: string): TableKey => ({ pk: Partition.Budget, sk: pipeline }),
+  /** `pipeline` is the scoped name (see scopedPipeline). */
   ledger: (pipeline: string, stage: string, executionId: string): TableKey => ({
     pk: `${LEDGER_PREFIX}${pipeline}`,
     sk: `${stage}#${executionId}`,
   }),
 } as const;
+
+function inAccount(pipeline: string, account: string | undefined): string {
+  return account === undefined ? pipeline : `${account}/${pipeline}`;
+}
 
 /** The retry function's environment, as the stack sets it and the function reads it. */
 export const FunctionEnv = {
@@ -77,7 +116,40 @@ export const FunctionEnv = {
   CodePipelineRequestsPerSecond: 'CODEPIPELINE_REQUESTS_PER_SECOND',
   /** The function's concurrency cap: each instance paces itself to its share of the rate. */
   MaxConcurrency: 'MAX_CONCURRENCY',
+  /** The central stack's account and region (organization deployments only): its pipelines need no role. */
+  HomeAccount: 'HOME_ACCOUNT',
+  HomeRegion: 'HOME_REGION',
+  /** Member accounts whose events are handled: a comma-separated list, or `*` for any the bus admits (its organization). */
+  MemberAccounts: 'MEMBER_ACCOUNTS',
+  /** Member regions, comma-separated; unset means any. */
+  MemberRegions: 'MEMBER_REGIONS',
+  /** The member role's name without its region suffix (see memberRoleName). */
+  MemberRoleName: 'MEMBER_ROLE_NAME',
 } as const;
+
+/** The custom event bus of the central stack that member stacks forward to. */
+export const CENTRAL_BUS_NAME = 'codepipeline-auto-retry';
+
+/**
+ * The central retry function's role name in an organization deployment: member roles trust
+ * exactly this role of the central account (aws:PrincipalArn), so it cannot be a generated name.
+ */
+export const CENTRAL_ROLE_NAME = 'codepipeline-auto-retry-central';
+
+/** The member role's default base name. */
+export const DEFAULT_MEMBER_ROLE_NAME = 'codepipeline-auto-retry-member';
+
+/** One member role per account and region (IAM names are account-wide), so one template serves every region. */
+export function memberRoleName(base: string, region: string): string {
+  return `${base}-${region}`;
+}
+
+/** The partition an AWS region belongs to, for ARNs the function builds. */
+export function partitionOf(region: string): string {
+  if (region.startsWith('cn-')) return 'aws-cn';
+  if (region.startsWith('us-gov-')) return 'aws-us-gov';
+  return 'aws';
+}
 
 /** The stack name `cdk deploy` uses unless cdk.json's `stackName` context says otherwise. */
 export const DEFAULT_STACK_NAME = 'CodePipelineAutoRetry';

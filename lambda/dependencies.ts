@@ -3,20 +3,24 @@ import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { FunctionEnv } from '../contract';
+import { STSClient } from '@aws-sdk/client-sts';
+import { DEFAULT_MEMBER_ROLE_NAME, FunctionEnv, type Location } from '../contract';
 import { boundedMatch } from './adapters/bounded-match';
 import { BudgetStore } from './adapters/budget-store';
 import { clientConfig } from './adapters/clients';
 import { DelayQueue } from './adapters/delay-queue';
 import { DynamoTable } from './adapters/dynamo-table';
 import { LedgerStore } from './adapters/ledger-store';
+import { MemberRoles } from './adapters/member-roles';
 import { NO_NOTIFIER, SnsNotifier } from './adapters/notifier';
 import { Pacer } from './adapters/pacer';
+import { PipelineRouter } from './adapters/pipeline-router';
 import { CodePipelineAdapter } from './adapters/pipeline-state';
 import { CachedPolicyReader } from './adapters/policy-cache';
 import { DynamoPolicyReader } from './adapters/policy-reader';
 import { PowertoolsLogAdapter, PowertoolsMetricsAdapter, pipelineDimensionsFrom } from './adapters/powertools';
 import { ConfigurationError } from './domain/errors';
+import type { Membership } from './domain/membership';
 import { DEFAULT_SETTINGS, type ServiceDeps } from './service/deps';
 
 /** A number from the environment, or `fallback` when it is unset or not `valid`. */
@@ -25,8 +29,33 @@ function envNumber(value: string | undefined, fallback: number, valid: (n: numbe
   return Number.isFinite(n) && valid(n) ? n : fallback;
 }
 
+/** What the environment cannot say: where a region's CodePipeline answers, for local emulators. */
+export interface DepsOptions {
+  /** The CodePipeline endpoint of a member region. @default the SDK's (AWS_ENDPOINT_URL_CODEPIPELINE, else the regional endpoint) */
+  readonly codePipelineEndpoint?: (region: string) => string | undefined;
+}
+
+/** Reads the organization settings; none in a single-account deployment. */
+export function membershipFrom(env: NodeJS.ProcessEnv): Membership | undefined {
+  const account = env[FunctionEnv.HomeAccount];
+  const region = env[FunctionEnv.HomeRegion];
+  if (!account || !region) return undefined;
+  const list = (v: string | undefined) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
+  const accounts = env[FunctionEnv.MemberAccounts]?.trim() === '*' ? '*' : list(env[FunctionEnv.MemberAccounts]);
+  const regions = list(env[FunctionEnv.MemberRegions]);
+  return { home: { account, region }, accounts, regions: regions.length > 0 ? regions : undefined };
+}
+
 /** Builds the production dependencies from the environment; SDK clients honour AWS_ENDPOINT_URL_*. */
-export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env, clock: () => Date = () => new Date()): ServiceDeps {
+export function depsFromEnvironment(
+  env: NodeJS.ProcessEnv = process.env,
+  clock: () => Date = () => new Date(),
+  options: DepsOptions = {},
+): ServiceDeps {
   const tableName = env[FunctionEnv.TableName];
   const queueUrl = env[FunctionEnv.RetryQueueUrl];
   const missing = [!tableName && FunctionEnv.TableName, !queueUrl && FunctionEnv.RetryQueueUrl].filter(Boolean);
@@ -38,18 +67,15 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env, clock:
   // Each instance spends its share of the product's CodePipeline rate, with room for one failure's calls at once.
   const rate = envNumber(env[FunctionEnv.CodePipelineRequestsPerSecond], 10, (n) => n > 0);
   const instances = envNumber(env[FunctionEnv.MaxConcurrency], 10, (n) => n >= 1);
-  const pacer = new Pacer(rate / instances, Math.max(3, Math.ceil((rate / instances) * 3)), () => clock().getTime());
+  const newPacer = () => new Pacer(rate / instances, Math.max(3, Math.ceil((rate / instances) * 3)), () => clock().getTime());
   const table = new DynamoTable(tableName, new DynamoDBClient(clientConfig()));
+  const membership = membershipFrom(env);
+  const home = membership?.home;
   const topicArn = env[FunctionEnv.NotifyTopicArn];
   return {
-    // Reads may be resent; RetryStageExecution never is (its own client, one attempt).
-    pipelines: new CodePipelineAdapter(
-      new CodePipelineClient(clientConfig({ maxAttempts: 2 })),
-      new CodePipelineClient(clientConfig({ maxAttempts: 1 })),
-      pacer,
-    ),
+    pipelines: pipelineRouter(env, clock, options, home, newPacer),
     policies: new CachedPolicyReader(new DynamoPolicyReader(table), policyCacheSeconds),
-    ledger: new LedgerStore(table, retentionDays * 86_400),
+    ledger: new LedgerStore(table, retentionDays * 86_400, home),
     delays: new DelayQueue(queueUrl, new SQSClient(clientConfig())),
     logger: new PowertoolsLogAdapter(),
     metrics: new PowertoolsMetricsAdapter(pipelineDimensionsFrom(env[FunctionEnv.MetricPipelines])),
@@ -57,8 +83,44 @@ export function depsFromEnvironment(env: NodeJS.ProcessEnv = process.env, clock:
     clock,
     newToken: randomUUID,
     random: Math.random,
-    budgets: new BudgetStore(table),
-    settings: { ...DEFAULT_SETTINGS, leaseSeconds },
+    budgets: new BudgetStore(table, home),
+    settings: { ...DEFAULT_SETTINGS, leaseSeconds, membership },
     match: boundedMatch,
   };
+}
+
+/**
+ * The function's own CodePipeline clients for its account and region, and, in an organization
+ * deployment, clients holding each member's role, made when its first event comes. Reads may be
+ * resent; RetryStageExecution never is (its own client, one attempt).
+ */
+function pipelineRouter(
+  env: NodeJS.ProcessEnv,
+  clock: () => Date,
+  options: DepsOptions,
+  home: Location | undefined,
+  newPacer: () => Pacer,
+): PipelineRouter {
+  const own = new CodePipelineAdapter(
+    new CodePipelineClient(clientConfig({ maxAttempts: 2 })),
+    new CodePipelineClient(clientConfig({ maxAttempts: 1 })),
+    newPacer(),
+  );
+  let roles: MemberRoles | undefined;
+  return new PipelineRouter(own, home, (at) => {
+    roles ??= new MemberRoles(
+      new STSClient(clientConfig({ maxAttempts: 2 })),
+      env[FunctionEnv.MemberRoleName] || DEFAULT_MEMBER_ROLE_NAME,
+      () => clock().getTime(),
+    );
+    const endpoint = options.codePipelineEndpoint?.(at.region);
+    const member = (maxAttempts: number) =>
+      new CodePipelineClient({
+        ...clientConfig({ maxAttempts }),
+        region: at.region,
+        credentials: (roles as MemberRoles).provider(at),
+        ...(endpoint ? { endpoint } : {}),
+      });
+    return new CodePipelineAdapter(member(2), member(1), newPacer());
+  });
 }

@@ -3,7 +3,7 @@
  * share. The service (lambda/service/) imports these and the domain, never an adapter; the
  * adapters (lambda/adapters/) implement them; tests hand in fakes of them.
  */
-import type { MetricName } from '../contract';
+import type { Location, MetricName } from '../contract';
 import type { LedgerSnapshot } from './domain/decision';
 import type { DelayedRetryMessage } from './domain/events';
 import type { Claim, ClaimResult, ClaimStatus, LedgerKey, NewClaim } from './domain/ledger';
@@ -45,8 +45,8 @@ export type StageLookup =
  */
 export interface PipelinePort {
   /** The stage as the execution sees it: its latest run, or in PARALLEL mode the execution's own. */
-  getStage(pipeline: string, stage: string, executionId: string): Promise<StageLookup>;
-  retryStage(pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome>;
+  getStage(at: Location, pipeline: string, stage: string, executionId: string): Promise<StageLookup>;
+  retryStage(at: Location, pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome>;
 }
 
 // ---- Ledger ------------------------------------------------------------------------------------
@@ -122,7 +122,8 @@ export interface PolicyContext {
 }
 
 export interface PolicyReader {
-  load(pipeline: string, stage: string): Promise<PolicyContext>;
+  /** The policy layers and pause switches for a stage of the pipeline at `at`. */
+  load(at: Location, pipeline: string, stage: string): Promise<PolicyContext>;
 }
 
 // ---- Retry budget ------------------------------------------------------------------------------
@@ -131,11 +132,14 @@ export type BudgetResult =
   | { readonly ok: true; readonly used: number }
   | { readonly ok: false; readonly used: number; readonly reopensAt: Date };
 
+/** Whose budget: a pipeline where it lives (a budget is per pipeline). */
+export type BudgetKey = Pick<LedgerKey, 'account' | 'region' | 'pipeline'>;
+
 export interface BudgetPort {
   /** Takes one retry from the pipeline's budget for `id`; taking it twice for one id is a no-op. */
-  reserve(pipeline: string, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult>;
+  reserve(pipeline: BudgetKey, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult>;
   /** Gives back what `reserve` took for `id`, when no retry was made after all. */
-  release(pipeline: string, id: string, now: Date): Promise<void>;
+  release(pipeline: BudgetKey, id: string, now: Date): Promise<void>;
 }
 
 // ---- Delay queue -------------------------------------------------------------------------------
@@ -162,6 +166,8 @@ export interface Notice {
   readonly pipeline: string;
   readonly stage: string;
   readonly executionId: string;
+  /** Where the pipeline lives: a member account's console link needs both. */
+  readonly account?: string;
   readonly region: string;
   readonly reason: string;
   /** What failed, from the stage's failed actions: "UnitTests: JobFailed — Build timed out". */

@@ -1,10 +1,12 @@
 import { Duration } from 'aws-cdk-lib';
+import type { Location } from '../contract';
 import { parseDuration } from '../lambda/domain/duration';
 import { ConfigurationError } from '../lambda/domain/errors';
 import type { FailureRule } from '../lambda/domain/filters';
 import { keyPath, type PolicyPatch, type PolicySyntax, type RetryPolicy, show, validatePolicyPatch } from '../lambda/domain/policy';
 import type {
   BuiltInRetryRule,
+  OrganizationProps,
   PipelineAutoRetryProps,
   PipelineRetryPolicyProps,
   RetryJitter,
@@ -116,9 +118,39 @@ export interface AutoRetryConfig {
   readonly notifications?: { readonly emails?: readonly string[]; readonly slack?: { workspaceId: string; channelId: string } };
   readonly alarms?: { readonly exhaustedPerHour?: number };
   readonly metrics?: { readonly pipelineDimensions?: boolean };
+  readonly accounts?: Readonly<Record<string, Record<string, unknown>>>;
+  readonly organization?: {
+    readonly centralAccount: string;
+    readonly centralRegion: string;
+    readonly memberAccounts?: readonly string[];
+    readonly organizationId?: string;
+    readonly memberRegions?: readonly string[];
+    readonly memberRoleName?: string;
+  };
 }
 
-const TOP_KEYS = ['watch', 'default', 'pipelines', 'ledgerRetentionDays', 'notifications', 'alarms', 'metrics'];
+const TOP_KEYS = ['watch', 'default', 'pipelines', 'accounts', 'ledgerRetentionDays', 'notifications', 'alarms', 'metrics', 'organization'];
+const ORGANIZATION_KEYS = ['centralAccount', 'centralRegion', 'memberAccounts', 'organizationId', 'memberRegions', 'memberRoleName'];
+
+/** Where the stacks of an organization deployment go: cdk.json's `organization`, read by bin/app.ts. */
+export interface Deployment {
+  readonly central: Location;
+  /** One member stack each: every member account in every member region, and the central account in the other regions. */
+  readonly members: readonly Location[];
+}
+
+/** The stacks to synthesize for a validated configuration; undefined for a single-account deployment. */
+export function deploymentOf(raw: unknown): Deployment | undefined {
+  const org = isObject(raw) && isObject(raw.organization) ? raw.organization : undefined;
+  if (!org) return undefined;
+  const central = { account: String(org.centralAccount), region: String(org.centralRegion) };
+  const regions = [...new Set([central.region, ...((org.memberRegions as string[] | undefined) ?? [])])];
+  const accounts = [...new Set([central.account, ...((org.memberAccounts as string[] | undefined) ?? [])])];
+  const members = accounts.flatMap((account) =>
+    regions.filter((region) => account !== central.account || region !== central.region).map((region) => ({ account, region })),
+  );
+  return { central, members };
+}
 
 /**
  * Validates the `autoRetry` configuration and turns it into the construct's props. Every problem
@@ -166,13 +198,15 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Pipeline
       pipelines = {};
       for (const [pipeline, value] of Object.entries(config.pipelines)) {
         const where = keyPath(`${path}.pipelines`, pipeline);
-        const keyProblem = pipelineKeyProblem(pipeline, where);
+        // `<account>/<pipeline>` is checked with the props (lib/policies.ts); a bare name here.
+        const keyProblem = pipeline.includes('/') ? undefined : pipelineKeyProblem(pipeline, where);
         if (keyProblem) {
           problems.push(keyProblem);
           continue;
         }
-        if (watch && !watch.includes(pipeline)) {
-          problems.push(`${where} has a policy but ${pipeline} is not in ${path}.watch, so it would never be retried`);
+        const name = pipeline.split('/').pop() as string;
+        if (watch && !watch.includes(name)) {
+          problems.push(`${where} has a policy but ${name} is not in ${path}.watch, so it would never be retried`);
         }
         const own = policy(value, where, [...POLICY_KEYS, 'stages']);
         const stages = isObject(value) ? value.stages : undefined;
@@ -236,9 +270,61 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Pipeline
     problems.push(`${path}.metrics.pipelineDimensions must be true or false, got ${show(metrics.pipelineDimensions)}`);
   }
 
+  let accounts: Record<string, RetryPolicyProps> | undefined;
+  if (config.accounts !== undefined) {
+    if (!isObject(config.accounts)) {
+      problems.push(`${path}.accounts must be an object keyed by 12-digit account id, got ${show(config.accounts)}`);
+    } else {
+      accounts = {};
+      for (const [account, value] of Object.entries(config.accounts)) {
+        const parsed = policy(
+          value,
+          keyPath(`${path}.accounts`, account),
+          POLICY_KEYS.filter((k) => k !== 'budget'),
+        );
+        if (parsed) accounts[account] = parsed;
+      }
+    }
+  }
+
+  const org = section(
+    config,
+    'organization',
+    ORGANIZATION_KEYS,
+    path,
+    problems,
+    'an object with centralAccount, centralRegion and memberAccounts or organizationId',
+  );
+  let organization: OrganizationProps | undefined;
+  if (org) {
+    const where = `${path}.organization`;
+    if (!(typeof org.centralAccount === 'string' && /^\d{12}$/.test(org.centralAccount))) {
+      problems.push(`${where}.centralAccount must be the 12-digit account of the central stack, got ${show(org.centralAccount)}`);
+    }
+    if (!(typeof org.centralRegion === 'string' && /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(org.centralRegion))) {
+      problems.push(`${where}.centralRegion must be the region of the central stack, such as us-east-1, got ${show(org.centralRegion)}`);
+    }
+    for (const key of ['memberAccounts', 'memberRegions'] as const) {
+      if (org[key] !== undefined && !(Array.isArray(org[key]) && (org[key] as unknown[]).every((v) => typeof v === 'string'))) {
+        problems.push(`${where}.${key} must be a list of strings, got ${show(org[key])}`);
+      }
+    }
+    for (const key of ['organizationId', 'memberRoleName'] as const) {
+      if (org[key] !== undefined && typeof org[key] !== 'string') problems.push(`${where}.${key} must be a string, got ${show(org[key])}`);
+    }
+    organization = {
+      ...(Array.isArray(org.memberAccounts) ? { memberAccounts: org.memberAccounts as string[] } : {}),
+      ...(typeof org.organizationId === 'string' ? { organizationId: org.organizationId } : {}),
+      ...(Array.isArray(org.memberRegions) ? { memberRegions: org.memberRegions as string[] } : {}),
+      ...(typeof org.memberRoleName === 'string' ? { memberRoleName: org.memberRoleName } : {}),
+    };
+  }
+
   if (problems.length > 0) throw new ConfigurationError(problems);
   return {
     ...(watch ? { watchedPipelines: watch } : {}),
+    ...(accounts ? { accounts } : {}),
+    ...(organization ? { organization } : {}),
     ...(defaultPolicy ? { defaultPolicy } : {}),
     ...(pipelines ? { pipelines } : {}),
     ...(typeof retention === 'number' ? { ledgerRetention: Duration.days(retention) } : {}),

@@ -129,3 +129,31 @@ export function acknowledgeOperatorPolicy(policy: iam.IManagedPolicy): void {
     reason: 'DescribeStacks on this one stack; a stack ARN ends in an id CloudFormation assigns, hence the trailing wildcard.',
   });
 }
+
+/** The member role holds the same CodePipeline grants as the central function's, with the same reasons. */
+export function acknowledgeMemberRole(role: iam.IRole, watch: 'all' | readonly string[]): void {
+  const stack = Stack.of(role);
+  const wildcards = watch === 'all' ? ['*'] : watch.map((p) => `${p}/*`);
+  Validations.of(role).acknowledge(
+    ...wildcards.map((resource) => ({
+      id: `AwsSolutions-IAM5[Resource::${nagArn(stack, 'codepipeline', resource)}]`,
+      reason:
+        resource === '*'
+          ? 'No watch list: every pipeline of this member account and region is served. No action is a wildcard.'
+          : 'RetryStageExecution is authorised on stage ARNs (pipeline/stage); this covers the stages of one watched pipeline only.',
+    })),
+  );
+}
+
+/** sts:AssumeRole on the member roles: one name per region, so the region part is a wildcard. */
+export function acknowledgeMemberRoleAssumption(role: iam.IRole, accounts: readonly string[], base: string): void {
+  Validations.of(role).acknowledge(
+    ...accounts.map((account) => ({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${Token.isUnresolved(account) ? '<AWS::AccountId>' : account}:role/${base}-*]`,
+      reason:
+        account === '*'
+          ? 'The member role of any account, only where that account is in the organization (aws:ResourceOrgID); the wildcard is the account and the region suffix of one role name.'
+          : 'The member role of one member account: one role per region (IAM names are account-wide), so only the region suffix is a wildcard.',
+    })),
+  );
+}

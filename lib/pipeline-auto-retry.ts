@@ -17,7 +17,15 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { EVENT_SOURCE, FunctionEnv, METRIC_NAMESPACE, SERVICE_NAME, STAGE_DETAIL_TYPE } from '../contract';
+import {
+  CENTRAL_BUS_NAME,
+  CENTRAL_ROLE_NAME,
+  EVENT_SOURCE,
+  FunctionEnv,
+  METRIC_NAMESPACE,
+  SERVICE_NAME,
+  STAGE_DETAIL_TYPE,
+} from '../contract';
 import { FUNCTIONS, type FunctionName, PACKAGE_ROOT, prebuiltAsset } from './bundling';
 import {
   ASYNC_INVOCATION,
@@ -43,11 +51,13 @@ import {
   acknowledgeTracing,
 } from './nag-suppressions';
 import { AutoRetryOperations } from './operations';
-import { type ResolvedProps, resolveProps } from './policies';
+import { type ResolvedOrganization, type ResolvedProps, resolveProps } from './policies';
 import type { PipelineAutoRetryProps } from './props';
 import {
   allowAlarmsToPublish,
   chunkForPatterns,
+  grantMemberRoles,
+  grantPipelines,
   grantTableItems,
   OPERATOR_TABLE_ACCESS,
   onlyRoleMaySend,
@@ -88,6 +98,8 @@ export class PipelineAutoRetry extends Construct {
   public readonly dashboard: cloudwatch.Dashboard;
   /** Alarms for anything stuck or lost; each notifies the topic. */
   public readonly alarms: cloudwatch.IAlarm[];
+  /** The bus member accounts forward their stage events to (organization deployments only). */
+  public readonly centralBus: events.IEventBus | undefined;
 
   public constructor(scope: Construct, id: string, props: PipelineAutoRetryProps = {}) {
     super(scope, id);
@@ -115,6 +127,7 @@ export class PipelineAutoRetry extends Construct {
       settings.watch,
       { state: ['SUCCEEDED'], 'stage-last-retry-attempt-time': [{ exists: true }] },
     );
+    this.centralBus = settings.organization ? this.createCentralBus(settings.organization, settings.watch) : undefined;
     const operations = this.createOperations(settings);
     this.dashboard = operations.dashboard;
     this.alarms = operations.alarms;
@@ -193,9 +206,12 @@ export class PipelineAutoRetry extends Construct {
 
   private createRetryFunction(settings: ResolvedProps, timeout: Duration, logRetention: logs.RetentionDays): lambda.IFunction {
     const logGroup = this.createLogGroup('RetryFunctionLogs', logRetention);
+    const org = settings.organization;
     const role = new iam.Role(this, 'RetryFunctionRole', {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'codepipeline-auto-retry: read pipeline state and retry failed stages',
+      // Member roles trust this role by ARN, so its name is fixed in an organization deployment.
+      ...(org ? { roleName: CENTRAL_ROLE_NAME } : {}),
     });
     logGroup.grantWrite(role);
     const fn = this.createFunction('RetryFunction', 'retry', {
@@ -212,6 +228,7 @@ export class PipelineAutoRetry extends Construct {
         [FunctionEnv.LedgerRetentionDays]: String(settings.ledgerRetentionDays),
         [FunctionEnv.NotifyTopicArn]: this.topic.topicArn,
         [FunctionEnv.MetricPipelines]: (settings.metricPipelines ?? []).join(','),
+        ...(org ? this.organizationEnvironment(org) : {}),
         POWERTOOLS_SERVICE_NAME: SERVICE_NAME,
         POWERTOOLS_METRICS_NAMESPACE: METRIC_NAMESPACE,
       },
@@ -222,7 +239,8 @@ export class PipelineAutoRetry extends Construct {
     this.delayQueue.grantSendMessages(role);
     onlyRoleMaySend(this.delayQueue, role);
     this.topic.grantPublish(role);
-    this.grantPipelines(role, settings.watch);
+    grantPipelines(role, settings.watch);
+    if (org) grantMemberRoles(role, org);
     acknowledgeRetryRole(role, settings.watch);
     acknowledgeRuntime(fn);
     acknowledgeTracing(role);
@@ -230,37 +248,74 @@ export class PipelineAutoRetry extends Construct {
     return fn;
   }
 
-  /** Reads on the watched pipelines, RetryStageExecution on their stages; no wildcard action. */
-  private grantPipelines(role: iam.IRole, watch: 'all' | readonly string[]): void {
-    const pipelineArn = (name: string) => Stack.of(this).formatArn({ service: 'codepipeline', resource: name });
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'ReadPipelines',
-        // GetPipelineExecution and ListActionExecutions judge an execution by its own run (PARALLEL mode).
-        actions: [
-          'codepipeline:GetPipelineState',
-          'codepipeline:GetPipeline',
-          'codepipeline:GetPipelineExecution',
-          'codepipeline:ListActionExecutions',
-        ],
-        resources: watch === 'all' ? [pipelineArn('*')] : watch.map(pipelineArn),
-      }),
-    );
-    role.addToPrincipalPolicy(
-      new iam.PolicyStatement({
-        sid: 'RetryStages',
-        actions: ['codepipeline:RetryStageExecution'],
-        resources: watch === 'all' ? [pipelineArn('*')] : watch.map((p) => `${pipelineArn(p)}/*`),
-      }),
-    );
-  }
-
   /**
    * Rules for stage events in `detail`, from the watched pipelines, to the retry function. A watch
    * list too long for one event pattern (EventBridge's 2,048-character limit) is split over
    * several rules, so the deploy cannot fail on it.
    */
-  private createRules(id: string, description: string, watch: 'all' | readonly string[], detail: Record<string, unknown>): events.Rule[] {
+  private organizationEnvironment(org: ResolvedOrganization): Record<string, string> {
+    const stack = Stack.of(this);
+    return {
+      [FunctionEnv.HomeAccount]: stack.account,
+      [FunctionEnv.HomeRegion]: stack.region,
+      [FunctionEnv.MemberAccounts]: org.accounts === '*' ? '*' : org.accounts.join(','),
+      [FunctionEnv.MemberRegions]: org.regions.join(','),
+      [FunctionEnv.MemberRoleName]: org.memberRoleName,
+    };
+  }
+
+  /**
+   * The bus member stacks forward to. Its policy admits PutEvents from the organization or the
+   * listed accounts only (EventBridge refuses anyone else, and CloudTrail records the refusal);
+   * its rules also match only members' events, and the function checks each event's account again.
+   */
+  private createCentralBus(org: ResolvedOrganization, watch: 'all' | readonly string[]): events.EventBus {
+    const bus = new events.EventBus(this, 'CentralBus', {
+      eventBusName: CENTRAL_BUS_NAME,
+      description: 'codepipeline-auto-retry: stage events of member accounts',
+    });
+    bus.addToResourcePolicy(
+      new iam.PolicyStatement({
+        sid: 'MembersPutStageEvents',
+        actions: ['events:PutEvents'],
+        resources: [bus.eventBusArn],
+        ...(org.accounts === '*'
+          ? { principals: [new iam.AnyPrincipal()], conditions: { StringEquals: { 'aws:PrincipalOrgID': org.organizationId } } }
+          : { principals: org.accounts.map((a) => new iam.AccountPrincipal(a)) }),
+      }),
+    );
+    const members = org.accounts === '*' ? {} : { account: [...new Set([Stack.of(this).account, ...org.accounts])] };
+    this.rules.push(
+      ...this.createRules(
+        'MemberStageFailedRule',
+        'Member accounts: CodePipeline stage FAILED events',
+        watch,
+        { state: ['FAILED'] },
+        bus,
+        members,
+      ),
+    );
+    this.recoveryRules.push(
+      ...this.createRules(
+        'MemberStageSucceededAfterRetryRule',
+        'Member accounts: CodePipeline stage SUCCEEDED events after a retry',
+        watch,
+        { state: ['SUCCEEDED'], 'stage-last-retry-attempt-time': [{ exists: true }] },
+        bus,
+        members,
+      ),
+    );
+    return bus;
+  }
+
+  private createRules(
+    id: string,
+    description: string,
+    watch: 'all' | readonly string[],
+    detail: Record<string, unknown>,
+    eventBus?: events.IEventBus,
+    top: { account?: string[] } = {},
+  ): events.Rule[] {
     const pattern = (pipelines: readonly string[] | undefined) => ({
       source: [EVENT_SOURCE],
       'detail-type': [STAGE_DETAIL_TYPE],
@@ -270,7 +325,8 @@ export class PipelineAutoRetry extends Construct {
     return groups.map((group, i) => {
       const rule = new events.Rule(this, i === 0 ? id : `${id}${i + 1}`, {
         description: groups.length > 1 ? `${description} (${i + 1} of ${groups.length})` : description,
-        eventPattern: { source: [EVENT_SOURCE], detailType: [STAGE_DETAIL_TYPE], detail: pattern(group).detail },
+        eventPattern: { source: [EVENT_SOURCE], detailType: [STAGE_DETAIL_TYPE], detail: pattern(group).detail, ...top },
+        ...(eventBus ? { eventBus } : {}),
       });
       rule.addTarget(new targets.LambdaFunction(this.retryFunction, { deadLetterQueue: this.eventDeadLetterQueue, ...EVENT_DELIVERY }));
       return rule;

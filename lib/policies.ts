@@ -1,11 +1,12 @@
 import type { Duration } from 'aws-cdk-lib';
+import { DEFAULT_MEMBER_ROLE_NAME } from '../contract';
 import { parseDuration } from '../lambda/domain/duration';
-import { ConfigurationError } from '../lambda/domain/errors';
-import { keyPath, type PolicyPatch, validatePolicyPatch } from '../lambda/domain/policy';
-import type { PolicySeed } from '../lambda/domain/scope';
+import { ConfigurationError, InvalidInputError } from '../lambda/domain/errors';
+import { keyPath, type PolicyPatch, show, validatePolicyPatch } from '../lambda/domain/policy';
+import { ACCOUNT_PATTERN, type PolicySeed, parsePolicyTarget } from '../lambda/domain/scope';
 import { CONFIG_KEYS } from './config';
 import { DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND, DEFAULT_RESERVED_CONCURRENCY } from './defaults';
-import type { PipelineAutoRetryProps, RetryPolicyProps, SlackChannel } from './props';
+import type { OrganizationProps, PipelineAutoRetryProps, RetryPolicyProps, SlackChannel } from './props';
 import {
   emailProblem,
   integerProblem,
@@ -30,6 +31,55 @@ export interface ResolvedProps {
   readonly metricPipelines: readonly string[] | undefined;
   readonly reservedConcurrency: number;
   readonly codePipelineRequestsPerSecond: number;
+  /** The members of an organization deployment; undefined for a single account. */
+  readonly organization: ResolvedOrganization | undefined;
+}
+
+export interface ResolvedOrganization {
+  /** Member accounts, or `*` for every account of `organizationId`. */
+  readonly accounts: '*' | readonly string[];
+  readonly organizationId: string | undefined;
+  /** Member regions; empty means the central region only. */
+  readonly regions: readonly string[];
+  readonly memberRoleName: string;
+}
+
+const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+/** IAM role names are at most 64 characters; the region suffix takes up to 16. */
+const ROLE_BASE = /^[\w+=,.@-]{1,47}$/;
+
+function resolveOrganization(org: OrganizationProps | undefined, path: string, problems: string[]): ResolvedOrganization | undefined {
+  if (!org) return undefined;
+  const where = `${path}.organization`;
+  const accounts = org.memberAccounts ?? [];
+  accounts.forEach((a, i) => {
+    if (!(typeof a === 'string' && ACCOUNT_PATTERN.test(a)))
+      problems.push(`${where}.memberAccounts[${i}] must be a 12-digit account id, got ${show(a)}`);
+  });
+  if (org.organizationId !== undefined && !ORGANIZATION_ID.test(String(org.organizationId))) {
+    problems.push(`${where}.organizationId must be an AWS Organizations id such as o-a1b2c3d4e5, got ${show(org.organizationId)}`);
+  }
+  if (org.organizationId === undefined && accounts.length === 0) {
+    problems.push(`${where} needs memberAccounts (a list of account ids) or organizationId (admit the whole organization)`);
+  }
+  const regions = org.memberRegions ?? [];
+  regions.forEach((r, i) => {
+    if (!(typeof r === 'string' && REGION.test(r)))
+      problems.push(`${where}.memberRegions[${i}] must be an AWS region such as eu-west-1, got ${show(r)}`);
+  });
+  const memberRoleName = org.memberRoleName ?? DEFAULT_MEMBER_ROLE_NAME;
+  if (!ROLE_BASE.test(memberRoleName)) {
+    problems.push(
+      `${where}.memberRoleName must be 1-47 characters of [A-Za-z0-9+=,.@_-] (the region is appended), got ${show(memberRoleName)}`,
+    );
+  }
+  return {
+    accounts: org.organizationId !== undefined && accounts.length === 0 ? '*' : [...accounts],
+    organizationId: org.organizationId,
+    regions: [...regions],
+    memberRoleName,
+  };
 }
 
 /** A `Duration`, as whole seconds when it is one; anything else is passed on for the validator to name. */
@@ -78,18 +128,25 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     if (found.length === 0 && Object.keys(patch).length > 0) policies.push(seed(patch));
   };
   if (props.defaultPolicy) add(props.defaultPolicy, `${path}.defaultPolicy`, (patch) => ({ scope: { kind: 'default' }, patch }));
-  for (const [pipeline, policy] of Object.entries(props.pipelines ?? {})) {
-    const where = keyPath(`${path}.pipelines`, pipeline);
-    const keyProblem = pipelineKeyProblem(pipeline, where);
-    if (keyProblem) {
-      problems.push(keyProblem);
+  for (const [account, policy] of Object.entries(props.accounts ?? {})) {
+    const where = keyPath(`${path}.accounts`, account);
+    if (!ACCOUNT_PATTERN.test(account)) {
+      problems.push(`${where} is not a 12-digit account id`);
       continue;
     }
+    if (policy.budget) problems.push(`${where}.budget is per pipeline: set it on a pipeline's policy`);
+    add(policy, where, (patch) => ({ scope: { kind: 'account', account }, patch }));
+  }
+  for (const [key, policy] of Object.entries(props.pipelines ?? {})) {
+    const where = keyPath(`${path}.pipelines`, key);
+    const target = pipelineTargetOf(key, where, problems);
+    if (!target) continue;
+    const { pipeline, account } = target;
     if (watched && !watched.includes(pipeline)) {
       problems.push(`${where} has a policy but ${pipeline} is not in ${path}.watchedPipelines, so it would never be retried`);
     }
     const { stages, ...own } = policy;
-    add(own, where, (patch) => ({ scope: { kind: 'pipeline', pipeline }, patch }));
+    add(own, where, (patch) => ({ scope: { kind: 'pipeline', pipeline, account }, patch }));
     for (const [stage, stagePolicy] of Object.entries(stages ?? {})) {
       const stageWhere = keyPath(`${where}.stages`, stage);
       const stageProblem = stageKeyProblem(stage, stageWhere);
@@ -98,7 +155,7 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
         continue;
       }
       if (stagePolicy.budget) problems.push(`${stageWhere}.budget is per pipeline: set it on the pipeline's policy`);
-      add(stagePolicy, stageWhere, (patch) => ({ scope: { kind: 'stage', pipeline, stage }, patch }));
+      add(stagePolicy, stageWhere, (patch) => ({ scope: { kind: 'stage', pipeline, stage, account }, patch }));
     }
   }
 
@@ -127,8 +184,10 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     problems.push(`${path}.timeout must be from 10 seconds to 5 minutes (the ledger lease is twice it), got ${timeout} seconds`);
   }
 
+  const organization = resolveOrganization(props.organization, path, problems);
+
   if (problems.length > 0) throw new ConfigurationError(problems);
-  const named = [...new Set([...(watched ?? []), ...Object.keys(props.pipelines ?? {})])];
+  const named = [...new Set([...(watched ?? []), ...Object.keys(props.pipelines ?? {}).map((k) => k.split('/').pop() as string)])];
   return {
     watch: watched ?? 'all',
     policies,
@@ -139,7 +198,29 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     metricPipelines: props.metrics?.pipelineDimensions === false ? undefined : named,
     reservedConcurrency,
     codePipelineRequestsPerSecond: rate,
+    organization,
   };
+}
+
+/** A `pipelines` key: a pipeline in every account, or `<account>/<pipeline>`. */
+function pipelineTargetOf(key: string, where: string, problems: string[]): { pipeline: string; account?: string | undefined } | undefined {
+  const keyProblem = key.includes('/') ? undefined : pipelineKeyProblem(key, where);
+  if (keyProblem) {
+    problems.push(keyProblem);
+    return undefined;
+  }
+  try {
+    const target = parsePolicyTarget(key, where);
+    if (target.pipeline === undefined) {
+      problems.push(`${where}: an account's defaults go under accounts, keyed by the account id`);
+      return undefined;
+    }
+    return target;
+  } catch (error) {
+    if (!(error instanceof InvalidInputError)) throw error;
+    problems.push(error.message);
+    return undefined;
+  }
 }
 
 function push(problems: string[], problem: string | undefined): void {

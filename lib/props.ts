@@ -206,6 +206,32 @@ export interface MetricOptions {
   readonly pipelineDimensions?: boolean;
 }
 
+/** One deployment for many accounts: the central stack's side. Each member also deploys a MemberStack. */
+export interface OrganizationProps {
+  /**
+   * Member accounts (12 digits) whose events the central bus admits and whose pipelines are
+   * retried. The central account is always served.
+   * @default - none; give this or organizationId
+   */
+  readonly memberAccounts?: string[];
+  /**
+   * Admit every account of this AWS Organization (`o-…`), checked by the bus with
+   * `aws:PrincipalOrgID` and by the member role's trust.
+   * @default - none; give this or memberAccounts
+   */
+  readonly organizationId?: string;
+  /**
+   * Regions members run pipelines in, each with a member stack.
+   * @default - the central stack's region only
+   */
+  readonly memberRegions?: string[];
+  /**
+   * Base name of the member role (its region is appended, as roles are account-wide).
+   * @default 'codepipeline-auto-retry-member'
+   */
+  readonly memberRoleName?: string;
+}
+
 export interface PipelineAutoRetryProps {
   /**
    * The pipelines whose failures are handled. A list filters the EventBridge rule and scopes IAM
@@ -219,10 +245,22 @@ export interface PipelineAutoRetryProps {
    */
   readonly defaultPolicy?: RetryPolicyProps;
   /**
-   * Per-pipeline policies, keyed by pipeline name.
+   * Per-pipeline policies, keyed by pipeline name (every account) or `<account>/<pipeline>` (one
+   * account of an organization deployment, over the former field by field).
    * @default - none
    */
   readonly pipelines?: { [pipeline: string]: PipelineRetryPolicyProps };
+  /**
+   * Per-account defaults, keyed by 12-digit account id: between the default policy and a
+   * pipeline's own.
+   * @default - none
+   */
+  readonly accounts?: { [account: string]: RetryPolicyProps };
+  /**
+   * Serve member accounts too: a central event bus they forward to, and their roles assumed per event.
+   * @default - this account and region only
+   */
+  readonly organization?: OrganizationProps;
   /**
    * How long the attempt ledger keeps a record (DynamoDB TTL), in whole days from 1 to 3650.
    * @default Duration.days(30)

@@ -5,6 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { LEDGER_PREFIX, Partition } from '../contract';
+import { acknowledgeMemberRoleAssumption } from './nag-suppressions';
 
 /**
  * The construct's resource policies and grants, each as narrow as its callers need: who may
@@ -168,3 +169,51 @@ export const OPERATOR_TABLE_ACCESS = {
   writes: ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem'],
   writablePartitions: [Partition.Policy, Partition.Pause],
 } as const;
+
+/** Reads on the watched pipelines, RetryStageExecution on their stages; no wildcard action. */
+export function grantPipelines(role: iam.IRole, watch: 'all' | readonly string[]): void {
+  const pipelineArn = (name: string) => Stack.of(role).formatArn({ service: 'codepipeline', resource: name });
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadPipelines',
+      // GetPipelineExecution and ListActionExecutions judge an execution by its own run (PARALLEL mode).
+      actions: [
+        'codepipeline:GetPipelineState',
+        'codepipeline:GetPipeline',
+        'codepipeline:GetPipelineExecution',
+        'codepipeline:ListActionExecutions',
+      ],
+      resources: watch === 'all' ? [pipelineArn('*')] : watch.map(pipelineArn),
+    }),
+  );
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'RetryStages',
+      actions: ['codepipeline:RetryStageExecution'],
+      resources: watch === 'all' ? [pipelineArn('*')] : watch.map((p) => `${pipelineArn(p)}/*`),
+    }),
+  );
+}
+
+/**
+ * The central function may assume the member roles and nothing else in other accounts: the
+ * listed accounts' roles by name, or, for a whole organization, any account's role of that name
+ * that belongs to the organization (aws:ResourceOrgID).
+ */
+export function grantMemberRoles(
+  role: iam.IRole,
+  org: { readonly accounts: '*' | readonly string[]; readonly organizationId: string | undefined; readonly memberRoleName: string },
+): void {
+  const stack = Stack.of(role);
+  const roleArns = (account: string) => `arn:${stack.partition}:iam::${account}:role/${org.memberRoleName}-*`;
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'AssumeMemberRoles',
+      actions: ['sts:AssumeRole'],
+      ...(org.accounts === '*'
+        ? { resources: [roleArns('*')], conditions: { StringEquals: { 'aws:ResourceOrgID': org.organizationId } } }
+        : { resources: [...new Set([stack.account, ...org.accounts])].map(roleArns) }),
+    }),
+  );
+  acknowledgeMemberRoleAssumption(role, org.accounts === '*' ? ['*'] : [...new Set([stack.account, ...org.accounts])], org.memberRoleName);
+}

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { listBudgets } from '../cli/store/budget-queries';
 import { LedgerQueries } from '../cli/store/ledger-queries';
 import { PolicyAdmin } from '../cli/store/policy-admin';
+import { DEFAULT_MEMBER_ROLE_NAME, FunctionEnv, type Location, memberRoleName } from '../contract';
 import { DynamoTable } from '../lambda/adapters/dynamo-table';
 import { JsonLogger, type LogSink } from '../lambda/adapters/json-logger';
 import { LedgerStore } from '../lambda/adapters/ledger-store';
@@ -16,6 +17,7 @@ import type { PipelineDefinition } from './codepipeline/world';
 import { LocalDynamo } from './dynamo';
 import { SnsEmulator } from './sns-emulator';
 import { SqsEmulator } from './sqs-emulator';
+import { StsEmulator } from './sts-emulator';
 
 /**
  * Everything the handler talks to, on loopback: dynalite, the CodePipeline emulator and the SQS
@@ -29,6 +31,11 @@ export class LocalAws {
   public readonly sns = new SnsEmulator();
   public readonly topicArn = 'arn:aws:sns:us-east-1:000000000000:auto-retry-notifications';
   public readonly tableName = `auto-retry-${randomUUID().slice(0, 8)}`;
+  /** STS: AssumeRole of member roles. Started by `organization()`. */
+  public readonly sts = new StsEmulator();
+  /** Member accounts' CodePipeline endpoints, by region (one member per region). */
+  private readonly members = new Map<string, CodePipelineEmulator>();
+  private stsStarted = false;
 
   public async start(): Promise<void> {
     const [dynamoEndpoint, pipelineEndpoint, sqsEndpoint, snsEndpoint] = await Promise.all([
@@ -58,7 +65,51 @@ export class LocalAws {
   }
 
   public async stop(): Promise<void> {
-    await Promise.all([this.dynamo.stop(), this.codepipeline.stop(), this.sqs.stop(), this.sns.stop()]);
+    await Promise.all([this.dynamo.stop(), this.codepipeline.stop(), this.sqs.stop(), this.sns.stop(), this.sts.stop()]);
+    await Promise.all([...this.members.values()].map((m) => m.stop()));
+  }
+
+  /**
+   * Makes this the central account of an organization deployment: `home` is the central
+   * account's own emulator (`codepipeline`), each member gets a CodePipeline endpoint of its own
+   * region that serves only that account's credentials, and a member role in the local STS.
+   * The function's environment says what an organization stack sets. Returns the members' emulators.
+   */
+  public async organization(
+    members: readonly Location[],
+    options: { readonly accounts?: '*' | readonly string[]; readonly home?: Location } = {},
+  ): Promise<CodePipelineEmulator[]> {
+    const home = options.home ?? { account: '123456789012', region: 'us-east-1' };
+    const stsEndpoint = this.stsStarted ? this.sts.endpoint : await this.sts.start();
+    this.stsStarted = true;
+    this.sts.trustKey('local', home.account);
+    this.codepipeline.tenant = { ...home, accountOf: this.sts.accountOf };
+    const started: CodePipelineEmulator[] = [];
+    for (const at of members) {
+      if (at.region === home.region || this.members.has(at.region)) throw new Error(`one endpoint per region: ${at.region} is taken`);
+      const emulator = new CodePipelineEmulator();
+      emulator.account = at.account;
+      emulator.region = at.region;
+      emulator.tenant = { ...at, accountOf: this.sts.accountOf };
+      await emulator.start();
+      this.members.set(at.region, emulator);
+      this.sts.roles.add(this.memberRoleArn(at));
+      started.push(emulator);
+    }
+    const accounts = options.accounts ?? [...new Set(members.map((m) => m.account))];
+    Object.assign(process.env, {
+      AWS_ENDPOINT_URL_STS: stsEndpoint,
+      [FunctionEnv.HomeAccount]: home.account,
+      [FunctionEnv.HomeRegion]: home.region,
+      [FunctionEnv.MemberAccounts]: accounts === '*' ? '*' : accounts.join(','),
+      [FunctionEnv.MemberRegions]: [...new Set(members.map((m) => m.region))].join(','),
+    });
+    return started;
+  }
+
+  /** The member role the function assumes for `at`. */
+  public memberRoleArn(at: Location): string {
+    return `arn:aws:iam::${at.account}:role/${memberRoleName(DEFAULT_MEMBER_ROLE_NAME, at.region)}`;
   }
 
   /** The table, through its own client. */
@@ -97,7 +148,7 @@ export class LocalAws {
   public handler(overrides: Partial<ServiceDeps> & { sink?: LogSink } = {}): (input: HandlerInput) => Promise<HandlerOutput> {
     const { sink, ...rest } = overrides;
     return createHandler(() => ({
-      ...depsFromEnvironment(process.env, overrides.clock),
+      ...depsFromEnvironment(process.env, overrides.clock, { codePipelineEndpoint: (region) => this.members.get(region)?.endpoint }),
       // EMF documents would flood the test output; tests that check them pass real metrics in.
       metrics: new RecordingMetrics(),
       // Jitter off unless a test brings its own randomness: timings a test can assert.

@@ -1,6 +1,12 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../lambda/domain/errors';
-import { type CommandContext, pipelineName, subcommand } from '../context';
+import { type PolicyTarget, parsePolicyTarget, targetLabel } from '../../lambda/domain/scope';
+import { type CommandContext, subcommand } from '../context';
+
+const scopeOf = (t: PolicyTarget) =>
+  t.pipeline === undefined
+    ? ({ kind: 'account', account: t.account } as const)
+    : ({ kind: 'pipeline', pipeline: t.pipeline, account: t.account } as const);
 
 /** `autoretry pause|resume`: the per-pipeline and account-wide switches. */
 export function registerPauseCommands(program: Command, ctx: CommandContext): void {
@@ -10,13 +16,13 @@ export function registerPauseCommands(program: Command, ctx: CommandContext): vo
   ] as const) {
     subcommand(program, verb)
       .description(text)
-      .argument('[pipeline]', 'pipeline name')
+      .argument('[target]', 'pipeline name (every account), <account>/<pipeline>, or account:<account>')
       .option('--all', 'every pipeline: the account-wide kill switch')
-      .addHelpText('after', `\nExamples:\n  autoretry ${verb} web-app\n  autoretry ${verb} --all`)
+      .addHelpText('after', `\nExamples:\n  autoretry ${verb} web-app\n  autoretry ${verb} account:111122223333\n  autoretry ${verb} --all`)
       .action(async (pipeline: string | undefined, opts: { all?: boolean }) => {
         if (opts.all && pipeline) throw new InvalidInputError(`give either a pipeline or --all, not both`);
         if (!opts.all && !pipeline) throw new InvalidInputError(`missing pipeline: autoretry ${verb} <pipeline> or --all`);
-        const target = opts.all ? '*' : pipelineName(pipeline ?? '', 'pipeline');
+        const target = opts.all ? '*' : targetLabel(scopeOf(parsePolicyTarget(pipeline ?? '', 'pipeline')));
         await (await ctx.services.policies()).setPaused(target, paused, await ctx.by(), ctx.io.now());
         ctx.io.out(`${verb}d automatic retries of ${opts.all ? 'ALL pipelines' : target}`);
       });

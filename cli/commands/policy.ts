@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../lambda/domain/errors';
 import { POLICY_FIELDS, resolvePolicy } from '../../lambda/domain/policy';
-import { describeScope, type PolicyScope } from '../../lambda/domain/scope';
+import { describeScope, type PolicyScope, parsePolicyTarget } from '../../lambda/domain/scope';
 import { CONFIG_KEYS, parseAutoRetryConfig } from '../../lib/config';
 import { resolveProps } from '../../lib/policies';
 import { type CommandContext, pipelineName, subcommand } from '../context';
@@ -19,9 +19,21 @@ function scopeFrom(pipeline: string | undefined, opts: { default?: boolean; stag
     return { kind: 'default' };
   }
   if (!pipeline) throw new InvalidInputError(`missing pipeline: autoretry policy ${verb} <pipeline> [flags] or --default`);
+  const target = parsePolicyTarget(pipeline, 'pipeline');
+  if (target.pipeline === undefined) {
+    if (opts.stage) throw new InvalidInputError('--stage needs a pipeline, not an account');
+    return { kind: 'account', account: target.account };
+  }
   return opts.stage
-    ? { kind: 'stage', pipeline: pipelineName(pipeline, 'pipeline'), stage: pipelineName(opts.stage, 'stage') }
-    : { kind: 'pipeline', pipeline: pipelineName(pipeline, 'pipeline') };
+    ? { kind: 'stage', pipeline: target.pipeline, stage: pipelineName(opts.stage, 'stage'), account: target.account }
+    : { kind: 'pipeline', pipeline: target.pipeline, account: target.account };
+}
+
+/** A pipeline in every account, or `<account>/<pipeline>`. */
+function pipelineTarget(text: string): { pipeline: string; account?: string | undefined } {
+  const target = parsePolicyTarget(text, 'pipeline');
+  if (target.pipeline === undefined) throw new InvalidInputError(`pipeline ${JSON.stringify(text)}: name a pipeline, not an account`);
+  return target;
 }
 
 /** `autoretry policy set|delete|list|get|explain`. */
@@ -30,8 +42,8 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
   const policy = subcommand(program, 'policy').description('show and change retry policies');
   addPolicyFlags(
     subcommand(policy, 'set')
-      .description('set fields of the default, a pipeline or a stage policy (the item becomes operator-owned)')
-      .argument('[pipeline]', 'pipeline name')
+      .description("set fields of the default, an account's, a pipeline's or a stage's policy (the item becomes operator-owned)")
+      .argument('[target]', 'pipeline name (every account), <account>/<pipeline> (one account), or account:<account>')
       .option('--default', 'change the default policy instead of a pipeline')
       .option('--stage <stage>', 'change one stage of the pipeline'),
   )
@@ -39,7 +51,8 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
       'after',
       '\nExamples:\n  autoretry policy set web-app --stage Test --max-retries 3 --cooldown 1m --backoff 2\n' +
         '  autoretry policy set web-app --stage Test --retry-on \'[{"provider":"CodeBuild","message":"timed out|ECONNRESET"}]\'\n' +
-        '  autoretry policy set web-app --budget 10/1h\n  autoretry policy set --default --max-retries 1 --mode observe',
+        '  autoretry policy set web-app --budget 10/1h\n  autoretry policy set --default --max-retries 1 --mode observe\n' +
+        '  autoretry policy set account:111122223333 --max-retries 1\n  autoretry policy set 111122223333/web-app --stage Deploy --max-retries 0',
     )
     .action(async (pipeline: string | undefined, opts: PolicyFlags & { default?: boolean; stage?: string }) => {
       const scope = scopeFrom(pipeline, opts, 'set');
@@ -107,27 +120,27 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
 
   subcommand(policy, 'get')
     .description('show the effective policy of a pipeline or stage and where each field comes from')
-    .argument('<pipeline>', 'pipeline name')
+    .argument('<pipeline>', 'pipeline name, or <account>/<pipeline> for the pipeline in one member account')
     .option('--stage <stage>', 'stage name')
     .option('--json', 'print JSON')
-    .addHelpText('after', '\nExample:\n  autoretry policy get web-app --stage Deploy')
-    .action(async (pipeline: string, opts: { stage?: string; json?: boolean }) => {
-      pipelineName(pipeline, 'pipeline');
+    .addHelpText('after', '\nExamples:\n  autoretry policy get web-app --stage Deploy\n  autoretry policy get 111122223333/web-app')
+    .action(async (text: string, opts: { stage?: string; json?: boolean }) => {
+      const { pipeline, account } = pipelineTarget(text);
       const stage = opts.stage ? pipelineName(opts.stage, 'stage') : undefined;
       const [context, records] = await Promise.all([
-        (await services.policies()).load(pipeline, stage ?? '-'),
-        (await services.ledger()).listRecords(pipeline),
+        (await services.policies()).load(pipeline, stage ?? '-', account),
+        account === undefined ? (await services.ledger()).listRecords(pipeline) : Promise.resolve([]),
       ]);
       const resolved = resolvePolicy(context.layers);
       const known = context.layers.pipeline !== undefined || context.layers.stage !== undefined || records.length > 0;
-      if (opts.json) return ctx.json({ pipeline, stage, known, paused: context.paused, ...resolved });
+      if (opts.json) return ctx.json({ pipeline, ...(account ? { account } : {}), stage, known, paused: context.paused, ...resolved });
       if (!known) {
         io.err(
           `note: pipeline ${pipeline} has no policy of its own and no retry history in this table; check the name. The default applies:`,
         );
       }
       const { policy: p, sources } = resolved;
-      io.out(`${pipeline}${stage ? `/${stage}` : ''}${context.paused ? `  ${style.paint('PAUSED', 'red')}` : ''}`);
+      io.out(`${text}${stage ? `/${stage}` : ''}${context.paused ? `  ${style.paint('PAUSED', 'red')}` : ''}`);
       ctx.printTable(
         ['FIELD', 'VALUE', 'FROM'],
         POLICY_FIELDS.map((field) => [CONFIG_KEYS[field], describeValue(field, p[field]), sources[field]]),
@@ -137,7 +150,7 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
 
   subcommand(policy, 'explain')
     .description('what would happen to a failure like this one, and which rule decides it')
-    .argument('<pipeline>', 'pipeline name')
+    .argument('<pipeline>', 'pipeline name, or <account>/<pipeline>')
     .requiredOption('--stage <stage>', 'stage name')
     .option('--code <code>', 'the failed action’s error code, e.g. JobFailed')
     .option('--message <text>', 'the failure message or summary')
@@ -150,12 +163,12 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
     )
     .action(
       async (
-        pipeline: string,
+        text: string,
         opts: { stage: string; code?: string; message?: string; category: string; provider: string; json?: boolean },
       ) => {
-        pipelineName(pipeline, 'pipeline');
+        const { pipeline, account } = pipelineTarget(text);
         pipelineName(opts.stage, 'stage');
-        const context = await (await services.policies()).load(pipeline, opts.stage);
+        const context = await (await services.policies()).load(pipeline, opts.stage, account);
         const explanation = explainFailure(pipeline, opts.stage, context, opts, io.now());
         if (opts.json) return ctx.json(explanation);
         io.out(explanation.summary);

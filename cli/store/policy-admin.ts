@@ -1,17 +1,23 @@
-import { Partition, TableKeys } from '../../contract';
+import { Partition, type TableKey, TableKeys } from '../../contract';
 import type { DynamoTable } from '../../lambda/adapters/dynamo-table';
-import { PolicySource, policyKey, type StoredPolicy, storedPolicyOf } from '../../lambda/adapters/items';
-import { DynamoPolicyReader } from '../../lambda/adapters/policy-reader';
+import { PolicySource, policyKey, type StoredPolicy, scopeAttributes, storedPolicyOf } from '../../lambda/adapters/items';
+import { contextOf, DynamoPolicyReader } from '../../lambda/adapters/policy-reader';
 import { InvalidInputError } from '../../lambda/domain/errors';
 import { POLICY_FIELDS, type PolicyPatch } from '../../lambda/domain/policy';
-import type { PolicyScope, PolicySeed } from '../../lambda/domain/scope';
+import { type PolicyScope, type PolicySeed, parsePolicyTarget } from '../../lambda/domain/scope';
 import type { PolicyContext } from '../../lambda/ports';
 import { type SeedResult, seedPolicies } from '../../lambda/seed/policy-seeder';
 
 /** The most a policy item's fields may take: a few rules, never near DynamoDB's 400 KB item limit. */
 export const MAX_POLICY_BYTES = 16 * 1024;
 
-/** A pause switch: one pipeline, or `*` for all of them. */
+function pauseKey(target: string): TableKey {
+  if (target === '*') return TableKeys.pauseAll();
+  const parsed = parsePolicyTarget(target, 'pause target');
+  return parsed.pipeline === undefined ? TableKeys.pauseAccount(parsed.account) : TableKeys.pause(parsed.pipeline, parsed.account);
+}
+
+/** A pause switch: one pipeline (in every account, or `<account>/<pipeline>`), `account:<id>`, or `*` for all of them. */
 export interface PauseSwitch {
   readonly pipeline: string;
   readonly updatedAt: string | undefined;
@@ -22,9 +28,9 @@ export interface PauseSwitch {
 export class PolicyAdmin {
   public constructor(private readonly table: DynamoTable) {}
 
-  /** What the retry function would read for this stage: the layers and the pause switches. */
-  public load(pipeline: string, stage: string): Promise<PolicyContext> {
-    return new DynamoPolicyReader(this.table).load(pipeline, stage);
+  /** What the retry function would read for this stage (of the pipeline in `account`, when given). */
+  public async load(pipeline: string, stage: string, account?: string): Promise<PolicyContext> {
+    return contextOf(await new DynamoPolicyReader(this.table).snapshot(), account, pipeline, stage);
   }
 
   /** Merges the given fields into a policy item and marks it as the operator's. */
@@ -42,15 +48,10 @@ export class PolicyAdmin {
       values[`:${field}`] = patch[field];
       sets.push(`#${field} = :${field}`);
     }
-    if (scope.kind !== 'default') {
-      names['#pipeline'] = 'pipeline';
-      values[':pipeline'] = scope.pipeline;
-      sets.push('#pipeline = :pipeline');
-    }
-    if (scope.kind === 'stage') {
-      names['#stage'] = 'stage';
-      values[':stage'] = scope.stage;
-      sets.push('#stage = :stage');
+    for (const [attribute, value] of Object.entries(scopeAttributes(scope))) {
+      names[`#${attribute}`] = attribute;
+      values[`:${attribute}`] = value;
+      sets.push(`#${attribute} = :${attribute}`);
     }
     await this.table.update(policyKey(scope), { expression: `SET ${sets.join(', ')}`, names, values });
   }
@@ -60,8 +61,9 @@ export class PolicyAdmin {
     return (await this.table.delete(policyKey(scope))) !== undefined;
   }
 
-  public async setPaused(pipeline: string, paused: boolean, updatedBy: string, now: Date): Promise<void> {
-    const key = pipeline === '*' ? TableKeys.pauseAll() : TableKeys.pause(pipeline);
+  /** `target`: `*` (everything), a pipeline in every account, `<account>/<pipeline>`, or `account:<account>`. */
+  public async setPaused(target: string, paused: boolean, updatedBy: string, now: Date): Promise<void> {
+    const key = pauseKey(target);
     if (!paused) {
       await this.table.delete(key);
       return;

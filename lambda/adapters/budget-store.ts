@@ -1,8 +1,8 @@
-import { TableKeys } from '../../contract';
+import { type Location, scopedPipeline, TableKeys } from '../../contract';
 import { budgetReopensAt, pruneStamps } from '../domain/budget';
 import { TransientFaultError } from '../domain/errors';
 import type { RetryBudget } from '../domain/policy';
-import type { BudgetPort, BudgetResult } from '../ports';
+import type { BudgetKey, BudgetPort, BudgetResult } from '../ports';
 import { type DynamoTable, dynamoFault } from './dynamo-table';
 
 /** A pipeline's budget item. */
@@ -20,10 +20,14 @@ export interface BudgetItem {
  * version number, retried on contention, so concurrent instances never overspend it.
  */
 export class BudgetStore implements BudgetPort {
-  public constructor(private readonly table: DynamoTable) {}
+  public constructor(
+    private readonly table: DynamoTable,
+    /** The central stack's account and region: its pipelines keep bare names. @default none (single account) */
+    private readonly home?: Location,
+  ) {}
 
-  public reserve(pipeline: string, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult> {
-    return this.change<BudgetResult>(pipeline, (item) => {
+  public reserve(key: BudgetKey, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult> {
+    return this.change<BudgetResult>(this.name(key), (item) => {
       const stamps = pruneStamps(item?.stamps ?? {}, now, budget.windowSeconds);
       const used = Object.keys(stamps).length;
       if (stamps[id] !== undefined) return { done: { ok: true, used } };
@@ -33,13 +37,17 @@ export class BudgetStore implements BudgetPort {
     });
   }
 
-  public release(pipeline: string, id: string, now: Date): Promise<void> {
-    return this.change<void>(pipeline, (item) => {
+  public release(key: BudgetKey, id: string, now: Date): Promise<void> {
+    return this.change<void>(this.name(key), (item) => {
       if (!item || item.stamps[id] === undefined) return { done: undefined };
       const stamps = pruneStamps(item.stamps, now, item.windowSeconds);
       delete stamps[id];
       return { write: { ...item, stamps, version: item.version + 1 }, answer: undefined };
     });
+  }
+
+  private name(key: BudgetKey): string {
+    return key.account && key.region ? scopedPipeline({ account: key.account, region: key.region }, key.pipeline, this.home) : key.pipeline;
   }
 
   /**

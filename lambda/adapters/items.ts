@@ -40,18 +40,31 @@ export function policyKey(scope: PolicyScope): TableKey {
   switch (scope.kind) {
     case 'default':
       return TableKeys.defaultPolicy();
+    case 'account':
+      return TableKeys.accountPolicy(scope.account);
     case 'pipeline':
-      return TableKeys.pipelinePolicy(scope.pipeline);
+      return TableKeys.pipelinePolicy(scope.pipeline, scope.account);
     case 'stage':
-      return TableKeys.stagePolicy(scope.pipeline, scope.stage);
+      return TableKeys.stagePolicy(scope.pipeline, scope.stage, scope.account);
   }
+}
+
+/** The readable attributes a policy item carries beside its key: whose policy it is. */
+export function scopeAttributes(scope: PolicyScope): Record<string, string> {
+  return {
+    ...(scope.kind !== 'default' && scope.account !== undefined ? { account: scope.account } : {}),
+    ...(scope.kind === 'pipeline' || scope.kind === 'stage' ? { pipeline: scope.pipeline } : {}),
+    ...(scope.kind === 'stage' ? { stage: scope.stage } : {}),
+  };
 }
 
 export function scopeOfSortKey(sk: string): PolicyScope | undefined {
   if (sk === 'DEFAULT') return { kind: 'default' };
-  const [kind, pipeline, stage] = sk.split('#');
-  if (kind === 'P' && pipeline) return { kind: 'pipeline', pipeline };
-  if (kind === 'S' && pipeline && stage) return { kind: 'stage', pipeline, stage };
+  const [kind, target, stage] = sk.split('#');
+  if (kind === 'A' && target) return { kind: 'account', account: target };
+  const [account, pipeline] = target?.includes('/') ? target.split('/') : [undefined, target];
+  if (kind === 'P' && pipeline) return { kind: 'pipeline', pipeline, ...(account ? { account } : {}) };
+  if (kind === 'S' && pipeline && stage) return { kind: 'stage', pipeline, stage, ...(account ? { account } : {}) };
   return undefined;
 }
 

@@ -1,4 +1,4 @@
-import { TableKeys } from '../../contract';
+import { type Location, scopedPipeline, TableKeys } from '../../contract';
 import { TransientFaultError } from '../domain/errors';
 import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey, newClaim } from '../domain/ledger';
 import { FALLBACK_OCCURRENCE_BASE } from '../domain/types';
@@ -6,7 +6,12 @@ import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, RescheduleWhy, Skip
 import { type DynamoTable, dynamoFault, type Item, type Update } from './dynamo-table';
 import { claimAttribute, claimOf, skipAttribute } from './items';
 
-const ledgerKey = (key: LedgerKey) => TableKeys.ledger(key.pipeline, key.stage, key.executionId);
+/** The item of one stage execution; a member account's pipeline has its account and region in the key. */
+export function ledgerKey(key: LedgerKey, home?: Location) {
+  const pipeline =
+    key.account && key.region ? scopedPipeline({ account: key.account, region: key.region }, key.pipeline, home) : key.pipeline;
+  return TableKeys.ledger(pipeline, key.stage, key.executionId);
+}
 
 /**
  * The attempt ledger, as the retry function uses it: one item per (pipeline, stage, pipeline
@@ -18,6 +23,8 @@ export class LedgerStore implements LedgerPort {
   public constructor(
     private readonly table: DynamoTable,
     private readonly retentionSeconds: number = 30 * 86_400,
+    /** The central stack's account and region: its pipelines keep bare names. @default none (single account) */
+    private readonly home?: Location,
   ) {}
 
   /**
@@ -282,7 +289,7 @@ export class LedgerStore implements LedgerPort {
 
   private async write(key: LedgerKey, update: Update, what: string) {
     try {
-      return await this.table.update(ledgerKey(key), update);
+      return await this.table.update(ledgerKey(key, this.home), update);
     } catch (error) {
       throw dynamoFault(what, error);
     }
@@ -290,7 +297,7 @@ export class LedgerStore implements LedgerPort {
 
   private async read(key: LedgerKey): Promise<Item | undefined> {
     try {
-      return await this.table.get(ledgerKey(key));
+      return await this.table.get(ledgerKey(key, this.home));
     } catch (error) {
       throw dynamoFault('read the ledger', error);
     }

@@ -14,6 +14,7 @@ export function noticeText(notice: Notice): string {
     `codepipeline-auto-retry: ${notice.pipeline} / ${notice.stage} — ${notice.kind}`,
     '',
     `Pipeline:   ${notice.pipeline}`,
+    ...(notice.account ? [`Account:    ${notice.account} (${notice.region})`] : []),
     `Stage:      ${notice.stage}`,
     `Execution:  ${notice.executionId}`,
     `Why:        ${notice.reason}`,

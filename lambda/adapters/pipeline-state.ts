@@ -16,9 +16,9 @@ import {
   StageNotRetryableException,
   ValidationException,
 } from '@aws-sdk/client-codepipeline';
-import { ThrottledError, TransientFaultError } from '../domain/errors';
+import { MemberRoleError, ThrottledError, TransientFaultError } from '../domain/errors';
 import type { ActionView, OnFailure, RetryMode } from '../domain/types';
-import { type PipelinePort, type RetryCallOutcome, RetryCallResult, type StageLookup } from '../ports';
+import { type RetryCallOutcome, RetryCallResult, type StageLookup } from '../ports';
 import type { Pacer } from './pacer';
 
 interface ActionType {
@@ -54,7 +54,7 @@ const EXECUTION_STOPPED = new Set(['Stopped', 'Stopping', 'Cancelled']);
  * resends (`maxAttempts: 1`); an unclear answer comes back as `ambiguous` for the service to
  * settle from the live state. Reads are safe to repeat and keep the SDK's retries.
  */
-export class CodePipelineAdapter implements PipelinePort {
+export class CodePipelineAdapter {
   private readonly structures = new Map<string, StageStructure>();
 
   public constructor(
@@ -108,6 +108,8 @@ export class CodePipelineAdapter implements PipelinePort {
       );
       return { result: RetryCallResult.Started };
     } catch (error) {
+      // No role, no call: the request was never sent, so this is not an unclear answer.
+      if (error instanceof MemberRoleError || error instanceof ThrottledError) throw error;
       return classifyRetryError(error);
     }
   }
@@ -203,6 +205,7 @@ export class CodePipelineAdapter implements PipelinePort {
     try {
       return await send();
     } catch (error) {
+      if (error instanceof MemberRoleError || error instanceof ThrottledError) throw error;
       if (error instanceof PipelineNotFoundException) return 'no-pipeline';
       if (isThrottling(error)) throw new ThrottledError(`CodePipeline throttled a read: ${describe(error)}`, { cause: error });
       throw new TransientFaultError(`CodePipeline read failed: ${describe(error)}`, { cause: error });

@@ -1,4 +1,4 @@
-import { Partition, type TableKey, TableKeys } from '../../contract';
+import { type Location, Partition, type TableKey, TableKeys } from '../../contract';
 import { TransientFaultError } from '../domain/errors';
 import type { PolicyPatch } from '../domain/policy';
 import type { PolicyContext, PolicyReader } from '../ports';
@@ -34,13 +34,17 @@ export class DynamoPolicyReader implements PolicyReader, PolicySnapshotSource {
     }
   }
 
-  public async load(pipeline: string, stage: string): Promise<PolicyContext> {
-    return contextOf(await this.snapshot(), pipeline, stage);
+  public async load(at: Location, pipeline: string, stage: string): Promise<PolicyContext> {
+    return contextOf(await this.snapshot(), at.account, pipeline, stage);
   }
 }
 
-/** The layers and pause switches that apply to one stage, from a snapshot. */
-export function contextOf(snapshot: PolicySnapshot, pipeline: string, stage: string): PolicyContext {
+/**
+ * The layers and pause switches that apply to one stage of a pipeline in `account`, from a
+ * snapshot. A policy for the pipeline in this account goes over one for the pipeline in any
+ * account, field by field; the account's defaults sit between the pipeline and the default.
+ */
+export function contextOf(snapshot: PolicySnapshot, account: string | undefined, pipeline: string, stage: string): PolicyContext {
   const problems: string[] = [];
   const layer = (key: TableKey, path: string): PolicyPatch | undefined => {
     const item = snapshot.items.get(id(key));
@@ -50,13 +54,33 @@ export function contextOf(snapshot: PolicySnapshot, pipeline: string, stage: str
     return result.patch;
   };
   const paused = (key: TableKey) => snapshot.items.get(id(key))?.paused === true;
+  const inAccount = (key: (a: string) => TableKey, path: string) => (account === undefined ? undefined : layer(key(account), path));
   return {
     layers: {
       default: layer(TableKeys.defaultPolicy(), 'policy DEFAULT'),
-      pipeline: layer(TableKeys.pipelinePolicy(pipeline), `policy ${pipeline}`),
-      stage: layer(TableKeys.stagePolicy(pipeline, stage), `policy ${pipeline}/${stage}`),
+      account: inAccount((a) => TableKeys.accountPolicy(a), `policy account:${account}`),
+      pipeline: over(
+        layer(TableKeys.pipelinePolicy(pipeline), `policy ${pipeline}`),
+        inAccount((a) => TableKeys.pipelinePolicy(pipeline, a), `policy ${account}/${pipeline}`),
+      ),
+      stage: over(
+        layer(TableKeys.stagePolicy(pipeline, stage), `policy ${pipeline}/${stage}`),
+        inAccount((a) => TableKeys.stagePolicy(pipeline, stage, a), `policy ${account}/${pipeline}/${stage}`),
+      ),
     },
-    paused: paused(TableKeys.pause(pipeline)) || paused(TableKeys.pauseAll()),
+    paused:
+      paused(TableKeys.pause(pipeline)) ||
+      paused(TableKeys.pauseAll()) ||
+      (account !== undefined && (paused(TableKeys.pause(pipeline, account)) || paused(TableKeys.pauseAccount(account)))),
     problems,
   };
+}
+
+/** `specific`'s fields over `general`'s. */
+function over(general: PolicyPatch | undefined, specific: PolicyPatch | undefined): PolicyPatch | undefined {
+  if (!specific) return general;
+  if (!general) return specific;
+  const merged: Record<string, unknown> = { ...general };
+  for (const [field, value] of Object.entries(specific)) if (value !== undefined) merged[field] = value;
+  return merged as PolicyPatch;
 }

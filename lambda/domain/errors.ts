@@ -33,3 +33,10 @@ export class TransientFaultError extends AutoRetryError {}
  * to spend Lambda's retries on: the work waits in the delay queue and comes back.
  */
 export class ThrottledError extends TransientFaultError {}
+
+/**
+ * The member account's role could not be assumed (missing, or its trust does not admit us). The
+ * event is kept, not dropped: the handler lets it escape, so Lambda's retries and then the
+ * failed-event queue hold it until an operator fixes the member stack.
+ */
+export class MemberRoleError extends AutoRetryError {}

@@ -19,6 +19,9 @@ export const TERMINAL_STATUSES: readonly ClaimStatus[] = [ClaimStatus.Retried, C
 
 /** Names one stage execution in the ledger: the unit that maxRetries counts in. */
 export interface LedgerKey {
+  /** Where the pipeline lives; absent means the central account's own region (single-account deployments). */
+  readonly account?: string;
+  readonly region?: string;
   readonly pipeline: string;
   readonly stage: string;
   readonly executionId: string;

@@ -102,6 +102,8 @@ export const BUILT_IN_POLICY: RetryPolicy = {
 export const PolicyLayer = {
   BuiltIn: 'built-in',
   Default: 'default',
+  /** An account's defaults (organization deployments). */
+  Account: 'account',
   Pipeline: 'pipeline',
   Stage: 'stage',
 } as const;
@@ -109,6 +111,7 @@ export type PolicyLayer = (typeof PolicyLayer)[keyof typeof PolicyLayer];
 
 export interface PolicyLayers {
   readonly default?: PolicyPatch | undefined;
+  readonly account?: PolicyPatch | undefined;
   readonly pipeline?: PolicyPatch | undefined;
   readonly stage?: PolicyPatch | undefined;
 }
@@ -119,7 +122,7 @@ export interface ResolvedPolicy {
   readonly sources: { readonly [K in keyof RetryPolicy]: PolicyLayer };
 }
 
-/** Field by field, stage over pipeline over default over the built-in policy. */
+/** Field by field, stage over pipeline over account over default over the built-in policy. */
 export function resolvePolicy(layers: PolicyLayers): ResolvedPolicy {
   const policy: Record<string, unknown> = {};
   const sources: Record<string, PolicyLayer> = {};
@@ -128,6 +131,7 @@ export function resolvePolicy(layers: PolicyLayers): ResolvedPolicy {
       [
         [PolicyLayer.Stage, layers.stage],
         [PolicyLayer.Pipeline, layers.pipeline],
+        [PolicyLayer.Account, layers.account],
         [PolicyLayer.Default, layers.default],
       ] as const
     ).find(([, patch]) => patch?.[field] !== undefined);

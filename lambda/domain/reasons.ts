@@ -36,6 +36,8 @@ export const SkipReason = {
   NoClaim: 'no-claim',
   /** The stage's onFailure is ROLLBACK: CodePipeline rolls the stage back, and a retry would fight it. */
   RollbackConfigured: 'rollback-configured',
+  /** The event comes from an account or region this deployment does not serve. */
+  NotAMember: 'not-a-member',
   /** CodePipeline kept throttling us (or our own pacing held the call back) until we gave up. */
   ThrottledTooLong: 'throttled-too-long',
 } as const;

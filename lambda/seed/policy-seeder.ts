@@ -1,6 +1,6 @@
 import { Partition } from '../../contract';
 import type { DynamoTable } from '../adapters/dynamo-table';
-import { PolicySource, policyKey, storedPolicyOf } from '../adapters/items';
+import { PolicySource, policyKey, scopeAttributes, storedPolicyOf } from '../adapters/items';
 import type { PolicySeed } from '../domain/scope';
 
 export interface SeedResult {
@@ -25,8 +25,7 @@ export async function seedPolicies(table: DynamoTable, desired: readonly PolicyS
     const item = {
       ...key,
       ...patch,
-      ...(scope.kind !== 'default' ? { pipeline: scope.pipeline } : {}),
-      ...(scope.kind === 'stage' ? { stage: scope.stage } : {}),
+      ...scopeAttributes(scope),
       source: PolicySource.Config,
       updatedAt: now.toISOString(),
       updatedBy: 'deploy',

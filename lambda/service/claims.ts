@@ -87,7 +87,7 @@ export class ClaimHandler {
 
     const budgetId = `${failure.stage}#${failure.executionId}#${failure.occurrence}`;
     if (policy.budget) {
-      const spent = await this.deps.budgets.reserve(failure.pipeline, budgetId, policy.budget, this.deps.clock());
+      const spent = await this.deps.budgets.reserve(keyOf(failure), budgetId, policy.budget, this.deps.clock());
       if (!spent.ok) {
         return this.abandon(
           failure,
@@ -100,10 +100,10 @@ export class ClaimHandler {
         );
       }
     }
-    const call = await this.deps.pipelines.retryStage(failure.pipeline, failure.stage, failure.executionId, claim.retryMode);
+    const call = await this.deps.pipelines.retryStage(failure, failure.pipeline, failure.stage, failure.executionId, claim.retryMode);
     const now = this.deps.clock();
     const refused = call.result !== RetryCallResult.Started && call.result !== RetryCallResult.Ambiguous;
-    if (policy.budget && refused && !uncertain) await this.deps.budgets.release(failure.pipeline, budgetId, now);
+    if (policy.budget && refused && !uncertain) await this.deps.budgets.release(keyOf(failure), budgetId, now);
     const detail = `${call.error ?? ''}${call.message ? `: ${call.message}` : ''}`;
     switch (call.result) {
       case RetryCallResult.Started: {
@@ -144,7 +144,7 @@ export class ClaimHandler {
   ): Promise<Result> {
     let after: StageView | undefined;
     try {
-      const lookup = await this.deps.pipelines.getStage(failure.pipeline, failure.stage, failure.executionId);
+      const lookup = await this.deps.pipelines.getStage(failure, failure.pipeline, failure.stage, failure.executionId);
       after = lookup.kind === 'found' ? lookup.view : undefined;
     } catch (error) {
       // The state cannot be read now (throttled, a fault): the next look decides.

@@ -1,5 +1,6 @@
 import type { Matcher } from '../domain/filters';
 import type { LedgerKey } from '../domain/ledger';
+import type { Membership } from '../domain/membership';
 import type { Outcome } from '../domain/reasons';
 import type { StageFailure } from '../domain/types';
 import type { BudgetPort, DelayPort, LedgerPort, Logger, MetricsPort, NotifierPort, PipelinePort, PolicyReader } from '../ports';
@@ -22,6 +23,8 @@ export interface ServiceSettings {
   readonly ambiguousRecheckSeconds: number;
   /** How long the stage's own onFailure retry gets to run before our policy applies. */
   readonly nativeRetryWaitSeconds: number;
+  /** The accounts and regions an organization deployment serves. @default none: a single-account deployment */
+  readonly membership?: Membership | undefined;
 }
 
 export const DEFAULT_SETTINGS: ServiceSettings = {
@@ -62,8 +65,14 @@ export interface Result {
   readonly attempt?: number;
 }
 
-export function keyOf(failure: Pick<StageFailure, 'pipeline' | 'stage' | 'executionId'>): LedgerKey {
-  return { pipeline: failure.pipeline, stage: failure.stage, executionId: failure.executionId };
+export function keyOf(failure: Pick<StageFailure, 'account' | 'region' | 'pipeline' | 'stage' | 'executionId'>): LedgerKey {
+  return {
+    account: failure.account,
+    region: failure.region,
+    pipeline: failure.pipeline,
+    stage: failure.stage,
+    executionId: failure.executionId,
+  };
 }
 
 export function addSeconds(at: Date, seconds: number): Date {

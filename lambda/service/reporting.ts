@@ -57,6 +57,8 @@ export class Reporter {
   ): Result {
     this.count(failure, outcome, attempt, opts.code);
     this.deps.logger.log(opts.level ?? 'info', 'decision', {
+      account: failure.account,
+      region: failure.region,
       pipeline: failure.pipeline,
       stage: failure.stage,
       executionId: failure.executionId,
@@ -70,7 +72,7 @@ export class Reporter {
 
   /** Counts that handling waited for throttling (or our own pacing). */
   public throttled(failure: ReportedFailure): void {
-    this.deps.metrics.count(MetricName.RetryThrottled, failure.pipeline, {}, { stage: failure.stage });
+    this.metric(MetricName.RetryThrottled, failure, {}, { stage: failure.stage });
   }
 
   /**
@@ -85,11 +87,12 @@ export class Reporter {
     code?: SkipReason,
   ): Promise<void> {
     if (code && GIVE_UPS.includes(code)) {
-      this.deps.metrics.count(MetricName.RetryGaveUp, failure.pipeline, {}, { stage: failure.stage, reason: code });
+      this.metric(MetricName.RetryGaveUp, failure, {}, { stage: failure.stage, reason: code });
     }
     try {
       await this.deps.notifier.notify({
         kind,
+        account: failure.account,
         pipeline: failure.pipeline,
         stage: failure.stage,
         executionId: failure.executionId,
@@ -102,17 +105,26 @@ export class Reporter {
     }
   }
 
+  /** One count, with where the pipeline lives in the EMF document (and as a dimension, where the adapter keeps one). */
+  private metric(
+    name: MetricName,
+    failure: ReportedFailure,
+    dimensions: Record<string, string>,
+    metadata: Record<string, string | number>,
+  ): void {
+    this.deps.metrics.count(name, failure.pipeline, dimensions, { account: failure.account, region: failure.region, ...metadata });
+  }
+
   private count(failure: ReportedFailure, outcome: Outcome, attempt: number | undefined, code: SkipReason | undefined): void {
-    const m = this.deps.metrics;
     if (outcome === Outcome.Retried || outcome === Outcome.Recovered) {
       const name = outcome === Outcome.Retried ? MetricName.RetryAttempted : MetricName.RetryRecovered;
-      m.count(name, failure.pipeline, {}, { attempt: attempt ?? 0, stage: failure.stage });
+      this.metric(name, failure, {}, { attempt: attempt ?? 0, stage: failure.stage });
       return;
     }
     if (!COUNTED_AS_SKIPS.includes(outcome)) return;
-    m.count(MetricName.RetrySkipped, failure.pipeline, { Reason: code ?? 'other' }, { stage: failure.stage });
-    if (code === SkipReason.MaxRetries) m.count(MetricName.RetriesExhausted, failure.pipeline, {}, { stage: failure.stage });
-    if (code === SkipReason.BudgetExhausted) m.count(MetricName.BudgetExhausted, failure.pipeline, {}, { stage: failure.stage });
+    this.metric(MetricName.RetrySkipped, failure, { Reason: code ?? 'other' }, { stage: failure.stage });
+    if (code === SkipReason.MaxRetries) this.metric(MetricName.RetriesExhausted, failure, {}, { stage: failure.stage });
+    if (code === SkipReason.BudgetExhausted) this.metric(MetricName.BudgetExhausted, failure, {}, { stage: failure.stage });
   }
 }
 

@@ -2,6 +2,7 @@ import { type Decision, decide, type LedgerSnapshot } from '../domain/decision';
 import { InvalidInputError, ThrottledError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
 import { type Claim, ClaimStatus, isStale, TERMINAL_STATUSES } from '../domain/ledger';
+import { notServed } from '../domain/membership';
 import { MAX_COOLDOWN_SECONDS, PolicyMode, type RetryPolicy, resolvePolicy, SPREAD_SHARE } from '../domain/policy';
 import { Outcome, SkipReason } from '../domain/reasons';
 import {
@@ -50,6 +51,8 @@ export class RetryService {
   }
 
   public async handleFailure(reported: ReportedFailure, options: FailureOptions = {}): Promise<Result> {
+    const refused = this.refuse(reported);
+    if (refused) return refused;
     try {
       return await this.decideFailure(reported, options);
     } catch (error) {
@@ -63,12 +66,12 @@ export class RetryService {
     // Policies first (cached on a warm instance), then the live state and, only when the policy
     // needs its history (backoff, retry window, counting others' retries), the ledger record.
     // Otherwise the conditional claim alone settles duplicates and limits: one call fewer.
-    const context = await policies.load(reported.pipeline, reported.stage);
+    const context = await policies.load(reported, reported.pipeline, reported.stage);
     const resolved = resolvePolicy(context.layers);
     const { policy } = resolved;
     const history = needsLedgerHistory(policy);
     const [lookup, early] = await Promise.all([
-      pipelines.getStage(reported.pipeline, reported.stage, reported.executionId),
+      pipelines.getStage(reported, reported.pipeline, reported.stage, reported.executionId),
       history && reported.occurrence !== undefined ? ledger.view(keyOf(reported), reported.occurrence) : Promise.resolve(undefined),
     ]);
     const now = clock();
@@ -225,8 +228,8 @@ export class RetryService {
     let context: Awaited<ReturnType<typeof policies.load>>;
     try {
       [lookup, context] = await Promise.all([
-        pipelines.getStage(failure.pipeline, failure.stage, failure.executionId),
-        policies.load(failure.pipeline, failure.stage),
+        pipelines.getStage(failure, failure.pipeline, failure.stage, failure.executionId),
+        policies.load(failure, failure.pipeline, failure.stage),
       ]);
     } catch (error) {
       if (error instanceof ThrottledError) return this.claims.throttledRead(failure, held, error);
@@ -267,6 +270,8 @@ export class RetryService {
 
   /** A stage SUCCEEDED: if our retries got it there, record the recovery (once) and count it. */
   public async handleSuccess(failure: ReportedFailure): Promise<Result | undefined> {
+    const refused = this.refuse(failure);
+    if (refused) return refused;
     const now = this.deps.clock();
     const retries = await this.deps.ledger.recordRecovery(keyOf(failure), now);
     if (retries === undefined) return undefined;
@@ -276,6 +281,16 @@ export class RetryService {
       Outcome.Recovered,
       `stage succeeded after ${retries} automatic ${retries === 1 ? 'retry' : 'retries'}`,
     );
+  }
+
+  /** An event from outside the deployment's accounts and regions: logged and counted, never read or written. */
+  private refuse(reported: ReportedFailure): Result | undefined {
+    const why = notServed(this.deps.settings.membership, reported);
+    if (why === undefined) return undefined;
+    return this.reporter.decision(reported, undefined, Outcome.Skipped, `${SkipReason.NotAMember}: ${why}`, {
+      code: SkipReason.NotAMember,
+      level: 'warn',
+    });
   }
 
   private async handleExistingClaim(

@@ -72,6 +72,14 @@ export class CodePipelineEmulator extends PipelineWorld {
   /** What a RetryStageExecution meets while a retry of the stage runs: the service answers either. */
   public retryWhileRunning: 'conflict' | 'not-retryable' = 'conflict';
   private limit: { readonly rate: RateLimit; tokens: number; at: number } | undefined;
+  /**
+   * The account and region this endpoint serves, as a regional endpoint of one account would:
+   * a request signed for another region, or with credentials of another account, is refused.
+   * Unset (the default), every caller is served, as the single-account tests want.
+   */
+  public tenant:
+    | { readonly account: string; readonly region: string; readonly accountOf: (accessKeyId: string) => string | undefined }
+    | undefined;
 
   /** Every operation shares this request rate from now on (undefined: no limit); ThrottlingException beyond it. */
   public setRateLimit(rate: RateLimit | undefined): void {
@@ -122,6 +130,26 @@ export class CodePipelineEmulator extends PipelineWorld {
 
   // ---- wire protocol ------------------------------------------------------------------------
 
+  /** SigV4's `Credential=<key>/<date>/<region>/<service>/aws4_request` names the caller and the region it signed for. */
+  private checkCaller(authorization: string): void {
+    if (!this.tenant) return;
+    const scope = /Credential=([^/,\s]+)\/\d{8}\/([^/]+)\//.exec(authorization);
+    if (!scope) throw new ServiceError('MissingAuthenticationTokenException', 'the request is not signed');
+    const [, key = '', region] = scope;
+    if (region !== this.tenant.region) {
+      throw new ServiceError('InvalidSignatureException', `signed for ${region}, but this endpoint is ${this.tenant.region}`);
+    }
+    const account = this.tenant.accountOf(key);
+    if (account === undefined)
+      throw new ServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.');
+    if (account !== this.tenant.account) {
+      throw new ServiceError(
+        'AccessDeniedException',
+        `credentials of account ${account} used at the endpoint of account ${this.tenant.account}`,
+      );
+    }
+  }
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await LoopbackServer.readBody(req);
     const target = String(req.headers['x-amz-target'] ?? '');
@@ -137,6 +165,7 @@ export class CodePipelineEmulator extends PipelineWorld {
       } catch {
         throw new ServiceError('SerializationException', 'body is not JSON');
       }
+      this.checkCaller(String(req.headers.authorization ?? ''));
       this.takeToken();
       const fault = await this.applyFault(operation);
       if (fault === 'reset') {

@@ -2,12 +2,13 @@
  * In-memory fakes of the retry service's ports, with the same contracts as the adapters (the
  * ledger's conditional updates included), so the service's branches run in milliseconds.
  */
-import type { MetricName } from '../../contract';
+import type { Location, MetricName } from '../../contract';
 import type { DelayedRetryMessage } from '../../lambda/domain/events';
 import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
 import type { PolicyPatch, RetryBudget } from '../../lambda/domain/policy';
 import { ActionStatus, type ActionView, type StageView } from '../../lambda/domain/types';
 import type {
+  BudgetKey,
   BudgetPort,
   BudgetResult,
   ClaimFinish,
@@ -60,14 +61,20 @@ export class FakePipelines implements PipelinePort {
   public lookup: StageLookup = { kind: 'no-pipeline' };
   /** What the next RetryStageExecution calls answer, in order; then `started`. */
   public answers: RetryCallOutcome[] = [];
-  public readonly retryCalls: { pipeline: string; stage: string; executionId: string; retryMode: string }[] = [];
+  public readonly retryCalls: { at: Location; pipeline: string; stage: string; executionId: string; retryMode: string }[] = [];
 
   public async getStage(): Promise<StageLookup> {
     return this.lookup;
   }
 
-  public async retryStage(pipeline: string, stage: string, executionId: string, retryMode: string): Promise<RetryCallOutcome> {
-    this.retryCalls.push({ pipeline, stage, executionId, retryMode });
+  public async retryStage(
+    at: Location,
+    pipeline: string,
+    stage: string,
+    executionId: string,
+    retryMode: string,
+  ): Promise<RetryCallOutcome> {
+    this.retryCalls.push({ at: { account: at.account, region: at.region }, pipeline, stage, executionId, retryMode });
     return this.answers.shift() ?? { result: RetryCallResult.Started };
   }
 }
@@ -235,13 +242,13 @@ export class FakeBudgets implements BudgetPort {
   public readonly taken = new Set<string>();
   public open: { used: number; reopensAt: Date } | undefined;
 
-  public async reserve(_pipeline: string, id: string, _budget: RetryBudget): Promise<BudgetResult> {
+  public async reserve(_pipeline: BudgetKey, id: string, _budget: RetryBudget): Promise<BudgetResult> {
     if (this.open) return { ok: false, ...this.open };
     this.taken.add(id);
     return { ok: true, used: this.taken.size };
   }
 
-  public async release(_pipeline: string, id: string): Promise<void> {
+  public async release(_pipeline: BudgetKey, id: string): Promise<void> {
     this.taken.delete(id);
   }
 }

@@ -2,6 +2,8 @@ import { TableKeys } from '../../../../contract';
 import { CachedPolicyReader } from '../../../../lambda/adapters/policy-cache';
 import type { PolicySnapshot, PolicySnapshotSource } from '../../../../lambda/adapters/policy-reader';
 
+const HERE = { account: '123456789012', region: 'us-east-1' };
+
 /** A source whose snapshot says how often it was read: the default policy's maxRetries is the read count. */
 class CountingSource implements PolicySnapshotSource {
   public calls = 0;
@@ -22,11 +24,11 @@ describe('Class: CachedPolicyReader', () => {
     const cache = new CachedPolicyReader(source, 10, () => now);
 
     // Act
-    await cache.load('a', 'Test');
-    await cache.load('a', 'Deploy');
-    await cache.load('b', 'Test');
+    await cache.load(HERE, 'a', 'Test');
+    await cache.load(HERE, 'a', 'Deploy');
+    await cache.load(HERE, 'b', 'Test');
     now = 10_001;
-    const later = await cache.load('c', 'Test');
+    const later = await cache.load(HERE, 'c', 'Test');
 
     // Assess
     expect(source.calls).toBe(2);
@@ -38,11 +40,11 @@ describe('Class: CachedPolicyReader', () => {
     const source = new CountingSource();
     const cache = new CachedPolicyReader(source, 10, () => 0);
     source.fail = true;
-    await expect(cache.load('a', 'Test')).rejects.toThrow('DynamoDB unreachable');
+    await expect(cache.load(HERE, 'a', 'Test')).rejects.toThrow('DynamoDB unreachable');
     source.fail = false;
 
     // Act
-    const context = await cache.load('a', 'Test');
+    const context = await cache.load(HERE, 'a', 'Test');
 
     // Assess
     expect(context.layers.default?.maxRetries).toBe(2);
@@ -54,8 +56,8 @@ describe('Class: CachedPolicyReader', () => {
     const cache = new CachedPolicyReader(source, 0, () => 0);
 
     // Act
-    await cache.load('a', 'Test');
-    await cache.load('a', 'Test');
+    await cache.load(HERE, 'a', 'Test');
+    await cache.load(HERE, 'a', 'Test');
 
     // Assess
     expect(source.calls).toBe(2);

@@ -21,7 +21,8 @@ import {
 
 const NOW = new Date('2026-03-01T10:15:02Z');
 const EXECUTION = '11111111-2222-3333-4444-555555555555';
-const KEY: LedgerKey = { pipeline: 'web-app', stage: 'Test', executionId: EXECUTION };
+const HERE = { account: '123456789012', region: 'us-east-1' };
+const KEY: LedgerKey = { ...HERE, pipeline: 'web-app', stage: 'Test', executionId: EXECUTION };
 
 function failure(overrides: Partial<StageFailure> = {}): StageFailure {
   return {
@@ -95,7 +96,9 @@ describe('Class: RetryService', () => {
 
       // Assess
       expect(result).toEqual(expect.objectContaining({ outcome: Outcome.Retried, attempt: 1 }));
-      expect(w.pipelines.retryCalls).toEqual([{ pipeline: 'web-app', stage: 'Test', executionId: EXECUTION, retryMode: 'FAILED_ACTIONS' }]);
+      expect(w.pipelines.retryCalls).toEqual([
+        { at: HERE, pipeline: 'web-app', stage: 'Test', executionId: EXECUTION, retryMode: 'FAILED_ACTIONS' },
+      ]);
       expect(w.record().claims.get(1)).toEqual(expect.objectContaining({ status: ClaimStatus.Retried, outcome: 'retried' }));
       expect(w.metrics.counts).toEqual([{ name: MetricName.RetryAttempted, dimensions: {} }]);
       expect(w.logger.decisions()).toEqual([expect.objectContaining({ decision: 'retried', attempt: 1, level: 'info' })]);

@@ -1,0 +1,72 @@
+import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
+import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
+import { type Location, memberRoleName, partitionOf, SERVICE_NAME } from '../../contract';
+import { MemberRoleError, ThrottledError } from '../domain/errors';
+
+/** Assumed credentials are renewed this long before they expire, so no call goes out with credentials about to lapse. */
+export const RENEW_BEFORE_SECONDS = 300;
+
+const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitExceeded', 'TooManyRequestsException']);
+
+/**
+ * The member role of each account and region, assumed once and kept until shortly before it
+ * expires. Concurrent events for one member share one AssumeRole call.
+ */
+export class MemberRoles {
+  private readonly cache = new Map<string, Promise<AwsCredentialIdentity>>();
+
+  public constructor(
+    private readonly sts: STSClient,
+    /** The member role's base name; the region is appended (see memberRoleName). */
+    private readonly roleBase: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  public roleArn(at: Location): string {
+    return `arn:${partitionOf(at.region)}:iam::${at.account}:role/${memberRoleName(this.roleBase, at.region)}`;
+  }
+
+  /** Credentials for the SDK client of one member; each call returns fresh enough ones. */
+  public provider(at: Location): AwsCredentialIdentityProvider {
+    return () => this.credentials(at);
+  }
+
+  public credentials(at: Location): Promise<AwsCredentialIdentity> {
+    const key = `${at.account}/${at.region}`;
+    const cached = this.cache.get(key);
+    if (cached) {
+      return cached.then((c) => (this.fresh(c) ? c : this.assume(key, at)));
+    }
+    return this.assume(key, at);
+  }
+
+  private fresh(c: AwsCredentialIdentity): boolean {
+    return c.expiration === undefined || c.expiration.getTime() - this.now() > RENEW_BEFORE_SECONDS * 1000;
+  }
+
+  private assume(key: string, at: Location): Promise<AwsCredentialIdentity> {
+    const roleArn = this.roleArn(at);
+    const pending = this.sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: SERVICE_NAME })).then(
+      (out) => {
+        const c = out.Credentials;
+        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new MemberRoleError(`AssumeRole of ${roleArn} returned no credentials`);
+        return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
+      },
+      (error: unknown) => {
+        const e = error instanceof Error ? error : new Error(String(error));
+        if (THROTTLING.has(e.name)) throw new ThrottledError(`STS throttled AssumeRole of ${roleArn}`, { cause: error });
+        throw new MemberRoleError(
+          `cannot assume the member role ${roleArn} for account ${at.account} in ${at.region} (${e.name}: ${e.message}); ` +
+            `is the member stack deployed there?`,
+          { cause: error },
+        );
+      },
+    );
+    this.cache.set(key, pending);
+    // A failure is not remembered: the next event asks again.
+    pending.catch(() => {
+      if (this.cache.get(key) === pending) this.cache.delete(key);
+    });
+    return pending;
+  }
+}

@@ -1,0 +1,41 @@
+import type { Location } from '../../contract';
+import type { RetryMode } from '../domain/types';
+import type { PipelinePort, RetryCallOutcome, StageLookup } from '../ports';
+import type { CodePipelineAdapter } from './pipeline-state';
+
+/**
+ * Sends each call to the pipeline's own account and region: the central account's pipelines
+ * through the function's own clients, a member's through clients holding its role. One adapter
+ * (clients, structure cache, pacer) per account and region, made on first use, so throttling
+ * and pacing are per account and region as CodePipeline's quotas are.
+ */
+export class PipelineRouter implements PipelinePort {
+  private readonly adapters = new Map<string, CodePipelineAdapter>();
+
+  public constructor(
+    /** The central account's own adapter: every location in a single-account deployment (no `home`). */
+    private readonly own: CodePipelineAdapter,
+    private readonly home: Location | undefined,
+    /** Makes the adapter of a member account and region. */
+    private readonly connect: (at: Location) => CodePipelineAdapter,
+  ) {}
+
+  public getStage(at: Location, pipeline: string, stage: string, executionId: string): Promise<StageLookup> {
+    return this.adapter(at).getStage(pipeline, stage, executionId);
+  }
+
+  public retryStage(at: Location, pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome> {
+    return this.adapter(at).retryStage(pipeline, stage, executionId, retryMode);
+  }
+
+  private adapter(at: Location): CodePipelineAdapter {
+    if (!this.home || (at.account === this.home.account && at.region === this.home.region)) return this.own;
+    const key = `${at.account}/${at.region}`;
+    let adapter = this.adapters.get(key);
+    if (!adapter) {
+      adapter = this.connect(at);
+      this.adapters.set(key, adapter);
+    }
+    return adapter;
+  }
+}

@@ -1,0 +1,152 @@
+import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import * as events from 'aws-cdk-lib/aws-events';
+import * as targets from 'aws-cdk-lib/aws-events-targets';
+import * as iam from 'aws-cdk-lib/aws-iam';
+import * as sqs from 'aws-cdk-lib/aws-sqs';
+import { Construct } from 'constructs';
+import {
+  CENTRAL_BUS_NAME,
+  CENTRAL_ROLE_NAME,
+  DEFAULT_MEMBER_ROLE_NAME,
+  EVENT_SOURCE,
+  memberRoleName,
+  STAGE_DETAIL_TYPE,
+} from '../contract';
+import { ConfigurationError } from '../lambda/domain/errors';
+import { ACCOUNT_PATTERN } from '../lambda/domain/scope';
+import { queueProps } from './defaults';
+import { acknowledgeDeadLetterQueue, acknowledgeMemberRole } from './nag-suppressions';
+import { chunkForPatterns, grantPipelines } from './security';
+import { pipelineNameProblem } from './validation';
+
+export interface PipelineAutoRetryMemberProps {
+  /** The account of the central stack (the one PipelineAutoRetry with `organization`). */
+  readonly centralAccount: string;
+  /** The region of the central stack, where its event bus is. */
+  readonly centralRegion: string;
+  /**
+   * The pipelines of this account and region whose events are forwarded and which the central
+   * function may read and retry.
+   * @default - every pipeline of this account and region
+   */
+  readonly watchedPipelines?: string[];
+  /**
+   * Base name of the role the central function assumes; the region is appended. Must match the
+   * central stack's `organization.memberRoleName`.
+   * @default 'codepipeline-auto-retry-member'
+   */
+  readonly memberRoleName?: string;
+  /**
+   * The AWS Organization both accounts belong to: the role's trust then also requires it.
+   * @default - the trust names the central role only
+   */
+  readonly organizationId?: string;
+}
+
+/**
+ * The light part each member account and region deploys: a rule that forwards CodePipeline stage
+ * FAILED (and SUCCEEDED-after-retry) events to the central bus, and a role that only the central
+ * retry function can assume, holding the scoped CodePipeline permissions and nothing else.
+ */
+export class PipelineAutoRetryMember extends Construct {
+  /** The role the central function assumes for this account and region. */
+  public readonly role: iam.IRole;
+  /** The forwarding rules (one per event kind; more when a long watch list is split). */
+  public readonly rules: events.IRule[];
+  /** Events EventBridge could not deliver to the central bus. */
+  public readonly deadLetterQueue: sqs.IQueue;
+
+  public constructor(scope: Construct, id: string, props: PipelineAutoRetryMemberProps) {
+    super(scope, id);
+    const problems = memberProblems(props);
+    if (problems.length > 0) throw new ConfigurationError(problems);
+    const stack = Stack.of(this);
+    const watch = props.watchedPipelines ?? 'all';
+    const centralRoleArn = `arn:${stack.partition}:iam::${props.centralAccount}:role/${CENTRAL_ROLE_NAME}`;
+
+    const role = new iam.Role(this, 'MemberRole', {
+      roleName: memberRoleName(props.memberRoleName ?? DEFAULT_MEMBER_ROLE_NAME, stack.region),
+      description: 'codepipeline-auto-retry: the central retry function reads and retries the pipelines of this account',
+      // The central account may hand this role to exactly one of its roles: the retry function's.
+      assumedBy: new iam.AccountPrincipal(props.centralAccount).withConditions({
+        ArnEquals: { 'aws:PrincipalArn': centralRoleArn },
+        ...(props.organizationId ? { StringEquals: { 'aws:PrincipalOrgID': props.organizationId } } : {}),
+      }),
+    });
+    grantPipelines(role, watch);
+    acknowledgeMemberRole(role, watch);
+    this.role = role;
+
+    this.deadLetterQueue = new sqs.Queue(this, 'ForwardDeadLetterQueue', queueProps());
+    acknowledgeDeadLetterQueue(this.deadLetterQueue);
+    const bus = events.EventBus.fromEventBusArn(
+      this,
+      'CentralBus',
+      `arn:${stack.partition}:events:${props.centralRegion}:${props.centralAccount}:event-bus/${CENTRAL_BUS_NAME}`,
+    );
+    const target = new targets.EventBus(bus, { deadLetterQueue: this.deadLetterQueue });
+    this.rules = [
+      ...this.forward(
+        'ForwardStageFailed',
+        'CodePipeline stage FAILED events to codepipeline-auto-retry',
+        watch,
+        { state: ['FAILED'] },
+        target,
+      ),
+      ...this.forward(
+        'ForwardStageSucceededAfterRetry',
+        'CodePipeline stage SUCCEEDED events after a retry to codepipeline-auto-retry',
+        watch,
+        { state: ['SUCCEEDED'], 'stage-last-retry-attempt-time': [{ exists: true }] },
+        target,
+      ),
+    ];
+  }
+
+  private forward(
+    id: string,
+    description: string,
+    watch: 'all' | readonly string[],
+    detail: Record<string, unknown>,
+    target: events.IRuleTarget,
+  ): events.Rule[] {
+    const pattern = (pipelines: readonly string[] | undefined) => ({ ...detail, ...(pipelines ? { pipeline: [...pipelines] } : {}) });
+    const groups = watch === 'all' ? [undefined] : chunkForPatterns(watch, (g) => ({ detail: pattern(g) }));
+    return groups.map((group, i) => {
+      const rule = new events.Rule(this, i === 0 ? id : `${id}${i + 1}`, {
+        description,
+        eventPattern: { source: [EVENT_SOURCE], detailType: [STAGE_DETAIL_TYPE], detail: pattern(group) },
+      });
+      rule.addTarget(target);
+      return rule;
+    });
+  }
+}
+
+function memberProblems(props: PipelineAutoRetryMemberProps): string[] {
+  const problems: string[] = [];
+  if (!ACCOUNT_PATTERN.test(String(props.centralAccount)))
+    problems.push(`centralAccount must be a 12-digit account id, got ${String(props.centralAccount)}`);
+  if (!/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(String(props.centralRegion)))
+    problems.push(`centralRegion must be an AWS region, got ${String(props.centralRegion)}`);
+  (props.watchedPipelines ?? []).forEach((p, i) => {
+    const problem = pipelineNameProblem(p, `watchedPipelines[${i}]`);
+    if (problem) problems.push(problem);
+  });
+  return problems;
+}
+
+export interface MemberStackProps extends StackProps {
+  readonly member: PipelineAutoRetryMemberProps;
+}
+
+/** One member account and region: `cdk deploy` it there, or use its template in a StackSet. */
+export class MemberStack extends Stack {
+  public readonly member: PipelineAutoRetryMember;
+
+  public constructor(scope: Construct, id: string, props: MemberStackProps) {
+    super(scope, id, props);
+    this.member = new PipelineAutoRetryMember(this, 'Member', props.member);
+    new CfnOutput(this, 'MemberRoleArn', { value: this.member.role.roleArn, description: 'the role the central retry function assumes' });
+  }
+}

@@ -1,11 +1,10 @@
-import { App, Duration, Validations } from 'aws-cdk-lib';
+import { App, Duration } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
-import { ControlTowerChecks } from '../../bin/control-tower';
 import { AutoRetryStack } from '../../lib/auto-retry-stack';
 import { type PipelineAutoRetryProps, StageRetryMode } from '../../lib/props';
+import { synthWithNag } from '../support/nag';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
 
@@ -14,25 +13,6 @@ function synth(autoRetry: PipelineAutoRetryProps): Template {
   const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
   const stack = new AutoRetryStack(app, 'Test', { env: ENV, autoRetry });
   return Template.fromStack(stack);
-}
-
-/**
- * Synthesises the app with cdk-nag's AwsSolutions and Serverless packs and Control Tower's
- * proactive controls; returns what synth threw, if anything.
- */
-function synthWithNag(app: App): unknown {
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app), new ServerlessChecks(app), new ControlTowerChecks(app));
-  const stderr = jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
-  const consoleError = jest.spyOn(console, 'error').mockImplementation(() => undefined);
-  try {
-    app.synth();
-    return undefined;
-  } catch (error) {
-    return error;
-  } finally {
-    stderr.mockRestore();
-    consoleError.mockRestore();
-  }
 }
 
 type Statement = { Action: string | string[]; Resource: unknown; Effect: string };

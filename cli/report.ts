@@ -2,6 +2,9 @@ import type { LedgerRecord } from './store/ledger-queries';
 
 /** One row of the flakiness report: how one stage of one pipeline fared. */
 export interface ReportRow {
+  /** Where the pipeline lives; absent for the central account's own region. */
+  readonly account?: string;
+  readonly region?: string;
   readonly pipeline: string;
   readonly stage: string;
   /** Failure occurrences the tool handled (each retry's failure counts again). */
@@ -23,7 +26,7 @@ export interface ReportRow {
 export function flakinessReport(records: readonly LedgerRecord[]): ReportRow[] {
   const groups = new Map<string, LedgerRecord[]>();
   for (const r of records) {
-    const key = `${r.pipeline}\u0000${r.stage}`;
+    const key = `${r.account ?? ''}\u0000${r.region ?? ''}\u0000${r.pipeline}\u0000${r.stage}`;
     groups.set(key, [...(groups.get(key) ?? []), r]);
   }
   const rows: ReportRow[] = [];
@@ -48,6 +51,7 @@ export function flakinessReport(records: readonly LedgerRecord[]): ReportRow[] {
       if (r.recoveredAt && r.recoveredAfter !== undefined) recoveredAfter.push(r.recoveredAfter);
     }
     rows.push({
+      ...(first.account && first.region ? { account: first.account, region: first.region } : {}),
       pipeline: first.pipeline,
       stage: first.stage,
       failures,
@@ -59,7 +63,13 @@ export function flakinessReport(records: readonly LedgerRecord[]): ReportRow[] {
       meanAttemptsToRecovery: recoveredAfter.length === 0 ? null : recoveredAfter.reduce((a, b) => a + b, 0) / recoveredAfter.length,
     });
   }
-  return rows.sort((a, b) => b.failures - a.failures || a.pipeline.localeCompare(b.pipeline) || a.stage.localeCompare(b.stage));
+  return rows.sort(
+    (a, b) =>
+      b.failures - a.failures ||
+      (a.account ?? '').localeCompare(b.account ?? '') ||
+      a.pipeline.localeCompare(b.pipeline) ||
+      a.stage.localeCompare(b.stage),
+  );
 }
 
 const csvCell = (value: string) => (/[",\n]/.test(value) ? `"${value.replace(/"/g, '""')}"` : value);
@@ -75,6 +85,9 @@ export function reportCsv(rows: readonly ReportRow[]): string[] {
     'recovery_rate',
     'mean_attempts_to_recovery',
     'skipped',
+    // New columns go last, so readers of the older CSV keep their column positions.
+    'account',
+    'region',
   ];
   return [
     header.join(','),
@@ -91,6 +104,8 @@ export function reportCsv(rows: readonly ReportRow[]): string[] {
         Object.entries(r.skipped)
           .map(([k, v]) => `${k}=${v}`)
           .join(' '),
+        r.account ?? '',
+        r.region ?? '',
       ]
         .map(csvCell)
         .join(','),

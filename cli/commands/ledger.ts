@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { formatDuration, parseDuration } from '../../lambda/domain/duration';
 import { InvalidInputError } from '../../lambda/domain/errors';
-import { type CommandContext, pipelineName, positiveInteger, subcommand } from '../context';
+import { type CommandContext, positiveInteger, subcommand } from '../context';
 import { colourOf, shortId, shortTime } from '../format';
 import { historyRows, statusSummary } from '../history';
 import { flakinessReport, reportCsv } from '../report';
+import { parsePipelineLabel, pipelineLabel } from '../where';
 
 /** `autoretry history|status|report`: what the ledger says happened. */
 export function registerLedgerCommands(program: Command, ctx: CommandContext): void {
@@ -12,13 +13,13 @@ export function registerLedgerCommands(program: Command, ctx: CommandContext): v
 
   subcommand(program, 'history')
     .description('the attempt ledger of a pipeline: every retry and every decision not to retry')
-    .argument('<pipeline>', 'pipeline name')
+    .argument('<pipeline>', "pipeline name, or <account>/<region>/<pipeline> for a member account's")
     .option('--execution <id>', 'only this pipeline execution')
     .option('--limit <n>', 'at most this many rows (1-1000)', '50')
     .option('--json', 'print JSON')
     .addHelpText('after', '\nExample:\n  autoretry history web-app --limit 20')
     .action(async (pipeline: string, opts: { execution?: string; limit: string; json?: boolean }) => {
-      pipelineName(pipeline, 'pipeline');
+      parsePipelineLabel(pipeline, 'pipeline');
       const limit = positiveInteger(opts.limit, '--limit', 1000);
       const records = await (await services.ledger()).listRecords(pipeline);
       const rows = historyRows(records, { executionId: opts.execution, limit });
@@ -87,21 +88,26 @@ export function registerLedgerCommands(program: Command, ctx: CommandContext): v
   subcommand(program, 'report')
     .description('the flakiness report: per pipeline and stage, failures, retries, recoveries, exhaustion and skips')
     .option('--since <duration>', 'how far back: e.g. 24h, 7d, 30d', '7d')
-    .option('--pipeline <name>', 'only this pipeline')
+    .option('--pipeline <name>', "only this pipeline (<account>/<region>/<pipeline> for a member account's)")
+    .option('--account <id>', 'only this account (the central account is "central")')
     .option('--json', 'print JSON')
     .option('--csv', 'print CSV')
     .addHelpText('after', '\nExamples:\n  autoretry report --since 7d\n  autoretry report --pipeline web-app --csv > flaky.csv')
-    .action(async (opts: { since: string; pipeline?: string; json?: boolean; csv?: boolean }) => {
+    .action(async (opts: { since: string; pipeline?: string; account?: string; json?: boolean; csv?: boolean }) => {
       const seconds = parseDuration(opts.since);
       if (seconds === undefined || seconds === 0 || seconds > 366 * 86_400) {
         throw new InvalidInputError(`--since must be a duration from 1s to 366d, such as 24h or 7d, got "${opts.since}"`);
       }
       if (opts.json && opts.csv) throw new InvalidInputError('give --json or --csv, not both');
-      if (opts.pipeline) pipelineName(opts.pipeline, '--pipeline');
+      if (opts.pipeline) parsePipelineLabel(opts.pipeline, '--pipeline');
+      if (opts.account !== undefined && opts.account !== 'central' && !/^\d{12}$/.test(opts.account)) {
+        throw new InvalidInputError(`--account must be a 12-digit account id or "central", got "${opts.account}"`);
+      }
       const since = new Date(io.now().getTime() - seconds * 1000).toISOString();
       const ledger = await services.ledger();
       const records = (opts.pipeline ? await ledger.listRecords(opts.pipeline) : await ledger.recentRecords(new Date(since))).filter(
-        (r) => (r.firstFailureAt ?? r.updatedAt ?? '') >= since,
+        (r) =>
+          (r.firstFailureAt ?? r.updatedAt ?? '') >= since && (opts.account === undefined || (r.account ?? 'central') === opts.account),
       );
       const rows = flakinessReport(records);
       if (opts.json) return ctx.json(rows);
@@ -117,7 +123,7 @@ export function registerLedgerCommands(program: Command, ctx: CommandContext): v
       ctx.printTable(
         ['PIPELINE', 'STAGE', 'FAILURES', 'RETRIES', 'RECOVERED', 'EXHAUSTED', 'RECOVERY', 'MEAN TRIES', 'SKIPPED'],
         rows.map((r) => [
-          r.pipeline,
+          pipelineLabel(r),
           r.stage,
           String(r.failures),
           String(r.retries),

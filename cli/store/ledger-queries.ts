@@ -1,4 +1,4 @@
-import { LEDGER_PREFIX, TableKeys } from '../../contract';
+import { LEDGER_PREFIX, parseScopedPipeline, TableKeys } from '../../contract';
 import type { DynamoTable, Item } from '../../lambda/adapters/dynamo-table';
 import { claimOf } from '../../lambda/adapters/items';
 import type { Claim, LedgerKey } from '../../lambda/domain/ledger';
@@ -20,11 +20,12 @@ export class LedgerQueries {
   public constructor(private readonly table: DynamoTable) {}
 
   public async getRecord(key: LedgerKey): Promise<LedgerRecord | undefined> {
-    const item = await this.table.get(TableKeys.ledger(key.pipeline, key.stage, key.executionId));
+    const pipeline = key.account && key.region ? `${key.account}/${key.region}/${key.pipeline}` : key.pipeline;
+    const item = await this.table.get(TableKeys.ledger(pipeline, key.stage, key.executionId));
     return item ? recordOf(item) : undefined;
   }
 
-  /** Every stage-execution record of a pipeline, newest first. */
+  /** Every stage-execution record of a pipeline (`<account>/<region>/<name>` for a member's), newest first. */
   public async listRecords(pipeline: string): Promise<LedgerRecord[]> {
     const records = (await this.table.query(`${LEDGER_PREFIX}${pipeline}`)).map(recordOf);
     return records.sort((a, b) => String(b.updatedAt).localeCompare(String(a.updatedAt)));
@@ -51,7 +52,10 @@ export function recordOf(item: Item): LedgerRecord {
     if (name.startsWith('occ_')) claims.push(claimOf(value));
     if (name.startsWith('skip_')) skips.push(value as LedgerRecord['skips'][number]);
   }
+  // A member account's records have its account and region in the key; the central account's do not.
+  const { account, region } = parseScopedPipeline(String(item.pk).slice(LEDGER_PREFIX.length));
   return {
+    ...(account && region ? { account, region } : {}),
     pipeline: String(item.pipeline),
     stage: String(item.stage),
     executionId: String(item.executionId),

@@ -1,0 +1,26 @@
+import { parseScopedPipeline } from '../contract';
+import { InvalidInputError } from '../lambda/domain/errors';
+import { NAME_PATTERN } from '../lambda/domain/policy';
+
+/** How the CLI names a pipeline: the bare name for the central account's, `<account>/<region>/<name>` for a member's. */
+export function pipelineLabel(r: {
+  readonly account?: string | undefined;
+  readonly region?: string | undefined;
+  readonly pipeline: string;
+}): string {
+  return r.account && r.region ? `${r.account}/${r.region}/${r.pipeline}` : r.pipeline;
+}
+
+/** Reads a pipeline as the CLI's ledger commands take it; throws naming what is wrong. */
+export function parsePipelineLabel(text: string, what: string): string {
+  const { account, region, pipeline } = parseScopedPipeline(text);
+  const ok =
+    NAME_PATTERN.test(pipeline) &&
+    (account === undefined || (/^\d{12}$/.test(account) && /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(region ?? '')));
+  if (!ok) {
+    throw new InvalidInputError(
+      `${what} ${JSON.stringify(text.slice(0, 120))} is not a valid CodePipeline name, nor <account>/<region>/<pipeline> for a member account's`,
+    );
+  }
+  return text;
+}

@@ -78,7 +78,7 @@ export function depsFromEnvironment(
     ledger: new LedgerStore(table, retentionDays * 86_400, home),
     delays: new DelayQueue(queueUrl, new SQSClient(clientConfig())),
     logger: new PowertoolsLogAdapter(),
-    metrics: new PowertoolsMetricsAdapter(pipelineDimensionsFrom(env[FunctionEnv.MetricPipelines])),
+    metrics: new PowertoolsMetricsAdapter(pipelineDimensionsFrom(env[FunctionEnv.MetricPipelines]), membership !== undefined),
     notifier: topicArn ? new SnsNotifier(topicArn, new SNSClient(clientConfig())) : NO_NOTIFIER,
     clock,
     newToken: randomUUID,

@@ -20,8 +20,14 @@ export class PowertoolsLogAdapter implements Logger {
 export class PowertoolsMetricsAdapter implements MetricsPort {
   private readonly metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME });
 
-  /** @param pipelineDimensions pipelines that get their own Pipeline dimension; `undefined` turns the dimension off. */
-  public constructor(private readonly pipelineDimensions: ReadonlySet<string> | undefined) {}
+  /**
+   * @param pipelineDimensions pipelines that get their own Pipeline dimension; `undefined` turns the dimension off.
+   * @param accountDimension an organization deployment also counts per Account (a bounded set: its members).
+   */
+  public constructor(
+    private readonly pipelineDimensions: ReadonlySet<string> | undefined,
+    private readonly accountDimension = false,
+  ) {}
 
   public count(
     name: MetricName,
@@ -34,6 +40,9 @@ export class PowertoolsMetricsAdapter implements MetricsPort {
     this.emit(name, dimensions, pipeline, metadata);
     if (this.pipelineDimensions) {
       this.emit(name, { ...dimensions, Pipeline: this.pipelineDimensions.has(pipeline) ? pipeline : 'other' }, pipeline, metadata);
+    }
+    if (this.accountDimension && metadata.account !== undefined) {
+      this.emit(name, { ...dimensions, Account: String(metadata.account) }, pipeline, metadata);
     }
   }
 

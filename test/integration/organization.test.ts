@@ -1,5 +1,6 @@
 import { DEFAULT_MEMBER_ROLE_NAME } from '../../contract';
 import { MemberRoles, RENEW_BEFORE_SECONDS } from '../../lambda/adapters/member-roles';
+import { PowertoolsMetricsAdapter } from '../../lambda/adapters/powertools';
 import { MemberRoleError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import type { CodePipelineEmulator } from '../../local/codepipeline/emulator';
@@ -184,6 +185,33 @@ describe('Organization: policies and pause switches by account', () => {
     // Assess
     expect(member.acceptedRetries(pipeline)).toHaveLength(0);
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+  });
+});
+
+describe('Organization: metrics', () => {
+  it('counts per Account and carries the region in every EMF document', async () => {
+    // Prepare
+    const { pipeline } = failInMember();
+    const docs: Record<string, unknown>[] = [];
+    const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+      for (const line of String(chunk).split('\n')) if (line.includes('"_aws"')) docs.push(JSON.parse(line) as Record<string, unknown>);
+      return true;
+    });
+
+    // Act
+    try {
+      await aws.handler({ sink: new LogCapture().sink, metrics: new PowertoolsMetricsAdapter(undefined, true) })(
+        member.stageFailedEvent(pipeline, 'Test'),
+      );
+    } finally {
+      spy.mockRestore();
+    }
+
+    // Assess
+    expect(docs).toEqual([
+      expect.objectContaining({ RetryAttempted: 1, account: MEMBER.account, region: MEMBER.region, pipeline }),
+      expect.objectContaining({ RetryAttempted: 1, Account: MEMBER.account, region: MEMBER.region }),
+    ]);
   });
 });
 

@@ -5,6 +5,7 @@ import { describeScope } from '../lambda/domain/scope';
 import type { HandlerInput, HandlerOutput } from '../lambda/handler';
 import { resolveProps } from '../lib/policies';
 import type { PipelineAutoRetryProps } from '../lib/props';
+import type { CodePipelineEmulator } from './codepipeline/emulator';
 import { LocalAws, standardPipeline } from './local-aws';
 
 /**
@@ -48,7 +49,12 @@ export interface Scenario {
   /** Something that happens between the failure and its event: the failure gets superseded. */
   readonly before?: 'newer-execution-fails';
   readonly error?: { readonly code: string; readonly message: string };
+  /** Played in a member account of an organization deployment, in another region, through its role. */
+  readonly inMember?: boolean;
 }
+
+/** The member account and region the two-account scenario plays in. */
+export const SANDBOX_MEMBER = { account: '210987654321', region: 'eu-west-1' } as const;
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -95,6 +101,16 @@ export const SCENARIOS: readonly Scenario[] = [
     retryResults: ['Succeeded'],
     error: { code: 'JobFailed', message: 'Rate exceeded (Service: CloudFormation)' },
   },
+  {
+    name: 'member-account',
+    title: `A flaky test in member account ${SANDBOX_MEMBER.account} (${SANDBOX_MEMBER.region}), retried there through its role`,
+    pipeline: 'web-app',
+    stage: 'Test',
+    failedActions: ['UnitTests'],
+    retryResults: ['Succeeded'],
+    error: { code: 'JobFailed', message: 'Build timed out after 30 minutes' },
+    inMember: true,
+  },
 ];
 
 export interface SandboxOptions {
@@ -129,11 +145,14 @@ export async function runSandbox(scenarios: readonly Scenario[], options: Sandbo
     if (shortened.length > 0) {
       options.onNote?.(`cooldowns shortened to ${SANDBOX_COOLDOWN_SECONDS}s for the sandbox: ${shortened.join(', ')}`);
     }
+    // A member account on its own endpoint, with its role in the local STS, when a scenario plays there.
+    const [member] = scenarios.some((s) => s.inMember) ? await aws.organization([SANDBOX_MEMBER]) : [];
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios) {
       const target = { pipeline: options.pipeline ?? scenario.pipeline, stage: options.stage ?? scenario.stage };
       options.onScenario?.(scenario, target);
-      results.push(await playScenario(aws, scenario, target, options));
+      const cp = scenario.inMember && member ? member : aws.codepipeline;
+      results.push(await playScenario(aws, cp, scenario, target, options));
     }
     return results;
   } finally {
@@ -143,6 +162,7 @@ export async function runSandbox(scenarios: readonly Scenario[], options: Sandbo
 
 async function playScenario(
   aws: LocalAws,
+  cp: CodePipelineEmulator,
   scenario: Scenario,
   target: { pipeline: string; stage: string },
   options: SandboxOptions,
@@ -169,9 +189,9 @@ async function playScenario(
     },
   });
 
-  if (!aws.codepipeline.hasPipeline(pipeline)) aws.codepipeline.createPipeline(standardPipeline(pipeline));
+  if (!cp.hasPipeline(pipeline)) cp.createPipeline(standardPipeline(pipeline));
   const notificationsBefore = aws.sns.published.length;
-  const cp = aws.codepipeline;
+  if (scenario.inMember) add('note', `in member account ${cp.account} (${cp.region}): the central function assumes its member role`);
   const retriesBefore = cp.acceptedRetries(pipeline).length;
   const actions = scenario.stage === stage ? scenario.failedActions : firstActionOf(pipeline, stage);
   cp.failNewExecution(pipeline, stage, actions, scenario.error ?? {});

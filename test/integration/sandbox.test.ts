@@ -27,7 +27,12 @@ describe('Sandbox: autoretry simulate', () => {
       ['approval-rejected', 'web-app', 'Approve', 0, 'skipped:approval-rejected'],
       ['superseded', 'web-app', 'Test', 0, 'skipped:superseded'],
       ['cooldown', 'web-app', 'Deploy', 1, 'recovered'],
+      ['member-account', 'web-app', 'Test', 1, 'recovered'],
     ]);
+    const member = output.results.find((r) => r.scenario === 'member-account');
+    expect(member?.timeline).toContainEqual(
+      expect.objectContaining({ kind: 'note', text: expect.stringContaining('member account 210987654321 (eu-west-1)') }),
+    );
     expect(output.notes).toEqual([expect.stringMatching(/^cooldowns shortened to 1s for the sandbox: .*web-app\/Deploy 5m/)]);
     expect(output.results.every((r) => r.timeline.some((e) => e.kind === 'decision'))).toBe(true);
   });
@@ -56,7 +61,8 @@ describe('Sandbox: autoretry simulate', () => {
 
     // Assess
     expect(result.code).toBe(0);
-    for (const name of ['flaky-build', 'exhausted', 'approval-rejected', 'superseded', 'cooldown']) expect(result.stdout).toContain(name);
+    for (const name of ['flaky-build', 'exhausted', 'approval-rejected', 'superseded', 'cooldown', 'member-account'])
+      expect(result.stdout).toContain(name);
   });
 
   it('refuses a bad configuration with one line naming the key', async () => {

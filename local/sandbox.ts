@@ -1,7 +1,7 @@
 import type { SQSBatchResponse } from 'aws-lambda';
 import { formatDuration } from '../lambda/domain/duration';
 import type { PolicyPatch } from '../lambda/domain/policy';
-import { describeScope } from '../lambda/domain/scope';
+import { targetLabel } from '../lambda/domain/scope';
 import type { HandlerInput, HandlerOutput } from '../lambda/handler';
 import { resolveProps } from '../lib/policies';
 import type { PipelineAutoRetryProps } from '../lib/props';
@@ -137,7 +137,7 @@ export async function runSandbox(scenarios: readonly Scenario[], options: Sandbo
     const shortened: string[] = [];
     const policies = resolved.policies.map(({ scope, patch }) => {
       if (!patch.cooldownSeconds || patch.cooldownSeconds <= SANDBOX_COOLDOWN_SECONDS) return { scope, patch };
-      const label = scope.kind === 'default' ? 'default' : describeScope(scope);
+      const label = scope.kind === 'default' ? 'default' : `${targetLabel(scope)}${scope.kind === 'stage' ? `/${scope.stage}` : ''}`;
       shortened.push(`${label} ${formatDuration(patch.cooldownSeconds)}`);
       return { scope, patch: { ...patch, cooldownSeconds: SANDBOX_COOLDOWN_SECONDS } satisfies PolicyPatch };
     });

@@ -188,6 +188,31 @@ describe('Organization: policies and pause switches by account', () => {
   });
 });
 
+describe('Organization: throttling per account and region', () => {
+  it("defers a member's failure when the member's CodePipeline throttles, while the central account's is retried at once", async () => {
+    // Prepare: the member's quota is spent; the central account's is not.
+    const { pipeline } = failInMember();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    member.setRateLimit({ perSecond: 0.001, burst: 0 });
+    aws.sqs.reset();
+    const handler = aws.handler();
+
+    // Act
+    try {
+      await handler(member.stageFailedEvent(pipeline, 'Test'));
+      await handler(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+    } finally {
+      member.setRateLimit(undefined);
+    }
+
+    // Assess: the member's failure waits in the delay queue; nothing was lost or thrown.
+    expect(member.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    const waiting = aws.sqs.pending().map((m) => JSON.parse(m.body) as { kind?: string; failure?: { account?: string } });
+    expect(waiting).toEqual([expect.objectContaining({ kind: 'event', failure: expect.objectContaining({ account: MEMBER.account }) })]);
+  });
+});
+
 describe('Organization: metrics', () => {
   it('counts per Account and carries the region in every EMF document', async () => {
     // Prepare

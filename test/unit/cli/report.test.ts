@@ -76,16 +76,20 @@ describe('Function: flakinessReport', () => {
     ]);
   });
 
-  it('writes CSV with a header and quotes what needs quoting', () => {
+  it('writes CSV with a header, account and region last, empty for the central account', () => {
     // Act
     const lines = reportCsv(
-      flakinessReport([record('Test', 'e1', { claims: [claim(1, 'retried')], recoveredAt: 'x', recoveredAfter: 1 })]),
+      flakinessReport([
+        record('Test', 'e1', { claims: [claim(1, 'retried')], recoveredAt: 'x', recoveredAfter: 1 }),
+        record('Test', 'e2', { account: '222222222222', region: 'eu-west-1', claims: [claim(1, 'retried'), claim(2, 'retried')] }),
+      ]),
     );
 
     // Assess
     expect(lines).toEqual([
-      'pipeline,stage,failures,retries,recovered,exhausted,recovery_rate,mean_attempts_to_recovery,skipped',
-      'web-app,Test,1,1,1,0,1.000,1.00,',
+      'pipeline,stage,failures,retries,recovered,exhausted,recovery_rate,mean_attempts_to_recovery,skipped,account,region',
+      'web-app,Test,2,2,0,0,0.000,,,222222222222,eu-west-1',
+      'web-app,Test,1,1,1,0,1.000,1.00,,,',
     ]);
   });
 });

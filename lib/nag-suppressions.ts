@@ -54,23 +54,32 @@ const NO_VPC = {
     'Control Tower: the function only calls AWS APIs (CodePipeline, DynamoDB, SQS, SNS) over TLS and reaches nothing in a network; a VPC would add NAT or endpoints and no protection.',
 };
 
-/** The retry role's wildcards: the watched pipelines' stages, or every pipeline when watching all. */
-export function acknowledgeRetryRole(role: iam.IRole, watch: 'all' | readonly string[]): void {
+/** The pipeline grants' wildcards: the watched pipelines' stages, or every pipeline when watching all. */
+function pipelineWildcards(role: iam.IRole, watch: 'all' | readonly string[], everyPipeline: string) {
   const stack = Stack.of(role);
   const wildcards = watch === 'all' ? ['*'] : watch.map((p) => `${p}/*`);
+  return wildcards.map((resource) => ({
+    id: `AwsSolutions-IAM5[Resource::${nagArn(stack, 'codepipeline', resource)}]`,
+    reason:
+      resource === '*'
+        ? everyPipeline
+        : 'RetryStageExecution is authorised on stage ARNs (pipeline/stage); this covers the stages of one watched pipeline only.',
+  }));
+}
+
+/** The retry role's wildcards. */
+export function acknowledgeRetryRole(role: iam.IRole, watch: 'all' | readonly string[]): void {
   Validations.of(role).acknowledge(
     {
       id: 'AwsSolutions-IAM5[Action::kms:GenerateDataKey*]',
       reason:
         'Granted by topic.grantPublish on the notifications topic’s own key only; GenerateDataKey* is the action family SNS needs for encrypted publishing.',
     },
-    ...wildcards.map((resource) => ({
-      id: `AwsSolutions-IAM5[Resource::${nagArn(stack, 'codepipeline', resource)}]`,
-      reason:
-        resource === '*'
-          ? 'autoRetry.watch is "all": the operator chose to watch every pipeline of this account and region. No action is a wildcard.'
-          : 'RetryStageExecution is authorised on stage ARNs (pipeline/stage); this covers the stages of one watched pipeline only.',
-    })),
+    ...pipelineWildcards(
+      role,
+      watch,
+      'autoRetry.watch is "all": the operator chose to watch every pipeline of this account and region. No action is a wildcard.',
+    ),
   );
 }
 
@@ -132,16 +141,12 @@ export function acknowledgeOperatorPolicy(policy: iam.IManagedPolicy): void {
 
 /** The member role holds the same CodePipeline grants as the central function's, with the same reasons. */
 export function acknowledgeMemberRole(role: iam.IRole, watch: 'all' | readonly string[]): void {
-  const stack = Stack.of(role);
-  const wildcards = watch === 'all' ? ['*'] : watch.map((p) => `${p}/*`);
   Validations.of(role).acknowledge(
-    ...wildcards.map((resource) => ({
-      id: `AwsSolutions-IAM5[Resource::${nagArn(stack, 'codepipeline', resource)}]`,
-      reason:
-        resource === '*'
-          ? 'No watch list: every pipeline of this member account and region is served. No action is a wildcard.'
-          : 'RetryStageExecution is authorised on stage ARNs (pipeline/stage); this covers the stages of one watched pipeline only.',
-    })),
+    ...pipelineWildcards(
+      role,
+      watch,
+      'No watch list: every pipeline of this member account and region is served. No action is a wildcard.',
+    ),
   );
 }
 

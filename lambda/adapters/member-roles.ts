@@ -1,7 +1,14 @@
 import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
-import type { AwsCredentialIdentity, AwsCredentialIdentityProvider } from '@smithy/types';
 import { type Location, memberRoleName, partitionOf, SERVICE_NAME } from '../../contract';
 import { MemberRoleError, ThrottledError } from '../domain/errors';
+
+/** Credentials as SDK clients take them (the shape of the SDK's AwsCredentialIdentity). */
+export interface AssumedCredentials {
+  readonly accessKeyId: string;
+  readonly secretAccessKey: string;
+  readonly sessionToken?: string | undefined;
+  readonly expiration?: Date | undefined;
+}
 
 /** Assumed credentials are renewed this long before they expire, so no call goes out with credentials about to lapse. */
 export const RENEW_BEFORE_SECONDS = 300;
@@ -13,7 +20,7 @@ const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitEx
  * expires. Concurrent events for one member share one AssumeRole call.
  */
 export class MemberRoles {
-  private readonly cache = new Map<string, Promise<AwsCredentialIdentity>>();
+  private readonly cache = new Map<string, Promise<AssumedCredentials>>();
 
   public constructor(
     private readonly sts: STSClient,
@@ -27,11 +34,11 @@ export class MemberRoles {
   }
 
   /** Credentials for the SDK client of one member; each call returns fresh enough ones. */
-  public provider(at: Location): AwsCredentialIdentityProvider {
+  public provider(at: Location): () => Promise<AssumedCredentials> {
     return () => this.credentials(at);
   }
 
-  public credentials(at: Location): Promise<AwsCredentialIdentity> {
+  public credentials(at: Location): Promise<AssumedCredentials> {
     const key = `${at.account}/${at.region}`;
     const cached = this.cache.get(key);
     if (cached) {
@@ -40,11 +47,11 @@ export class MemberRoles {
     return this.assume(key, at);
   }
 
-  private fresh(c: AwsCredentialIdentity): boolean {
+  private fresh(c: AssumedCredentials): boolean {
     return c.expiration === undefined || c.expiration.getTime() - this.now() > RENEW_BEFORE_SECONDS * 1000;
   }
 
-  private assume(key: string, at: Location): Promise<AwsCredentialIdentity> {
+  private assume(key: string, at: Location): Promise<AssumedCredentials> {
     const roleArn = this.roleArn(at);
     const pending = this.sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: SERVICE_NAME })).then(
       (out) => {

@@ -305,9 +305,10 @@ export interface PipelineAutoRetryProps {
    */
   readonly reservedConcurrency?: number;
   /**
-   * CodePipeline requests per second the product may spend in all. The account's quota is shared
-   * with consoles, CI tools and other automation; each instance paces itself to its share, and
-   * work held back waits in the delay queue.
+   * CodePipeline requests per second the product may spend in each account and region (an
+   * organization deployment paces every member separately, as CodePipeline's quotas are per
+   * account and region). The quota is shared with consoles, CI tools and other automation; each
+   * instance paces itself to its share, and work held back waits in the delay queue.
    * @default 10
    */
   readonly codePipelineRequestsPerSecond?: number;

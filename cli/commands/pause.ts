@@ -8,7 +8,7 @@ const scopeOf = (t: PolicyTarget) =>
     ? ({ kind: 'account', account: t.account } as const)
     : ({ kind: 'pipeline', pipeline: t.pipeline, account: t.account } as const);
 
-/** `autoretry pause|resume`: the per-pipeline and account-wide switches. */
+/** `autoretry pause|resume`: the per-pipeline, per-account and global switches. */
 export function registerPauseCommands(program: Command, ctx: CommandContext): void {
   for (const [verb, paused, text] of [
     ['pause', true, 'stop automatic retries of a pipeline, or of all pipelines with --all'],
@@ -17,7 +17,7 @@ export function registerPauseCommands(program: Command, ctx: CommandContext): vo
     subcommand(program, verb)
       .description(text)
       .argument('[target]', 'pipeline name (every account), <account>/<pipeline>, or account:<account>')
-      .option('--all', 'every pipeline: the account-wide kill switch')
+      .option('--all', 'every pipeline in every account: the kill switch')
       .addHelpText('after', `\nExamples:\n  autoretry ${verb} web-app\n  autoretry ${verb} account:111122223333\n  autoretry ${verb} --all`)
       .action(async (pipeline: string | undefined, opts: { all?: boolean }) => {
         if (opts.all && pipeline) throw new InvalidInputError(`give either a pipeline or --all, not both`);

@@ -71,7 +71,7 @@ export class PolicyAdmin {
     await this.table.put({ ...key, paused: true, updatedAt: now.toISOString(), updatedBy });
   }
 
-  /** Paused pipelines; `*` is the account-wide kill switch. */
+  /** Paused pipelines; `*` is the kill switch (every pipeline, every account). */
   public async listPauses(): Promise<PauseSwitch[]> {
     const items = await this.table.query(Partition.Pause);
     return items

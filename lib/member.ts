@@ -1,4 +1,4 @@
-import { CfnOutput, Stack, type StackProps } from 'aws-cdk-lib';
+import { CfnOutput, CliCredentialsStackSynthesizer, Stack, type StackProps } from 'aws-cdk-lib';
 import * as events from 'aws-cdk-lib/aws-events';
 import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
@@ -140,12 +140,14 @@ export interface MemberStackProps extends StackProps {
   readonly member: PipelineAutoRetryMemberProps;
 }
 
-/** One member account and region: `cdk deploy` it there, or use its template in a StackSet. */
+/** One member account and region: `cdk deploy` it there (no bootstrap needed), or use its template in a StackSet. */
 export class MemberStack extends Stack {
   public readonly member: PipelineAutoRetryMember;
 
   public constructor(scope: Construct, id: string, props: MemberStackProps) {
-    super(scope, id, props);
+    // No assets and no bootstrap: a member account needs neither `cdk bootstrap` nor, as a
+    // StackSet template, the bootstrap version check.
+    super(scope, id, { synthesizer: new CliCredentialsStackSynthesizer(), ...props });
     this.member = new PipelineAutoRetryMember(this, 'Member', props.member);
     new CfnOutput(this, 'MemberRoleArn', { value: this.member.role.roleArn, description: 'the role the central retry function assumes' });
   }

@@ -184,6 +184,15 @@ describe('Stack: a member stack', () => {
     }
   });
 
+  it('needs no bootstrap in the member account, so its template also serves a StackSet', () => {
+    // Act
+    const template = member().toJSON() as { Parameters?: Record<string, unknown>; Rules?: Record<string, unknown> };
+
+    // Assess
+    expect(template.Parameters?.BootstrapVersion).toBeUndefined();
+    expect(template.Rules?.CheckBootstrapVersion).toBeUndefined();
+  });
+
   it('refuses a central account that is not an account id', () => {
     // Act
     const build = () => member({ centralAccount: 'central' });

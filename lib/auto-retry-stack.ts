@@ -28,6 +28,12 @@ export class AutoRetryStack extends Stack {
     new CfnOutput(this, 'DelayDeadLetterQueueUrl', { value: autoRetry.delayDeadLetterQueue.queueUrl });
     new CfnOutput(this, 'NotificationsTopicArn', { value: autoRetry.topic.topicArn });
     new CfnOutput(this, 'DashboardName', { value: autoRetry.dashboard.dashboardName });
+    if (autoRetry.centralBus) {
+      new CfnOutput(this, 'CentralBusArn', {
+        value: autoRetry.centralBus.eventBusArn,
+        description: 'member stacks forward their stage events here',
+      });
+    }
     new CfnOutput(this, 'OperatorPolicyArn', {
       value: autoRetry.operatorPolicy.managedPolicyArn,
       description: 'attach to the roles of operators who run the autoretry CLI',

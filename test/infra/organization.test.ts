@@ -31,6 +31,7 @@ describe('Stack: the central stack of an organization', () => {
 
     // Assess
     template.hasResourceProperties('AWS::Events::EventBus', { Name: 'codepipeline-auto-retry' });
+    template.hasOutput('CentralBusArn', { Value: { 'Fn::GetAtt': [Match.stringLikeRegexp('CentralBus'), 'Arn'] } });
     template.hasResourceProperties('AWS::Events::EventBusPolicy', {
       Statement: Match.objectLike({
         Action: 'events:PutEvents',

@@ -4,6 +4,7 @@ import { PowertoolsMetricsAdapter } from '../../lambda/adapters/powertools';
 import { MemberRoleError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import type { CodePipelineEmulator } from '../../local/codepipeline/emulator';
+import { LambdaSimulator } from '../../local/lambda-simulator';
 import { LogCapture, ManualClock, standardPipeline } from '../../local/local-aws';
 import { ledgerKey, useLocalAws } from '../support';
 
@@ -210,6 +211,38 @@ describe('Organization: throttling per account and region', () => {
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
     const waiting = aws.sqs.pending().map((m) => JSON.parse(m.body) as { kind?: string; failure?: { account?: string } });
     expect(waiting).toEqual([expect.objectContaining({ kind: 'event', failure: expect.objectContaining({ account: MEMBER.account }) })]);
+  });
+});
+
+describe('Organization: faults in a member account', () => {
+  it('makes exactly one retry in the member when its answer is lost after it took effect', async () => {
+    // Prepare: one retry allowed for this pipeline in the member account only.
+    const { pipeline, execution } = failInMember();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline, account: MEMBER.account }, { maxRetries: 1 }, 'test', new Date());
+    member.injectFault('RetryStageExecution', { kind: 'accepted-then-500' });
+    const clock = new ManualClock(Date.now());
+    member.now = () => clock.current;
+    const lambda = new LambdaSimulator(aws, clock, { instances: 4 });
+
+    // Act: the retry is accepted but its answer lost; the retried stage fails again; all settles.
+    let lost: unknown[] = [];
+    try {
+      lost = [...(await lambda.run([member.stageFailedEvent(pipeline, 'Test', clock.now())])).lost];
+      member.finishRetry(pipeline, 'Test', 'Failed');
+      lost = [...lost, ...(await lambda.run([member.stageFailedEvent(pipeline, 'Test', clock.now())])).lost];
+    } finally {
+      member.now = () => Date.now();
+      aws.codepipeline.now = () => Date.now();
+      aws.sqs.now = () => Date.now();
+    }
+
+    // Assess
+    expect(lost).toEqual([]);
+    expect(member.acceptedRetries(pipeline)).toHaveLength(1);
+    expect(member.acceptedRetries(pipeline)[0]?.lostReply).toBe('500');
+    const record = await aws.ledger().getRecord({ ...MEMBER, pipeline, stage: 'Test', executionId: execution });
+    expect(record?.claims).toEqual([expect.objectContaining({ occurrence: 1, status: ClaimStatus.Retried })]);
+    expect(record?.skips).toEqual([expect.objectContaining({ occurrence: 2, reason: 'max-retries' })]);
   });
 });
 

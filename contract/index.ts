@@ -45,6 +45,12 @@ export const Partition = { Policy: 'POLICY', Pause: 'PAUSE', Budget: 'BUDGET' } 
 /** Ledger records live in one partition per pipeline: `LEDGER#<pipeline>`. */
 export const LEDGER_PREFIX = 'LEDGER#';
 
+/** A 12-digit AWS account id. */
+export const ACCOUNT_PATTERN = /^\d{12}$/;
+
+/** An AWS region name: us-east-1, eu-central-2, us-gov-west-1, cn-north-1. */
+export const REGION_PATTERN = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
+
 /** Where a pipeline lives. */
 export interface Location {
   readonly account: string;

@@ -15,12 +15,14 @@ import type {
   StageRetryMode,
 } from './props';
 import {
+  accountProblem,
   emailProblem,
   integerProblem,
   isObject,
   isSafeRegex,
   pipelineKeyProblem,
   pipelineNameProblem,
+  regionProblem,
   slackProblems,
   stageKeyProblem,
   unknownKeyProblems,
@@ -298,12 +300,8 @@ export function parseAutoRetryConfig(raw: unknown, path = 'autoRetry'): Pipeline
   let organization: OrganizationProps | undefined;
   if (org) {
     const where = `${path}.organization`;
-    if (!(typeof org.centralAccount === 'string' && /^\d{12}$/.test(org.centralAccount))) {
-      problems.push(`${where}.centralAccount must be the 12-digit account of the central stack, got ${show(org.centralAccount)}`);
-    }
-    if (!(typeof org.centralRegion === 'string' && /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(org.centralRegion))) {
-      problems.push(`${where}.centralRegion must be the region of the central stack, such as us-east-1, got ${show(org.centralRegion)}`);
-    }
+    push(problems, accountProblem(org.centralAccount, `${where}.centralAccount`, 'the 12-digit account of the central stack'));
+    push(problems, regionProblem(org.centralRegion, `${where}.centralRegion`, 'the region of the central stack, such as us-east-1'));
     for (const key of ['memberAccounts', 'memberRegions'] as const) {
       if (org[key] !== undefined && !(Array.isArray(org[key]) && (org[key] as unknown[]).every((v) => typeof v === 'string'))) {
         problems.push(`${where}.${key} must be a list of strings, got ${show(org[key])}`);

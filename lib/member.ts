@@ -13,11 +13,10 @@ import {
   STAGE_DETAIL_TYPE,
 } from '../contract';
 import { ConfigurationError } from '../lambda/domain/errors';
-import { ACCOUNT_PATTERN } from '../lambda/domain/scope';
 import { queueProps } from './defaults';
 import { acknowledgeDeadLetterQueue, acknowledgeMemberRole } from './nag-suppressions';
 import { chunkForPatterns, grantPipelines } from './security';
-import { pipelineNameProblem } from './validation';
+import { accountProblem, pipelineNameProblem, regionProblem } from './validation';
 
 export interface PipelineAutoRetryMemberProps {
   /** The account of the central stack (the one PipelineAutoRetry with `organization`). */
@@ -124,16 +123,12 @@ export class PipelineAutoRetryMember extends Construct {
 }
 
 function memberProblems(props: PipelineAutoRetryMemberProps): string[] {
-  const problems: string[] = [];
-  if (!ACCOUNT_PATTERN.test(String(props.centralAccount)))
-    problems.push(`centralAccount must be a 12-digit account id, got ${String(props.centralAccount)}`);
-  if (!/^[a-z]{2}(-[a-z]+)+-\d{1,2}$/.test(String(props.centralRegion)))
-    problems.push(`centralRegion must be an AWS region, got ${String(props.centralRegion)}`);
-  (props.watchedPipelines ?? []).forEach((p, i) => {
-    const problem = pipelineNameProblem(p, `watchedPipelines[${i}]`);
-    if (problem) problems.push(problem);
-  });
-  return problems;
+  const found = [
+    accountProblem(props.centralAccount, 'centralAccount'),
+    regionProblem(props.centralRegion, 'centralRegion'),
+    ...(props.watchedPipelines ?? []).map((p, i) => pipelineNameProblem(p, `watchedPipelines[${i}]`)),
+  ];
+  return found.filter((p): p is string => p !== undefined);
 }
 
 export interface MemberStackProps extends StackProps {

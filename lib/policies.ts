@@ -1,18 +1,20 @@
 import type { Duration } from 'aws-cdk-lib';
-import { DEFAULT_MEMBER_ROLE_NAME } from '../contract';
+import { ACCOUNT_PATTERN, DEFAULT_MEMBER_ROLE_NAME } from '../contract';
 import { parseDuration } from '../lambda/domain/duration';
 import { ConfigurationError, InvalidInputError } from '../lambda/domain/errors';
 import { keyPath, type PolicyPatch, show, validatePolicyPatch } from '../lambda/domain/policy';
-import { ACCOUNT_PATTERN, type PolicySeed, parsePolicyTarget } from '../lambda/domain/scope';
+import { type PolicySeed, parsePolicyTarget } from '../lambda/domain/scope';
 import { CONFIG_KEYS } from './config';
 import { DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND, DEFAULT_RESERVED_CONCURRENCY } from './defaults';
 import type { OrganizationProps, PipelineAutoRetryProps, RetryPolicyProps, SlackChannel } from './props';
 import {
+  accountProblem,
   emailProblem,
   integerProblem,
   isSafeRegex,
   pipelineKeyProblem,
   pipelineNameProblem,
+  regionProblem,
   slackProblems,
   stageKeyProblem,
 } from './validation';
@@ -45,7 +47,6 @@ export interface ResolvedOrganization {
 }
 
 const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
 /** IAM role names are at most 64 characters; the region suffix takes up to 16. */
 const ROLE_BASE = /^[\w+=,.@-]{1,47}$/;
 
@@ -54,8 +55,7 @@ function resolveOrganization(org: OrganizationProps | undefined, path: string, p
   const where = `${path}.organization`;
   const accounts = org.memberAccounts ?? [];
   accounts.forEach((a, i) => {
-    if (!(typeof a === 'string' && ACCOUNT_PATTERN.test(a)))
-      problems.push(`${where}.memberAccounts[${i}] must be a 12-digit account id, got ${show(a)}`);
+    push(problems, accountProblem(a, `${where}.memberAccounts[${i}]`));
   });
   if (org.organizationId !== undefined && !ORGANIZATION_ID.test(String(org.organizationId))) {
     problems.push(`${where}.organizationId must be an AWS Organizations id such as o-a1b2c3d4e5, got ${show(org.organizationId)}`);
@@ -65,8 +65,7 @@ function resolveOrganization(org: OrganizationProps | undefined, path: string, p
   }
   const regions = org.memberRegions ?? [];
   regions.forEach((r, i) => {
-    if (!(typeof r === 'string' && REGION.test(r)))
-      problems.push(`${where}.memberRegions[${i}] must be an AWS region such as eu-west-1, got ${show(r)}`);
+    push(problems, regionProblem(r, `${where}.memberRegions[${i}]`));
   });
   const memberRoleName = org.memberRoleName ?? DEFAULT_MEMBER_ROLE_NAME;
   if (!ROLE_BASE.test(memberRoleName)) {

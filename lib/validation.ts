@@ -1,4 +1,5 @@
 import safeRegex from 'safe-regex2';
+import { ACCOUNT_PATTERN, REGION_PATTERN } from '../contract';
 import { keyPath, NAME_PATTERN, show } from '../lambda/domain/policy';
 
 /**
@@ -12,6 +13,16 @@ export function pipelineNameProblem(value: unknown, where: string): string | und
   return typeof value === 'string' && NAME_PATTERN.test(value)
     ? undefined
     : `${where} must be a pipeline name ([A-Za-z0-9.@-_], 1-100 characters), got ${show(value)}`;
+}
+
+/** An AWS account id; `what` says which account, for the message. */
+export function accountProblem(value: unknown, where: string, what = 'a 12-digit account id'): string | undefined {
+  return typeof value === 'string' && ACCOUNT_PATTERN.test(value) ? undefined : `${where} must be ${what}, got ${show(value)}`;
+}
+
+/** An AWS region name; `what` says which region, for the message. */
+export function regionProblem(value: unknown, where: string, what = 'an AWS region such as eu-west-1'): string | undefined {
+  return typeof value === 'string' && REGION_PATTERN.test(value) ? undefined : `${where} must be ${what}, got ${show(value)}`;
 }
 
 /** A map key that names a pipeline (the `pipelines` of cdk.json or props). */

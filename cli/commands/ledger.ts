@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { ACCOUNT_PATTERN } from '../../contract';
 import { formatDuration, parseDuration } from '../../lambda/domain/duration';
 import { InvalidInputError } from '../../lambda/domain/errors';
 import { type CommandContext, positiveInteger, subcommand } from '../context';
@@ -100,7 +101,7 @@ export function registerLedgerCommands(program: Command, ctx: CommandContext): v
       }
       if (opts.json && opts.csv) throw new InvalidInputError('give --json or --csv, not both');
       if (opts.pipeline) parsePipelineLabel(opts.pipeline, '--pipeline');
-      if (opts.account !== undefined && opts.account !== 'central' && !/^\d{12}$/.test(opts.account)) {
+      if (opts.account !== undefined && opts.account !== 'central' && !ACCOUNT_PATTERN.test(opts.account)) {
         throw new InvalidInputError(`--account must be a 12-digit account id or "central", got "${opts.account}"`);
       }
       const since = new Date(io.now().getTime() - seconds * 1000).toISOString();

@@ -1,4 +1,4 @@
-import { EVENT_SOURCE, STAGE_DETAIL_TYPE } from '../../contract';
+import { ACCOUNT_PATTERN, EVENT_SOURCE, REGION_PATTERN, STAGE_DETAIL_TYPE } from '../../contract';
 import { InvalidInputError } from './errors';
 import { NAME_PATTERN } from './policy';
 import type { ReportedFailure, StageFailure } from './types';
@@ -14,19 +14,15 @@ function text(obj: Json, key: string, where: string, max = 256): string {
   return v;
 }
 
-/** AWS region names: us-east-1, eu-central-2, us-gov-west-1, cn-north-1. */
-const REGION = /^[a-z]{2}(-[a-z]+)+-\d{1,2}$/;
-const ACCOUNT = /^\d{12}$/;
-
 function region(obj: Json, key: string, where: string): string {
   const v = text(obj, key, where, 32);
-  if (!REGION.test(v)) throw new InvalidInputError(`${where}.${key} is not an AWS region name`);
+  if (!REGION_PATTERN.test(v)) throw new InvalidInputError(`${where}.${key} is not an AWS region name`);
   return v;
 }
 
 function account(obj: Json, key: string, where: string): string {
   const v = text(obj, key, where, 32);
-  if (!ACCOUNT.test(v)) throw new InvalidInputError(`${where}.${key} is not a 12-digit AWS account id`);
+  if (!ACCOUNT_PATTERN.test(v)) throw new InvalidInputError(`${where}.${key} is not a 12-digit AWS account id`);
   return v;
 }
 

@@ -1,3 +1,4 @@
+import { ACCOUNT_PATTERN } from '../../contract';
 import { InvalidInputError } from './errors';
 import { NAME_PATTERN, type PolicyPatch } from './policy';
 
@@ -17,8 +18,6 @@ export interface PolicySeed {
   readonly scope: PolicyScope;
   readonly patch: PolicyPatch;
 }
-
-export const ACCOUNT_PATTERN = /^\d{12}$/;
 
 /** What a policy is written for, as cdk.json keys and the CLI spell it: `web-app`, `123456789012/web-app` or `account:123456789012`. */
 export type PolicyTarget =

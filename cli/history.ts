@@ -1,5 +1,5 @@
+import { formatScopedPipeline } from '../contract';
 import type { LedgerRecord } from './store/ledger-queries';
-import { pipelineLabel } from './where';
 
 /** One line of `autoretry history`: an attempt or a decision not to retry. */
 export interface HistoryRow {
@@ -23,7 +23,7 @@ export function historyRows(records: readonly LedgerRecord[], filter: { executio
     for (const c of r.claims) {
       rows.push({
         time: c.finishedAt ?? c.claimedAt,
-        pipeline: pipelineLabel(r),
+        pipeline: formatScopedPipeline(r),
         stage: r.stage,
         executionId: r.executionId,
         attempt: c.attempt,
@@ -35,7 +35,7 @@ export function historyRows(records: readonly LedgerRecord[], filter: { executio
     for (const s of r.skips) {
       rows.push({
         time: s.at,
-        pipeline: pipelineLabel(r),
+        pipeline: formatScopedPipeline(r),
         stage: r.stage,
         executionId: r.executionId,
         attempt: undefined,
@@ -78,14 +78,14 @@ export function statusSummary(
   for (const r of records) {
     for (const c of r.claims) {
       if (c.status === 'retried' && (c.finishedAt ?? c.claimedAt) >= sinceIso) {
-        retriesByPipeline[pipelineLabel(r)] = (retriesByPipeline[pipelineLabel(r)] ?? 0) + 1;
+        retriesByPipeline[formatScopedPipeline(r)] = (retriesByPipeline[formatScopedPipeline(r)] ?? 0) + 1;
       }
       if (c.status === 'scheduled') {
-        waiting.push({ pipeline: pipelineLabel(r), stage: r.stage, executionId: r.executionId, attempt: c.attempt, dueAt: c.dueAt });
+        waiting.push({ pipeline: formatScopedPipeline(r), stage: r.stage, executionId: r.executionId, attempt: c.attempt, dueAt: c.dueAt });
       }
       if ((c.status === 'scheduled' || c.status === 'retrying') && Date.parse(c.leaseUntil) < now.getTime()) {
         stuck.push({
-          pipeline: pipelineLabel(r),
+          pipeline: formatScopedPipeline(r),
           stage: r.stage,
           executionId: r.executionId,
           attempt: c.attempt,
@@ -96,7 +96,7 @@ export function statusSummary(
     }
     const spent = r.skips.filter((s) => s.reason === 'max-retries' && s.at >= sinceIso);
     const last = spent[spent.length - 1];
-    if (last) exhausted.push({ pipeline: pipelineLabel(r), stage: r.stage, executionId: r.executionId, at: last.at });
+    if (last) exhausted.push({ pipeline: formatScopedPipeline(r), stage: r.stage, executionId: r.executionId, at: last.at });
   }
   return {
     since: sinceIso,

@@ -2,15 +2,6 @@ import { ACCOUNT_PATTERN, parseScopedPipeline, REGION_PATTERN } from '../contrac
 import { InvalidInputError } from '../lambda/domain/errors';
 import { NAME_PATTERN } from '../lambda/domain/policy';
 
-/** How the CLI names a pipeline: the bare name for the central account's, `<account>/<region>/<name>` for a member's. */
-export function pipelineLabel(r: {
-  readonly account?: string | undefined;
-  readonly region?: string | undefined;
-  readonly pipeline: string;
-}): string {
-  return r.account && r.region ? `${r.account}/${r.region}/${r.pipeline}` : r.pipeline;
-}
-
 /** Reads a pipeline as the CLI's ledger commands take it; throws naming what is wrong. */
 export function parsePipelineLabel(text: string, what: string): string {
   const { account, region, pipeline } = parseScopedPipeline(text);

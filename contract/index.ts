@@ -63,9 +63,14 @@ export interface Location {
  * existing ledgers and budgets read on unchanged; a member's pipeline is `<account>/<region>/<name>`.
  * CodePipeline names never contain '/' or '#'.
  */
-export function scopedPipeline(at: Location, pipeline: string, home: Location | undefined): string {
+export function scopedPipeline(at: Partial<Location>, pipeline: string, home: Location | undefined): string {
   if (!home || (at.account === home.account && at.region === home.region)) return pipeline;
-  return `${at.account}/${at.region}/${pipeline}`;
+  return formatScopedPipeline({ ...at, pipeline });
+}
+
+/** `<account>/<region>/<pipeline>` when both are given, else the bare name: the inverse of parseScopedPipeline. */
+export function formatScopedPipeline(p: { readonly account?: string | undefined; readonly region?: string | undefined; readonly pipeline: string }): string {
+  return p.account && p.region ? `${p.account}/${p.region}/${p.pipeline}` : p.pipeline;
 }
 
 /** The parts of a scoped pipeline name; account and region are absent for the central account's own pipelines. */
@@ -85,12 +90,12 @@ export const TableKeys = {
   defaultPolicy: (): TableKey => ({ pk: Partition.Policy, sk: 'DEFAULT' }),
   /** An account's defaults, over the default policy. */
   accountPolicy: (account: string): TableKey => ({ pk: Partition.Policy, sk: `A#${account}` }),
-  pipelinePolicy: (pipeline: string, account?: string): TableKey => ({ pk: Partition.Policy, sk: `P#${inAccount(pipeline, account)}` }),
+  pipelinePolicy: (pipeline: string, account?: string): TableKey => ({ pk: Partition.Policy, sk: `P#${accountPipeline(pipeline, account)}` }),
   stagePolicy: (pipeline: string, stage: string, account?: string): TableKey => ({
     pk: Partition.Policy,
-    sk: `S#${inAccount(pipeline, account)}#${stage}`,
+    sk: `S#${accountPipeline(pipeline, account)}#${stage}`,
   }),
-  pause: (pipeline: string, account?: string): TableKey => ({ pk: Partition.Pause, sk: inAccount(pipeline, account) }),
+  pause: (pipeline: string, account?: string): TableKey => ({ pk: Partition.Pause, sk: accountPipeline(pipeline, account) }),
   /** Pauses every pipeline of one account. */
   pauseAccount: (account: string): TableKey => ({ pk: Partition.Pause, sk: `account:${account}` }),
   /** Pauses every pipeline: the kill switch. */
@@ -104,7 +109,8 @@ export const TableKeys = {
   }),
 } as const;
 
-function inAccount(pipeline: string, account: string | undefined): string {
+/** A pipeline in one account, `<account>/<pipeline>`, as policies and pause switches name it; bare for every account. */
+export function accountPipeline(pipeline: string, account: string | undefined): string {
   return account === undefined ? pipeline : `${account}/${pipeline}`;
 }
 

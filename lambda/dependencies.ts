@@ -106,19 +106,21 @@ function pipelineRouter(
     new CodePipelineClient(clientConfig({ maxAttempts: 1 })),
     newPacer(),
   );
-  let roles: MemberRoles | undefined;
+  let shared: MemberRoles | undefined;
   return new PipelineRouter(own, home, (at) => {
-    roles ??= new MemberRoles(
+    // Made on the first member's event, so a single-account deployment never builds an STS client.
+    shared ??= new MemberRoles(
       new STSClient(clientConfig({ maxAttempts: 2 })),
       env[FunctionEnv.MemberRoleName] || DEFAULT_MEMBER_ROLE_NAME,
       () => clock().getTime(),
     );
+    const roles = shared;
     const endpoint = options.codePipelineEndpoint?.(at.region);
     const member = (maxAttempts: number) =>
       new CodePipelineClient({
         ...clientConfig({ maxAttempts }),
         region: at.region,
-        credentials: (roles as MemberRoles).provider(at),
+        credentials: roles.provider(at),
         ...(endpoint ? { endpoint } : {}),
       });
     return new CodePipelineAdapter(member(2), member(1), newPacer());

@@ -1,12 +1,12 @@
 import type { Command } from 'commander';
-import { ACCOUNT_PATTERN } from '../../contract';
+import { ACCOUNT_PATTERN, formatScopedPipeline } from '../../contract';
 import { formatDuration, parseDuration } from '../../lambda/domain/duration';
 import { InvalidInputError } from '../../lambda/domain/errors';
 import { type CommandContext, positiveInteger, subcommand } from '../context';
 import { colourOf, shortId, shortTime } from '../format';
 import { historyRows, statusSummary } from '../history';
 import { flakinessReport, reportCsv } from '../report';
-import { parsePipelineLabel, pipelineLabel } from '../where';
+import { parsePipelineLabel } from '../where';
 
 /** `autoretry history|status|report`: what the ledger says happened. */
 export function registerLedgerCommands(program: Command, ctx: CommandContext): void {
@@ -124,7 +124,7 @@ export function registerLedgerCommands(program: Command, ctx: CommandContext): v
       ctx.printTable(
         ['PIPELINE', 'STAGE', 'FAILURES', 'RETRIES', 'RECOVERED', 'EXHAUSTED', 'RECOVERY', 'MEAN TRIES', 'SKIPPED'],
         rows.map((r) => [
-          pipelineLabel(r),
+          formatScopedPipeline(r),
           r.stage,
           String(r.failures),
           String(r.retries),

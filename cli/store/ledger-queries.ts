@@ -1,4 +1,4 @@
-import { LEDGER_PREFIX, parseScopedPipeline, TableKeys } from '../../contract';
+import { formatScopedPipeline, LEDGER_PREFIX, parseScopedPipeline, TableKeys } from '../../contract';
 import type { DynamoTable, Item } from '../../lambda/adapters/dynamo-table';
 import { claimOf } from '../../lambda/adapters/items';
 import type { Claim, LedgerKey } from '../../lambda/domain/ledger';
@@ -20,8 +20,7 @@ export class LedgerQueries {
   public constructor(private readonly table: DynamoTable) {}
 
   public async getRecord(key: LedgerKey): Promise<LedgerRecord | undefined> {
-    const pipeline = key.account && key.region ? `${key.account}/${key.region}/${key.pipeline}` : key.pipeline;
-    const item = await this.table.get(TableKeys.ledger(pipeline, key.stage, key.executionId));
+    const item = await this.table.get(TableKeys.ledger(formatScopedPipeline(key), key.stage, key.executionId));
     return item ? recordOf(item) : undefined;
   }
 

@@ -47,7 +47,7 @@ export class BudgetStore implements BudgetPort {
   }
 
   private name(key: BudgetKey): string {
-    return key.account && key.region ? scopedPipeline({ account: key.account, region: key.region }, key.pipeline, this.home) : key.pipeline;
+    return scopedPipeline(key, key.pipeline, this.home);
   }
 
   /**

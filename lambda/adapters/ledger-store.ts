@@ -8,9 +8,7 @@ import { claimAttribute, claimOf, skipAttribute } from './items';
 
 /** The item of one stage execution; a member account's pipeline has its account and region in the key. */
 export function ledgerKey(key: LedgerKey, home?: Location) {
-  const pipeline =
-    key.account && key.region ? scopedPipeline({ account: key.account, region: key.region }, key.pipeline, home) : key.pipeline;
-  return TableKeys.ledger(pipeline, key.stage, key.executionId);
+  return TableKeys.ledger(scopedPipeline(key, key.pipeline, home), key.stage, key.executionId);
 }
 
 /**

@@ -1,4 +1,4 @@
-import { ACCOUNT_PATTERN } from '../../contract';
+import { ACCOUNT_PATTERN, accountPipeline } from '../../contract';
 import { InvalidInputError } from './errors';
 import { NAME_PATTERN, type PolicyPatch } from './policy';
 
@@ -50,7 +50,7 @@ export function parsePolicyTarget(text: string, what: string): PolicyTarget {
 /** How a target is written back (the inverse of parsePolicyTarget). */
 export function targetLabel(scope: Exclude<PolicyScope, { kind: 'default' }>): string {
   if (scope.kind === 'account') return `account:${scope.account}`;
-  return scope.account === undefined ? scope.pipeline : `${scope.account}/${scope.pipeline}`;
+  return accountPipeline(scope.pipeline, scope.account);
 }
 
 export function describeScope(scope: PolicyScope): string {

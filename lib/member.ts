@@ -4,18 +4,12 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import {
-  CENTRAL_BUS_NAME,
-  CENTRAL_ROLE_NAME,
-  DEFAULT_MEMBER_ROLE_NAME,
-  EVENT_SOURCE,
-  memberRoleName,
-  STAGE_DETAIL_TYPE,
-} from '../contract';
+import { CENTRAL_BUS_NAME, CENTRAL_ROLE_NAME, DEFAULT_MEMBER_ROLE_NAME, memberRoleName } from '../contract';
 import { ConfigurationError } from '../lambda/domain/errors';
 import { queueProps } from './defaults';
 import { acknowledgeDeadLetterQueue, acknowledgeMemberRole } from './nag-suppressions';
-import { chunkForPatterns, grantPipelines } from './security';
+import { grantPipelines } from './security';
+import { StageEvents, stageEventRules } from './stage-event-rules';
 import { accountProblem, pipelineNameProblem, regionProblem } from './validation';
 
 export interface PipelineAutoRetryMemberProps {
@@ -85,40 +79,21 @@ export class PipelineAutoRetryMember extends Construct {
     );
     const target = new targets.EventBus(bus, { deadLetterQueue: this.deadLetterQueue });
     this.rules = [
-      ...this.forward(
-        'ForwardStageFailed',
-        'CodePipeline stage FAILED events to codepipeline-auto-retry',
+      ...stageEventRules(this, {
+        id: 'ForwardStageFailed',
+        description: 'CodePipeline stage FAILED events to codepipeline-auto-retry',
         watch,
-        { state: ['FAILED'] },
+        detail: StageEvents.failed,
         target,
-      ),
-      ...this.forward(
-        'ForwardStageSucceededAfterRetry',
-        'CodePipeline stage SUCCEEDED events after a retry to codepipeline-auto-retry',
+      }),
+      ...stageEventRules(this, {
+        id: 'ForwardStageSucceededAfterRetry',
+        description: 'CodePipeline stage SUCCEEDED events after a retry to codepipeline-auto-retry',
         watch,
-        { state: ['SUCCEEDED'], 'stage-last-retry-attempt-time': [{ exists: true }] },
+        detail: StageEvents.succeededAfterRetry,
         target,
-      ),
+      }),
     ];
-  }
-
-  private forward(
-    id: string,
-    description: string,
-    watch: 'all' | readonly string[],
-    detail: Record<string, unknown>,
-    target: events.IRuleTarget,
-  ): events.Rule[] {
-    const pattern = (pipelines: readonly string[] | undefined) => ({ ...detail, ...(pipelines ? { pipeline: [...pipelines] } : {}) });
-    const groups = watch === 'all' ? [undefined] : chunkForPatterns(watch, (g) => ({ detail: pattern(g) }));
-    return groups.map((group, i) => {
-      const rule = new events.Rule(this, i === 0 ? id : `${id}${i + 1}`, {
-        description,
-        eventPattern: { source: [EVENT_SOURCE], detailType: [STAGE_DETAIL_TYPE], detail: pattern(group) },
-      });
-      rule.addTarget(target);
-      return rule;
-    });
   }
 }
 

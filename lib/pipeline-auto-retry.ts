@@ -17,15 +17,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import {
-  CENTRAL_BUS_NAME,
-  CENTRAL_ROLE_NAME,
-  EVENT_SOURCE,
-  FunctionEnv,
-  METRIC_NAMESPACE,
-  SERVICE_NAME,
-  STAGE_DETAIL_TYPE,
-} from '../contract';
+import { CENTRAL_BUS_NAME, CENTRAL_ROLE_NAME, FunctionEnv, METRIC_NAMESPACE, SERVICE_NAME } from '../contract';
 import { FUNCTIONS, type FunctionName, PACKAGE_ROOT, prebuiltAsset } from './bundling';
 import {
   ASYNC_INVOCATION,
@@ -55,7 +47,6 @@ import { type ResolvedOrganization, type ResolvedProps, resolveProps } from './p
 import type { PipelineAutoRetryProps } from './props';
 import {
   allowAlarmsToPublish,
-  chunkForPatterns,
   grantMemberRoles,
   grantPipelines,
   grantTableItems,
@@ -65,6 +56,7 @@ import {
   SEEDER_TABLE_ACCESS,
   secureKey,
 } from './security';
+import { StageEvents, stageEventRules } from './stage-event-rules';
 
 /**
  * Retries failed CodePipeline stages automatically: an EventBridge rule for stage FAILED events,
@@ -116,16 +108,17 @@ export class PipelineAutoRetry extends Construct {
     this.topic = this.createTopic(settings, props.notifications?.topic);
     this.retryFunction = this.createRetryFunction(settings, timeout, logRetention);
     this.retryFunction.addEventSource(new SqsEventSource(this.delayQueue, delayQueueSource(settings.reservedConcurrency)));
-    this.rules = this.createRules('StageFailedRule', 'CodePipeline stage FAILED events for codepipeline-auto-retry', settings.watch, {
-      state: ['FAILED'],
-    });
-    // Successes matter only after a retry (to count recoveries); CodePipeline marks those events
-    // with stage-last-retry-attempt-time, so every other success costs nothing.
+    this.rules = this.createRules(
+      'StageFailedRule',
+      'CodePipeline stage FAILED events for codepipeline-auto-retry',
+      settings.watch,
+      StageEvents.failed,
+    );
     this.recoveryRules = this.createRules(
       'StageSucceededAfterRetryRule',
       'CodePipeline stage SUCCEEDED events after a retry, for codepipeline-auto-retry recoveries',
       settings.watch,
-      { state: ['SUCCEEDED'], 'stage-last-retry-attempt-time': [{ exists: true }] },
+      StageEvents.succeededAfterRetry,
     );
     this.centralBus = settings.organization ? this.createCentralBus(settings.organization, settings.watch) : undefined;
     const operations = this.createOperations(settings);
@@ -248,11 +241,7 @@ export class PipelineAutoRetry extends Construct {
     return fn;
   }
 
-  /**
-   * Rules for stage events in `detail`, from the watched pipelines, to the retry function. A watch
-   * list too long for one event pattern (EventBridge's 2,048-character limit) is split over
-   * several rules, so the deploy cannot fail on it.
-   */
+  /** What the function needs to know of an organization deployment: where home is, who the members are. */
   private organizationEnvironment(org: ResolvedOrganization): Record<string, string> {
     const stack = Stack.of(this);
     return {
@@ -284,15 +273,15 @@ export class PipelineAutoRetry extends Construct {
           : { principals: org.accounts.map((a) => new iam.AccountPrincipal(a)) }),
       }),
     );
-    const members = org.accounts === '*' ? {} : { account: [...new Set([Stack.of(this).account, ...org.accounts])] };
+    const accounts = org.accounts === '*' ? undefined : [...new Set([Stack.of(this).account, ...org.accounts])];
     this.rules.push(
       ...this.createRules(
         'MemberStageFailedRule',
         'Member accounts: CodePipeline stage FAILED events',
         watch,
-        { state: ['FAILED'] },
+        StageEvents.failed,
         bus,
-        members,
+        accounts,
       ),
     );
     this.recoveryRules.push(
@@ -300,36 +289,32 @@ export class PipelineAutoRetry extends Construct {
         'MemberStageSucceededAfterRetryRule',
         'Member accounts: CodePipeline stage SUCCEEDED events after a retry',
         watch,
-        { state: ['SUCCEEDED'], 'stage-last-retry-attempt-time': [{ exists: true }] },
+        StageEvents.succeededAfterRetry,
         bus,
-        members,
+        accounts,
       ),
     );
     return bus;
   }
 
+  /** Rules for stage events from the watched pipelines, to the retry function (its DLQ for undeliverable events). */
   private createRules(
     id: string,
     description: string,
     watch: 'all' | readonly string[],
     detail: Record<string, unknown>,
     eventBus?: events.IEventBus,
-    top: { account?: string[] } = {},
+    accounts?: readonly string[],
   ): events.Rule[] {
-    const pattern = (pipelines: readonly string[] | undefined) => ({
-      source: [EVENT_SOURCE],
-      'detail-type': [STAGE_DETAIL_TYPE],
-      detail: { ...detail, ...(pipelines ? { pipeline: [...pipelines] } : {}) },
-    });
-    const groups = watch === 'all' ? [undefined] : chunkForPatterns(watch, pattern);
-    return groups.map((group, i) => {
-      const rule = new events.Rule(this, i === 0 ? id : `${id}${i + 1}`, {
-        description: groups.length > 1 ? `${description} (${i + 1} of ${groups.length})` : description,
-        eventPattern: { source: [EVENT_SOURCE], detailType: [STAGE_DETAIL_TYPE], detail: pattern(group).detail, ...top },
-        ...(eventBus ? { eventBus } : {}),
-      });
-      rule.addTarget(new targets.LambdaFunction(this.retryFunction, { deadLetterQueue: this.eventDeadLetterQueue, ...EVENT_DELIVERY }));
-      return rule;
+    const target = new targets.LambdaFunction(this.retryFunction, { deadLetterQueue: this.eventDeadLetterQueue, ...EVENT_DELIVERY });
+    return stageEventRules(this, {
+      id,
+      description,
+      watch,
+      detail,
+      target,
+      ...(eventBus ? { eventBus } : {}),
+      ...(accounts ? { accounts } : {}),
     });
   }
 

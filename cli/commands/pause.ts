@@ -1,12 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidInputError } from '../../lambda/domain/errors';
-import { type PolicyTarget, parsePolicyTarget, targetLabel } from '../../lambda/domain/scope';
+import { parsePolicyTarget } from '../../lambda/domain/scope';
 import { type CommandContext, subcommand } from '../context';
-
-const scopeOf = (t: PolicyTarget) =>
-  t.pipeline === undefined
-    ? ({ kind: 'account', account: t.account } as const)
-    : ({ kind: 'pipeline', pipeline: t.pipeline, account: t.account } as const);
 
 /** `autoretry pause|resume`: the per-pipeline, per-account and global switches. */
 export function registerPauseCommands(program: Command, ctx: CommandContext): void {
@@ -22,7 +17,9 @@ export function registerPauseCommands(program: Command, ctx: CommandContext): vo
       .action(async (pipeline: string | undefined, opts: { all?: boolean }) => {
         if (opts.all && pipeline) throw new InvalidInputError(`give either a pipeline or --all, not both`);
         if (!opts.all && !pipeline) throw new InvalidInputError(`missing pipeline: autoretry ${verb} <pipeline> or --all`);
-        const target = opts.all ? '*' : targetLabel(scopeOf(parsePolicyTarget(pipeline ?? '', 'pipeline')));
+        // Checked here, before the audit identity is asked for; a valid target is its own switch name.
+        if (pipeline) parsePolicyTarget(pipeline, 'pipeline');
+        const target = opts.all || !pipeline ? '*' : pipeline;
         await (await ctx.services.policies()).setPaused(target, paused, await ctx.by(), ctx.io.now());
         ctx.io.out(`${verb}d automatic retries of ${opts.all ? 'ALL pipelines' : target}`);
       });

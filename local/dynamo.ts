@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { TABLE_SCHEMA } from '../contract';
+import { closeGracefully, InFlight } from './in-flight';
 import { timeRequests } from './service-time';
 
 // dynalite ships no types.
@@ -10,6 +11,7 @@ const dynalite = require('dynalite') as (options: Record<string, unknown>) => Se
 /** Embedded DynamoDB (dynalite, in memory), on a free loopback port. */
 export class LocalDynamo {
   private server: Server | undefined;
+  private inFlight: InFlight | undefined;
   /** Requests served, by operation (X-Amz-Target without the prefix). */
   public readonly requests = new Map<string, number>();
   private portNumber = 0;
@@ -17,6 +19,7 @@ export class LocalDynamo {
   public async start(port = 0): Promise<string> {
     this.server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
     timeRequests(this.server);
+    this.inFlight = new InFlight(this.server);
     this.server.on('request', (req: { headers: Record<string, unknown> }) => {
       const op = String(req.headers['x-amz-target'] ?? '').replace('DynamoDB_20120810.', '');
       this.requests.set(op, (this.requests.get(op) ?? 0) + 1);
@@ -62,12 +65,14 @@ export class LocalDynamo {
     client.destroy();
   }
 
+  /**
+   * Stops taking connections, lets the requests in flight finish, then closes (dynalite closes
+   * its database with the server): nothing is ever written to a closed database.
+   */
   public async stop(): Promise<void> {
     const server = this.server;
+    const inFlight = this.inFlight;
     this.server = undefined;
-    if (server) {
-      server.closeAllConnections?.();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    if (server && inFlight) await closeGracefully(server, inFlight);
   }
 }

@@ -36,6 +36,8 @@ export class LocalAws {
   /** Member accounts' CodePipeline endpoints, by region (one member per region). */
   private readonly members = new Map<string, CodePipelineEmulator>();
   private stsStarted = false;
+  /** Handler invocations that have not settled yet: `stop()` waits for them before it closes anything. */
+  private readonly running = new Set<Promise<unknown>>();
 
   public async start(): Promise<void> {
     const [dynamoEndpoint, pipelineEndpoint, sqsEndpoint, snsEndpoint] = await Promise.all([
@@ -64,9 +66,28 @@ export class LocalAws {
     });
   }
 
+  /**
+   * Waits for the handler invocations still running (a test that failed or timed out may have
+   * left some), then closes every service once its requests in flight are answered.
+   */
   public async stop(): Promise<void> {
+    const unsettled = await this.settle(INVOCATIONS_SETTLE_MS);
     await Promise.all([this.dynamo.stop(), this.codepipeline.stop(), this.sqs.stop(), this.sns.stop(), this.sts.stop()]);
     await Promise.all([...this.members.values()].map((m) => m.stop()));
+    if (unsettled > 0)
+      throw new Error(`${unsettled} handler invocation(s) still running ${INVOCATIONS_SETTLE_MS / 1000} s after the tests ended`);
+  }
+
+  /** Resolves when every invocation started so far has settled, or after `timeoutMs`; the number still running. */
+  private async settle(timeoutMs: number): Promise<number> {
+    if (this.running.size === 0) return 0;
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+    });
+    await Promise.race([Promise.allSettled([...this.running]), timedOut]);
+    clearTimeout(timer);
+    return this.running.size;
   }
 
   /**
@@ -147,15 +168,23 @@ export class LocalAws {
    */
   public handler(overrides: Partial<ServiceDeps> & { sink?: LogSink } = {}): (input: HandlerInput) => Promise<HandlerOutput> {
     const { sink, ...rest } = overrides;
-    return createHandler(() => ({
+    const handle = createHandler(() => ({
       ...depsFromEnvironment(process.env, overrides.clock, { codePipelineEndpoint: (region) => this.members.get(region)?.endpoint }),
       // EMF documents would flood the test output; tests that check them pass real metrics in.
       metrics: new RecordingMetrics(),
       // Jitter off unless a test brings its own randomness: timings a test can assert.
       random: () => 0,
-      ...(sink ? { logger: new JsonLogger(sink) } : {}),
+      // A test that reads the log lines passes a sink; the others keep the output quiet.
+      logger: new JsonLogger(sink ?? discard),
       ...rest,
     }));
+    return (input) => {
+      const invocation = handle(input);
+      this.running.add(invocation);
+      const forget = () => this.running.delete(invocation);
+      invocation.then(forget, forget);
+      return invocation;
+    };
   }
 
   /** A pipeline with a unique name (tests share one table), with Build, Test, Deploy and Approve stages. */
@@ -165,6 +194,11 @@ export class LocalAws {
     return name;
   }
 }
+
+const discard: LogSink = () => undefined;
+
+/** How long `stop()` waits for handler invocations that are still running. */
+const INVOCATIONS_SETTLE_MS = 30_000;
 
 export function standardPipeline(name: string): PipelineDefinition {
   return {

@@ -1,16 +1,19 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { closeGracefully, InFlight } from './in-flight';
 import { timeRequests } from './service-time';
 
 /** An HTTP server on a free loopback port: the shared part of the local AWS emulators. */
 export abstract class LoopbackServer {
   private server: Server | undefined;
+  private inFlight: InFlight | undefined;
 
   protected abstract handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 
   public async start(): Promise<string> {
     this.server = createServer((req, res) => void this.handle(req, res));
     timeRequests(this.server);
+    this.inFlight = new InFlight(this.server);
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
     return this.endpoint;
   }
@@ -21,13 +24,12 @@ export abstract class LoopbackServer {
     return `http://127.0.0.1:${address.port}`;
   }
 
+  /** Stops taking connections, answers the requests in flight, then closes. */
   public async stop(): Promise<void> {
     const server = this.server;
+    const inFlight = this.inFlight;
     this.server = undefined;
-    if (server) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
+    if (server && inFlight) await closeGracefully(server, inFlight);
   }
 
   public static async readBody(req: IncomingMessage): Promise<string> {

@@ -392,6 +392,7 @@ describe('CLI: the package and the sandbox', () => {
     const child = spawn(process.execPath, [join(ROOT, 'cli', 'autoretry.js'), 'sandbox', '--config', config], {
       cwd: ROOT,
       env: { ...process.env, NO_COLOR: '1' },
+      timeout: 60_000,
     });
     let out = '';
     await new Promise<void>((resolve, reject) => {

@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { PolicyPatch } from '../../lambda/domain/policy';
 import { LogCapture, ManualClock } from '../../local/local-aws';
 import { useLocalAws } from '../support';
+import { enoughRuns, propertyParameters, propertyTestTimeout } from '../support/properties';
 
 /**
  * Property: whatever the interleaving of duplicate, concurrent, delayed and out-of-order
@@ -40,74 +41,83 @@ const scenario = fc.record({
 });
 
 const WINDOW = 3600;
+const RUNS = 100;
 
 describe('Property: retry limits hold under any interleaving of events', () => {
-  it('never exceeds maxRetries per stage execution or the budget per window, and never retries a filtered-out failure', async () => {
-    let retriesSeen = 0;
-    let duplicatesDelivered = 0;
-    await fc.assert(
-      fc.asyncProperty(scenario, async ({ maxRetries, cooldownSeconds, budget, steps }) => {
-        // Prepare
-        const pipeline = aws.pipeline('prop');
-        const policy: PolicyPatch = {
-          maxRetries,
-          cooldownSeconds,
-          neverRetryOn: [{ message: 'fatal' }],
-          ...(budget ? { budget: { maxRetries: budget, windowSeconds: WINDOW } } : {}),
-        };
-        await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, policy, 'property', new Date());
-        const clock = new ManualClock(Date.now());
-        aws.sqs.reset();
-        aws.sqs.now = () => clock.current;
-        aws.codepipeline.now = () => clock.current;
-        const cp = aws.codepipeline;
-        const events: Record<string, unknown>[] = [];
-        const instance = () => aws.handler({ sink: new LogCapture().sink, clock: clock.now, newToken: randomUUID });
-        const swallow = async (work: Promise<unknown>) => work.catch(() => undefined); // a throw means Lambda would retry later
+  it(
+    'never exceeds maxRetries per stage execution or the budget per window, and never retries a filtered-out failure',
+    async () => {
+      let runs = 0;
+      let retriesSeen = 0;
+      let duplicatesDelivered = 0;
+      await fc.assert(
+        fc.asyncProperty(scenario, async ({ maxRetries, cooldownSeconds, budget, steps }) => {
+          // Prepare
+          runs += 1;
+          const pipeline = aws.pipeline('prop');
+          const policy: PolicyPatch = {
+            maxRetries,
+            cooldownSeconds,
+            neverRetryOn: [{ message: 'fatal' }],
+            ...(budget ? { budget: { maxRetries: budget, windowSeconds: WINDOW } } : {}),
+          };
+          await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, policy, 'property', new Date());
+          const clock = new ManualClock(Date.now());
+          aws.sqs.reset();
+          aws.sqs.now = () => clock.current;
+          aws.codepipeline.now = () => clock.current;
+          const cp = aws.codepipeline;
+          const events: Record<string, unknown>[] = [];
+          const instance = () => aws.handler({ sink: new LogCapture().sink, clock: clock.now, newToken: randomUUID });
+          const swallow = async (work: Promise<unknown>) => work.catch(() => undefined); // a throw means Lambda would retry later
 
-        // Act
-        for (const s of steps) {
-          const status = cp.hasPipeline(pipeline) ? cp.stageStatus(pipeline, 'Test').status : undefined;
-          const message = (fatal: boolean) => ({ code: 'JobFailed', message: fatal ? 'fatal: disk full' : 'timed out' });
-          if (s.kind === 'new-execution') {
-            cp.failNewExecution(pipeline, 'Test', ['UnitTests'], message(s.fatal));
-            events.push(cp.stageFailedEvent(pipeline, 'Test'));
-          } else if (s.kind === 'retry-fails' && status === 'InProgress') {
-            cp.finishRetry(pipeline, 'Test', 'Failed', message(s.fatal));
-            events.push(cp.stageFailedEvent(pipeline, 'Test'));
-          } else if (s.kind === 'retry-succeeds' && status === 'InProgress') {
-            cp.finishRetry(pipeline, 'Test', 'Succeeded');
-          } else if (s.kind === 'deliver' && events.length > 0) {
-            const event = events[s.event % events.length];
-            duplicatesDelivered += s.copies - 1;
-            await Promise.all(Array.from({ length: s.copies }, () => swallow(instance()(structuredClone(event)))));
-          } else if (s.kind === 'advance') {
-            clock.advance(s.seconds);
-          } else if (s.kind === 'drain-queue') {
-            const batch = aws.sqs.takeVisible();
-            if (batch) await swallow(instance()(batch));
+          // Act
+          for (const s of steps) {
+            const status = cp.hasPipeline(pipeline) ? cp.stageStatus(pipeline, 'Test').status : undefined;
+            const message = (fatal: boolean) => ({ code: 'JobFailed', message: fatal ? 'fatal: disk full' : 'timed out' });
+            if (s.kind === 'new-execution') {
+              cp.failNewExecution(pipeline, 'Test', ['UnitTests'], message(s.fatal));
+              events.push(cp.stageFailedEvent(pipeline, 'Test'));
+            } else if (s.kind === 'retry-fails' && status === 'InProgress') {
+              cp.finishRetry(pipeline, 'Test', 'Failed', message(s.fatal));
+              events.push(cp.stageFailedEvent(pipeline, 'Test'));
+            } else if (s.kind === 'retry-succeeds' && status === 'InProgress') {
+              cp.finishRetry(pipeline, 'Test', 'Succeeded');
+            } else if (s.kind === 'deliver' && events.length > 0) {
+              const event = events[s.event % events.length];
+              duplicatesDelivered += s.copies - 1;
+              await Promise.all(Array.from({ length: s.copies }, () => swallow(instance()(structuredClone(event)))));
+            } else if (s.kind === 'advance') {
+              clock.advance(s.seconds);
+            } else if (s.kind === 'drain-queue') {
+              const batch = aws.sqs.takeVisible();
+              if (batch) await swallow(instance()(batch));
+            }
           }
-        }
 
-        // Assess
-        const retries = cp.acceptedRetries(pipeline);
-        retriesSeen += retries.length;
-        const perExecution = new Map<string, number>();
-        for (const r of retries)
-          perExecution.set(String(r.input.pipelineExecutionId), (perExecution.get(String(r.input.pipelineExecutionId)) ?? 0) + 1);
-        for (const count of perExecution.values()) expect(count).toBeLessThanOrEqual(maxRetries);
-        if (budget) {
-          for (const r of retries) {
-            const inWindow = retries.filter((o) => o.at > r.at - WINDOW * 1000 && o.at <= r.at).length;
-            expect(inWindow).toBeLessThanOrEqual(budget);
+          // Assess
+          const retries = cp.acceptedRetries(pipeline);
+          retriesSeen += retries.length;
+          const perExecution = new Map<string, number>();
+          for (const r of retries)
+            perExecution.set(String(r.input.pipelineExecutionId), (perExecution.get(String(r.input.pipelineExecutionId)) ?? 0) + 1);
+          for (const count of perExecution.values()) expect(count).toBeLessThanOrEqual(maxRetries);
+          if (budget) {
+            for (const r of retries) {
+              const inWindow = retries.filter((o) => o.at > r.at - WINDOW * 1000 && o.at <= r.at).length;
+              expect(inWindow).toBeLessThanOrEqual(budget);
+            }
           }
-        }
-        for (const r of retries) expect(r.retriedFailures?.some((m) => m.includes('fatal'))).toBe(false);
-      }),
-      { numRuns: 100, seed: 20261125 },
-    );
-    // The property is not vacuous: the runs did retry, and did deliver duplicates.
-    expect(retriesSeen).toBeGreaterThan(20);
-    expect(duplicatesDelivered).toBeGreaterThan(50);
-  });
+          for (const r of retries) expect(r.retriedFailures?.some((m) => m.includes('fatal'))).toBe(false);
+        }),
+        propertyParameters({ numRuns: RUNS, seed: 20261125 }),
+      );
+      // The property is not vacuous: enough runs were made within the time budget, and they did
+      // retry and did deliver duplicates.
+      expect(runs).toBeGreaterThanOrEqual(enoughRuns(RUNS));
+      expect(retriesSeen).toBeGreaterThan(runs * 0.2);
+      expect(duplicatesDelivered).toBeGreaterThan(runs * 0.5);
+    },
+    propertyTestTimeout(),
+  );
 });

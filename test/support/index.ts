@@ -23,6 +23,12 @@ export function loadEvent(name: string): Record<string, unknown> & { detail: Rec
 
 export const ledgerKey = (pipeline: string, stage: string, executionId: string): LedgerKey => ({ pipeline, stage, executionId });
 
+/**
+ * The timeout of a test that plays hundreds of failures through the real handler and services:
+ * about 20 s on an idle 2-core machine, so a few times that on a busy one.
+ */
+export const HEAVY_TEST_TIMEOUT_MS = 150_000;
+
 // ---- local services ----------------------------------------------------------------------------
 
 /**
@@ -44,6 +50,7 @@ export function useLocalAws(defaultPolicy?: PolicyPatch): LocalAws {
 // ---- the CLI -----------------------------------------------------------------------------------
 
 const run = promisify(execFile);
+const CLI_TIMEOUT_MS = 60_000;
 const LAUNCHER = join(ROOT, 'cli', 'autoretry.js');
 
 export interface CliResult {
@@ -66,7 +73,14 @@ export async function runCli(args: readonly string[], env: Record<string, string
   };
   for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k];
   try {
-    const { stdout, stderr } = await run(process.execPath, [LAUNCHER, ...args], { cwd: ROOT, env: childEnv, maxBuffer: 16 * 1024 * 1024 });
+    const { stdout, stderr } = await run(process.execPath, [LAUNCHER, ...args], {
+      cwd: ROOT,
+      env: childEnv,
+      maxBuffer: 16 * 1024 * 1024,
+      // A CLI that hangs is killed, and its test fails with what it printed, instead of waiting for the file's limit.
+      timeout: CLI_TIMEOUT_MS,
+      killSignal: 'SIGKILL',
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

@@ -25,8 +25,8 @@ export interface RunOptions {
   readonly maxAttempts?: number;
   /** Deliver the first attempts spread evenly over this many seconds of simulated time. @default 0 */
   readonly spreadSeconds?: number;
-  /** Real milliseconds to let pass before each round of Lambda's retries (for outages that last real time). @default 0 */
-  readonly retryPauseMs?: number;
+  /** Called before each round of Lambda's retries, with the round's number (2 for the first retry): e.g. to end an outage. */
+  readonly beforeRetryRound?: (attempt: number) => Promise<void>;
 }
 
 /** Lambda waits about a minute before an async event's first retry and two before its second. */
@@ -105,7 +105,7 @@ export class LambdaSimulator {
         pending = failed;
       }
       if (pending.length === 0 && this.aws.sqs.pending().length === 0) break;
-      if (options.retryPauseMs) await new Promise((resolve) => setTimeout(resolve, options.retryPauseMs));
+      await options.beforeRetryRound?.(attempt + 1);
       this.clock.advance(RETRY_DELAYS_SECONDS[Math.min(attempt - 1, RETRY_DELAYS_SECONDS.length - 1)] ?? 120);
     }
     return { invocations, faults, lost, stuckMessages: this.aws.sqs.pending().length, deadLettered: this.deadLettered };

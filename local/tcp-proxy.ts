@@ -10,6 +10,12 @@ export class TcpProxy {
   private port = 0;
   /** Connections accepted (one per HTTP keep-alive connection, not per request). */
   public connections = 0;
+  /** Chunks clients sent through (about one per request). */
+  public forwarded = 0;
+  /** Go down by itself once this many chunks went through: an outage at a point in the traffic, not in time. */
+  private downAt: number | undefined;
+  /** Resolves when the outage `downAfter` asked for has begun. */
+  public wentDown: Promise<void> = Promise.resolve();
 
   public constructor(private readonly targetPort: number) {}
 
@@ -22,6 +28,13 @@ export class TcpProxy {
         s.on('close', () => this.sockets.delete(s));
         s.on('error', () => s.destroy());
       }
+      client.on('data', () => {
+        this.forwarded += 1;
+        if (this.downAt !== undefined && this.forwarded >= this.downAt) {
+          this.downAt = undefined;
+          this.wentDown = this.down();
+        }
+      });
       client.pipe(upstream).pipe(client);
     });
     await new Promise<void>((resolve) => this.server?.listen(port, '127.0.0.1', resolve));
@@ -33,6 +46,11 @@ export class TcpProxy {
     return `http://127.0.0.1:${this.port}`;
   }
 
+  /** The service goes away by itself after `chunks` more client chunks (about as many requests). */
+  public downAfter(chunks: number): void {
+    this.downAt = this.forwarded + chunks;
+  }
+
   /** The service goes away: open connections are cut and new ones refused. */
   public async down(): Promise<void> {
     const server = this.server;
@@ -41,9 +59,9 @@ export class TcpProxy {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   }
 
-  /** The service comes back on the same port. */
+  /** The service comes back on the same port (if it was away). */
   public async up(): Promise<void> {
-    await this.start(this.port);
+    if (!this.server) await this.start(this.port);
   }
 
   public async stop(): Promise<void> {

@@ -281,16 +281,19 @@ describe('handler: cooldowns through the delay queue', () => {
     const pipeline = aws.pipeline();
     await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { cooldownSeconds: 2 }, 'test', new Date());
     const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    const clock = new ManualClock(Date.now());
+    aws.sqs.now = () => clock.current;
     const logs = new LogCapture();
-    const run = aws.handler({ sink: logs.sink });
+    const run = aws.handler({ sink: logs.sink, clock: clock.now });
 
     // Act
-    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now()));
     const retriesBeforeDue = aws.codepipeline.acceptedRetries(pipeline).length;
     const immediatelyVisible = aws.sqs.takeVisible();
-    await new Promise((resolve) => setTimeout(resolve, 2100));
+    clock.advance(2);
     const batch = aws.sqs.takeVisible();
     const response = batch ? ((await run(batch)) as SQSBatchResponse) : undefined;
+    aws.sqs.now = () => Date.now();
 
     // Assess
     expect(retriesBeforeDue).toBe(0);

@@ -1,7 +1,7 @@
 import { LambdaSimulator } from '../../local/lambda-simulator';
 import { ManualClock } from '../../local/local-aws';
 import { TcpProxy } from '../../local/tcp-proxy';
-import { useLocalAws } from '../support';
+import { HEAVY_TEST_TIMEOUT_MS, useLocalAws } from '../support';
 
 /**
  * Reliability under load and faults, through the real handler, SDK clients, dynalite and the
@@ -56,57 +56,69 @@ function retriesPerPipeline(pipelines: readonly string[]): number[] {
 }
 
 describe('Reliability: storms, fleets and faults', () => {
-  it('makes exactly 200 retries for 200 failures each delivered 5 times concurrently', async () => {
-    // Prepare
-    const { pipelines, events } = failures(200, 'storm');
-    const deliveries = shuffle(
-      events.flatMap((e) => Array.from({ length: 5 }, () => e)),
-      seeded(7),
-    );
-    const lambda = new LambdaSimulator(aws, new ManualClock(Date.now()), { instances: 20 });
+  it(
+    'makes exactly 200 retries for 200 failures each delivered 5 times concurrently',
+    async () => {
+      // Prepare
+      const { pipelines, events } = failures(200, 'storm');
+      const deliveries = shuffle(
+        events.flatMap((e) => Array.from({ length: 5 }, () => e)),
+        seeded(7),
+      );
+      const lambda = new LambdaSimulator(aws, new ManualClock(Date.now()), { instances: 20 });
 
-    // Act
-    const result = await lambda.run(deliveries, { concurrency: 50 });
+      // Act
+      const result = await lambda.run(deliveries, { concurrency: 50 });
 
-    // Assess
-    expect(retriesPerPipeline(pipelines)).toEqual(pipelines.map(() => 1));
-    expect(result.lost).toEqual([]);
-    expect(result.stuckMessages).toBe(0);
-  });
+      // Assess
+      expect(retriesPerPipeline(pipelines)).toEqual(pipelines.map(() => 1));
+      expect(result.lost).toEqual([]);
+      expect(result.stuckMessages).toBe(0);
+    },
+    HEAVY_TEST_TIMEOUT_MS,
+  );
 
-  it('retries each of 1,000 pipelines failing at once exactly once, losing none', async () => {
-    // Prepare
-    const { pipelines, events } = failures(1000, 'fleet');
-    const lambda = new LambdaSimulator(aws, new ManualClock(Date.now()), { instances: 32 });
+  it(
+    'retries each of 1,000 pipelines failing at once exactly once, losing none',
+    async () => {
+      // Prepare
+      const { pipelines, events } = failures(1000, 'fleet');
+      const lambda = new LambdaSimulator(aws, new ManualClock(Date.now()), { instances: 32 });
 
-    // Act
-    const result = await lambda.run(events, { concurrency: 64 });
+      // Act
+      const result = await lambda.run(events, { concurrency: 64 });
 
-    // Assess
-    expect(retriesPerPipeline(pipelines)).toEqual(pipelines.map(() => 1));
-    expect(result.lost).toEqual([]);
-    expect(aws.sqs.deadLettered).toEqual([]);
-  });
+      // Assess
+      expect(retriesPerPipeline(pipelines)).toEqual(pipelines.map(() => 1));
+      expect(result.lost).toEqual([]);
+      expect(aws.sqs.deadLettered).toEqual([]);
+    },
+    HEAVY_TEST_TIMEOUT_MS,
+  );
 
-  it('stays exactly-once with throttling, 5xx errors and latency injected on every CodePipeline operation', async () => {
-    // Prepare
-    const { pipelines, events } = failures(100, 'chaos');
-    aws.codepipeline.chaos = {
-      rate: 0.3,
-      random: seeded(42),
-      faults: [{ kind: 'throttle' }, { kind: 'server-error' }, { kind: 'latency', ms: 30 }],
-    };
-    const lambda = new LambdaSimulator(aws, new ManualClock(Date.now()), { instances: 16 });
+  it(
+    'stays exactly-once with throttling, 5xx errors and latency injected on every CodePipeline operation',
+    async () => {
+      // Prepare
+      const { pipelines, events } = failures(100, 'chaos');
+      aws.codepipeline.chaos = {
+        rate: 0.3,
+        random: seeded(42),
+        faults: [{ kind: 'throttle' }, { kind: 'server-error' }, { kind: 'latency', ms: 30 }],
+      };
+      const lambda = new LambdaSimulator(aws, new ManualClock(Date.now()), { instances: 16 });
 
-    // Act: each failure delivered twice, to add duplicates to the faults.
-    const result = await lambda.run([...events, ...events], { concurrency: 32 });
-    aws.codepipeline.chaos = undefined;
+      // Act: each failure delivered twice, to add duplicates to the faults.
+      const result = await lambda.run([...events, ...events], { concurrency: 32 });
+      aws.codepipeline.chaos = undefined;
 
-    // Assess
-    expect(retriesPerPipeline(pipelines)).toEqual(pipelines.map(() => 1));
-    expect(result.lost).toEqual([]);
-    expect(result.faults).toBeGreaterThan(0); // the faults did reach the handler
-  });
+      // Assess
+      expect(retriesPerPipeline(pipelines)).toEqual(pipelines.map(() => 1));
+      expect(result.lost).toEqual([]);
+      expect(result.faults).toBeGreaterThan(0); // the faults did reach the handler
+    },
+    HEAVY_TEST_TIMEOUT_MS,
+  );
 
   it('throws events back while DynamoDB is away, and retries each failure exactly once after it returns', async () => {
     // Prepare: the handlers reach DynamoDB through a proxy that can be cut.
@@ -118,15 +130,16 @@ describe('Reliability: storms, fleets and faults', () => {
     const lambda = new LambdaSimulator(aws, new ManualClock(Date.now()), { instances: 8 });
     let result: Awaited<ReturnType<LambdaSimulator['run']>>;
     try {
-      // Act: DynamoDB goes away shortly after the deliveries start, and comes back 300 ms later.
-      const outage = (async () => {
-        await new Promise((resolve) => setTimeout(resolve, 15));
-        await proxy.down();
-        await new Promise((resolve) => setTimeout(resolve, 300));
-        await proxy.up();
-      })();
-      const [run] = await Promise.all([lambda.run(events, { concurrency: 16, retryPauseMs: 200 }), outage]);
-      result = run;
+      // Act: DynamoDB goes away after the first 40 requests, in the middle of the deliveries,
+      // and comes back before Lambda's first retry of the events that failed meanwhile.
+      proxy.downAfter(40);
+      result = await lambda.run(events, {
+        concurrency: 16,
+        beforeRetryRound: async () => {
+          await proxy.wentDown;
+          await proxy.up();
+        },
+      });
     } finally {
       process.env.AWS_ENDPOINT_URL_DYNAMODB = direct;
       await proxy.stop();

@@ -23,6 +23,8 @@ export const MetricName = {
   RetryThrottled: 'RetryThrottled',
   /** An event or delay-queue message that could not be read at all. */
   MalformedInput: 'MalformedInput',
+  /** A claim the reconciler found past its deadline (its holder died, or its delay message was lost), one per claim. */
+  ClaimsStuck: 'ClaimsStuck',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
@@ -32,6 +34,14 @@ export const STAGE_DETAIL_TYPE = 'CodePipeline Stage Execution State Change';
 
 /** The table's key schema and TTL attribute. */
 export const TABLE_SCHEMA = { partitionKey: 'pk', sortKey: 'sk', ttlAttribute: 'expiresAt' } as const;
+
+/**
+ * The sparse index of ledger records that hold a claim that has not ended. A record is in it from
+ * its first open claim until its last one ends; its sort key is the earliest deadline among them,
+ * so the reconciler finds every claim past its deadline with one Query, and an idle account's
+ * Query returns nothing.
+ */
+export const OPEN_CLAIMS_INDEX = { name: 'OpenClaims', partitionKey: 'openShard', sortKey: 'openUntil', shard: 'open' } as const;
 
 /** A table key. */
 export interface TableKey {

@@ -1,7 +1,7 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { TABLE_SCHEMA } from '../contract';
+import { OPEN_CLAIMS_INDEX, TABLE_SCHEMA } from '../contract';
 import { closeGracefully, InFlight } from './in-flight';
 import { timeRequests } from './service-time';
 
@@ -45,7 +45,7 @@ export class LocalDynamo {
     });
   }
 
-  /** Creates a table with the key schema the stack deploys. */
+  /** Creates a table with the key schema and the index the stack deploys. */
   public async createTable(name: string): Promise<void> {
     const client = this.client();
     await client.send(
@@ -55,10 +55,22 @@ export class LocalDynamo {
         AttributeDefinitions: [
           { AttributeName: TABLE_SCHEMA.partitionKey, AttributeType: 'S' },
           { AttributeName: TABLE_SCHEMA.sortKey, AttributeType: 'S' },
+          { AttributeName: OPEN_CLAIMS_INDEX.partitionKey, AttributeType: 'S' },
+          { AttributeName: OPEN_CLAIMS_INDEX.sortKey, AttributeType: 'S' },
         ],
         KeySchema: [
           { AttributeName: TABLE_SCHEMA.partitionKey, KeyType: 'HASH' },
           { AttributeName: TABLE_SCHEMA.sortKey, KeyType: 'RANGE' },
+        ],
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: OPEN_CLAIMS_INDEX.name,
+            KeySchema: [
+              { AttributeName: OPEN_CLAIMS_INDEX.partitionKey, KeyType: 'HASH' },
+              { AttributeName: OPEN_CLAIMS_INDEX.sortKey, KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
         ],
       }),
     );

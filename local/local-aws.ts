@@ -15,6 +15,7 @@ import type { ServiceDeps } from '../lambda/service/deps';
 import { CodePipelineEmulator } from './codepipeline/emulator';
 import type { PipelineDefinition } from './codepipeline/world';
 import { LocalDynamo } from './dynamo';
+import { dynamoUpstream, FaultProxy, sqsUpstream } from './fault-proxy';
 import { SnsEmulator } from './sns-emulator';
 import { SqsEmulator } from './sqs-emulator';
 import { StsEmulator } from './sts-emulator';
@@ -36,6 +37,7 @@ export class LocalAws {
   /** Member accounts' CodePipeline endpoints, by region (one member per region). */
   private readonly members = new Map<string, CodePipelineEmulator>();
   private stsStarted = false;
+  private proxy: FaultProxy | undefined;
   /** Handler invocations that have not settled yet: `stop()` waits for them before it closes anything. */
   private readonly running = new Set<Promise<unknown>>();
 
@@ -72,6 +74,7 @@ export class LocalAws {
    */
   public async stop(): Promise<void> {
     const unsettled = await this.settle(INVOCATIONS_SETTLE_MS);
+    await this.proxy?.stop();
     await Promise.all([this.dynamo.stop(), this.codepipeline.stop(), this.sqs.stop(), this.sns.stop(), this.sts.stop()]);
     await Promise.all([...this.members.values()].map((m) => m.stop()));
     if (unsettled > 0)
@@ -126,6 +129,24 @@ export class LocalAws {
       [FunctionEnv.MemberRegions]: [...new Set(members.map((m) => m.region))].join(','),
     });
     return started;
+  }
+
+  /**
+   * Puts a fault proxy between the function and its own DynamoDB and SQS, so tests can lose the
+   * answers of writes that took effect, cut connections and throttle them. Handlers made from
+   * now on use it; call before the first invocation.
+   */
+  public async ownFaults(): Promise<FaultProxy> {
+    if (!this.proxy) {
+      this.proxy = new FaultProxy([dynamoUpstream(this.dynamo.port), sqsUpstream(this.sqs.port)]);
+      const endpoint = await this.proxy.start();
+      Object.assign(process.env, {
+        AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+        AWS_ENDPOINT_URL_SQS: endpoint,
+        RETRY_QUEUE_URL: `${endpoint}${new URL(this.sqs.queueUrl).pathname}`,
+      });
+    }
+    return this.proxy;
   }
 
   /** The member role the function assumes for `at`. */

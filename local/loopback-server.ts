@@ -18,6 +18,12 @@ export abstract class LoopbackServer {
     return this.endpoint;
   }
 
+  public get port(): number {
+    const address = this.server?.address() as AddressInfo | null;
+    if (!address) throw new Error(`${this.constructor.name} is not started`);
+    return address.port;
+  }
+
   public get endpoint(): string {
     const address = this.server?.address() as AddressInfo | null;
     if (!address) throw new Error(`${this.constructor.name} is not started`);

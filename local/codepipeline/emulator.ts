@@ -72,6 +72,8 @@ export class CodePipelineEmulator extends PipelineWorld {
   /** What a RetryStageExecution meets while a retry of the stage runs: the service answers either. */
   public retryWhileRunning: 'conflict' | 'not-retryable' = 'conflict';
   private limit: { readonly rate: RateLimit; tokens: number; at: number } | undefined;
+  /** Pipelines whose GetPipelineState answers lag behind: the state as it was, for so many more reads. */
+  private readonly lagging = new Map<string, { readonly state: unknown; reads: number }>();
   /**
    * The account and region this endpoint serves, as a regional endpoint of one account would:
    * a request signed for another region, or with credentials of another account, is refused.
@@ -84,6 +86,20 @@ export class CodePipelineEmulator extends PipelineWorld {
   /** Every operation shares this request rate from now on (undefined: no limit); ThrottlingException beyond it. */
   public setRateLimit(rate: RateLimit | undefined): void {
     this.limit = rate ? { rate, tokens: rate.burst, at: this.now() } : undefined;
+  }
+
+  /**
+   * GetPipelineState is eventually consistent: the next `reads` reads of `pipeline` answer with
+   * its state as it is now, whatever happens to it meanwhile (the other operations see the truth).
+   */
+  public lagReads(pipeline: string, reads = Number.POSITIVE_INFINITY): void {
+    this.lagging.delete(pipeline);
+    this.lagging.set(pipeline, { state: this.getPipelineState({ name: pipeline }), reads });
+  }
+
+  /** The pipeline's reads show the truth again. */
+  public catchUp(pipeline: string): void {
+    this.lagging.delete(pipeline);
   }
 
   /** Calls answered with ThrottlingException, injected or by the rate limit. */
@@ -109,6 +125,7 @@ export class CodePipelineEmulator extends PipelineWorld {
     this.faults.clear();
     this.calls.length = 0;
     this.limit = undefined;
+    this.lagging.clear();
     this.chaos = undefined;
     this.retryWhileRunning = 'conflict';
   }
@@ -255,6 +272,11 @@ export class CodePipelineEmulator extends PipelineWorld {
   // ---- operations ---------------------------------------------------------------------------
 
   private getPipelineState(input: Record<string, unknown>): unknown {
+    const lag = this.lagging.get(String(input.name));
+    if (lag && lag.reads > 0) {
+      lag.reads -= 1;
+      return lag.state;
+    }
     const p = this.lookup(this.requireName(input.name, 'name'));
     return {
       pipelineName: p.definition.name,

@@ -311,6 +311,7 @@ export class PipelineWorld {
           errorCode: undefined,
           message: undefined,
           startTime: at,
+          lastStatusChange: at,
         });
       }
     }

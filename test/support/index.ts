@@ -2,12 +2,14 @@
  * Test helpers, in one module: event fixtures, the local services per test file, the CLI as a
  * subprocess, and ledger keys. In-memory fakes of the service's ports are in ./fakes.
  */
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { LedgerKey } from '../../lambda/domain/ledger';
 import type { PolicyPatch } from '../../lambda/domain/policy';
+import type { FaultProxy, ProxiedCall } from '../../local/fault-proxy';
 import { LocalAws } from '../../local/local-aws';
 
 export const ROOT = join(__dirname, '..', '..');
@@ -45,6 +47,60 @@ export function useLocalAws(defaultPolicy?: PolicyPatch): LocalAws {
     await aws.stop();
   });
   return aws;
+}
+
+/** The event a scheduled rule sends the function: the reconciler's every-few-minutes wake-up. */
+export function scheduledEvent(at: Date): Record<string, unknown> {
+  return {
+    version: '0',
+    id: randomUUID(),
+    'detail-type': 'Scheduled Event',
+    source: 'aws.events',
+    account: '123456789012',
+    time: at.toISOString().replace(/\.\d{3}Z$/, 'Z'),
+    region: 'us-east-1',
+    resources: ['arn:aws:events:us-east-1:123456789012:rule/codepipeline-auto-retry-reconcile'],
+    detail: {},
+  };
+}
+
+export interface KillPoint {
+  /** The proxy the process's DynamoDB and SQS calls go through (LocalAws.ownFaults()). */
+  readonly proxy: FaultProxy;
+  /** Kill the process when it is about to make the first call that matches: the call never happens. */
+  readonly killBefore?: (call: ProxiedCall) => boolean;
+  /** Kill the process right after the first call that matches took effect: its answer never arrives. */
+  readonly killAfter?: (call: ProxiedCall) => boolean;
+  /** The process's clock, epoch milliseconds. */
+  readonly now: number;
+}
+
+/**
+ * Runs the production handler on `event` in a child process, as a Lambda sandbox would, and kills
+ * it (SIGKILL) at the chosen step. Resolves with how the process ended.
+ */
+export async function runHandlerProcess(event: unknown, kill: KillPoint): Promise<{ signal: NodeJS.Signals | null; code: number | null }> {
+  const { proxy } = kill;
+  const child = spawn(
+    process.execPath,
+    ['--require', 'tsx/cjs', join(__dirname, 'handler-process.ts'), JSON.stringify(event), String(kill.now)],
+    // A child that never reaches its kill point is stopped (SIGTERM, so the test tells the two apart).
+    { cwd: ROOT, env: process.env, stdio: 'ignore', timeout: 60_000, killSignal: 'SIGTERM' },
+  );
+  let killed = false;
+  const killNow = () => {
+    killed = true;
+    child.kill('SIGKILL');
+    return 'drop' as const;
+  };
+  proxy.beforeCall = (call) => (!killed && kill.killBefore?.(call) ? killNow() : undefined);
+  proxy.afterApply = (call) => (!killed && kill.killAfter?.(call) ? killNow() : undefined);
+  try {
+    return await new Promise((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  } finally {
+    proxy.beforeCall = undefined;
+    proxy.afterApply = undefined;
+  }
 }
 
 // ---- the CLI -----------------------------------------------------------------------------------

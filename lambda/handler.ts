@@ -11,6 +11,13 @@ import { RetryService } from './service/retry-service';
 export type HandlerInput = unknown;
 export type HandlerOutput = SQSBatchResponse | undefined;
 
+/** The scheduled rule's event: the reconciler's wake-up. */
+function isScheduledEvent(input: unknown): boolean {
+  if (typeof input !== 'object' || input === null) return false;
+  const event = input as { source?: unknown; 'detail-type'?: unknown };
+  return event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event';
+}
+
 function isSqsEvent(input: unknown): input is SQSEvent {
   if (typeof input !== 'object' || input === null) return false;
   const records = (input as { Records?: unknown }).Records;
@@ -18,7 +25,8 @@ function isSqsEvent(input: unknown): input is SQSEvent {
 }
 
 /**
- * The single Lambda entry for both inputs: EventBridge stage events and delay-queue batches.
+ * The single Lambda entry for its three inputs: EventBridge stage events, delay-queue batches and
+ * the reconciler's scheduled wake-up.
  * Dependencies are built once per instance, on the first call, so a missing variable is
  * reported as an invocation error instead of an opaque init failure.
  */
@@ -44,6 +52,10 @@ export function createHandler(makeDeps: () => ServiceDeps): (input: HandlerInput
   return async (input) => {
     const svc = get();
     if (isSqsEvent(input)) return handleBatch(svc, logger, input, malformed);
+    if (isScheduledEvent(input)) {
+      await svc.reconcile();
+      return undefined;
+    }
     if (!looksLikeEventBridgeEvent(input)) {
       malformed('malformed input: neither an EventBridge event nor an SQS batch', { error: summarize(input) }, 'event');
       return undefined;

@@ -9,7 +9,7 @@ import type { DelayedRetryMessage } from './domain/events';
 import type { Claim, ClaimResult, ClaimStatus, LedgerKey, NewClaim } from './domain/ledger';
 import type { PolicyLayers, RetryBudget } from './domain/policy';
 import type { ClaimOutcome } from './domain/reasons';
-import type { RetryMode, StageView } from './domain/types';
+import type { ActionRun, RetryMode, StageView } from './domain/types';
 
 // ---- CodePipeline ------------------------------------------------------------------------------
 
@@ -47,6 +47,8 @@ export interface PipelinePort {
   /** The stage as the execution sees it: its latest run, or in PARALLEL mode the execution's own. */
   getStage(at: Location, pipeline: string, stage: string, executionId: string): Promise<StageLookup>;
   retryStage(at: Location, pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome>;
+  /** Every run of the stage's actions in the execution, earlier runs included. */
+  actionRuns(at: Location, pipeline: string, stage: string, executionId: string): Promise<ActionRun[]>;
 }
 
 // ---- Ledger ------------------------------------------------------------------------------------
@@ -80,6 +82,17 @@ export interface LedgerView {
   readonly snapshot: LedgerSnapshot;
   /** This failure occurrence's claim, if it has one: the event is then a duplicate or a takeover. */
   readonly claim: Claim | undefined;
+  /** The claims of other occurrences that have not ended: slots that may still be given back. */
+  readonly open: readonly Claim[];
+}
+
+/** A ledger record with open claims, as the reconciler finds it. */
+export interface OpenRecord {
+  readonly key: LedgerKey;
+  readonly retries: number;
+  readonly open: readonly Claim[];
+  /** The record as read, for keeping the index true. */
+  readonly item: Readonly<Record<string, unknown>>;
 }
 
 /** The attempt ledger, as the retry function uses it: single-item conditional updates only. */
@@ -88,11 +101,13 @@ export interface LedgerPort {
   recordRecovery(key: LedgerKey, now: Date): Promise<number | undefined>;
   claim(key: LedgerKey, claim: NewClaim): Promise<ClaimResult>;
   get(key: LedgerKey, occurrence: number): Promise<Claim | undefined>;
-  acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean>;
+  acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date, now: Date): Promise<boolean>;
   /**
    * Takes a claim whose time has come in one write, given the token its delay message carries:
    * a scheduled claim now due, or a retrying one whose lease ran out. Returns the record as it
    * was (the claim before it was taken), or undefined when the claim is not in that state.
+   * `wasRetrying` says whether the claim was taken from a holder whose lease ran out (it may have
+   * called); undefined when that cannot be known (the write's answer was lost).
    */
   takeDue(
     key: LedgerKey,
@@ -101,7 +116,7 @@ export interface LedgerPort {
     token: string,
     leaseUntil: Date,
     now: Date,
-  ): Promise<LedgerView | undefined>;
+  ): Promise<(LedgerView & { readonly wasRetrying: boolean | undefined }) | undefined>;
   /** Back to waiting; counts the busy or throttled answer, or marks the claim uncertain. */
   reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date, why: RescheduleWhy): Promise<boolean>;
   /** Undoes a move whose next step failed: the claim is `retrying` with its lease run out, so the next delivery takes it over. */
@@ -110,6 +125,12 @@ export interface LedgerPort {
   release(key: LedgerKey, claim: Claim): Promise<boolean>;
   /** Records why an occurrence is not retried. */
   recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<SkipRecord>;
+  /** Records holding an open claim whose deadline is at or before `cutoff`, at most `limit`. */
+  overdue(cutoff: Date, limit: number): Promise<OpenRecord[]>;
+  /** The reconciler woke an overdue claim: counted, and handed to `token` (the token of the message it sends). */
+  wake(key: LedgerKey, claim: Claim, token: string): Promise<boolean>;
+  /** Takes a record that no longer has an open claim out of the open-claims index. */
+  dropFromIndex(record: OpenRecord): Promise<void>;
 }
 
 // ---- Policies ----------------------------------------------------------------------------------

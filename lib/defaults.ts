@@ -6,7 +6,7 @@ import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
-import { TABLE_SCHEMA } from '../contract';
+import { OPEN_CLAIMS_INDEX, TABLE_SCHEMA } from '../contract';
 import { BUNDLE_ALIASES, BUNDLE_OPTIONS, PACKAGE_ROOT } from './bundling';
 
 /**
@@ -53,6 +53,22 @@ export function tableProps(removalPolicy: RemovalPolicy = RemovalPolicy.RETAIN):
     removalPolicy,
   };
 }
+
+/**
+ * The sparse index of ledger records with an open claim, sorted by their earliest deadline: the
+ * reconciler's one Query (keys only; it reads each record it finds).
+ */
+export function openClaimsIndexProps(): dynamodb.GlobalSecondaryIndexProps {
+  return {
+    indexName: OPEN_CLAIMS_INDEX.name,
+    partitionKey: { name: OPEN_CLAIMS_INDEX.partitionKey, type: dynamodb.AttributeType.STRING },
+    sortKey: { name: OPEN_CLAIMS_INDEX.sortKey, type: dynamodb.AttributeType.STRING },
+    projectionType: dynamodb.ProjectionType.KEYS_ONLY,
+  };
+}
+
+/** How often the reconciler looks for claims past their deadline. */
+export const DEFAULT_RECONCILE_PERIOD = Duration.minutes(5);
 
 /** Every queue: encrypted, TLS only, messages kept 14 days. */
 export function queueProps(overrides: Partial<sqs.QueueProps> = {}): sqs.QueueProps {

@@ -18,6 +18,8 @@ export interface OperationsProps {
   readonly topic: sns.ITopic;
   /** Stages running out of retries in one hour that raise the alarm. */
   readonly exhaustedPerHour: number;
+  /** The reconciler's period: a claim it finds stuck in two runs in a row raises the alarm. */
+  readonly reconcileEvery: Duration;
 }
 
 const product = (name: string, statistic = 'Sum', period = Duration.minutes(5)) =>
@@ -65,9 +67,14 @@ export class AutoRetryOperations extends Construct {
         ],
         [
           new cloudwatch.GraphWidget({
-            title: 'Give-ups operators were told about, throttled waits, unreadable input',
+            title: 'Give-ups operators were told about, throttled waits, unreadable input, claims the reconciler woke',
             width: 24,
-            left: [product(MetricName.RetryGaveUp), product(MetricName.RetryThrottled), product(MetricName.MalformedInput)],
+            left: [
+              product(MetricName.RetryGaveUp),
+              product(MetricName.RetryThrottled),
+              product(MetricName.MalformedInput),
+              product(MetricName.ClaimsStuck),
+            ],
           }),
         ],
         [
@@ -100,11 +107,12 @@ export class AutoRetryOperations extends Construct {
       ],
     });
 
-    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string) => {
+    const alarm = (id: string, metric: cloudwatch.IMetric, threshold: number, description: string, periods = 1) => {
       const a = new cloudwatch.Alarm(this, id, {
         metric,
         threshold,
-        evaluationPeriods: 1,
+        evaluationPeriods: periods,
+        datapointsToAlarm: periods,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
         treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
         alarmDescription: description,
@@ -129,6 +137,14 @@ export class AutoRetryOperations extends Construct {
       'codepipeline-auto-retry: the retry function failed (faults are retried by Lambda).',
     );
     alarm('AsyncEventsDropped', asyncDropped, 1, 'codepipeline-auto-retry: Lambda dropped failure events.');
+    alarm(
+      'ClaimsStuck',
+      product(MetricName.ClaimsStuck, 'Sum', props.reconcileEvery),
+      1,
+      'codepipeline-auto-retry: the reconciler found claims past their deadline in two runs in a row ' +
+        '(instances dying, or delay messages lost, faster than they are moved on). See the function log for "reconciled".',
+      2,
+    );
     alarm(
       'RetriesExhausted',
       product(MetricName.RetriesExhausted, 'Sum', Duration.hours(1)),

@@ -22,12 +22,14 @@ import { FUNCTIONS, type FunctionName, PACKAGE_ROOT, prebuiltAsset } from './bun
 import {
   ASYNC_INVOCATION,
   DEFAULT_LOG_RETENTION,
+  DEFAULT_RECONCILE_PERIOD,
   DEFAULT_TIMEOUT,
   delayQueueProps,
   delayQueueSource,
   EVENT_DELIVERY,
   functionProps,
   leaseSeconds,
+  openClaimsIndexProps,
   queueProps,
   sourceBundling,
   tableProps,
@@ -48,6 +50,7 @@ import type { PipelineAutoRetryProps } from './props';
 import {
   allowAlarmsToPublish,
   grantMemberRoles,
+  grantOpenClaimsQuery,
   grantPipelines,
   grantTableItems,
   OPERATOR_TABLE_ACCESS,
@@ -92,6 +95,8 @@ export class PipelineAutoRetry extends Construct {
   public readonly alarms: cloudwatch.IAlarm[];
   /** The bus member accounts forward their stage events to (organization deployments only). */
   public readonly centralBus: events.IEventBus | undefined;
+  /** Invokes the retry function every few minutes to move on claims past their deadline (the reconciler). */
+  public readonly reconcileRule: events.IRule;
 
   public constructor(scope: Construct, id: string, props: PipelineAutoRetryProps = {}) {
     super(scope, id);
@@ -100,7 +105,9 @@ export class PipelineAutoRetry extends Construct {
     const logRetention = props.logRetention ?? DEFAULT_LOG_RETENTION;
 
     this.key = this.createKey();
-    this.table = new dynamodb.Table(this, 'Table', tableProps(props.tableRemovalPolicy));
+    const table = new dynamodb.Table(this, 'Table', tableProps(props.tableRemovalPolicy));
+    table.addGlobalSecondaryIndex(openClaimsIndexProps());
+    this.table = table;
     this.eventDeadLetterQueue = this.createDeadLetterQueue('EventDeadLetterQueue');
     this.failedInvocationQueue = this.createDeadLetterQueue('FailedInvocationQueue');
     this.delayDeadLetterQueue = this.createDeadLetterQueue('DelayDeadLetterQueue');
@@ -108,6 +115,8 @@ export class PipelineAutoRetry extends Construct {
     this.topic = this.createTopic(settings, props.notifications?.topic);
     this.retryFunction = this.createRetryFunction(settings, timeout, logRetention);
     this.retryFunction.addEventSource(new SqsEventSource(this.delayQueue, delayQueueSource(settings.reservedConcurrency)));
+    const reconcileEvery = props.reconcileEvery ?? DEFAULT_RECONCILE_PERIOD;
+    this.reconcileRule = this.createReconcileRule(reconcileEvery);
     this.rules = this.createRules(
       'StageFailedRule',
       'CodePipeline stage FAILED events for codepipeline-auto-retry',
@@ -121,7 +130,7 @@ export class PipelineAutoRetry extends Construct {
       StageEvents.succeededAfterRetry,
     );
     this.centralBus = settings.organization ? this.createCentralBus(settings.organization, settings.watch) : undefined;
-    const operations = this.createOperations(settings);
+    const operations = this.createOperations(settings, reconcileEvery);
     this.dashboard = operations.dashboard;
     this.alarms = operations.alarms;
     this.createPolicySeeder(settings, logRetention);
@@ -229,6 +238,7 @@ export class PipelineAutoRetry extends Construct {
       ...ASYNC_INVOCATION,
     });
     grantTableItems(this.table, role, RETRY_FUNCTION_TABLE_ACCESS, 'RetryFunctionTable');
+    grantOpenClaimsQuery(this.table, role);
     this.delayQueue.grantSendMessages(role);
     onlyRoleMaySend(this.delayQueue, role);
     this.topic.grantPublish(role);
@@ -239,6 +249,25 @@ export class PipelineAutoRetry extends Construct {
     acknowledgeTracing(role);
     acknowledgeRetryFunction(fn);
     return fn;
+  }
+
+  /**
+   * The reconciler's wake-up: a schedule that invokes the retry function, which then moves on
+   * every claim past its deadline (a holder that died, a delay message that was lost).
+   */
+  private createReconcileRule(every: Duration): events.Rule {
+    return new events.Rule(this, 'ReconcileSchedule', {
+      description: 'codepipeline-auto-retry: wakes claims past their deadline (the reconciler)',
+      schedule: events.Schedule.rate(every),
+      targets: [
+        new targets.LambdaFunction(this.retryFunction, {
+          deadLetterQueue: this.eventDeadLetterQueue,
+          // A missed run is made up by the next one.
+          retryAttempts: 2,
+          maxEventAge: every,
+        }),
+      ],
+    });
   }
 
   /** What the function needs to know of an organization deployment: where home is, who the members are. */
@@ -342,7 +371,7 @@ export class PipelineAutoRetry extends Construct {
     return policy;
   }
 
-  private createOperations(settings: ResolvedProps): AutoRetryOperations {
+  private createOperations(settings: ResolvedProps, reconcileEvery: Duration): AutoRetryOperations {
     return new AutoRetryOperations(this, 'Operations', {
       retryFunction: this.retryFunction,
       deadLetterQueues: {
@@ -353,6 +382,7 @@ export class PipelineAutoRetry extends Construct {
       delayQueue: this.delayQueue,
       topic: this.topic,
       exhaustedPerHour: settings.exhaustedPerHour,
+      reconcileEvery,
     });
   }
 

@@ -183,6 +183,11 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     problems.push(`${path}.timeout must be from 10 seconds to 5 minutes (the ledger lease is twice it), got ${timeout} seconds`);
   }
 
+  const reconcile = props.reconcileEvery?.toSeconds() ?? 300;
+  if (!(reconcile >= 60 && reconcile <= 3600 && Number.isInteger(reconcile / 60))) {
+    problems.push(`${path}.reconcileEvery must be whole minutes from 1 to 60, got ${reconcile} seconds`);
+  }
+
   const organization = resolveOrganization(props.organization, path, problems);
 
   if (problems.length > 0) throw new ConfigurationError(problems);

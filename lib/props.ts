@@ -312,4 +312,12 @@ export interface PipelineAutoRetryProps {
    * @default 10
    */
   readonly codePipelineRequestsPerSecond?: number;
+  /**
+   * How often the reconciler runs: it finds every claim past its deadline (a function instance
+   * that died holding it, a delay message that was lost) and moves it on. Whole minutes, 1 to 60.
+   * The worst case from such a fault to the retry is the lease (or a scheduled retry's grace of
+   * 5 minutes) plus this period.
+   * @default Duration.minutes(5)
+   */
+  readonly reconcileEvery?: Duration;
 }

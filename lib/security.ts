@@ -4,7 +4,7 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
-import { LEDGER_PREFIX, Partition } from '../contract';
+import { LEDGER_PREFIX, OPEN_CLAIMS_INDEX, Partition } from '../contract';
 import { acknowledgeMemberRoleAssumption } from './nag-suppressions';
 
 /**
@@ -111,6 +111,17 @@ export const RETRY_FUNCTION_TABLE_ACCESS = {
   writes: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
   writablePartitions: [`${LEDGER_PREFIX}*`, Partition.Budget],
 } as const;
+
+/** The reconciler's one read of the open-claims index: a Query on that index alone. */
+export function grantOpenClaimsQuery(table: dynamodb.ITable, role: iam.IRole): void {
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReconcilerQueriesOpenClaims',
+      actions: ['dynamodb:Query'],
+      resources: [`${table.tableArn}/index/${OPEN_CLAIMS_INDEX.name}`],
+    }),
+  );
+}
 
 /** What the deploy-time seeder calls: policy items only. */
 export const SEEDER_TABLE_ACCESS = {

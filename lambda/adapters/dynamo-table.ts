@@ -138,6 +138,32 @@ export class DynamoTable {
     );
   }
 
+  /**
+   * The keys of up to `limit` items of a (sparse, keys-only) index whose partition key is
+   * `partition` and whose sort key is at most `upTo`, lowest first: one Query.
+   */
+  public async queryIndex(
+    index: { readonly name: string; readonly partitionKey: string; readonly sortKey: string },
+    partition: string,
+    upTo: string,
+    limit: number,
+  ): Promise<TableKey[]> {
+    const out = await this.client.send(
+      new QueryCommand({
+        TableName: this.name,
+        IndexName: index.name,
+        KeyConditionExpression: '#p = :p AND #s <= :upTo',
+        ExpressionAttributeNames: { '#p': index.partitionKey, '#s': index.sortKey },
+        ExpressionAttributeValues: marshall({ ':p': partition, ':upTo': upTo }),
+        Limit: limit,
+      }),
+    );
+    return (out.Items ?? []).map((i) => {
+      const item = unmarshall(i);
+      return { pk: String(item.pk), sk: String(item.sk) };
+    });
+  }
+
   /** Every item that passes `filter`, page by page: for operators' reports, never the retry path. */
   public scan(filter: string, values: Item): Promise<Item[]> {
     return this.pages((startKey) =>

@@ -13,6 +13,15 @@ import type { Item } from './dynamo-table';
 /** A ledger record holds one claim per failure occurrence, and one skip per occurrence. */
 export const claimAttribute = (occurrence: number): string => `occ_${occurrence}`;
 export const skipAttribute = (occurrence: number): string => `skip_${occurrence}`;
+const CLAIM_ATTRIBUTE = /^occ_\d+$/;
+
+/** Every claim a ledger record holds, by occurrence. */
+export function claimsOf(item: Item | undefined): Claim[] {
+  if (!item) return [];
+  return Object.entries(item)
+    .filter(([name]) => CLAIM_ATTRIBUTE.test(name))
+    .map(([, raw]) => claimOf(raw));
+}
 
 export function claimOf(raw: unknown): Claim {
   const c = raw as Record<string, unknown>;
@@ -30,6 +39,12 @@ export function claimOf(raw: unknown): Claim {
     throttleCount: Number(c.throttleCount ?? 0),
     uncertain: c.uncertain === true,
     ...(c.manualBefore !== undefined ? { manualBefore: Number(c.manualBefore) } : {}),
+    ...(c.heldSince !== undefined ? { heldSince: String(c.heldSince) } : {}),
+    ...(c.mayHaveCalledSince !== undefined ? { mayHaveCalledSince: String(c.mayHaveCalledSince) } : {}),
+    ...(c.wakeups !== undefined ? { wakeups: Number(c.wakeups) } : {}),
+    ...(c.eventId !== undefined ? { eventId: String(c.eventId) } : {}),
+    ...(c.failedAt !== undefined ? { failedAt: String(c.failedAt) } : {}),
+    ...(c.pipelineVersion !== undefined ? { pipelineVersion: Number(c.pipelineVersion) } : {}),
     ...(c.outcome !== undefined ? { outcome: String(c.outcome) } : {}),
     ...(c.reason !== undefined ? { reason: String(c.reason) } : {}),
     ...(c.finishedAt !== undefined ? { finishedAt: String(c.finishedAt) } : {}),

@@ -1,21 +1,43 @@
-import { type Location, scopedPipeline, TableKeys } from '../../contract';
+import { randomUUID } from 'node:crypto';
+import {
+  LEDGER_PREFIX,
+  type Location,
+  OPEN_CLAIMS_INDEX,
+  parseScopedPipeline,
+  scopedPipeline,
+  type TableKey,
+  TableKeys,
+} from '../../contract';
 import { TransientFaultError } from '../domain/errors';
-import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey, newClaim } from '../domain/ledger';
+import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../domain/ledger';
 import { FALLBACK_OCCURRENCE_BASE } from '../domain/types';
-import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, RescheduleWhy, SkipRecord } from '../ports';
+import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, OpenRecord, RescheduleWhy, SkipRecord } from '../ports';
 import { type DynamoTable, dynamoFault, type Item, type Update } from './dynamo-table';
-import { claimAttribute, claimOf, skipAttribute } from './items';
+import { claimAttribute, claimOf, claimsOf, skipAttribute } from './items';
 
 /** The item of one stage execution; a member account's pipeline has its account and region in the key. */
 export function ledgerKey(key: LedgerKey, home?: Location) {
   return TableKeys.ledger(scopedPipeline(key, key.pipeline, home), key.stage, key.executionId);
 }
 
+/** The names every claim write uses. */
+const CLAIM_NAMES = { '#status': 'status', '#token': 'token' } as const;
+
 /**
  * The attempt ledger, as the retry function uses it: one item per (pipeline, stage, pipeline
  * execution), holding the retry counter and one claim map per failure occurrence. Every change
  * is a single-item conditional update, so duplicate and concurrent deliveries are settled by
  * DynamoDB, with no transactions.
+ *
+ * Every write says which write it is: a claim's writes are conditional on its current token and
+ * set a new one, a skip or a recovery carries a write id. When DynamoDB took a write but its
+ * answer was lost, the SDK resends it, the resend fails its condition, and the item shows our own
+ * write: that counts as done, never as a race lost to someone else. So a counter changes once per
+ * write, whatever the network does.
+ *
+ * A record with an open claim is in the OpenClaims index, sorted by the earliest deadline among
+ * its open claims (a claim's lease: for a scheduled claim, its due time and a grace): that is how
+ * the reconciler finds a claim nobody moved on.
  */
 export class LedgerStore implements LedgerPort {
   public constructor(
@@ -23,6 +45,8 @@ export class LedgerStore implements LedgerPort {
     private readonly retentionSeconds: number = 30 * 86_400,
     /** The central stack's account and region: its pipelines keep bare names. @default none (single account) */
     private readonly home?: Location,
+    /** Write ids. @default random UUIDs */
+    private readonly newWriteId: () => string = randomUUID,
   ) {}
 
   /**
@@ -45,9 +69,13 @@ export class LedgerStore implements LedgerPort {
       // the failed write; only when it does not (the item did not exist) is it read.
       item ??= await this.read(key);
       const existing = item?.[claimAttribute(c.occurrence)];
-      if (existing) return { kind: 'exists', claim: claimOf(existing) };
+      if (existing) {
+        const claim = claimOf(existing);
+        // Our own claim: the write took effect and its answer was lost; the resend met it.
+        return claim.token === c.token ? { kind: 'claimed', claim } : { kind: 'exists', claim };
+      }
       const retries = Number(item?.retries ?? 0);
-      if (retries >= c.maxRetries) return { kind: 'exhausted', retries };
+      if (retries >= c.maxRetries) return { kind: 'exhausted', retries, open: claimsOf(item).filter(isOpen) };
       expected = retries;
     }
     throw new TransientFaultError('could not claim a retry: the ledger kept changing under contention');
@@ -68,36 +96,34 @@ export class LedgerStore implements LedgerPort {
       {
         expression:
           'SET #claim = :claim, retries = :next, pipeline = :pipeline, stage = :stage, executionId = :execution, ' +
-          'updatedAt = :now, expiresAt = :ttl, firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
+          'updatedAt = :now, expiresAt = :ttl, firstFailureAt = if_not_exists(firstFailureAt, :failedAt), ' +
+          `${this.openFields()}${key.account && key.region ? ', #account = :account, #region = :region' : ''}`,
         condition:
           expected === 0
             ? 'attribute_not_exists(#claim) AND (attribute_not_exists(retries) OR retries = :expected)'
             : 'attribute_not_exists(#claim) AND retries = :expected',
-        names: { '#claim': claimAttribute(c.occurrence) },
+        names: { '#claim': claimAttribute(c.occurrence), '#account': 'account', '#region': 'region', '#rev': 'rev' },
         values: {
           ':claim': claim,
           ':expected': expected,
           ':next': expected + 1,
           ...this.recordFields(key, c.now),
           ':failedAt': c.failedAt.toISOString(),
+          ...this.openValues(claim.leaseUntil),
+          ...(key.account && key.region ? { ':account': key.account, ':region': key.region } : {}),
         },
+        returnItem: true,
         returnOnConditionFailure: true,
       },
       'claim a retry',
     );
-    return written.done ? { kind: 'claimed', claim } : { kind: 'conflict', item: written.item };
+    if (!written.done) return { kind: 'conflict', item: written.item };
+    await this.keepIndexTrue(key, written.item);
+    return { kind: 'claimed', claim };
   }
 
   public async view(key: LedgerKey, occurrence: number): Promise<LedgerView> {
-    const item = await this.read(key);
-    const raw = item?.[claimAttribute(occurrence)];
-    return {
-      snapshot: {
-        retries: Number(item?.retries ?? 0),
-        firstFailureAt: typeof item?.firstFailureAt === 'string' ? new Date(item.firstFailureAt) : undefined,
-      },
-      claim: raw ? claimOf(raw) : undefined,
-    };
+    return viewOf(await this.read(key), occurrence);
   }
 
   /**
@@ -105,15 +131,18 @@ export class LedgerStore implements LedgerPort {
    * Returns the number of retries it took, or undefined when there was nothing of ours to recover.
    */
   public async recordRecovery(key: LedgerKey, now: Date): Promise<number | undefined> {
+    const id = this.newWriteId();
     const written = await this.write(
       key,
       {
-        expression: 'SET recoveredAt = :now, recoveredAfter = retries, updatedAt = :now',
+        expression: 'SET recoveredAt = :now, recoveredAfter = retries, recoveredBy = :id, updatedAt = :now',
         condition: 'attribute_exists(pk) AND retries > :zero AND attribute_not_exists(recoveredAt)',
-        values: { ':now': now.toISOString(), ':zero': 0 },
+        values: { ':now': now.toISOString(), ':zero': 0, ':id': id },
         returnItem: true,
+        returnOnConditionFailure: true,
       },
       'record a recovery',
+      (item) => item.recoveredBy === id,
     );
     return written.done ? Number(written.item.recoveredAfter) : undefined;
   }
@@ -124,12 +153,16 @@ export class LedgerStore implements LedgerPort {
   }
 
   /** Hands the claim to a new holder, provided nobody else did so since `claim` was read. */
-  public acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean> {
-    return this.onClaim(key, claim, 'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.#token = :token', {
-      ':retrying': ClaimStatus.Retrying,
-      ':lease': leaseUntil.toISOString(),
-      ':token': token,
-    });
+  public async acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date, now: Date): Promise<boolean> {
+    const lease = leaseUntil.toISOString();
+    return this.onClaim(
+      key,
+      claim,
+      token,
+      'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.heldSince = :now',
+      { ':retrying': ClaimStatus.Retrying, ':lease': lease, ':now': now.toISOString() },
+      lease,
+    );
   }
 
   public async takeDue(
@@ -139,92 +172,145 @@ export class LedgerStore implements LedgerPort {
     token: string,
     leaseUntil: Date,
     now: Date,
-  ): Promise<LedgerView | undefined> {
+  ): Promise<(LedgerView & { readonly wasRetrying: boolean | undefined }) | undefined> {
+    const lease = leaseUntil.toISOString();
     const written = await this.write(
       key,
       {
-        expression: 'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.#token = :token',
-        names: { '#claim': claimAttribute(occurrence), '#status': 'status', '#token': 'token' },
+        expression:
+          'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.#token = :token, #claim.heldSince = :now, ' +
+          `${OPEN_CLAIMS_INDEX.sortKey} = :openUntil, #rev = if_not_exists(#rev, :zero) + :one`,
+        names: { '#claim': claimAttribute(occurrence), ...CLAIM_NAMES, '#rev': 'rev' },
         values: {
           ':retrying': ClaimStatus.Retrying,
           ':scheduled': ClaimStatus.Scheduled,
-          ':lease': leaseUntil.toISOString(),
+          ':lease': lease,
+          ':openUntil': lease,
           ':token': token,
           ':expected': expectedToken,
           ':now': now.toISOString(),
+          ':zero': 0,
+          ':one': 1,
         },
         condition:
           '#claim.#token = :expected AND ((#claim.#status = :scheduled AND #claim.dueAt <= :now) OR ' +
           '(#claim.#status = :retrying AND #claim.leaseUntil <= :now))',
         returnItem: true,
         returnOld: true,
+        returnOnConditionFailure: true,
       },
       'take a claim that came due',
+      (item) => claimOf(item[claimAttribute(occurrence)] ?? {}).token === token,
     );
     if (!written.done) return undefined;
-    const raw = written.item[claimAttribute(occurrence)];
-    return {
-      snapshot: {
-        retries: Number(written.item.retries ?? 0),
-        firstFailureAt: typeof written.item.firstFailureAt === 'string' ? new Date(written.item.firstFailureAt) : undefined,
-      },
-      claim: raw ? claimOf(raw) : undefined,
-    };
+    const before = viewOf(written.item, occurrence);
+    // With the answer lost, the item read back is the one after our write: what it was before is unknown.
+    const wasRetrying = written.own ? undefined : before.claim?.status === ClaimStatus.Retrying;
+    if (!written.own) {
+      const after = withClaim(written.item, occurrence, { status: ClaimStatus.Retrying, leaseUntil: lease });
+      await this.keepIndexTrue(key, { ...after, [OPEN_CLAIMS_INDEX.sortKey]: lease, rev: Number(written.item.rev ?? 0) + 1 });
+    }
+    return { ...before, wasRetrying };
   }
 
   /** Puts a claim back to waiting; the caller re-sends the delay message. */
   public reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date, why: RescheduleWhy): Promise<boolean> {
-    // An unclear answer counts like a busy one towards giving up, and marks the claim uncertain.
+    // An unclear answer counts like a busy one towards giving up, and marks the claim uncertain
+    // with the earliest time the unclear call can have started.
     const count = why === 'throttled' ? 'throttleCount' : 'busyCount';
+    const lease = leaseUntil.toISOString();
+    const uncertain = why === 'uncertain';
     return this.onClaim(
       key,
       claim,
-      'SET #claim.#status = :scheduled, #claim.dueAt = :due, #claim.leaseUntil = :lease, #claim.#token = :token, ' +
-        `#claim.${count} = if_not_exists(#claim.${count}, :zero) + :one${why === 'uncertain' ? ', #claim.uncertain = :true' : ''}`,
+      token,
+      'SET #claim.#status = :scheduled, #claim.dueAt = :due, #claim.leaseUntil = :lease, ' +
+        `#claim.${count} = if_not_exists(#claim.${count}, :zero) + :one` +
+        (uncertain ? ', #claim.uncertain = :true, #claim.mayHaveCalledSince = if_not_exists(#claim.mayHaveCalledSince, :since)' : ''),
       {
         ':scheduled': ClaimStatus.Scheduled,
         ':due': dueAt.toISOString(),
-        ':lease': leaseUntil.toISOString(),
-        ':token': token,
+        ':lease': lease,
         ':one': 1,
         ':zero': 0,
-        ...(why === 'uncertain' ? { ':true': true } : {}),
+        ...(uncertain ? { ':true': true, ':since': claim.heldSince ?? claim.claimedAt } : {}),
       },
+      lease,
     );
   }
 
-  /** Undoes a move whose next step failed: `retrying` with the lease run out, so the next delivery takes over. */
+  /** Undoes a move whose next step failed: `retrying` with the lease run out, so the next delivery (or the reconciler) takes over. */
   public makeRecoverable(key: LedgerKey, claim: Claim, now: Date): Promise<boolean> {
-    return this.onClaim(key, claim, 'SET #claim.#status = :retrying, #claim.leaseUntil = :now', {
-      ':retrying': ClaimStatus.Retrying,
-      ':now': now.toISOString(),
-    });
+    const at = now.toISOString();
+    return this.onClaim(
+      key,
+      claim,
+      claim.token,
+      'SET #claim.#status = :retrying, #claim.leaseUntil = :now',
+      {
+        ':retrying': ClaimStatus.Retrying,
+        ':now': at,
+      },
+      at,
+    );
+  }
+
+  /** The reconciler found the claim past its deadline: counts the wake-up and hands the claim to the message it sends. */
+  public wake(key: LedgerKey, claim: Claim, token: string): Promise<boolean> {
+    return this.onClaim(
+      key,
+      claim,
+      token,
+      'SET #claim.wakeups = if_not_exists(#claim.wakeups, :zero) + :one',
+      { ':zero': 0, ':one': 1 },
+      claim.leaseUntil,
+    );
   }
 
   /**
    * Records the outcome. When no retry was made after all (abandoned, failed), the slot is given
-   * back so that maxRetries counts RetryStageExecution calls that took effect.
+   * back, once, so that maxRetries counts RetryStageExecution calls that took effect.
    */
-  public finish(key: LedgerKey, claim: Claim, f: ClaimFinish): Promise<boolean> {
+  public async finish(key: LedgerKey, claim: Claim, f: ClaimFinish): Promise<boolean> {
     const refund = f.status !== ClaimStatus.Retried && !f.keepSlot;
-    return this.onClaim(
+    const set =
+      'SET #claim.#status = :status, #claim.outcome = :outcome, #claim.reason = :reason, #claim.finishedAt = :now, updatedAt = :now' +
+      (refund ? ', retries = retries - :one' : '');
+    const values = { ':status': f.status, ':outcome': f.outcome, ':reason': f.reason, ':now': f.now.toISOString() };
+    // A counter at zero (a record from before writes had ids) is not counted further down.
+    const done = await this.onClaim(
       key,
       claim,
-      'SET #claim.#status = :status, #claim.outcome = :outcome, #claim.reason = :reason, #claim.finishedAt = :now, ' +
-        `updatedAt = :now${refund ? ', retries = retries - :one' : ''}`,
-      {
-        ':status': f.status,
-        ':outcome': f.outcome,
-        ':reason': f.reason,
-        ':now': f.now.toISOString(),
-        ...(refund ? { ':one': 1 } : {}),
-      },
+      this.newWriteId(),
+      set,
+      refund ? { ...values, ':one': 1 } : values,
+      undefined,
+      refund ? 'retries > :zeroRetries' : undefined,
     );
+    if (done || !refund) return done;
+    const now = await this.read(key);
+    if (claimOf(now?.[claimAttribute(claim.occurrence)] ?? {}).token !== claim.token) return false;
+    return this.onClaim(key, claim, this.newWriteId(), set.replace(', retries = retries - :one', ''), values);
   }
 
   /** Undoes a claim whose delay message could not be sent, so a redelivery can claim again. */
-  public release(key: LedgerKey, claim: Claim): Promise<boolean> {
-    return this.onClaim(key, claim, 'REMOVE #claim SET retries = retries - :one', { ':one': 1 });
+  public async release(key: LedgerKey, claim: Claim): Promise<boolean> {
+    const written = await this.write(
+      key,
+      {
+        expression: 'REMOVE #claim SET retries = retries - :one, #rev = if_not_exists(#rev, :zero) + :one',
+        names: { '#claim': claimAttribute(claim.occurrence), ...CLAIM_NAMES, '#rev': 'rev' },
+        values: { ':one': 1, ':zero': 0, ':expectedToken': claim.token },
+        condition: '#claim.#token = :expectedToken AND retries > :zero',
+        returnItem: true,
+        returnOnConditionFailure: true,
+      },
+      'update the ledger',
+      // Removed already: by this very write, whose answer was lost (nobody else removes a claim).
+      (item) => item[claimAttribute(claim.occurrence)] === undefined,
+    );
+    if (written.done) await this.keepIndexTrue(key, written.item);
+    return written.done;
   }
 
   public async recordSkip(
@@ -235,6 +321,7 @@ export class LedgerStore implements LedgerPort {
     now: Date,
     failedAt?: Date,
   ): Promise<SkipRecord> {
+    const id = this.newWriteId();
     const written = await this.write(
       key,
       {
@@ -243,7 +330,7 @@ export class LedgerStore implements LedgerPort {
           'expiresAt = :ttl, retries = if_not_exists(retries, :zero), firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
         names: { '#skip': skipAttribute(occurrence), '#reason': 'reason' },
         values: {
-          ':skip': { occurrence, reason, detail, at: now.toISOString() },
+          ':skip': { occurrence, reason, detail, at: now.toISOString(), id },
           ':reason': reason,
           ...this.recordFields(key, now),
           ':zero': 0,
@@ -252,26 +339,136 @@ export class LedgerStore implements LedgerPort {
         // The same decision delivered again changes nothing, and says so.
         condition: 'attribute_not_exists(#skip) OR #skip.#reason <> :reason',
         returnItem: true,
+        returnOnConditionFailure: true,
       },
       'update the ledger',
+      (item) => (item[skipAttribute(occurrence)] as { id?: unknown } | undefined)?.id === id,
     );
-    const raw = written.done ? written.item[claimAttribute(occurrence)] : undefined;
+    // The item as it is now, whether this write made the change or an earlier delivery did.
+    const item = written.item ?? (await this.read(key));
+    const raw = item?.[claimAttribute(occurrence)];
     return { first: written.done, claim: raw ? claimOf(raw) : undefined };
   }
 
-  /** An update of one claim, only by its current holder (the token it was read with). */
-  private async onClaim(key: LedgerKey, claim: Claim, expression: string, values: Record<string, unknown>): Promise<boolean> {
+  /**
+   * Records whose earliest open-claim deadline is at or before `cutoff`, oldest first, at most
+   * `limit`: one Query of the sparse index (which holds only records with an open claim).
+   */
+  public async overdue(cutoff: Date, limit: number): Promise<OpenRecord[]> {
+    let keys: TableKey[];
+    try {
+      keys = await this.table.queryIndex(OPEN_CLAIMS_INDEX, OPEN_CLAIMS_INDEX.shard, cutoff.toISOString(), limit);
+    } catch (error) {
+      throw dynamoFault('query the open claims', error);
+    }
+    const records: OpenRecord[] = [];
+    for (const k of keys) {
+      const item = await this.readKey(k);
+      if (item) records.push(this.openRecordOf(item));
+    }
+    return records;
+  }
+
+  /** A record the index holds that has no open claim any more (a crash between a claim's end and the index update): out of the index. */
+  public async dropFromIndex(record: OpenRecord): Promise<void> {
+    await this.keepIndexTrue(record.key, record.item);
+  }
+
+  /** The stage execution a record stands for, and its open claims. */
+  private openRecordOf(item: Item): OpenRecord {
+    const scoped = parseScopedPipeline(String(item.pk).slice(LEDGER_PREFIX.length));
+    const account = scoped.account ?? (typeof item.account === 'string' ? item.account : undefined);
+    const region = scoped.region ?? (typeof item.region === 'string' ? item.region : undefined);
+    const key: LedgerKey = {
+      pipeline: scoped.pipeline,
+      stage: String(item.stage),
+      executionId: String(item.executionId),
+      ...(account ? { account } : {}),
+      ...(region ? { region } : {}),
+    };
+    return { key, item, open: claimsOf(item).filter(isOpen), retries: Number(item.retries ?? 0) };
+  }
+
+  /**
+   * An update of one claim, only by its current holder (the token it was read with), which hands
+   * the claim to `token`. A resend whose condition fails but which finds `token` in place is this
+   * very write, its first answer lost: done. `deadline` is the claim's new lease, for the index.
+   */
+  private async onClaim(
+    key: LedgerKey,
+    claim: Claim,
+    token: string,
+    expression: string,
+    values: Record<string, unknown>,
+    deadline?: string,
+    extraCondition?: string,
+  ): Promise<boolean> {
+    const attribute = claimAttribute(claim.occurrence);
     const written = await this.write(
       key,
       {
-        expression,
-        names: { '#claim': claimAttribute(claim.occurrence), '#status': 'status', '#token': 'token' },
-        values: { ...values, ':expectedToken': claim.token },
-        condition: '#claim.#token = :expectedToken',
+        expression:
+          `${expression}, #claim.#token = :newToken, #rev = if_not_exists(#rev, :zeroRev) + :oneRev` +
+          (deadline ? `, ${OPEN_CLAIMS_INDEX.sortKey} = :openUntil` : ''),
+        names: { '#claim': attribute, ...CLAIM_NAMES, '#rev': 'rev' },
+        values: {
+          ...values,
+          ':expectedToken': claim.token,
+          ':newToken': token,
+          ':zeroRev': 0,
+          ':oneRev': 1,
+          ...(deadline ? { ':openUntil': deadline } : {}),
+          ...(extraCondition ? { ':zeroRetries': 0 } : {}),
+        },
+        condition: `#claim.#token = :expectedToken${extraCondition ? ` AND ${extraCondition}` : ''}`,
+        returnItem: true,
+        returnOnConditionFailure: true,
       },
       'update the ledger',
+      // The claim already holds the token this write gives it: it is this write, answered before.
+      token === claim.token ? undefined : (item) => claimOf(item[attribute] ?? {}).token === token,
     );
+    if (written.done && !written.own) await this.keepIndexTrue(key, written.item);
     return written.done;
+  }
+
+  /**
+   * Keeps the record's place in the OpenClaims index true to its claims: in it, at the earliest
+   * deadline of its open claims, while it has one; out of it once it has none. Each claim write
+   * already puts its own deadline there, so this writes only when another claim of the record is
+   * open (or none is). Conditional on the record's revision: a record changed meanwhile has been
+   * kept true by the write that changed it. A crash before this write leaves the record in the
+   * index with a past deadline, where the reconciler finds it and does the same.
+   */
+  private async keepIndexTrue(key: LedgerKey, item: Item): Promise<void> {
+    const open = claimsOf(item).filter(isOpen);
+    const earliest = open.map((c) => c.leaseUntil).sort()[0];
+    const indexed = item[OPEN_CLAIMS_INDEX.sortKey];
+    if (earliest === indexed && (earliest === undefined || item[OPEN_CLAIMS_INDEX.partitionKey] === OPEN_CLAIMS_INDEX.shard)) return;
+    const rev = Number(item.rev ?? 0);
+    const update: Update =
+      earliest === undefined
+        ? {
+            expression: `REMOVE ${OPEN_CLAIMS_INDEX.partitionKey}, ${OPEN_CLAIMS_INDEX.sortKey}`,
+            names: { '#rev': 'rev' },
+            values: { ':rev': rev },
+            condition: item.rev === undefined ? 'attribute_not_exists(#rev)' : '#rev = :rev',
+          }
+        : {
+            expression: this.openFields(),
+            names: { '#rev': 'rev' },
+            values: { ...this.openValues(earliest), ':rev': rev },
+            condition: item.rev === undefined ? 'attribute_not_exists(#rev)' : '#rev = :rev',
+          };
+    await this.write(key, update, 'update the open-claims index');
+  }
+
+  private openFields(): string {
+    return `${OPEN_CLAIMS_INDEX.partitionKey} = :openShard, ${OPEN_CLAIMS_INDEX.sortKey} = :openUntil, #rev = if_not_exists(#rev, :zeroRev) + :oneRev`;
+  }
+
+  private openValues(deadline: string): Record<string, unknown> {
+    return { ':openShard': OPEN_CLAIMS_INDEX.shard, ':openUntil': deadline, ':zeroRev': 0, ':oneRev': 1 };
   }
 
   /** The fields every write of a record keeps current. */
@@ -285,19 +482,56 @@ export class LedgerStore implements LedgerPort {
     };
   }
 
-  private async write(key: LedgerKey, update: Update, what: string) {
+  /**
+   * One conditional write. `ours` recognises this write's own effect in the item a failed
+   * condition saw (returned by DynamoDB, or read): then the write counts as done, `own` set.
+   */
+  private async write(
+    key: LedgerKey,
+    update: Update,
+    what: string,
+    ours?: (item: Item) => boolean,
+  ): Promise<{ done: true; item: Item; own: boolean } | { done: false; item: Item | undefined; own: false }> {
+    let written: Awaited<ReturnType<DynamoTable['update']>>;
     try {
-      return await this.table.update(ledgerKey(key, this.home), update);
+      written = await this.table.update(ledgerKey(key, this.home), update);
     } catch (error) {
       throw dynamoFault(what, error);
     }
+    if (written.done) return { done: true, item: written.item, own: false };
+    if (!ours) return { done: false, item: written.item, own: false };
+    const item = written.item ?? (await this.read(key));
+    if (item && ours(item)) return { done: true, item, own: true };
+    return { done: false, item, own: false };
   }
 
   private async read(key: LedgerKey): Promise<Item | undefined> {
+    return this.readKey(ledgerKey(key, this.home));
+  }
+
+  private async readKey(key: TableKey): Promise<Item | undefined> {
     try {
-      return await this.table.get(ledgerKey(key, this.home));
+      return await this.table.get(key);
     } catch (error) {
       throw dynamoFault('read the ledger', error);
     }
   }
+}
+
+function viewOf(item: Item | undefined, occurrence: number): LedgerView {
+  const raw = item?.[claimAttribute(occurrence)];
+  return {
+    snapshot: {
+      retries: Number(item?.retries ?? 0),
+      firstFailureAt: typeof item?.firstFailureAt === 'string' ? new Date(item.firstFailureAt) : undefined,
+    },
+    claim: raw ? claimOf(raw) : undefined,
+    open: claimsOf(item).filter((c) => isOpen(c) && c.occurrence !== occurrence),
+  };
+}
+
+/** The item with one claim's fields changed, as a write that returned the old item left it. */
+function withClaim(item: Item, occurrence: number, fields: Partial<Claim>): Item {
+  const attribute = claimAttribute(occurrence);
+  return { ...item, [attribute]: { ...(item[attribute] as Record<string, unknown>), ...fields } };
 }

@@ -1,5 +1,5 @@
 import type { Location } from '../../contract';
-import type { RetryMode } from '../domain/types';
+import type { ActionRun, RetryMode } from '../domain/types';
 import type { PipelinePort, RetryCallOutcome, StageLookup } from '../ports';
 import type { CodePipelineAdapter } from './pipeline-state';
 
@@ -26,6 +26,10 @@ export class PipelineRouter implements PipelinePort {
 
   public retryStage(at: Location, pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome> {
     return this.adapter(at).retryStage(pipeline, stage, executionId, retryMode);
+  }
+
+  public actionRuns(at: Location, pipeline: string, stage: string, executionId: string): Promise<ActionRun[]> {
+    return this.adapter(at).actionRuns(pipeline, stage, executionId);
   }
 
   private adapter(at: Location): CodePipelineAdapter {

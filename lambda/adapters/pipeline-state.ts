@@ -17,7 +17,7 @@ import {
   ValidationException,
 } from '@aws-sdk/client-codepipeline';
 import { MemberRoleError, ThrottledError, TransientFaultError } from '../domain/errors';
-import type { ActionView, OnFailure, RetryMode } from '../domain/types';
+import type { ActionRun, ActionView, OnFailure, RetryMode } from '../domain/types';
 import { type RetryCallOutcome, RetryCallResult, type StageLookup } from '../ports';
 import type { Pacer } from './pacer';
 
@@ -84,6 +84,7 @@ export class CodePipelineAdapter {
       errorCode: a.latestExecution?.errorDetails?.code,
       errorMessage: a.latestExecution?.errorDetails?.message,
       summary: a.latestExecution?.summary,
+      changedAt: a.latestExecution?.lastStatusChange,
     }));
     const meta = stageState.retryStageMetadata;
     return {
@@ -112,6 +113,22 @@ export class CodePipelineAdapter {
       if (error instanceof MemberRoleError || error instanceof ThrottledError) throw error;
       return classifyRetryError(error);
     }
+  }
+
+  /**
+   * Every run of the stage's actions in one execution (ListActionExecutions lists earlier runs
+   * too, newest first): the evidence that decides whether an earlier retry took effect.
+   */
+  public async actionRuns(pipeline: string, stage: string, executionId: string): Promise<ActionRun[]> {
+    const runs = await this.read(() =>
+      this.reads.send(
+        new ListActionExecutionsCommand({ pipelineName: pipeline, filter: { pipelineExecutionId: executionId }, maxResults: 100 }),
+      ),
+    );
+    if (runs === 'no-pipeline') return [];
+    return (runs.actionExecutionDetails ?? [])
+      .filter((r) => r.stageName === stage && r.actionName)
+      .map((r) => ({ actionName: r.actionName ?? '?', actionExecutionId: r.actionExecutionId, startedAt: r.startTime }));
   }
 
   /** One execution's view of a stage in PARALLEL mode: its status and its own action executions. */
@@ -144,6 +161,7 @@ export class CodePipelineAdapter {
       errorCode: run.output?.executionResult?.errorDetails?.code,
       errorMessage: run.output?.executionResult?.errorDetails?.message,
       summary: run.output?.executionResult?.externalExecutionSummary,
+      changedAt: run.lastUpdateTime,
     }));
     const executionStatus = execution.pipelineExecution?.status;
     const status = EXECUTION_STOPPED.has(executionStatus ?? '')

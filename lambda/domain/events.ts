@@ -143,6 +143,10 @@ export type DelayedRetryMessage =
       readonly nativeWaitOver?: boolean;
       /** The failed actions when the wait began: if they changed, the failure has moved on. */
       readonly fingerprint?: string;
+      /** How often the live state was found lagging behind this failure: it is read again, a bounded number of times. */
+      readonly staleChecks?: number;
+      /** How often this failure waited for earlier claims to give their slots back. */
+      readonly slotWaits?: number;
     };
 
 export function serializeDelayedRetry(message: DelayedRetryMessage): string {
@@ -179,14 +183,17 @@ export function parseDelayedRetry(body: string): DelayedRetryMessage {
   };
   const dueAt = timestamp(raw, 'dueAt', 'message');
   if (raw.kind === 'event') {
-    const deferrals = raw.deferrals === undefined ? undefined : positiveInteger(raw.deferrals, 'message.deferrals');
+    const count = (field: 'deferrals' | 'staleChecks' | 'slotWaits') =>
+      raw[field] === undefined ? {} : { [field]: positiveInteger(raw[field], `message.${field}`) };
     const fingerprint = raw.fingerprint === undefined ? undefined : text(raw, 'fingerprint', 'message', 4096);
     return {
       v: 1,
       kind: 'event',
       dueAt,
       failure: { ...failure, occurrence: attemptOf(f.occurrence, 'message.failure.occurrence') },
-      ...(deferrals !== undefined ? { deferrals } : {}),
+      ...count('deferrals'),
+      ...count('staleChecks'),
+      ...count('slotWaits'),
       ...(raw.nativeWaitOver === true ? { nativeWaitOver: true } : {}),
       ...(fingerprint !== undefined ? { fingerprint } : {}),
     };

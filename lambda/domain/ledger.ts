@@ -17,6 +17,11 @@ export type ClaimStatus = (typeof ClaimStatus)[keyof typeof ClaimStatus];
 
 export const TERMINAL_STATUSES: readonly ClaimStatus[] = [ClaimStatus.Retried, ClaimStatus.Abandoned, ClaimStatus.Failed];
 
+/** A claim that has not ended: it holds a slot, and something must move it on by its deadline. */
+export function isOpen(claim: Pick<Claim, 'status'>): boolean {
+  return !TERMINAL_STATUSES.includes(claim.status);
+}
+
 /** Names one stage execution in the ledger: the unit that maxRetries counts in. */
 export interface LedgerKey {
   /** Where the pipeline lives; absent means the central account's own region (single-account deployments). */
@@ -53,6 +58,19 @@ export interface Claim {
   readonly uncertain: boolean;
   /** CodePipeline's count of RetryStageExecution calls on this stage execution when the claim was made. */
   readonly manualBefore?: number;
+  /** When the current holder took the claim: a call it made cannot have started before. */
+  readonly heldSince?: string;
+  /**
+   * Set once an answer to one of our calls was unclear (or a holder died holding the claim): the
+   * earliest time that call can have started. Evidence of a retry is looked for from then on.
+   */
+  readonly mayHaveCalledSince?: string;
+  /** How often the reconciler found the claim past its deadline and woke it. */
+  readonly wakeups?: number;
+  /** The failure the claim is for, so that the reconciler can wake it without its event. */
+  readonly eventId?: string;
+  readonly failedAt?: string;
+  readonly pipelineVersion?: number;
   readonly outcome?: string;
   readonly reason?: string;
   readonly finishedAt?: string;
@@ -73,6 +91,9 @@ export interface NewClaim {
   readonly expectedRetries?: number;
   /** CodePipeline's count of RetryStageExecution calls on the stage execution, as seen when claiming. */
   readonly manualBefore?: number;
+  /** The event of the failure, and the pipeline version it failed at (for a wake-up without the event). */
+  readonly eventId?: string;
+  readonly pipelineVersion?: number | undefined;
 }
 
 /** A claim as its first write makes it: the `attempt`-th retry of the stage execution, nothing counted yet. */
@@ -90,14 +111,19 @@ export function newClaim(c: NewClaim, attempt: number): Claim {
     busyCount: 0,
     throttleCount: 0,
     uncertain: false,
+    failedAt: c.failedAt.toISOString(),
+    ...(c.status === ClaimStatus.Retrying ? { heldSince: c.now.toISOString() } : {}),
     ...(c.manualBefore !== undefined ? { manualBefore: c.manualBefore } : {}),
+    ...(c.eventId !== undefined ? { eventId: c.eventId } : {}),
+    ...(c.pipelineVersion !== undefined ? { pipelineVersion: c.pipelineVersion } : {}),
   };
 }
 
 export type ClaimResult =
   | { readonly kind: 'claimed'; readonly claim: Claim }
   | { readonly kind: 'exists'; readonly claim: Claim }
-  | { readonly kind: 'exhausted'; readonly retries: number };
+  /** Every slot is taken; `open` are the claims among them that have not ended (they may give theirs back). */
+  | { readonly kind: 'exhausted'; readonly retries: number; readonly open: readonly Claim[] };
 
 /**
  * Can a delivery that is not the claim's owner take it over now? Only when the owner's lease ran

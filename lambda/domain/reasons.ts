@@ -40,6 +40,8 @@ export const SkipReason = {
   NotAMember: 'not-a-member',
   /** CodePipeline kept throttling us (or our own pacing held the call back) until we gave up. */
   ThrottledTooLong: 'throttled-too-long',
+  /** The reconciler kept finding the claim past its deadline, woke it again and again, and gave up. */
+  ClaimStuck: 'claim-stuck',
 } as const;
 export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 

@@ -59,6 +59,15 @@ export interface ActionView {
   readonly summary: string | undefined;
   /** configuration.ActionMode (CloudFormation actions): CHANGE_SET_REPLACE, CHANGE_SET_EXECUTE, … */
   readonly actionMode: string | undefined;
+  /** When the action's latest run last changed status (lastStatusChange). */
+  readonly changedAt?: Date | undefined;
+}
+
+/** One run of an action in one pipeline execution (ListActionExecutions). */
+export interface ActionRun {
+  readonly actionName: string;
+  readonly actionExecutionId: string | undefined;
+  readonly startedAt: Date | undefined;
 }
 
 /** How often the stage of this execution was retried, and by whom (GetPipelineState). */
@@ -141,4 +150,49 @@ export function failureFingerprint(view: StageView): string {
     .map((a) => `${a.name}:${a.executionId ?? '?'}`)
     .sort()
     .join(',');
+}
+
+/** The failed action executions a fingerprint names: action name and execution id. */
+export function fingerprintEntries(fingerprint: string): { readonly action: string; readonly executionId: string }[] {
+  if (fingerprint === '') return [];
+  return fingerprint.split(',').map((entry) => {
+    const at = entry.lastIndexOf(':');
+    return { action: entry.slice(0, at), executionId: entry.slice(at + 1) };
+  });
+}
+
+/**
+ * Positive evidence about a retry we may have made, from the stage's action runs in the execution
+ * (ListActionExecutions, which lists every run, not only the latest): did any action that had
+ * failed when the claim was made run again since? A retry of the stage re-runs its failed actions
+ * (FAILED_ACTIONS) or all of them (ALL_ACTIONS), so "no" means no retry of the stage took effect.
+ * Without a fingerprint, any run that started after `since` counts.
+ */
+export function failedActionsRanAgain(fingerprint: string, runs: readonly ActionRun[], since: Date): boolean {
+  const failed = fingerprintEntries(fingerprint);
+  if (failed.length === 0) return runs.some((r) => (r.startedAt?.getTime() ?? 0) >= since.getTime());
+  return failed.some(({ action, executionId }) => {
+    const own = runs.filter((r) => r.actionName === action);
+    const failedRun = own.find((r) => r.actionExecutionId === executionId);
+    const after = failedRun?.startedAt?.getTime() ?? since.getTime();
+    return own.some((r) => r.actionExecutionId !== executionId && (r.startedAt?.getTime() ?? 0) >= after);
+  });
+}
+
+/**
+ * Does the live state lag behind the failure? GetPipelineState is eventually consistent: right
+ * after a FAILED event (most of all the failure of one of our own retries) a read may still show
+ * the run before it. It does when it shows our execution's stage not failed, while no action in
+ * it changed since the failure and CodePipeline counts no retry of it since (the event's attempt
+ * number says how many came before). A stage that runs again after a retry begun since the
+ * failure has moved on for real.
+ */
+export function lagsBehind(failure: StageFailure, view: StageView): boolean {
+  if (view.latestExecutionId !== undefined && view.latestExecutionId !== failure.executionId) return false;
+  if (view.status === StageStatus.Failed || view.status === StageStatus.Stopped) return false;
+  const changedSince = view.actions.some((a) => a.changedAt !== undefined && a.changedAt.getTime() >= failure.failedAt.getTime());
+  if (changedSince) return false;
+  const attempt = failure.occurrence < FALLBACK_OCCURRENCE_BASE ? failure.occurrence : undefined;
+  const retries = (view.retryMetadata?.manual ?? 0) + (view.retryMetadata?.automatic ?? 0);
+  return attempt === undefined || retries <= attempt - 1;
 }

@@ -3,7 +3,7 @@ import { type ThrottledError, TransientFaultError } from '../domain/errors';
 import { type Claim, ClaimStatus, isStale } from '../domain/ledger';
 import { type RetryPolicy, SPREAD_SHARE } from '../domain/policy';
 import { type ClaimOutcome, Outcome, SkipReason } from '../domain/reasons';
-import { failureFingerprint, retryTookEffect, type StageFailure, type StageView } from '../domain/types';
+import { failedActionsRanAgain, failureFingerprint, retryTookEffect, type StageFailure, type StageView } from '../domain/types';
 import { type RescheduleWhy, type RetryCallOutcome, RetryCallResult } from '../ports';
 import { addSeconds, keyOf, type Result, type ServiceDeps } from './deps';
 import type { Reporter } from './reporting';
@@ -23,12 +23,29 @@ export class ClaimHandler {
     private readonly reporter: Reporter,
   ) {}
 
-  /** Becomes the claim's holder, provided nobody else did since it was read. */
+  /**
+   * Becomes the claim's holder, provided nobody else did since it was read. A write whose answer
+   * was lost still makes us the holder: the ledger recognises its own write by the new token.
+   */
   public async acquire(failure: StageFailure, claim: Claim, now: Date): Promise<Claim | undefined> {
     const token = this.deps.newToken();
     const leaseUntil = this.lease(now);
-    const ok = await this.deps.ledger.acquire(keyOf(failure), claim, token, leaseUntil);
-    return ok ? { ...claim, token, status: ClaimStatus.Retrying, leaseUntil: leaseUntil.toISOString() } : undefined;
+    const ok = await this.deps.ledger.acquire(keyOf(failure), claim, token, leaseUntil, now);
+    return ok
+      ? { ...claim, token, status: ClaimStatus.Retrying, leaseUntil: leaseUntil.toISOString(), heldSince: now.toISOString() }
+      : undefined;
+  }
+
+  /**
+   * A scheduled claim met again (a redelivered event): its delay message may never have been
+   * sent (the sender died between the claim and SendMessage). Sending it again is harmless: only
+   * a message with the claim's current token can take it.
+   */
+  public async resend(failure: StageFailure, claim: Claim, now: Date): Promise<Result> {
+    const dueAt = new Date(claim.dueAt);
+    await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt, token: claim.token }, (dueAt.getTime() - now.getTime()) / 1000);
+    const detail = `${SkipReason.Duplicate}: retry already scheduled for ${claim.dueAt}; its delay message sent again`;
+    return this.reporter.decision(failure, claim.attempt, Outcome.Skipped, detail, { code: SkipReason.Duplicate });
   }
 
   public lease(now: Date): Date {
@@ -72,20 +89,38 @@ export class ClaimHandler {
     takeover = false,
   ): Promise<Result> {
     const uncertain = takeover || claim.uncertain;
-    if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone', uncertain);
+    const keep = { keepSlot: uncertain, policy };
+    if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone', keep);
     if (uncertain && retryTookEffect(failure.executionId, claim.fingerprint, claim.manualBefore, view)) {
       return this.confirm(failure, claim, 'an earlier RetryStageExecution of this claim took effect (seen in the live state)');
     }
     const problem = checkRetryable(failure, view, policy.overrideBuiltIns);
-    if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail, uncertain);
+    if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail, keep);
     if (failureFingerprint(view) !== claim.fingerprint) {
-      return this.abandon(failure, claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed', uncertain);
+      return this.abandon(failure, claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed', keep);
     }
-    if (decision?.kind === 'skip') return this.abandon(failure, claim, decision.reason, decision.detail, uncertain, view);
+    if (decision?.kind === 'skip') return this.abandon(failure, claim, decision.reason, decision.detail, { ...keep, view });
     if (decision?.kind === 'retry-at')
       return this.retryLater(failure, claim, 'policy', `the policy now waits until ${decision.at.toISOString()}`, decision.at);
+    if (uncertain) {
+      // An earlier call of this claim may have taken effect while the live state does not show it
+      // yet (GetPipelineState lags behind): call again only on positive evidence that it did not.
+      const evidence = await this.evidence(failure, claim);
+      if (evidence === 'ran') {
+        return this.confirm(failure, claim, 'an earlier RetryStageExecution of this claim took effect (its failed actions ran again)');
+      }
+      if (evidence === 'unknown') {
+        const held = { ...claim, uncertain: true };
+        return this.retryLater(
+          failure,
+          held,
+          'uncertain',
+          'an earlier call may have retried, and the action executions could not be read to rule it out',
+        );
+      }
+    }
 
-    const budgetId = `${failure.stage}#${failure.executionId}#${failure.occurrence}`;
+    const budgetId = budgetIdOf(failure);
     if (policy.budget) {
       const spent = await this.deps.budgets.reserve(keyOf(failure), budgetId, policy.budget, this.deps.clock());
       if (!spent.ok) {
@@ -95,8 +130,7 @@ export class ClaimHandler {
           SkipReason.BudgetExhausted,
           `circuit open: ${spent.used} of ${policy.budget.maxRetries} retries used in the last ${policy.budget.windowSeconds}s; ` +
             `it closes at ${spent.reopensAt.toISOString()}`,
-          uncertain,
-          view,
+          { keepSlot: uncertain, view },
         );
       }
     }
@@ -120,9 +154,9 @@ export class ClaimHandler {
         return uncertain ? this.settle(failure, claim, call, 'busy', detail) : this.retryLater(failure, claim, 'busy', detail);
       case RetryCallResult.NotRetryable:
         if (uncertain) return this.settle(failure, claim, call, 'not-retryable', detail);
-        return this.abandon(failure, claim, SkipReason.NotRetryable, detail, false, view);
+        return this.abandon(failure, claim, SkipReason.NotRetryable, detail, { view, policy });
       case RetryCallResult.NotLatest:
-        return this.abandon(failure, claim, SkipReason.Superseded, detail, uncertain);
+        return this.abandon(failure, claim, SkipReason.Superseded, detail, keep);
       case RetryCallResult.Permanent:
         await this.finish(failure, claim, ClaimStatus.Failed, Outcome.Failed, withSlotNote(detail, uncertain), now, uncertain);
         await this.tellIfNeeded(failure, SkipReason.PermanentError, detail, view);
@@ -160,7 +194,7 @@ export class ClaimHandler {
     if (then === 'busy') return this.retryLater(failure, { ...claim, uncertain: true }, 'busy', detail);
     if (then === 'not-retryable') {
       // Our earlier call may have been the retry that made the stage not retryable: keep the slot, tell no one.
-      return this.abandon(failure, claim, SkipReason.NotRetryable, detail, true);
+      return this.abandon(failure, claim, SkipReason.NotRetryable, detail, { keepSlot: true });
     }
     return this.retryLater(failure, claim, 'uncertain', `answer unclear (${detail}); the live state does not show the retry yet`);
   }
@@ -176,16 +210,12 @@ export class ClaimHandler {
     const now = this.deps.clock();
     const busy = why === 'busy' || why === 'uncertain';
     if (busy && claim.busyCount + 1 > settings.maxBusyRetries) {
-      return this.abandon(
-        failure,
-        claim,
-        SkipReason.BusyTooLong,
-        `${detail} (${claim.busyCount + 1} times)`,
-        claim.uncertain || why === 'uncertain',
-      );
+      const keepSlot = claim.uncertain || why === 'uncertain';
+      return this.abandon(failure, claim, SkipReason.BusyTooLong, `${detail} (${claim.busyCount + 1} times)`, { keepSlot });
     }
     if (why === 'throttled' && claim.throttleCount + 1 > settings.maxThrottleDeferrals) {
-      return this.abandon(failure, claim, SkipReason.ThrottledTooLong, `${detail} (${claim.throttleCount + 1} times)`, claim.uncertain);
+      const keepSlot = claim.uncertain;
+      return this.abandon(failure, claim, SkipReason.ThrottledTooLong, `${detail} (${claim.throttleCount + 1} times)`, { keepSlot });
     }
     const delay =
       why === 'throttled'
@@ -222,17 +252,23 @@ export class ClaimHandler {
     return this.reporter.decision(failure, claim.attempt, Outcome.Retried, why);
   }
 
-  /** The claim ends without our retry; its slot is given back unless an earlier call may have used it. */
+  /**
+   * The claim ends without our retry; its slot is given back unless an earlier call may have used
+   * it, and so is what it took from the pipeline's budget (a holder that died may have taken it).
+   */
   public async abandon(
     failure: StageFailure,
     claim: Claim,
     reason: SkipReason,
     detail: string,
-    keepSlot = false,
-    view?: StageView,
+    options: AbandonOptions = {},
   ): Promise<Result> {
+    const keepSlot = options.keepSlot === true;
+    const view = options.view;
     const why = withSlotNote(detail, keepSlot);
-    await this.finish(failure, claim, ClaimStatus.Abandoned, reason, why, this.deps.clock(), keepSlot);
+    const now = this.deps.clock();
+    await this.finish(failure, claim, ClaimStatus.Abandoned, reason, why, now, keepSlot);
+    if (!keepSlot && options.policy?.budget) await this.deps.budgets.release(keyOf(failure), budgetIdOf(failure), now);
     // An abandon that keeps the slot may hide our own retry: no "not retryable" notice for it.
     if (!(keepSlot && reason === SkipReason.NotRetryable)) await this.tellIfNeeded(failure, reason, `${reason}: ${why}`, view);
     return this.reporter.decision(failure, claim.attempt, Outcome.Abandoned, `${reason}: ${why}`, { code: reason });
@@ -240,9 +276,17 @@ export class ClaimHandler {
 
   /**
    * A failure we decided not to retry: record why (once per reason), settle the claim of an
-   * earlier delivery that died holding it, and tell operators the first time.
+   * earlier delivery that died holding it, and tell operators the first time (unless `notify` is
+   * false: the refusal may not be final).
    */
-  public async skip(failure: StageFailure, reason: SkipReason, detail: string, now: Date, view?: StageView): Promise<Result> {
+  public async skip(
+    failure: StageFailure,
+    reason: SkipReason,
+    detail: string,
+    now: Date,
+    view?: StageView,
+    options: { readonly notify?: boolean } = {},
+  ): Promise<Result> {
     const { first, claim } = await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now, failure.failedAt);
     if (claim && isStale(claim, now)) {
       // An earlier delivery claimed this failure and died: settle its claim with this decision.
@@ -251,7 +295,7 @@ export class ClaimHandler {
       if (held) await this.finish(failure, held, ClaimStatus.Abandoned, reason, withSlotNote(detail, keepSlot), now, keepSlot);
     }
     // A redelivered event gets the same answer, but operators hear about it once.
-    if (first) await this.tellIfNeeded(failure, reason, `${reason}: ${detail}`, view);
+    if (first && options.notify !== false) await this.tellIfNeeded(failure, reason, `${reason}: ${detail}`, view);
     return this.reporter.decision(failure, undefined, Outcome.Skipped, `${reason}: ${detail}`, { code: reason });
   }
 
@@ -263,6 +307,21 @@ export class ClaimHandler {
   /** A throttled read while holding the claim: the claim waits and comes back, nothing is spent. */
   public throttledRead(failure: StageFailure, claim: Claim, error: ThrottledError): Promise<Result> {
     return this.retryLater(failure, claim, 'throttled', error.message);
+  }
+
+  /**
+   * Whether a retry of this claim took effect, from the stage's action runs in the execution:
+   * `ran` (its failed actions ran again since it was claimed), `none` (positive evidence that no
+   * call of ours took effect), or `unknown` (the runs could not be read).
+   */
+  private async evidence(failure: StageFailure, claim: Claim): Promise<'ran' | 'none' | 'unknown'> {
+    try {
+      const runs = await this.deps.pipelines.actionRuns(failure, failure.pipeline, failure.stage, failure.executionId);
+      return failedActionsRanAgain(claim.fingerprint, runs, new Date(claim.claimedAt)) ? 'ran' : 'none';
+    } catch (error) {
+      if (error instanceof TransientFaultError) return 'unknown';
+      throw error;
+    }
   }
 
   private async finish(
@@ -292,6 +351,20 @@ export function throttleDelaySeconds(
 ): number {
   const ceiling = Math.min(settings.throttleMaxDelaySeconds, settings.throttleBaseDelaySeconds * 2 ** Math.min(count, 20));
   return Math.max(1, Math.round(ceiling / 2 + (random() * ceiling) / 2));
+}
+
+export interface AbandonOptions {
+  /** Keep the retry slot (and the budget): an earlier call may have retried. @default false */
+  readonly keepSlot?: boolean;
+  /** The live state, for the notice's failure summary. @default none */
+  readonly view?: StageView | undefined;
+  /** The policy the claim ran under: its budget is given back with the slot. @default none (no budget to give back) */
+  readonly policy?: RetryPolicy;
+}
+
+/** What a failure occurrence takes from its pipeline's budget is named after it: taking it twice is a no-op. */
+export function budgetIdOf(failure: StageFailure): string {
+  return `${failure.stage}#${failure.executionId}#${failure.occurrence}`;
 }
 
 /** Says why a claim that ends without our retry still counts, when it does. */

@@ -23,6 +23,18 @@ export interface ServiceSettings {
   readonly ambiguousRecheckSeconds: number;
   /** How long the stage's own onFailure retry gets to run before our policy applies. */
   readonly nativeRetryWaitSeconds: number;
+  /** When the live state lags behind a failure event, read it again this much later (doubling each time)… */
+  readonly staleRecheckSeconds: number;
+  /** …this many times, before the failure is dropped (and the drop recorded). */
+  readonly maxStaleChecks: number;
+  /** A failure refused only because earlier claims hold the slots waits for them this many times… */
+  readonly maxSlotWaits: number;
+  /** …each time until the last of them is due or its lease ends, and this much longer. */
+  readonly slotWaitMarginSeconds: number;
+  /** The most overdue records the reconciler takes on in one run. */
+  readonly reconcileBatch: number;
+  /** The reconciler gives up on a claim (and says so) after waking it this many times. */
+  readonly maxWakeups: number;
   /** The accounts and regions an organization deployment serves. @default none: a single-account deployment */
   readonly membership?: Membership | undefined;
 }
@@ -37,6 +49,12 @@ export const DEFAULT_SETTINGS: ServiceSettings = {
   maxThrottleDeferrals: 40,
   ambiguousRecheckSeconds: 30,
   nativeRetryWaitSeconds: 300,
+  staleRecheckSeconds: 10,
+  maxStaleChecks: 3,
+  maxSlotWaits: 6,
+  slotWaitMarginSeconds: 5,
+  reconcileBatch: 200,
+  maxWakeups: 12,
 };
 
 /** Everything the service needs, as ports: the handler builds the real ones, tests hand in fakes. */

@@ -15,6 +15,7 @@ const NOTIFY_ON: Partial<Record<SkipReason, NoticeKind>> = {
   [SkipReason.NotRetryable]: NoticeKind.NotRetryable,
   [SkipReason.BudgetExhausted]: NoticeKind.CircuitOpen,
   [SkipReason.PermanentError]: NoticeKind.RetryFailed,
+  [SkipReason.ClaimStuck]: NoticeKind.GaveUp,
 };
 
 /** Reasons we stop retrying a failure that needed a retry: each is a give-up, counted and told. */
@@ -25,6 +26,7 @@ const GIVE_UPS: readonly SkipReason[] = [
   SkipReason.ThrottledTooLong,
   SkipReason.BudgetExhausted,
   SkipReason.PermanentError,
+  SkipReason.ClaimStuck,
 ];
 
 const COUNTED_AS_SKIPS: readonly Outcome[] = [Outcome.Skipped, Outcome.Abandoned, Outcome.Observed, Outcome.Failed];
@@ -68,6 +70,11 @@ export class Reporter {
       reason,
     });
     return { outcome, reason, ...(attempt !== undefined ? { attempt } : {}) };
+  }
+
+  /** Counts a claim the reconciler found past its deadline. */
+  public stuck(failure: ReportedFailure): void {
+    this.metric(MetricName.ClaimsStuck, failure, {}, { stage: failure.stage });
   }
 
   /** Counts that handling waited for throttling (or our own pacing). */

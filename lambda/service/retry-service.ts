@@ -1,7 +1,7 @@
 import { type Decision, decide, type LedgerSnapshot } from '../domain/decision';
 import { InvalidInputError, ThrottledError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
-import { type Claim, ClaimStatus, isStale, TERMINAL_STATUSES } from '../domain/ledger';
+import { type Claim, ClaimStatus, isOpen, isStale, TERMINAL_STATUSES } from '../domain/ledger';
 import { notServed } from '../domain/membership';
 import { MAX_COOLDOWN_SECONDS, PolicyMode, type RetryPolicy, resolvePolicy, SPREAD_SHARE } from '../domain/policy';
 import { Outcome, SkipReason } from '../domain/reasons';
@@ -10,6 +10,7 @@ import {
   FALLBACK_OCCURRENCE_BASE,
   failureFingerprint,
   fallbackOccurrence,
+  lagsBehind,
   type ReportedFailure,
   type StageFailure,
   type StageView,
@@ -17,6 +18,7 @@ import {
 } from '../domain/types';
 import { ClaimHandler, throttleDelaySeconds } from './claims';
 import { addSeconds, keyOf, type Result, type ServiceDeps } from './deps';
+import { Reconciler } from './reconciler';
 import { Reporter } from './reporting';
 
 /** The latest a message we sent can be due: the longest cooldown, spread by jitter, and an hour's grace. */
@@ -33,6 +35,10 @@ export interface FailureOptions {
   readonly nativeWaitOver?: boolean;
   /** The failed actions when the wait began: if they changed, the failure has moved on. */
   readonly fingerprint?: string;
+  /** Reads so far that lagged behind the failure. */
+  readonly staleChecks?: number;
+  /** Waits so far for earlier claims to give their slots back. */
+  readonly slotWaits?: number;
 }
 
 /**
@@ -44,10 +50,17 @@ export interface FailureOptions {
 export class RetryService {
   private readonly reporter: Reporter;
   private readonly claims: ClaimHandler;
+  private readonly reconciler: Reconciler;
 
   public constructor(private readonly deps: ServiceDeps) {
     this.reporter = new Reporter(deps);
     this.claims = new ClaimHandler(deps, this.reporter);
+    this.reconciler = new Reconciler(deps, this.reporter, this.claims);
+  }
+
+  /** The scheduled run: every claim past its deadline is woken (or, after too many wake-ups, given up). */
+  public reconcile(): ReturnType<Reconciler['run']> {
+    return this.reconciler.run();
   }
 
   public async handleFailure(reported: ReportedFailure, options: FailureOptions = {}): Promise<Result> {
@@ -116,12 +129,17 @@ export class RetryService {
     );
     if (decision.kind === 'skip') {
       if (decision.reason === SkipReason.NativeRetryPending && view) return this.waitForNativeRetry(failure, view, decision.detail, now);
-      // The live state shows the failure already moved on (usually: a duplicate after our retry).
-      // Nothing to decide or to settle, so nothing is written: one call, the state read.
       if (MOVED_ON.includes(decision.reason)) {
+        // The read may lag behind the event (GetPipelineState is eventually consistent): read again later.
+        if (view && lagsBehind(failure, view)) return this.recheck(reported, failure, decision.reason, decision.detail, options, now, view);
+        // The live state shows the failure already moved on (usually: a duplicate after our retry).
+        // Nothing to decide or to settle, so nothing is written: one call, the state read.
         return this.reporter.decision(failure, undefined, Outcome.Skipped, `${decision.reason}: ${decision.detail}`, {
           code: decision.reason,
         });
+      }
+      if (decision.reason === SkipReason.MaxRetries && recorded && recorded.open.length > 0) {
+        return this.waitForSlots(reported, failure, recorded.open, decision.detail, options, now, view);
       }
       return this.claims.skip(failure, decision.reason, decision.detail, now, view);
     }
@@ -146,17 +164,16 @@ export class RetryService {
       ...(recorded ? { expectedRetries: recorded.snapshot.retries } : {}),
       manualBefore: view?.retryMetadata?.manual ?? 0,
       failedAt: failure.failedAt,
+      eventId: failure.eventId,
+      pipelineVersion: failure.pipelineVersion,
       now,
     });
     switch (result.kind) {
-      case 'exhausted':
-        return this.claims.skip(
-          failure,
-          SkipReason.MaxRetries,
-          `all ${policy.maxRetries} automatic retries of this stage execution are used`,
-          now,
-          view,
-        );
+      case 'exhausted': {
+        const detail = `all ${policy.maxRetries} automatic retries of this stage execution are used`;
+        if (result.open.length > 0) return this.waitForSlots(reported, failure, result.open, detail, options, now, view);
+        return this.claims.skip(failure, SkipReason.MaxRetries, detail, now, view);
+      }
       case 'exists':
         return this.handleExistingClaim(failure, result.claim, view, now, policy);
       case 'claimed':
@@ -178,14 +195,45 @@ export class RetryService {
     }
     const remaining = Math.ceil((message.dueAt.getTime() - now.getTime()) / 1000);
     if (remaining > 0) {
-      await this.deps.delays.send(message, remaining);
-      return this.reporter.decision(failure, undefined, Outcome.Waiting, `due at ${message.dueAt.toISOString()}, ${remaining}s left`);
+      const chained = await this.chain(message, remaining);
+      if (chained) return chained;
     }
     if (message.kind === 'event') {
-      const { deferrals, nativeWaitOver, fingerprint } = message;
-      return this.handleFailure(failure, { deferrals, nativeWaitOver, fingerprint });
+      const { deferrals, nativeWaitOver, fingerprint, staleChecks, slotWaits } = message;
+      return this.handleFailure(failure, { deferrals, nativeWaitOver, fingerprint, staleChecks, slotWaits });
     }
     return this.handleDueClaim(message.failure, now, message.token);
+  }
+
+  /**
+   * A message that is not due yet goes round the queue again (a wait longer than SQS's 900 s is
+   * a chain of hops), but only while the ledger holds what it waits for: a claim message for its
+   * claim with its token, a failure waiting for slots while claims are still open. A claim message
+   * the ledger knows nothing of is not ours to keep: it is left for the DLQ, with the reason.
+   * Returns undefined when the message should be handled now instead.
+   */
+  private async chain(message: DelayedRetryMessage, remaining: number): Promise<Result | undefined> {
+    const { failure } = message;
+    if (message.kind === 'event') {
+      if (message.slotWaits !== undefined) {
+        const { open } = await this.deps.ledger.view(keyOf(failure), failure.occurrence ?? 0);
+        // The claims it waited for have ended: the failure's turn is now.
+        if (open.length === 0) return undefined;
+      }
+    } else {
+      const claim = await this.deps.ledger.get(keyOf(failure), message.failure.occurrence);
+      if (!claim) {
+        throw new InvalidInputError(
+          `delay-queue message for a claim the ledger does not hold (no claim for ${failure.pipeline}/${failure.stage} ` +
+            `execution ${failure.executionId} occurrence ${message.failure.occurrence}): not chained, left for the DLQ`,
+        );
+      }
+      if (!isOpen(claim) || (message.token !== undefined && claim.token !== message.token)) {
+        return this.duplicate(message.failure, claim, `the claim moved on (${claim.status}) since this message was sent: not chained`);
+      }
+    }
+    await this.deps.delays.send(message, remaining);
+    return this.reporter.decision(failure, undefined, Outcome.Waiting, `due at ${message.dueAt.toISOString()}, ${remaining}s left`);
   }
 
   /** A claimed retry's time has come: take the claim, re-check, re-evaluate the policy, retry. */
@@ -197,8 +245,16 @@ export class RetryService {
       const leaseUntil = this.claims.lease(now);
       const taken = await ledger.takeDue(keyOf(failure), failure.occurrence, messageToken, token, leaseUntil, now);
       if (taken?.claim) {
-        const held = { ...taken.claim, token, status: ClaimStatus.Retrying, leaseUntil: leaseUntil.toISOString() };
-        return this.retryHeld(failure, held, taken.snapshot, taken.claim.status === ClaimStatus.Retrying, now);
+        const held = {
+          ...taken.claim,
+          token,
+          status: ClaimStatus.Retrying,
+          leaseUntil: leaseUntil.toISOString(),
+          heldSince: now.toISOString(),
+        };
+        // Taken from a holder whose lease ran out, it may have called; when the answer to our write
+        // was lost that cannot be known, and it is treated as such.
+        return this.retryHeld(failure, held, taken.snapshot, taken.wasRetrying ?? true, now);
       }
     }
     // No token (an older message), or the claim moved on since it was sent: read it and see.
@@ -235,17 +291,11 @@ export class RetryService {
       if (error instanceof ThrottledError) return this.claims.throttledRead(failure, held, error);
       throw error;
     }
-    const uncertain = takeover || held.uncertain;
     const resolved = resolvePolicy(context.layers);
-    if (context.paused) return this.claims.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited', uncertain);
+    const keep = { keepSlot: takeover || held.uncertain, policy: resolved.policy };
+    if (context.paused) return this.claims.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited', keep);
     if (resolved.policy.mode === PolicyMode.Observe) {
-      return this.claims.abandon(
-        failure,
-        held,
-        SkipReason.ObserveOnly,
-        'the policy was switched to observe while the retry waited',
-        uncertain,
-      );
+      return this.claims.abandon(failure, held, SkipReason.ObserveOnly, 'the policy was switched to observe while the retry waited', keep);
     }
     const view = lookup.kind === 'found' ? lookup.view : undefined;
     // The whole policy again, as it is now: a lower maxRetries, a new rule or a longer cooldown
@@ -310,8 +360,82 @@ export class RetryService {
       if (held) return this.claims.retry(failure, held, view, policy, undefined, claim.status === ClaimStatus.Retrying);
       return this.duplicate(failure, claim, 'another instance took the claim');
     }
-    if (claim.status === ClaimStatus.Scheduled) return this.duplicate(failure, claim, `retry already scheduled for ${claim.dueAt}`);
+    if (claim.status === ClaimStatus.Scheduled) return this.claims.resend(failure, claim, now);
     return this.claims.deferCheck(failure, claim, now);
+  }
+
+  /**
+   * The live state lagged behind the failure event: read it again through the delay queue, a few
+   * times with growing waits. If it never shows the failure, the failure is dropped, and the drop
+   * recorded with its reason (so `autoretry history` shows it).
+   */
+  private async recheck(
+    reported: ReportedFailure,
+    failure: StageFailure,
+    reason: SkipReason,
+    detail: string,
+    options: FailureOptions,
+    now: Date,
+    view: StageView,
+  ): Promise<Result> {
+    const checks = (options.staleChecks ?? 0) + 1;
+    if (checks > this.deps.settings.maxStaleChecks) {
+      const why = `${detail}: still so after ${checks - 1} more reads, the live state never showed the failure`;
+      return this.claims.skip(failure, reason, why, now, view);
+    }
+    const delay = this.deps.settings.staleRecheckSeconds * 2 ** (checks - 1);
+    const dueAt = await this.sendBack(reported, options, { staleChecks: checks }, delay, now);
+    const why = `${reason}: ${detail}, but the read lags behind the failure event; reading it again at ${dueAt.toISOString()}`;
+    return this.reporter.decision(failure, undefined, Outcome.Deferred, why);
+  }
+
+  /**
+   * Every slot of the stage execution is taken, but some by claims that have not ended: one of
+   * them may give its slot back (abandoned: the stage changed, a refusal), and then this failure
+   * is retried after all. It waits until the last of them is due (or its lease ends) and looks
+   * again, a bounded number of times; "retries exhausted" is sent only when it is true.
+   */
+  private async waitForSlots(
+    reported: ReportedFailure,
+    failure: StageFailure,
+    open: readonly Claim[],
+    detail: string,
+    options: FailureOptions,
+    now: Date,
+    view: StageView | undefined,
+  ): Promise<Result> {
+    const { settings } = this.deps;
+    const waits = (options.slotWaits ?? 0) + 1;
+    const pending = `${open.length} earlier claim(s) of this stage execution had not ended`;
+    if (waits > settings.maxSlotWaits) {
+      return this.claims.skip(failure, SkipReason.MaxRetries, `${detail}; ${pending} after ${waits - 1} checks`, now, view, {
+        notify: false,
+      });
+    }
+    // A claim past its lease has a dead holder (or a lost message): wake it now rather than wait for the reconciler.
+    for (const claim of open.filter((c) => isStale(c, now))) {
+      const its = { ...failure, occurrence: claim.occurrence, ...(claim.eventId ? { eventId: claim.eventId } : {}) };
+      await this.reconciler.wake(keyOf(failure), { ...its, failedAt: new Date(claim.failedAt ?? claim.claimedAt) }, claim, now);
+    }
+    const settleAt = Math.max(...open.map((c) => Date.parse(c.status === ClaimStatus.Scheduled ? c.dueAt : c.leaseUntil)));
+    const delay = Math.max(1, Math.ceil((settleAt - now.getTime()) / 1000) + settings.slotWaitMarginSeconds);
+    const dueAt = await this.sendBack(reported, options, { slotWaits: waits }, delay, now);
+    const why = `${SkipReason.MaxRetries} for now: ${detail}, but ${pending} and may give a slot back; looking again at ${dueAt.toISOString()}`;
+    return this.reporter.decision(failure, undefined, Outcome.Deferred, why);
+  }
+
+  /** Sends a failure back through the delay queue to be handled again in `delay` seconds, with its counters. */
+  private async sendBack(
+    reported: ReportedFailure,
+    options: FailureOptions,
+    counters: Pick<FailureOptions, 'deferrals' | 'staleChecks' | 'slotWaits'>,
+    delay: number,
+    now: Date,
+  ): Promise<Date> {
+    const dueAt = addSeconds(now, delay);
+    const waiting = { ...reported, failedAt: saneFailureTime(reported.failedAt, now) };
+    await this.deps.delays.send({ v: 1, kind: 'event', failure: waiting, dueAt, ...carry(options), ...counters }, delay);
+    return dueAt;
   }
 
   /**
@@ -346,9 +470,7 @@ export class RetryService {
       return this.claims.skip(failure, SkipReason.ThrottledTooLong, `${error.message} (${deferrals - 1} waits)`, now);
     }
     const delay = throttleDelaySeconds(deferrals - 1, this.deps.settings, this.deps.random);
-    const dueAt = addSeconds(now, delay);
-    const waiting = { ...reported, failedAt: saneFailureTime(reported.failedAt, now) };
-    await this.deps.delays.send({ v: 1, kind: 'event', failure: waiting, dueAt, deferrals, ...pick(options) }, delay);
+    const dueAt = await this.sendBack(reported, options, { deferrals }, delay, now);
     return this.reporter.decision(
       failure,
       undefined,
@@ -364,11 +486,9 @@ export class RetryService {
   }
 }
 
-function pick(options: FailureOptions): Pick<FailureOptions, 'nativeWaitOver' | 'fingerprint'> {
-  return {
-    ...(options.nativeWaitOver ? { nativeWaitOver: true } : {}),
-    ...(options.fingerprint !== undefined ? { fingerprint: options.fingerprint } : {}),
-  };
+/** The options a failure sent back through the queue keeps, as a message carries them (unset ones left out). */
+function carry(options: FailureOptions): FailureOptions {
+  return Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined && v !== false)) as FailureOptions;
 }
 
 /** Policies whose decision depends on the stage execution's history in the ledger. */

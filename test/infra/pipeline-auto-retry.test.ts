@@ -134,6 +134,69 @@ describe('Construct: PipelineAutoRetry', () => {
         },
       });
     });
+
+    it('has a keys-only sparse index of records with open claims, by deadline, for the reconciler', () => {
+      // Act
+      const template = synth({});
+
+      // Assess
+      template.hasResourceProperties('AWS::DynamoDB::Table', {
+        GlobalSecondaryIndexes: [
+          {
+            IndexName: 'OpenClaims',
+            KeySchema: [
+              { AttributeName: 'openShard', KeyType: 'HASH' },
+              { AttributeName: 'openUntil', KeyType: 'RANGE' },
+            ],
+            Projection: { ProjectionType: 'KEYS_ONLY' },
+          },
+        ],
+      });
+    });
+  });
+
+  describe('the reconciler', () => {
+    it.each([
+      ['by default every 5 minutes', {}, 'rate(5 minutes)'],
+      ['as often as reconcileEvery says', { reconcileEvery: Duration.minutes(2) }, 'rate(2 minutes)'],
+    ])('invokes the retry function on a schedule, %s', (_case, props, expression) => {
+      // Act
+      const template = synth(props);
+
+      // Assess
+      template.hasResourceProperties('AWS::Events::Rule', {
+        ScheduleExpression: expression,
+        Targets: [
+          Match.objectLike({
+            Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('RetryFunction'), 'Arn'] },
+            DeadLetterConfig: { Arn: { 'Fn::GetAtt': [Match.stringLikeRegexp('EventDeadLetterQueue'), 'Arn'] } },
+          }),
+        ],
+      });
+    });
+
+    it('may query the open-claims index and no other index', () => {
+      // Act
+      const template = synth({});
+
+      // Assess
+      const queries = statements(template).filter((st) => st.Effect === 'Allow' && [st.Action].flat().includes('dynamodb:Query'));
+      const indexResources = queries.flatMap((st) => [st.Resource].flat()).filter((r) => JSON.stringify(r).includes('/index/'));
+      expect(indexResources).toEqual([
+        { 'Fn::Join': ['', [{ 'Fn::GetAtt': [expect.stringMatching(/Table/), 'Arn'] }, '/index/OpenClaims']] },
+      ]);
+    });
+
+    it.each([[Duration.seconds(30)], [Duration.minutes(90)], [Duration.seconds(150)]])(
+      'refuses a reconcileEvery of %s with one line naming the setting',
+      (every) => {
+        // Act
+        const act = () => synth({ reconcileEvery: every });
+
+        // Assess
+        expect(act).toThrow(/reconcileEvery must be whole minutes from 1 to 60/);
+      },
+    );
   });
 
   describe('queues', () => {
@@ -233,9 +296,11 @@ describe('Construct: PipelineAutoRetry', () => {
       const template = synth({ watchedPipelines });
 
       // Assess
-      const rules = Object.values(template.findResources('AWS::Events::Rule')) as {
-        Properties: { EventPattern: { detail: { state: string[]; pipeline: string[] } } };
-      }[];
+      const rules = (
+        Object.values(template.findResources('AWS::Events::Rule')) as {
+          Properties: { EventPattern?: { detail: { state: string[]; pipeline: string[] } } };
+        }[]
+      ).flatMap((rule) => (rule.Properties.EventPattern ? [{ Properties: { EventPattern: rule.Properties.EventPattern } }] : []));
       const failed = rules.filter((rule) => rule.Properties.EventPattern.detail.state[0] === 'FAILED');
       expect(failed.length).toBeGreaterThan(1);
       for (const rule of rules) expect(JSON.stringify(rule.Properties.EventPattern).length).toBeLessThanOrEqual(2048);
@@ -503,13 +568,13 @@ describe('Construct: PipelineAutoRetry', () => {
       });
     });
 
-    it('alarms on every DLQ, function errors, dropped events and exhausted retries, to the topic', () => {
+    it('alarms on every DLQ, function errors, dropped events, claims stuck and exhausted retries, to the topic', () => {
       // Act
       const template = synth({ alarms: { exhaustedPerHour: 3 } });
 
       // Assess
       const alarms = Object.values(template.findResources('AWS::CloudWatch::Alarm')) as { Properties: Record<string, unknown> }[];
-      expect(alarms).toHaveLength(6);
+      expect(alarms).toHaveLength(7);
       for (const alarm of alarms) {
         expect(alarm.Properties.AlarmActions).toEqual([{ Ref: expect.stringMatching(/Notifications/) }]);
       }
@@ -517,6 +582,16 @@ describe('Construct: PipelineAutoRetry', () => {
       expect(byMetric('ApproximateNumberOfMessagesVisible')).toHaveLength(3);
       expect(byMetric('Errors')).toHaveLength(1);
       expect(byMetric('AsyncEventsDropped')).toHaveLength(1);
+      // A claim the reconciler finds past its deadline in two of its runs in a row.
+      expect(byMetric('ClaimsStuck')[0]?.Properties).toEqual(
+        expect.objectContaining({
+          Namespace: 'CodePipelineAutoRetry',
+          Threshold: 1,
+          Period: 300,
+          EvaluationPeriods: 2,
+          DatapointsToAlarm: 2,
+        }),
+      );
       expect(byMetric('RetriesExhausted')[0]?.Properties).toEqual(
         expect.objectContaining({
           Namespace: 'CodePipelineAutoRetry',

@@ -496,19 +496,30 @@ describe('handler: every RetryStageExecution outcome', () => {
     const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now, ledger: flakyLedger });
     await expect(run(event)).rejects.toBeInstanceOf(TransientFaultError);
 
-    // Act: Lambda redelivers after the lease; later the retried stage fails again.
+    // Act: Lambda redelivers after the lease; later the retried stage fails again, and the delay queue delivers what it holds.
     clock.advance(180);
     await run(event);
+    const afterRedelivery = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
     aws.codepipeline.finishRetry(pipeline, 'Test', 'Failed');
     await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', new Date(clock.current)));
+    aws.sqs.now = () => clock.current;
+    for (let hop = 0; hop < 10 && aws.sqs.pending().length > 0; hop++) {
+      clock.current = Math.max(clock.current, ...aws.sqs.pending().map((m) => m.visibleAt));
+      const batch = aws.sqs.takeVisible();
+      if (batch) await run(batch);
+    }
+    aws.sqs.now = () => Date.now();
 
     // Assess
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
     const record = await aws.ledger().getRecord(ledgerKey(pipeline, 'Test', execution));
     expect(record?.retries).toBe(1);
     // The redelivery sees the stage running again and writes nothing: the dead holder's claim
-    // stays as it was, its slot counted, so the next failure finds no retry left.
-    expect(record?.claims).toEqual([expect.objectContaining({ occurrence: 1, attempt: 1, status: ClaimStatus.Retrying })]);
+    // stays as it was, its slot counted.
+    expect(afterRedelivery?.claims).toEqual([expect.objectContaining({ occurrence: 1, attempt: 1, status: ClaimStatus.Retrying })]);
+    // The next failure finds the slot held by that claim, wakes it (the live state shows its retry
+    // took effect: it is confirmed), and then finds no retry left.
+    expect(record?.claims).toEqual([expect.objectContaining({ occurrence: 1, attempt: 1, status: ClaimStatus.Retried })]);
     expect(record?.skips).toEqual([expect.objectContaining({ occurrence: 2, reason: 'max-retries' })]);
   });
 

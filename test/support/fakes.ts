@@ -4,9 +4,9 @@
  */
 import type { Location, MetricName } from '../../contract';
 import type { DelayedRetryMessage } from '../../lambda/domain/events';
-import { type Claim, type ClaimResult, ClaimStatus, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
+import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
 import type { PolicyPatch, RetryBudget } from '../../lambda/domain/policy';
-import { ActionStatus, type ActionView, type StageView } from '../../lambda/domain/types';
+import { type ActionRun, ActionStatus, type ActionView, type StageView } from '../../lambda/domain/types';
 import type {
   BudgetKey,
   BudgetPort,
@@ -21,6 +21,7 @@ import type {
   NewClaim,
   Notice,
   NotifierPort,
+  OpenRecord,
   PipelinePort,
   PolicyContext,
   PolicyReader,
@@ -63,8 +64,15 @@ export class FakePipelines implements PipelinePort {
   public answers: RetryCallOutcome[] = [];
   public readonly retryCalls: { at: Location; pipeline: string; stage: string; executionId: string; retryMode: string }[] = [];
 
+  /** What ListActionExecutions lists for the stage. */
+  public runs: ActionRun[] = [];
+
   public async getStage(): Promise<StageLookup> {
     return this.lookup;
+  }
+
+  public async actionRuns(): Promise<ActionRun[]> {
+    return this.runs;
   }
 
   public async retryStage(
@@ -89,6 +97,7 @@ export class FakePolicies implements PolicyReader {
 }
 
 interface FakeRecord {
+  readonly key: LedgerKey;
   retries: number;
   firstFailureAt: Date | undefined;
   readonly claims: Map<number, Claim>;
@@ -104,7 +113,7 @@ export class FakeLedger implements LedgerPort {
     const id = `${key.pipeline}#${key.stage}#${key.executionId}`;
     let r = this.records.get(id);
     if (!r) {
-      r = { retries: 0, firstFailureAt: undefined, claims: new Map(), skips: new Map(), recovered: false };
+      r = { key, retries: 0, firstFailureAt: undefined, claims: new Map(), skips: new Map(), recovered: false };
       this.records.set(id, r);
     }
     return r;
@@ -112,14 +121,22 @@ export class FakeLedger implements LedgerPort {
 
   public async view(key: LedgerKey, occurrence: number): Promise<LedgerView> {
     const r = this.record(key);
-    return { snapshot: { retries: r.retries, firstFailureAt: r.firstFailureAt }, claim: r.claims.get(occurrence) };
+    return {
+      snapshot: { retries: r.retries, firstFailureAt: r.firstFailureAt },
+      claim: r.claims.get(occurrence),
+      open: this.open(r, occurrence),
+    };
+  }
+
+  private open(r: FakeRecord, except?: number): Claim[] {
+    return [...r.claims.values()].filter((c) => isOpen(c) && c.occurrence !== except);
   }
 
   public async claim(key: LedgerKey, c: NewClaim): Promise<ClaimResult> {
     const r = this.record(key);
     const existing = r.claims.get(c.occurrence);
     if (existing) return { kind: 'exists', claim: existing };
-    if (r.retries >= c.maxRetries) return { kind: 'exhausted', retries: r.retries };
+    if (r.retries >= c.maxRetries) return { kind: 'exhausted', retries: r.retries, open: this.open(r) };
     const claim = newClaim(c, r.retries + 1);
     r.claims.set(c.occurrence, claim);
     r.retries += 1;
@@ -131,8 +148,14 @@ export class FakeLedger implements LedgerPort {
     return this.record(key).claims.get(occurrence);
   }
 
-  public async acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date): Promise<boolean> {
-    return this.change(key, claim, (c) => ({ ...c, status: ClaimStatus.Retrying, token, leaseUntil: leaseUntil.toISOString() }));
+  public async acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date, now: Date): Promise<boolean> {
+    return this.change(key, claim, (c) => ({
+      ...c,
+      status: ClaimStatus.Retrying,
+      token,
+      leaseUntil: leaseUntil.toISOString(),
+      heldSince: now.toISOString(),
+    }));
   }
 
   public async takeDue(
@@ -142,14 +165,25 @@ export class FakeLedger implements LedgerPort {
     token: string,
     leaseUntil: Date,
     now: Date,
-  ): Promise<LedgerView | undefined> {
+  ): Promise<(LedgerView & { readonly wasRetrying: boolean | undefined }) | undefined> {
     const r = this.record(key);
     const before = r.claims.get(occurrence);
     if (before?.token !== expectedToken) return undefined;
     const due = before.status === ClaimStatus.Scheduled ? Date.parse(before.dueAt) : Date.parse(before.leaseUntil);
     if ((before.status !== ClaimStatus.Scheduled && before.status !== ClaimStatus.Retrying) || due > now.getTime()) return undefined;
-    r.claims.set(occurrence, { ...before, status: ClaimStatus.Retrying, token, leaseUntil: leaseUntil.toISOString() });
-    return { snapshot: { retries: r.retries, firstFailureAt: r.firstFailureAt }, claim: before };
+    r.claims.set(occurrence, {
+      ...before,
+      status: ClaimStatus.Retrying,
+      token,
+      leaseUntil: leaseUntil.toISOString(),
+      heldSince: now.toISOString(),
+    });
+    return {
+      snapshot: { retries: r.retries, firstFailureAt: r.firstFailureAt },
+      claim: before,
+      open: this.open(r, occurrence),
+      wasRetrying: before.status === ClaimStatus.Retrying,
+    };
   }
 
   public async reschedule(
@@ -169,6 +203,7 @@ export class FakeLedger implements LedgerPort {
       busyCount: c.busyCount + (why === 'throttled' ? 0 : 1),
       throttleCount: c.throttleCount + (why === 'throttled' ? 1 : 0),
       uncertain: c.uncertain || why === 'uncertain',
+      ...(why === 'uncertain' ? { mayHaveCalledSince: c.mayHaveCalledSince ?? c.heldSince ?? c.claimedAt } : {}),
     }));
   }
 
@@ -177,14 +212,17 @@ export class FakeLedger implements LedgerPort {
   }
 
   public async finish(key: LedgerKey, claim: Claim, f: ClaimFinish): Promise<boolean> {
-    const done = await this.change(key, claim, (c) => ({
+    const done = this.change(key, claim, (c) => ({
       ...c,
+      // A finished claim's token is the finishing write's own: a second finish of it cannot apply.
+      token: `finished-${c.token}`,
       status: f.status,
       outcome: f.outcome,
       reason: f.reason,
       finishedAt: f.now.toISOString(),
     }));
-    if (done && f.status !== ClaimStatus.Retried && !f.keepSlot) this.record(key).retries -= 1;
+    const r = this.record(key);
+    if (done && f.status !== ClaimStatus.Retried && !f.keepSlot && r.retries > 0) r.retries -= 1;
     return done;
   }
 
@@ -192,8 +230,24 @@ export class FakeLedger implements LedgerPort {
     const r = this.record(key);
     if (r.claims.get(claim.occurrence)?.token !== claim.token) return false;
     r.claims.delete(claim.occurrence);
-    r.retries -= 1;
+    r.retries = Math.max(0, r.retries - 1);
     return true;
+  }
+
+  public async overdue(cutoff: Date, limit: number): Promise<OpenRecord[]> {
+    return [...this.records.values()]
+      .map((r) => ({ r, open: this.open(r) }))
+      .filter(({ open }) => open.some((c) => Date.parse(c.leaseUntil) <= cutoff.getTime()))
+      .slice(0, limit)
+      .map(({ r, open }) => ({ key: r.key, retries: r.retries, open, item: {} }));
+  }
+
+  public async wake(key: LedgerKey, claim: Claim, token: string): Promise<boolean> {
+    return this.change(key, claim, (c) => ({ ...c, token, wakeups: (c.wakeups ?? 0) + 1 }));
+  }
+
+  public async dropFromIndex(): Promise<void> {
+    // The fake keeps no index: overdue() reads the claims themselves.
   }
 
   public async recordSkip(

@@ -134,7 +134,14 @@ describe('Class: RetryService', () => {
       ],
       // The failure moved on: nothing to record, the state read is the only call.
       ['a newer execution owns the stage', {}, false, failedStage('another'), SkipReason.Superseded, false],
-      ['the stage runs again', {}, false, failedStage(EXECUTION, { status: 'InProgress' }), SkipReason.StageInProgress, false],
+      [
+        'the stage runs again after a retry begun since the failure',
+        {},
+        false,
+        failedStage(EXECUTION, { status: 'InProgress', retryMetadata: { automatic: 0, manual: 1 } }),
+        SkipReason.StageInProgress,
+        false,
+      ],
     ])('skips without a claim when %s, and says why', async (_case, policy, paused, view, reason, recorded) => {
       // Prepare
       const w = world(policy, view);
@@ -150,6 +157,58 @@ describe('Class: RetryService', () => {
       expect(w.record().claims.size).toBe(0);
       expect(w.record().skips.get(1)?.reason).toBe(recorded ? reason : undefined);
       expect(w.metrics.counts).toEqual([{ name: MetricName.RetrySkipped, dimensions: { Reason: reason } }]);
+    });
+
+    it('reads again later, instead of dropping the failure, when the live state lags behind the event', async () => {
+      // Prepare: the read still shows the stage running, with nothing changed since the failure and no retry counted.
+      const w = world(
+        {},
+        failedStage(EXECUTION, { status: 'InProgress' }, { status: 'InProgress', changedAt: new Date(NOW.getTime() - 60_000) }),
+      );
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Deferred);
+      expect(w.record().skips.size).toBe(0);
+      expect(w.delays.sent).toEqual([
+        { message: expect.objectContaining({ kind: 'event', staleChecks: 1 }), delaySeconds: DEFAULT_SETTINGS.staleRecheckSeconds },
+      ]);
+    });
+
+    it('records the drop of a failure the reads kept showing in progress, once the re-reads are spent', async () => {
+      // Prepare
+      const w = world(
+        {},
+        failedStage(EXECUTION, { status: 'InProgress' }, { status: 'InProgress', changedAt: new Date(NOW.getTime() - 60_000) }),
+      );
+
+      // Act
+      const result = await w.service.handleFailure(failure(), { staleChecks: DEFAULT_SETTINGS.maxStaleChecks });
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Skipped);
+      expect(w.record().skips.get(1)).toEqual(expect.objectContaining({ reason: SkipReason.StageInProgress }));
+      expect(w.delays.sent).toEqual([]);
+    });
+
+    it('waits for an earlier claim that has not ended instead of refusing for good, and tells no one yet', async () => {
+      // Prepare: maxRetries 1, the slot held by occurrence 1's scheduled retry.
+      const w = world({ maxRetries: 1, cooldownSeconds: 300, jitter: 'none' });
+      await w.service.handleFailure(failure());
+      w.pipelines.lookup = { kind: 'found', view: failedStage(EXECUTION, {}, { executionId: 'action-2' }) };
+
+      // Act
+      const result = await w.service.handleFailure(failure({ occurrence: 2 }));
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Deferred);
+      expect(w.notifier.notices).toEqual([]);
+      expect(w.delays.sent.at(-1)).toEqual({
+        message: expect.objectContaining({ kind: 'event', slotWaits: 1 }),
+        delaySeconds: 300 + DEFAULT_SETTINGS.slotWaitMarginSeconds,
+      });
     });
 
     it('tells operators once when a stage runs out of retries, however often the event comes', async () => {
@@ -299,17 +358,32 @@ describe('Class: RetryService', () => {
   });
 
   describe('Method: handleDelayed', () => {
-    it('sends a message that is not yet due back to the queue for the time left', async () => {
+    it('sends a message that is not yet due back to the queue for the time left, while the ledger holds its claim', async () => {
       // Prepare
-      const w = world();
-      const dueAt = new Date(NOW.getTime() + 2000 * 1000);
+      const w = world({ cooldownSeconds: 2000, jitter: 'none' });
+      await w.service.handleFailure(failure());
+      const message = w.delays.sent[0]?.message;
+      if (!message) throw new Error('no delay message');
 
       // Act
-      const result = await w.service.handleDelayed({ v: 1, failure: failure(), dueAt });
+      const result = await w.service.handleDelayed(message);
 
       // Assess
       expect(result.outcome).toBe(Outcome.Waiting);
-      expect(w.delays.sent).toEqual([{ message: expect.objectContaining({ dueAt }), delaySeconds: 2000 }]);
+      expect(w.delays.sent.at(-1)).toEqual({ message: expect.objectContaining({ dueAt: message.dueAt }), delaySeconds: 2000 });
+    });
+
+    it('leaves a message for a claim the ledger does not hold for the DLQ instead of chaining it', async () => {
+      // Prepare
+      const w = world();
+      const dueAt = new Date(NOW.getTime() + 6 * 3600 * 1000);
+
+      // Act
+      const handled = w.service.handleDelayed({ v: 1, kind: 'claim', failure: failure(), dueAt, token: 'unknown' });
+
+      // Assess
+      await expect(handled).rejects.toThrow('delay-queue message for a claim the ledger does not hold');
+      expect(w.delays.sent).toEqual([]);
     });
 
     it('retries a scheduled claim when it comes due', async () => {

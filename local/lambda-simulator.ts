@@ -12,6 +12,8 @@ export interface SimulationResult {
   readonly faults: number;
   /** Events that failed all of Lambda's attempts: they would sit in the on-failure queue. */
   readonly lost: readonly HandlerInput[];
+  /** Events Lambda did not retry although the invocation failed (`noRetry`): only the ledger's own ways forward can move them on. */
+  readonly notRetried: readonly HandlerInput[];
   /** Delay-queue messages still unprocessed at the end. */
   readonly stuckMessages: number;
   /** Delay-queue messages moved to its dead-letter queue after five receives. */
@@ -27,6 +29,11 @@ export interface RunOptions {
   readonly spreadSeconds?: number;
   /** Called before each round of Lambda's retries, with the round's number (2 for the first retry): e.g. to end an outage. */
   readonly beforeRetryRound?: (attempt: number) => Promise<void>;
+  /**
+   * Lambda promises no redelivery (a sandbox recycled, a function that died after it handed the
+   * event on): an event whose failed invocation this says true for is not retried.
+   */
+  readonly noRetry?: (error: unknown) => boolean;
 }
 
 /** Lambda waits about a minute before an async event's first retry and two before its second. */
@@ -48,13 +55,21 @@ export class LambdaSimulator {
   public constructor(
     private readonly aws: LocalAws,
     private readonly clock: ManualClock,
-    options: { instances?: number; deps?: Partial<ServiceDeps> } = {},
+    options: {
+      instances?: number;
+      deps?: Partial<ServiceDeps>;
+      /** Sandboxes of another kind (child processes: ProcessLambda) instead of in-process handlers. */
+      invoke?: Handler;
+    } = {},
   ) {
     aws.sqs.now = () => clock.current;
     aws.codepipeline.now = () => clock.current;
-    this.instances = Array.from({ length: options.instances ?? 16 }, () =>
-      aws.handler({ sink: this.logs.sink, clock: clock.now, ...(options.deps ?? {}) }),
-    );
+    const invoke = options.invoke;
+    this.instances = invoke
+      ? [invoke]
+      : Array.from({ length: options.instances ?? 16 }, () =>
+          aws.handler({ sink: this.logs.sink, clock: clock.now, ...(options.deps ?? {}) }),
+        );
   }
 
   private instance(): Handler {
@@ -72,15 +87,17 @@ export class LambdaSimulator {
     let faults = 0;
     let pending = [...events];
     const lost: HandlerInput[] = [];
+    const notRetried: HandlerInput[] = [];
     for (let attempt = 1; pending.length > 0 || this.aws.sqs.pending().length > 0; attempt++) {
       const failed: HandlerInput[] = [];
       const deliver = async (event: HandlerInput) => {
         invocations += 1;
         try {
           await this.instance()(structuredClone(event));
-        } catch {
+        } catch (error) {
           faults += 1;
-          failed.push(event);
+          if (options.noRetry?.(error)) notRetried.push(event);
+          else failed.push(event);
         }
       };
       const spread = attempt === 1 ? (options.spreadSeconds ?? 0) : 0;
@@ -108,7 +125,7 @@ export class LambdaSimulator {
       await options.beforeRetryRound?.(attempt + 1);
       this.clock.advance(RETRY_DELAYS_SECONDS[Math.min(attempt - 1, RETRY_DELAYS_SECONDS.length - 1)] ?? 120);
     }
-    return { invocations, faults, lost, stuckMessages: this.aws.sqs.pending().length, deadLettered: this.deadLettered };
+    return { invocations, faults, lost, notRetried, stuckMessages: this.aws.sqs.pending().length, deadLettered: this.deadLettered };
   }
 
   /** Moves the clock to each message's visibility and delivers batches of up to 10. */

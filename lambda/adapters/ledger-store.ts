@@ -455,7 +455,7 @@ export class LedgerStore implements LedgerPort {
             condition: item.rev === undefined ? 'attribute_not_exists(#rev)' : '#rev = :rev',
           }
         : {
-            expression: this.openFields(),
+            expression: `SET ${this.openFields()}`,
             names: { '#rev': 'rev' },
             values: { ...this.openValues(earliest), ':rev': rev },
             condition: item.rev === undefined ? 'attribute_not_exists(#rev)' : '#rev = :rev',

@@ -119,6 +119,10 @@ export class CodePipelineEmulator extends PipelineWorld {
     return this.wire.endpoint;
   }
 
+  public get port(): number {
+    return this.wire.port;
+  }
+
   /** Clears pipelines, faults, limits and recorded calls between tests. */
   public reset(): void {
     this.pipelines.clear();

@@ -71,7 +71,11 @@ export class FakePipelines implements PipelinePort {
     return this.lookup;
   }
 
+  /** How often the action runs were read (the evidence before a call after an unclear answer). */
+  public actionRunReads = 0;
+
   public async actionRuns(): Promise<ActionRun[]> {
+    this.actionRunReads += 1;
     return this.runs;
   }
 

@@ -273,6 +273,62 @@ describe('Class: RetryService', () => {
       expect(w.record().retries).toBe(1);
     });
 
+    it('takes over from a crashed holder and confirms, without a call, when the failed actions ran again since the claim', async () => {
+      // Prepare: the read lags behind (it still shows the failure), but the action runs show the retry.
+      const w = world();
+      await holdClaim(w.ledger, 'dead-holder');
+      w.advance(180);
+      w.pipelines.runs = [
+        { actionName: 'UnitTests', actionExecutionId: 'action-2', startedAt: new Date(NOW.getTime() + 1000) },
+        { actionName: 'UnitTests', actionExecutionId: 'action-1', startedAt: new Date(NOW.getTime() - 300_000) },
+      ];
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Retried);
+      expect(w.pipelines.retryCalls).toHaveLength(0);
+      expect(w.record().claims.get(1)).toEqual(expect.objectContaining({ status: ClaimStatus.Retried }));
+      expect(w.record().retries).toBe(1);
+    });
+
+    it('keeps a dead holder’s claim waiting, its slot counted, when the action runs cannot be read to rule out its call', async () => {
+      // Prepare
+      const w = world();
+      await holdClaim(w.ledger, 'dead-holder');
+      w.advance(180);
+      w.pipelines.actionRuns = async () => {
+        throw new TransientFaultError('CodePipeline read failed');
+      };
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.outcome).toBe(Outcome.Rescheduled);
+      expect(w.pipelines.retryCalls).toHaveLength(0);
+      expect(w.record().claims.get(1)).toEqual(expect.objectContaining({ status: ClaimStatus.Scheduled, uncertain: true }));
+      expect(w.record().retries).toBe(1);
+    });
+
+    it('sends the delay message of a scheduled claim again when its event is delivered again', async () => {
+      // Prepare
+      const w = world({ cooldownSeconds: 60, jitter: 'none' });
+      await w.service.handleFailure(failure());
+
+      // Act
+      const result = await w.service.handleFailure(failure());
+
+      // Assess
+      expect(result.reason.startsWith(`${SkipReason.Duplicate}: retry already scheduled`)).toBe(true);
+      const token = w.record().claims.get(1)?.token;
+      expect(w.delays.sent.map((s) => ({ token: (s.message as { token?: string }).token, delay: s.delaySeconds }))).toEqual([
+        { token, delay: 60 },
+        { token, delay: 60 },
+      ]);
+    });
+
     it('decides and records but never retries in observe mode', async () => {
       // Prepare
       const w = world({ mode: 'observe' });

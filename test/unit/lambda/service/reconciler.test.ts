@@ -1,0 +1,141 @@
+import { MetricName } from '../../../../contract';
+import { ClaimStatus, type LedgerKey } from '../../../../lambda/domain/ledger';
+import { SkipReason } from '../../../../lambda/domain/reasons';
+import { NoticeKind } from '../../../../lambda/ports';
+import { DEFAULT_SETTINGS, type ServiceDeps } from '../../../../lambda/service/deps';
+import { RetryService } from '../../../../lambda/service/retry-service';
+import {
+  FakeBudgets,
+  FakeDelays,
+  FakeLedger,
+  FakeLogger,
+  FakeMetrics,
+  FakeNotifier,
+  FakePipelines,
+  FakePolicies,
+  failedStage,
+} from '../../../support/fakes';
+
+const NOW = new Date('2026-03-01T10:15:02Z');
+const EXECUTION = '11111111-2222-3333-4444-555555555555';
+const KEY: LedgerKey = { account: '123456789012', region: 'us-east-1', pipeline: 'web-app', stage: 'Test', executionId: EXECUTION };
+
+function world() {
+  const clock = { now: NOW.getTime() };
+  let tokens = 0;
+  const fakes = {
+    pipelines: new FakePipelines(),
+    policies: new FakePolicies(),
+    ledger: new FakeLedger(),
+    delays: new FakeDelays(),
+    budgets: new FakeBudgets(),
+    notifier: new FakeNotifier(),
+    metrics: new FakeMetrics(),
+    logger: new FakeLogger(),
+  };
+  fakes.pipelines.lookup = { kind: 'found', view: failedStage(EXECUTION) };
+  const deps: ServiceDeps = {
+    ...fakes,
+    clock: () => new Date(clock.now),
+    newToken: () => `token-${++tokens}`,
+    random: () => 0,
+    settings: DEFAULT_SETTINGS,
+  };
+  const claim = (status: typeof ClaimStatus.Scheduled | typeof ClaimStatus.Retrying, leaseSeconds: number) =>
+    fakes.ledger.claim(KEY, {
+      occurrence: 1,
+      status,
+      retryMode: 'FAILED_ACTIONS',
+      dueAt: NOW,
+      leaseUntil: new Date(NOW.getTime() + leaseSeconds * 1000),
+      token: 'first',
+      fingerprint: 'UnitTests:action-1',
+      maxRetries: 2,
+      failedAt: NOW,
+      eventId: 'e-1',
+      now: NOW,
+    });
+  return { ...fakes, service: new RetryService(deps), claim, advance: (s: number) => (clock.now += s * 1000) };
+}
+
+describe('Class: Reconciler', () => {
+  describe('Method: run', () => {
+    it('does nothing, and sends nothing, while every open claim is within its deadline', async () => {
+      // Prepare
+      const w = world();
+      await w.claim(ClaimStatus.Scheduled, 300);
+
+      // Act
+      const result = await w.service.reconcile();
+
+      // Assess
+      expect(result).toEqual({ records: 0, stuck: 0, woken: 0, gaveUp: 0, cleaned: 0 });
+      expect(w.delays.sent).toEqual([]);
+    });
+
+    it.each([ClaimStatus.Scheduled, ClaimStatus.Retrying])(
+      'wakes a %s claim past its deadline: a fresh token and a delay message due now, counted as stuck',
+      async (status) => {
+        // Prepare
+        const w = world();
+        await w.claim(status, 120);
+        w.advance(121);
+
+        // Act
+        const result = await w.service.reconcile();
+
+        // Assess
+        expect(result).toEqual(expect.objectContaining({ stuck: 1, woken: 1, gaveUp: 0 }));
+        const woken = w.ledger.record(KEY).claims.get(1);
+        expect(woken).toEqual(expect.objectContaining({ status, wakeups: 1, token: 'token-1' }));
+        expect(w.delays.sent).toEqual([
+          {
+            message: expect.objectContaining({ kind: 'claim', token: 'token-1', dueAt: new Date(NOW.getTime() + 121_000) }),
+            delaySeconds: 0,
+          },
+        ]);
+        expect(w.delays.sent[0]?.message.failure).toEqual(
+          expect.objectContaining({ ...KEY, occurrence: 1, eventId: 'e-1', failedAt: NOW }),
+        );
+        expect(w.metrics.counts.map((c) => c.name)).toContain(MetricName.ClaimsStuck);
+      },
+    );
+
+    it('gives up on a claim it woke too often, keeps its slot when a holder may have called, and tells operators', async () => {
+      // Prepare
+      const w = world();
+      await w.claim(ClaimStatus.Retrying, 120);
+      w.advance(121);
+      for (let i = 0; i < DEFAULT_SETTINGS.maxWakeups; i++) await w.service.reconcile();
+
+      // Act
+      const result = await w.service.reconcile();
+
+      // Assess
+      expect(result).toEqual(expect.objectContaining({ stuck: 1, woken: 0, gaveUp: 1 }));
+      const record = w.ledger.record(KEY);
+      expect(record.claims.get(1)).toEqual(expect.objectContaining({ status: ClaimStatus.Abandoned, outcome: SkipReason.ClaimStuck }));
+      expect(record.retries).toBe(1);
+      expect(w.notifier.notices.map((n) => n.kind)).toEqual([NoticeKind.GaveUp]);
+    });
+
+    it('takes over the woken claim through the delay queue and makes the retry once', async () => {
+      // Prepare
+      const w = world();
+      await w.claim(ClaimStatus.Retrying, 120);
+      w.advance(121);
+      await w.service.reconcile();
+      const message = w.delays.sent[0]?.message;
+      if (!message) throw new Error('no wake-up message');
+
+      // Act
+      await w.service.handleDelayed(message);
+      await w.service.handleDelayed(message);
+
+      // Assess: a dead holder may have called, so the action runs were read first; they show no new run.
+      expect(w.pipelines.actionRunReads).toBe(1);
+      expect(w.pipelines.retryCalls).toHaveLength(1);
+      expect(w.ledger.record(KEY).claims.get(1)?.status).toBe(ClaimStatus.Retried);
+    });
+  });
+});

@@ -127,8 +127,11 @@ export interface LedgerPort {
   recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<SkipRecord>;
   /** Records holding an open claim whose deadline is at or before `cutoff`, at most `limit`. */
   overdue(cutoff: Date, limit: number): Promise<OpenRecord[]>;
-  /** The reconciler woke an overdue claim: counted, and handed to `token` (the token of the message it sends). */
-  wake(key: LedgerKey, claim: Claim, token: string): Promise<boolean>;
+  /**
+   * The reconciler woke an overdue claim: it is scheduled, due `now`, held by `token` (the token of
+   * the message it sends) until `leaseUntil`, the wake-up counted; uncertain if it was taken from a holder.
+   */
+  wake(key: LedgerKey, claim: Claim, token: string, now: Date, leaseUntil: Date): Promise<boolean>;
   /** Takes a record that no longer has an open claim out of the open-claims index. */
   dropFromIndex(record: OpenRecord): Promise<void>;
 }

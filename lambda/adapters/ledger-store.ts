@@ -233,7 +233,7 @@ export class LedgerStore implements LedgerPort {
         ':lease': lease,
         ':one': 1,
         ':zero': 0,
-        ...(uncertain ? { ':true': true, ':since': claim.heldSince ?? claim.claimedAt } : {}),
+        ...(uncertain ? { ':true': true, ':since': claim.mayHaveCalledSince ?? claim.heldSince ?? claim.claimedAt } : {}),
       },
       lease,
     );
@@ -255,15 +255,31 @@ export class LedgerStore implements LedgerPort {
     );
   }
 
-  /** The reconciler found the claim past its deadline: counts the wake-up and hands the claim to the message it sends. */
-  public wake(key: LedgerKey, claim: Claim, token: string): Promise<boolean> {
+  /**
+   * The reconciler found the claim past its deadline: it becomes a scheduled claim due now, held
+   * by the message the reconciler sends, with a new deadline (so the next run passes it by unless
+   * it is still stuck then); the wake-up is counted. A claim taken from a holder that may have
+   * called is marked uncertain: the live state (and the action runs) then decide.
+   */
+  public wake(key: LedgerKey, claim: Claim, token: string, now: Date, leaseUntil: Date): Promise<boolean> {
+    const lease = leaseUntil.toISOString();
+    const mayHaveCalled = claim.status === ClaimStatus.Retrying;
     return this.onClaim(
       key,
       claim,
       token,
-      'SET #claim.wakeups = if_not_exists(#claim.wakeups, :zero) + :one',
-      { ':zero': 0, ':one': 1 },
-      claim.leaseUntil,
+      'SET #claim.#status = :scheduled, #claim.dueAt = :now, #claim.leaseUntil = :lease, ' +
+        '#claim.wakeups = if_not_exists(#claim.wakeups, :zero) + :one' +
+        (mayHaveCalled ? ', #claim.uncertain = :true, #claim.mayHaveCalledSince = if_not_exists(#claim.mayHaveCalledSince, :since)' : ''),
+      {
+        ':scheduled': ClaimStatus.Scheduled,
+        ':now': now.toISOString(),
+        ':lease': lease,
+        ':zero': 0,
+        ':one': 1,
+        ...(mayHaveCalled ? { ':true': true, ':since': claim.mayHaveCalledSince ?? claim.heldSince ?? claim.claimedAt } : {}),
+      },
+      lease,
     );
   }
 

@@ -81,7 +81,8 @@ export class Reconciler {
    */
   public async wake(key: LedgerKey, failure: StageFailure, claim: Claim, now: Date): Promise<boolean> {
     const token = this.deps.newToken();
-    if (!(await this.deps.ledger.wake(key, claim, token))) return false;
+    const leaseUntil = new Date(now.getTime() + this.deps.settings.scheduledGraceSeconds * 1000);
+    if (!(await this.deps.ledger.wake(key, claim, token, now, leaseUntil))) return false;
     await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt: now, token }, 0);
     const why = `past its deadline (${claim.status}, lease until ${claim.leaseUntil}): woken by the reconciler`;
     this.reporter.decision(failure, claim.attempt, Outcome.Deferred, why, { level: 'warn' });

@@ -91,7 +91,7 @@ describe('Class: LedgerStore, every write recognising its own effect after a los
   it.each([
     ['acquire', '#claim.heldSince = :now', (k: LedgerKey, c: Claim) => store.acquire(k, c, 'new', later(300), NOW)],
     ['reschedule', '#claim.dueAt = :due', (k: LedgerKey, c: Claim) => store.reschedule(k, c, 'new', later(60), later(360), 'busy')],
-    ['wake', '#claim.wakeups', (k: LedgerKey, c: Claim) => store.wake(k, c, 'new')],
+    ['wake', '#claim.wakeups', (k: LedgerKey, c: Claim) => store.wake(k, c, 'new', NOW, later(300))],
   ])('hands the claim over once when the answer to %s is lost', async (name, text, write) => {
     // Prepare
     const k = key();

@@ -246,8 +246,18 @@ export class FakeLedger implements LedgerPort {
       .map(({ r, open }) => ({ key: r.key, retries: r.retries, open, item: {} }));
   }
 
-  public async wake(key: LedgerKey, claim: Claim, token: string): Promise<boolean> {
-    return this.change(key, claim, (c) => ({ ...c, token, wakeups: (c.wakeups ?? 0) + 1 }));
+  public async wake(key: LedgerKey, claim: Claim, token: string, now: Date, leaseUntil: Date): Promise<boolean> {
+    return this.change(key, claim, (c) => ({
+      ...c,
+      token,
+      status: ClaimStatus.Scheduled,
+      dueAt: now.toISOString(),
+      leaseUntil: leaseUntil.toISOString(),
+      wakeups: (c.wakeups ?? 0) + 1,
+      ...(c.status === ClaimStatus.Retrying
+        ? { uncertain: true, mayHaveCalledSince: c.mayHaveCalledSince ?? c.heldSince ?? c.claimedAt }
+        : {}),
+    }));
   }
 
   public async dropFromIndex(): Promise<void> {

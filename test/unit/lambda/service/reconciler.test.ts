@@ -60,6 +60,22 @@ function world() {
 
 describe('Class: Reconciler', () => {
   describe('Method: run', () => {
+    it('passes a claim it woke by until its new deadline, so that every overdue claim gets its turn', async () => {
+      // Prepare
+      const w = world();
+      await w.claim(ClaimStatus.Retrying, 120);
+      w.advance(121);
+      await w.service.reconcile();
+
+      // Act: the next run, five minutes later, before the woken claim's new deadline.
+      w.advance(DEFAULT_SETTINGS.scheduledGraceSeconds - 1);
+      const result = await w.service.reconcile();
+
+      // Assess
+      expect(result.stuck).toBe(0);
+      expect(w.delays.sent).toHaveLength(1);
+    });
+
     it('does nothing, and sends nothing, while every open claim is within its deadline', async () => {
       // Prepare
       const w = world();
@@ -86,8 +102,17 @@ describe('Class: Reconciler', () => {
 
         // Assess
         expect(result).toEqual(expect.objectContaining({ stuck: 1, woken: 1, gaveUp: 0 }));
+        // Scheduled, due now, with a new deadline; taken from a holder that may have called, it is uncertain.
         const woken = w.ledger.record(KEY).claims.get(1);
-        expect(woken).toEqual(expect.objectContaining({ status, wakeups: 1, token: 'token-1' }));
+        expect(woken).toEqual(
+          expect.objectContaining({
+            status: ClaimStatus.Scheduled,
+            wakeups: 1,
+            token: 'token-1',
+            uncertain: status === ClaimStatus.Retrying,
+            leaseUntil: new Date(NOW.getTime() + (121 + DEFAULT_SETTINGS.scheduledGraceSeconds) * 1000).toISOString(),
+          }),
+        );
         expect(w.delays.sent).toEqual([
           {
             message: expect.objectContaining({ kind: 'claim', token: 'token-1', dueAt: new Date(NOW.getTime() + 121_000) }),
@@ -106,7 +131,11 @@ describe('Class: Reconciler', () => {
       const w = world();
       await w.claim(ClaimStatus.Retrying, 120);
       w.advance(121);
-      for (let i = 0; i < DEFAULT_SETTINGS.maxWakeups; i++) await w.service.reconcile();
+      // Each wake-up gives it a new deadline; past each one it is still stuck (its messages are lost).
+      for (let i = 0; i < DEFAULT_SETTINGS.maxWakeups; i++) {
+        await w.service.reconcile();
+        w.advance(DEFAULT_SETTINGS.scheduledGraceSeconds + 1);
+      }
 
       // Act
       const result = await w.service.reconcile();

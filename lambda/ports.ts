@@ -84,6 +84,8 @@ export interface LedgerView {
   readonly claim: Claim | undefined;
   /** The claims of other occurrences that have not ended: slots that may still be given back. */
   readonly open: readonly Claim[];
+  /** The failed action executions our retries of earlier occurrences re-ran (their claims' fingerprints). */
+  readonly retriedFingerprints: readonly string[];
 }
 
 /** A ledger record with open claims, as the reconciler finds it. */

@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-dynamodb';
 import { marshall, unmarshall } from '@aws-sdk/util-dynamodb';
 import type { TableKey } from '../../contract';
-import { TransientFaultError } from '../domain/errors';
+import { ThrottledError, TransientFaultError } from '../domain/errors';
 
 export type Item = Record<string, unknown>;
 
@@ -200,7 +200,18 @@ export function itemOf(error: ConditionalCheckFailedException): Item | undefined
   return error.Item ? unmarshall(error.Item) : undefined;
 }
 
-/** A DynamoDB failure the retry function cannot decide around: the event is kept for later. */
+/** DynamoDB's answers for a request it throttled (on-demand tables throttle too when traffic jumps). */
+const THROTTLING = new Set(['ThrottlingException', 'ProvisionedThroughputExceededException', 'RequestLimitExceeded']);
+
+/**
+ * A DynamoDB failure the retry function cannot decide around: the event is kept for later. A
+ * throttled request (after the SDK's own retries) is a ThrottledError, so that the work waits in
+ * the delay queue instead of spending Lambda's two retries of the event.
+ */
 export function dynamoFault(what: string, error: unknown): TransientFaultError {
+  const throttled =
+    error instanceof Error &&
+    (THROTTLING.has(error.name) || (error as { $retryable?: { throttling?: boolean } }).$retryable?.throttling === true);
+  if (throttled) return new ThrottledError(`DynamoDB throttled us: could not ${what}`, { cause: error });
   return new TransientFaultError(`could not ${what} in DynamoDB`, { cause: error });
 }

@@ -178,8 +178,10 @@ export class LedgerStore implements LedgerPort {
       key,
       {
         expression:
-          'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.#token = :token, #claim.heldSince = :now, ' +
-          `${OPEN_CLAIMS_INDEX.sortKey} = :openUntil, #rev = if_not_exists(#rev, :zero) + :one`,
+          // takenFrom keeps what the claim was before (every SET reads the item as it was), so that
+          // a resend after a lost answer still knows whether it was taken from a holder.
+          'SET #claim.takenFrom = #claim.#status, #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.#token = :token, ' +
+          `#claim.heldSince = :now, ${OPEN_CLAIMS_INDEX.sortKey} = :openUntil, #rev = if_not_exists(#rev, :zero) + :one`,
         names: { '#claim': claimAttribute(occurrence), ...CLAIM_NAMES, '#rev': 'rev' },
         values: {
           ':retrying': ClaimStatus.Retrying,
@@ -204,8 +206,10 @@ export class LedgerStore implements LedgerPort {
     );
     if (!written.done) return undefined;
     const before = viewOf(written.item, occurrence);
-    // With the answer lost, the item read back is the one after our write: what it was before is unknown.
-    const wasRetrying = written.own ? undefined : before.claim?.status === ClaimStatus.Retrying;
+    // With the answer lost, the item read back is the one after our write, which says what it was taken from.
+    const raw = written.item[claimAttribute(occurrence)] as { takenFrom?: unknown } | undefined;
+    const from = written.own ? raw?.takenFrom : before.claim?.status;
+    const wasRetrying = from === undefined ? undefined : from === ClaimStatus.Retrying;
     if (!written.own) {
       const after = withClaim(written.item, occurrence, { status: ClaimStatus.Retrying, leaseUntil: lease });
       await this.keepIndexTrue(key, { ...after, [OPEN_CLAIMS_INDEX.sortKey]: lease, rev: Number(written.item.rev ?? 0) + 1 });
@@ -219,7 +223,9 @@ export class LedgerStore implements LedgerPort {
     // with the earliest time the unclear call can have started.
     const count = why === 'throttled' ? 'throttleCount' : 'busyCount';
     const lease = leaseUntil.toISOString();
-    const uncertain = why === 'uncertain';
+    // A claim that may already have called (an unclear answer, or taken from a holder whose lease
+    // ran out) stays uncertain whatever sends it back to waiting.
+    const uncertain = why === 'uncertain' || claim.uncertain;
     return this.onClaim(
       key,
       claim,
@@ -543,6 +549,9 @@ function viewOf(item: Item | undefined, occurrence: number): LedgerView {
     },
     claim: raw ? claimOf(raw) : undefined,
     open: claimsOf(item).filter((c) => isOpen(c) && c.occurrence !== occurrence),
+    retriedFingerprints: claimsOf(item)
+      .filter((c) => c.status === ClaimStatus.Retried && c.occurrence !== occurrence && c.fingerprint !== '')
+      .map((c) => c.fingerprint),
   };
 }
 

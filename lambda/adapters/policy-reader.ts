@@ -1,8 +1,7 @@
 import { type Location, Partition, type TableKey, TableKeys } from '../../contract';
-import { TransientFaultError } from '../domain/errors';
 import type { PolicyPatch } from '../domain/policy';
 import type { PolicyContext, PolicyReader } from '../ports';
-import type { DynamoTable, Item } from './dynamo-table';
+import { type DynamoTable, dynamoFault, type Item } from './dynamo-table';
 import { policyOfItem } from './items';
 
 /** Every policy and pause item of the table, by key, as one read found them. */
@@ -30,7 +29,7 @@ export class DynamoPolicyReader implements PolicyReader, PolicySnapshotSource {
       const [policies, pauses] = await Promise.all([this.table.query(Partition.Policy), this.table.query(Partition.Pause)]);
       return { items: new Map([...policies, ...pauses].map((item) => [`${String(item.pk)}\u0000${String(item.sk)}`, item])) };
     } catch (error) {
-      throw new TransientFaultError('could not read policies from DynamoDB', { cause: error });
+      throw dynamoFault('read the policies', error);
     }
   }
 

@@ -42,6 +42,8 @@ export const SkipReason = {
   ThrottledTooLong: 'throttled-too-long',
   /** The reconciler kept finding the claim past its deadline, woke it again and again, and gave up. */
   ClaimStuck: 'claim-stuck',
+  /** GetPipelineState kept showing the state from before the failure (it is eventually consistent), read after read. */
+  StateLagsBehind: 'state-lags-behind',
 } as const;
 export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 

@@ -185,9 +185,15 @@ export function failedActionsRanAgain(fingerprint: string, runs: readonly Action
  * the run before it. It does when it shows our execution's stage not failed, while no action in
  * it changed since the failure and CodePipeline counts no retry of it since (the event's attempt
  * number says how many came before). A stage that runs again after a retry begun since the
- * failure has moved on for real.
+ * failure has moved on for real. It lags too when it shows the stage failed with the very action
+ * executions one of our earlier retries re-ran (`retriedFingerprints`, from the ledger).
  */
-export function lagsBehind(failure: StageFailure, view: StageView): boolean {
+export function lagsBehind(failure: StageFailure, view: StageView, retriedFingerprints: readonly string[] = []): boolean {
+  // Still the failure that one of our earlier retries re-ran: the read is from before that retry.
+  if (view.status === StageStatus.Failed && view.latestExecutionId === failure.executionId) {
+    const shown = failureFingerprint(view);
+    return shown !== '' && retriedFingerprints.includes(shown);
+  }
   if (view.latestExecutionId !== undefined && view.latestExecutionId !== failure.executionId) return false;
   if (view.status === StageStatus.Failed || view.status === StageStatus.Stopped) return false;
   const changedSince = view.actions.some((a) => a.changedAt !== undefined && a.changedAt.getTime() >= failure.failedAt.getTime());

@@ -88,7 +88,10 @@ export class ClaimHandler {
     decision: Decision | undefined,
     takeover = false,
   ): Promise<Result> {
-    const uncertain = takeover || claim.uncertain;
+    // Taken from a holder whose lease ran out: it may have called. The claim is uncertain from now
+    // on, and stays so (in the ledger too) whatever sends it back to waiting.
+    if (takeover && !claim.uncertain) return this.retry(failure, { ...claim, uncertain: true }, view, policy, decision, false);
+    const uncertain = claim.uncertain;
     const keep = { keepSlot: uncertain, policy };
     if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone', keep);
     if (uncertain && retryTookEffect(failure.executionId, claim.fingerprint, claim.manualBefore, view)) {

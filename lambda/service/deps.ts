@@ -27,9 +27,9 @@ export interface ServiceSettings {
   readonly staleRecheckSeconds: number;
   /** …this many times, before the failure is dropped (and the drop recorded). */
   readonly maxStaleChecks: number;
-  /** A failure refused only because earlier claims hold the slots waits for them this many times… */
-  readonly maxSlotWaits: number;
-  /** …each time until the last of them is due or its lease ends, and this much longer. */
+  /** A failure refused only because earlier claims hold the slots waits for them this long after it failed… */
+  readonly maxSlotWaitSeconds: number;
+  /** …each time until the last of them is due or its lease ends, and this much longer (at least this, doubling). */
   readonly slotWaitMarginSeconds: number;
   /** The most overdue records the reconciler takes on in one run. */
   readonly reconcileBatch: number;
@@ -51,7 +51,8 @@ export const DEFAULT_SETTINGS: ServiceSettings = {
   nativeRetryWaitSeconds: 300,
   staleRecheckSeconds: 10,
   maxStaleChecks: 3,
-  maxSlotWaits: 6,
+  // The longest cooldown (12 h) and two hours more: every open claim has ended by then.
+  maxSlotWaitSeconds: 14 * 3600,
   slotWaitMarginSeconds: 5,
   reconcileBatch: 200,
   maxWakeups: 12,

@@ -16,6 +16,7 @@ const NOTIFY_ON: Partial<Record<SkipReason, NoticeKind>> = {
   [SkipReason.BudgetExhausted]: NoticeKind.CircuitOpen,
   [SkipReason.PermanentError]: NoticeKind.RetryFailed,
   [SkipReason.ClaimStuck]: NoticeKind.GaveUp,
+  [SkipReason.StateLagsBehind]: NoticeKind.GaveUp,
 };
 
 /** Reasons we stop retrying a failure that needed a retry: each is a give-up, counted and told. */
@@ -27,6 +28,7 @@ const GIVE_UPS: readonly SkipReason[] = [
   SkipReason.BudgetExhausted,
   SkipReason.PermanentError,
   SkipReason.ClaimStuck,
+  SkipReason.StateLagsBehind,
 ];
 
 const COUNTED_AS_SKIPS: readonly Outcome[] = [Outcome.Skipped, Outcome.Abandoned, Outcome.Observed, Outcome.Failed];

@@ -13,9 +13,11 @@ import {
   lagsBehind,
   type ReportedFailure,
   type StageFailure,
+  StageStatus,
   type StageView,
   saneFailureTime,
 } from '../domain/types';
+import type { PolicyContext } from '../ports';
 import { ClaimHandler, throttleDelaySeconds } from './claims';
 import { addSeconds, keyOf, type Result, type ServiceDeps } from './deps';
 import { Reconciler } from './reconciler';
@@ -23,6 +25,9 @@ import { Reporter } from './reporting';
 
 /** The latest a message we sent can be due: the longest cooldown, spread by jitter, and an hour's grace. */
 const MAX_DUE_AHEAD_SECONDS = MAX_COOLDOWN_SECONDS * (1 + SPREAD_SHARE) + 3600;
+
+/** The longest of the growing waits between two looks at slots held by open claims. */
+const MAX_SLOT_WAIT_STEP_SECONDS = 900;
 
 /** Skip reasons that say the failure has moved on: the stage runs again, succeeded, or a newer execution owns it. */
 const MOVED_ON: readonly SkipReason[] = [SkipReason.StageInProgress, SkipReason.StageNotFailed, SkipReason.Superseded];
@@ -106,9 +111,16 @@ export class RetryService {
     if (lookup.kind === 'no-pipeline') {
       return this.claims.skip(failure, SkipReason.PipelineNotFound, `pipeline ${failure.pipeline} does not exist`, now);
     }
-    const recorded = early ?? (history ? await ledger.view(keyOf(failure), failure.occurrence) : undefined);
+    // A later failure of the execution whose read shows the stage failed: the ledger says whether
+    // that failure is one our earlier retry already re-ran (the read then lags behind).
+    const repeat = view?.status === StageStatus.Failed && failure.occurrence > 1 && failure.occurrence < FALLBACK_OCCURRENCE_BASE;
+    const recorded = early ?? (history || repeat ? await ledger.view(keyOf(failure), failure.occurrence) : undefined);
     // This failure already has a claim: a duplicate delivery, or a takeover after a crash.
-    if (recorded?.claim) return this.handleExistingClaim(failure, recorded.claim, view, now, policy);
+    if (recorded?.claim) return this.handleExistingClaim(failure, recorded.claim, view, now, context, recorded.snapshot);
+    if (view && recorded && lagsBehind(failure, view, recorded.retriedFingerprints)) {
+      const detail = 'the live state still shows the failure an earlier retry of ours re-ran';
+      return this.recheck(reported, failure, SkipReason.StateLagsBehind, detail, options, now, view);
+    }
     if (options.fingerprint !== undefined && view && failureFingerprint(view) !== options.fingerprint) {
       return this.claims.skip(failure, SkipReason.StageChanged, 'the failed actions changed while this failure waited', now, view);
     }
@@ -175,7 +187,7 @@ export class RetryService {
         return this.claims.skip(failure, SkipReason.MaxRetries, detail, now, view);
       }
       case 'exists':
-        return this.handleExistingClaim(failure, result.claim, view, now, policy);
+        return this.handleExistingClaim(failure, result.claim, view, now, context, snapshot);
       case 'claimed':
         if (retryNow) return this.claims.retry(failure, result.claim, view, policy, decision);
         return this.claims.schedule(failure, result.claim, dueAt, now, decision);
@@ -288,16 +300,31 @@ export class RetryService {
         policies.load(failure, failure.pipeline, failure.stage),
       ]);
     } catch (error) {
-      if (error instanceof ThrottledError) return this.claims.throttledRead(failure, held, error);
+      if (error instanceof ThrottledError) return this.claims.throttledRead(failure, takeover ? { ...held, uncertain: true } : held, error);
       throw error;
     }
+    return this.judgeHeld(failure, held, snapshot, takeover, lookup.kind === 'found' ? lookup.view : undefined, context, now);
+  }
+
+  /**
+   * We hold the claim and have read the stage and the policies: a pause or observe mode set
+   * meanwhile ends it; otherwise the whole policy is evaluated again and the retry made or not.
+   */
+  private judgeHeld(
+    failure: StageFailure,
+    held: Claim,
+    snapshot: LedgerSnapshot,
+    takeover: boolean,
+    view: StageView | undefined,
+    context: PolicyContext,
+    now: Date,
+  ): Promise<Result> {
     const resolved = resolvePolicy(context.layers);
     const keep = { keepSlot: takeover || held.uncertain, policy: resolved.policy };
     if (context.paused) return this.claims.abandon(failure, held, SkipReason.Paused, 'paused while the retry waited', keep);
     if (resolved.policy.mode === PolicyMode.Observe) {
       return this.claims.abandon(failure, held, SkipReason.ObserveOnly, 'the policy was switched to observe while the retry waited', keep);
     }
-    const view = lookup.kind === 'found' ? lookup.view : undefined;
     // The whole policy again, as it is now: a lower maxRetries, a new rule or a longer cooldown
     // set during the wait applies to this retry. The wait is judged at its shortest (no jitter).
     const decision: Decision | undefined = view
@@ -348,16 +375,17 @@ export class RetryService {
     claim: Claim,
     view: StageView | undefined,
     now: Date,
-    policy: RetryPolicy,
+    context: PolicyContext,
+    snapshot: LedgerSnapshot,
   ): Promise<Result> {
     if (TERMINAL_STATUSES.includes(claim.status)) {
       return this.duplicate(failure, claim, `this failure was already handled (${claim.status})`);
     }
     if (isStale(claim, now)) {
-      // The holder died (or its delay message was lost): take over; the live state says whether
-      // its retry happened, and the fingerprint whether the failure is still the one it claimed.
+      // The holder died (or its delay message was lost): take over; the policy as it is now (a
+      // pause, observe mode) and the live state say what comes of it.
       const held = await this.claims.acquire(failure, claim, now);
-      if (held) return this.claims.retry(failure, held, view, policy, undefined, claim.status === ClaimStatus.Retrying);
+      if (held) return this.judgeHeld(failure, held, snapshot, claim.status === ClaimStatus.Retrying, view, context, now);
       return this.duplicate(failure, claim, 'another instance took the claim');
     }
     if (claim.status === ClaimStatus.Scheduled) return this.claims.resend(failure, claim, now);
@@ -407,8 +435,11 @@ export class RetryService {
     const { settings } = this.deps;
     const waits = (options.slotWaits ?? 0) + 1;
     const pending = `${open.length} earlier claim(s) of this stage execution had not ended`;
-    if (waits > settings.maxSlotWaits) {
-      return this.claims.skip(failure, SkipReason.MaxRetries, `${detail}; ${pending} after ${waits - 1} checks`, now, view, {
+    // Every open claim ends within bounded time (its own limits, the reconciler), so the wait is
+    // bounded by time, not by a count that a throttled claim's short reschedules could use up.
+    if (now.getTime() - failure.failedAt.getTime() > settings.maxSlotWaitSeconds * 1000) {
+      const waited = Math.round((now.getTime() - failure.failedAt.getTime()) / 1000);
+      return this.claims.skip(failure, SkipReason.MaxRetries, `${detail}; ${pending} ${waited}s after the failure`, now, view, {
         notify: false,
       });
     }
@@ -418,7 +449,9 @@ export class RetryService {
       await this.reconciler.wake(keyOf(failure), { ...its, failedAt: new Date(claim.failedAt ?? claim.claimedAt) }, claim, now);
     }
     const settleAt = Math.max(...open.map((c) => Date.parse(c.status === ClaimStatus.Scheduled ? c.dueAt : c.leaseUntil)));
-    const delay = Math.max(1, Math.ceil((settleAt - now.getTime()) / 1000) + settings.slotWaitMarginSeconds);
+    // Until the last of them is due (or its lease ends), and never sooner than a wait that doubles.
+    const floor = Math.min(MAX_SLOT_WAIT_STEP_SECONDS, settings.slotWaitMarginSeconds * 2 ** (waits - 1));
+    const delay = Math.max(floor, Math.ceil((settleAt - now.getTime()) / 1000) + settings.slotWaitMarginSeconds);
     const dueAt = await this.sendBack(reported, options, { slotWaits: waits }, delay, now);
     const why = `${SkipReason.MaxRetries} for now: ${detail}, but ${pending} and may give a slot back; looking again at ${dueAt.toISOString()}`;
     return this.reporter.decision(failure, undefined, Outcome.Deferred, why);

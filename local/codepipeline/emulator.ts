@@ -25,6 +25,9 @@ export type Fault =
   /** The call takes effect, then the connection is cut before any answer. */
   | { readonly kind: 'accepted-then-reset' };
 
+/** A GetPipelineState answer kept for later (opaque to tests). */
+export type PipelineStateAnswer = { readonly __brand: 'PipelineStateAnswer' };
+
 /** An account-wide request rate: a token bucket shared by every caller, on the emulator's clock. */
 export interface RateLimit {
   readonly perSecond: number;
@@ -92,9 +95,19 @@ export class CodePipelineEmulator extends PipelineWorld {
    * GetPipelineState is eventually consistent: the next `reads` reads of `pipeline` answer with
    * its state as it is now, whatever happens to it meanwhile (the other operations see the truth).
    */
-  public lagReads(pipeline: string, reads = Number.POSITIVE_INFINITY): void {
+  public lagReads(pipeline: string, reads = Number.POSITIVE_INFINITY, state: PipelineStateAnswer = this.stateOf(pipeline)): void {
+    this.lagging.set(pipeline, { state, reads });
+  }
+
+  /** GetPipelineState's answer for `pipeline` as it is now (the truth), to serve later with `lagReads`. */
+  public stateOf(pipeline: string): PipelineStateAnswer {
+    const lag = this.lagging.get(pipeline);
     this.lagging.delete(pipeline);
-    this.lagging.set(pipeline, { state: this.getPipelineState({ name: pipeline }), reads });
+    try {
+      return structuredClone(this.getPipelineState({ name: pipeline })) as PipelineStateAnswer;
+    } finally {
+      if (lag) this.lagging.set(pipeline, lag);
+    }
   }
 
   /** The pipeline's reads show the truth again. */

@@ -110,7 +110,7 @@ describe('Class: LedgerStore, every write recognising its own effect after a los
     expect(after?.wakeups ?? 0).toBe(name === 'wake' ? 1 : 0);
   });
 
-  it('takes a due claim once, not knowing what it was before, when the answer is lost', async () => {
+  it('takes a due claim once, and still knows it was only scheduled, when the answer is lost', async () => {
     // Prepare
     const k = key();
     await claimOne(k, ClaimStatus.Scheduled);
@@ -121,7 +121,8 @@ describe('Class: LedgerStore, every write recognising its own effect after a los
 
     // Assess
     expect(taken?.claim?.token).toBe('new');
-    expect(taken?.wasRetrying).toBeUndefined();
+    expect(proxy.lostReplies()).toHaveLength(1);
+    expect(taken?.wasRetrying).toBe(false);
   });
 
   it('gives a slot back exactly once when the answer to the refund is lost', async () => {

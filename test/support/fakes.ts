@@ -129,7 +129,14 @@ export class FakeLedger implements LedgerPort {
       snapshot: { retries: r.retries, firstFailureAt: r.firstFailureAt },
       claim: r.claims.get(occurrence),
       open: this.open(r, occurrence),
+      retriedFingerprints: this.retriedFingerprints(r, occurrence),
     };
+  }
+
+  private retriedFingerprints(r: FakeRecord, except: number): string[] {
+    return [...r.claims.values()]
+      .filter((c) => c.status === ClaimStatus.Retried && c.occurrence !== except && c.fingerprint !== '')
+      .map((c) => c.fingerprint);
   }
 
   private open(r: FakeRecord, except?: number): Claim[] {
@@ -186,6 +193,7 @@ export class FakeLedger implements LedgerPort {
       snapshot: { retries: r.retries, firstFailureAt: r.firstFailureAt },
       claim: before,
       open: this.open(r, occurrence),
+      retriedFingerprints: this.retriedFingerprints(r, occurrence),
       wasRetrying: before.status === ClaimStatus.Retrying,
     };
   }
@@ -206,8 +214,8 @@ export class FakeLedger implements LedgerPort {
       leaseUntil: leaseUntil.toISOString(),
       busyCount: c.busyCount + (why === 'throttled' ? 0 : 1),
       throttleCount: c.throttleCount + (why === 'throttled' ? 1 : 0),
-      uncertain: c.uncertain || why === 'uncertain',
-      ...(why === 'uncertain' ? { mayHaveCalledSince: c.mayHaveCalledSince ?? c.heldSince ?? c.claimedAt } : {}),
+      uncertain: c.uncertain || claim.uncertain || why === 'uncertain',
+      ...(why === 'uncertain' || claim.uncertain ? { mayHaveCalledSince: c.mayHaveCalledSince ?? c.heldSince ?? c.claimedAt } : {}),
     }));
   }
 

@@ -90,6 +90,20 @@ describe('Function: lagsBehind', () => {
   });
 });
 
+describe('Function: lagsBehind, a read that still shows the failure our retry re-ran', () => {
+  it.each([
+    ['lags when the failed action executions are the ones an earlier retry of ours re-ran', ['UnitTests:action-1'], true],
+    ['is current when they are not', ['UnitTests:action-0'], false],
+    ['is current when none of ours ran before', [], false],
+  ])('%s', (_case, retried, expected) => {
+    // Act
+    const lagging = lagsBehind(failure(2), failedStage(EXECUTION, {}, { changedAt: FAILED_AT }), retried);
+
+    // Assess
+    expect(lagging).toBe(expected);
+  });
+});
+
 describe('Function: failedActionsRanAgain', () => {
   const claimedAt = FAILED_AT;
   const run = (actionName: string, actionExecutionId: string, startedAt: Date): ActionRun => ({ actionName, actionExecutionId, startedAt });

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { createServer, type IncomingMessage, request, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { closeGracefully, InFlight } from './in-flight';
+import { type IncomingMessage, request, type ServerResponse } from 'node:http';
+import { LoopbackServer } from './loopback-server';
 
 /**
  * What a call through the proxy meets:
@@ -58,9 +57,7 @@ const JSON_TARGET = /^([A-Za-z0-9]+)_\d{8}\.(\w+)$|^AmazonSQS\.(\w+)$/;
  * stand for every endpoint a process uses; its owner can also stop a call before it is sent or
  * after it took effect (to kill the caller's process at exactly that point).
  */
-export class FaultProxy {
-  private server: Server | undefined;
-  private inFlight: InFlight | undefined;
+export class FaultProxy extends LoopbackServer {
   private readonly rules: { rule: FaultRule; left: number }[] = [];
   public readonly records: ProxyRecord[] = [];
   /** Random faults on matching calls: each meets one with probability `rate`. */
@@ -69,26 +66,8 @@ export class FaultProxy {
   public afterApply: AfterApply | undefined;
   private sequence = 0;
 
-  public constructor(private readonly upstreams: readonly Upstream[]) {}
-
-  public async start(): Promise<string> {
-    this.server = createServer((req, res) => void this.handle(req, res));
-    this.inFlight = new InFlight(this.server);
-    await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
-    return this.endpoint;
-  }
-
-  public get endpoint(): string {
-    const address = this.server?.address() as AddressInfo | null;
-    if (!address) throw new Error('FaultProxy is not started');
-    return `http://127.0.0.1:${address.port}`;
-  }
-
-  public async stop(): Promise<void> {
-    const server = this.server;
-    const inFlight = this.inFlight;
-    this.server = undefined;
-    if (server && inFlight) await closeGracefully(server, inFlight);
+  public constructor(private readonly upstreams: readonly Upstream[]) {
+    super();
   }
 
   /** The next `times` calls that match meet `fault`. */
@@ -120,8 +99,8 @@ export class FaultProxy {
     return undefined;
   }
 
-  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const body = await readBody(req);
+  protected async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const body = await LoopbackServer.readBody(req);
     const target = String(req.headers['x-amz-target'] ?? '');
     const upstream = this.upstreams.find((u) => u.accepts(target, body));
     if (!upstream) {
@@ -240,12 +219,6 @@ function internalError(res: ServerResponse, upstream: Upstream): void {
     ? JSON.stringify({ __type: 'InternalServerError', message: 'We encountered an internal error. Please try again.' })
     : '<ErrorResponse><Error><Type>Receiver</Type><Code>InternalFailure</Code><Message>internal error</Message></Error></ErrorResponse>';
   res.writeHead(500, { 'content-type': upstream.throttle.contentType, 'x-amzn-requestid': randomUUID() }).end(text);
-}
-
-async function readBody(req: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** Sends the request on to the service on loopback and reads its whole answer. */

@@ -40,6 +40,9 @@ const CLAIM_NAMES = { '#status': 'status', '#token': 'token' } as const;
  * the reconciler finds a claim nobody moved on.
  */
 export class LedgerStore implements LedgerPort {
+  /** Records this instance wrote last: their revision and open claims, so that a claim's end can leave the index in the same write. */
+  private readonly seen = new Map<string, { readonly rev: number; readonly open: readonly number[] }>();
+
   public constructor(
     private readonly table: DynamoTable,
     private readonly retentionSeconds: number = 30 * 86_400,
@@ -155,14 +158,12 @@ export class LedgerStore implements LedgerPort {
   /** Hands the claim to a new holder, provided nobody else did so since `claim` was read. */
   public async acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date, now: Date): Promise<boolean> {
     const lease = leaseUntil.toISOString();
-    return this.onClaim(
-      key,
-      claim,
+    return this.onClaim(key, claim, {
       token,
-      'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.heldSince = :now',
-      { ':retrying': ClaimStatus.Retrying, ':lease': lease, ':now': now.toISOString() },
-      lease,
-    );
+      set: 'SET #claim.#status = :retrying, #claim.leaseUntil = :lease, #claim.heldSince = :now',
+      values: { ':retrying': ClaimStatus.Retrying, ':lease': lease, ':now': now.toISOString() },
+      deadline: lease,
+    });
   }
 
   public async takeDue(
@@ -210,10 +211,14 @@ export class LedgerStore implements LedgerPort {
     const raw = written.item[claimAttribute(occurrence)] as { takenFrom?: unknown } | undefined;
     const from = written.own ? raw?.takenFrom : before.claim?.status;
     const wasRetrying = from === undefined ? undefined : from === ClaimStatus.Retrying;
-    if (!written.own) {
-      const after = withClaim(written.item, occurrence, { status: ClaimStatus.Retrying, leaseUntil: lease });
-      await this.keepIndexTrue(key, { ...after, [OPEN_CLAIMS_INDEX.sortKey]: lease, rev: Number(written.item.rev ?? 0) + 1 });
-    }
+    const after = written.own
+      ? written.item
+      : {
+          ...withClaim(written.item, occurrence, { status: ClaimStatus.Retrying, leaseUntil: lease, token }),
+          [OPEN_CLAIMS_INDEX.sortKey]: lease,
+          rev: Number(written.item.rev ?? 0) + 1,
+        };
+    await this.keepIndexTrue(key, after);
     return { ...before, wasRetrying };
   }
 
@@ -226,14 +231,13 @@ export class LedgerStore implements LedgerPort {
     // A claim that may already have called (an unclear answer, or taken from a holder whose lease
     // ran out) stays uncertain whatever sends it back to waiting.
     const uncertain = why === 'uncertain' || claim.uncertain;
-    return this.onClaim(
-      key,
-      claim,
+    return this.onClaim(key, claim, {
       token,
-      'SET #claim.#status = :scheduled, #claim.dueAt = :due, #claim.leaseUntil = :lease, ' +
+      set:
+        'SET #claim.#status = :scheduled, #claim.dueAt = :due, #claim.leaseUntil = :lease, ' +
         `#claim.${count} = if_not_exists(#claim.${count}, :zero) + :one` +
         (uncertain ? ', #claim.uncertain = :true, #claim.mayHaveCalledSince = if_not_exists(#claim.mayHaveCalledSince, :since)' : ''),
-      {
+      values: {
         ':scheduled': ClaimStatus.Scheduled,
         ':due': dueAt.toISOString(),
         ':lease': lease,
@@ -241,24 +245,19 @@ export class LedgerStore implements LedgerPort {
         ':zero': 0,
         ...(uncertain ? { ':true': true, ':since': claim.mayHaveCalledSince ?? claim.heldSince ?? claim.claimedAt } : {}),
       },
-      lease,
-    );
+      deadline: lease,
+    });
   }
 
   /** Undoes a move whose next step failed: `retrying` with the lease run out, so the next delivery (or the reconciler) takes over. */
   public makeRecoverable(key: LedgerKey, claim: Claim, now: Date): Promise<boolean> {
     const at = now.toISOString();
-    return this.onClaim(
-      key,
-      claim,
-      claim.token,
-      'SET #claim.#status = :retrying, #claim.leaseUntil = :now',
-      {
-        ':retrying': ClaimStatus.Retrying,
-        ':now': at,
-      },
-      at,
-    );
+    return this.onClaim(key, claim, {
+      token: claim.token,
+      set: 'SET #claim.#status = :retrying, #claim.leaseUntil = :now',
+      values: { ':retrying': ClaimStatus.Retrying, ':now': at },
+      deadline: at,
+    });
   }
 
   /**
@@ -270,14 +269,13 @@ export class LedgerStore implements LedgerPort {
   public wake(key: LedgerKey, claim: Claim, token: string, now: Date, leaseUntil: Date): Promise<boolean> {
     const lease = leaseUntil.toISOString();
     const mayHaveCalled = claim.status === ClaimStatus.Retrying;
-    return this.onClaim(
-      key,
-      claim,
+    return this.onClaim(key, claim, {
       token,
-      'SET #claim.#status = :scheduled, #claim.dueAt = :now, #claim.leaseUntil = :lease, ' +
+      set:
+        'SET #claim.#status = :scheduled, #claim.dueAt = :now, #claim.leaseUntil = :lease, ' +
         '#claim.wakeups = if_not_exists(#claim.wakeups, :zero) + :one' +
         (mayHaveCalled ? ', #claim.uncertain = :true, #claim.mayHaveCalledSince = if_not_exists(#claim.mayHaveCalledSince, :since)' : ''),
-      {
+      values: {
         ':scheduled': ClaimStatus.Scheduled,
         ':now': now.toISOString(),
         ':lease': lease,
@@ -285,34 +283,39 @@ export class LedgerStore implements LedgerPort {
         ':one': 1,
         ...(mayHaveCalled ? { ':true': true, ':since': claim.mayHaveCalledSince ?? claim.heldSince ?? claim.claimedAt } : {}),
       },
-      lease,
-    );
+      deadline: lease,
+    });
   }
 
   /**
    * Records the outcome. When no retry was made after all (abandoned, failed), the slot is given
-   * back, once, so that maxRetries counts RetryStageExecution calls that took effect.
+   * back, once, so that maxRetries counts RetryStageExecution calls that took effect. When this
+   * instance's last write of the record showed no other open claim, the same write takes the
+   * record out of the OpenClaims index (on that revision: if another claim came meanwhile, it is
+   * written again without).
    */
   public async finish(key: LedgerKey, claim: Claim, f: ClaimFinish): Promise<boolean> {
     const refund = f.status !== ClaimStatus.Retried && !f.keepSlot;
-    const set =
-      'SET #claim.#status = :status, #claim.outcome = :outcome, #claim.reason = :reason, #claim.finishedAt = :now, updatedAt = :now' +
-      (refund ? ', retries = retries - :one' : '');
+    const seen = this.seen.get(recordId(key));
+    const alone = seen?.open.every((o) => o === claim.occurrence) ? seen.rev : undefined;
     const values = { ':status': f.status, ':outcome': f.outcome, ':reason': f.reason, ':now': f.now.toISOString() };
-    // A counter at zero (a record from before writes had ids) is not counted further down.
-    const done = await this.onClaim(
-      key,
-      claim,
-      this.newWriteId(),
-      set,
-      refund ? { ...values, ':one': 1 } : values,
-      undefined,
-      refund ? 'retries > :zeroRetries' : undefined,
-    );
-    if (done || !refund) return done;
+    const attempt = (giveBack: boolean, leaveIndexAtRev: number | undefined) =>
+      this.onClaim(key, claim, {
+        token: this.newWriteId(),
+        set:
+          'SET #claim.#status = :status, #claim.outcome = :outcome, #claim.reason = :reason, #claim.finishedAt = :now, updatedAt = :now' +
+          (giveBack ? ', retries = retries - :one' : ''),
+        values: giveBack ? { ...values, ':one': 1 } : values,
+        // A counter at zero (a record from before writes had ids) is not counted further down.
+        ...(giveBack ? { condition: 'retries > :zeroRetries' } : {}),
+        ...(leaveIndexAtRev !== undefined ? { leaveIndexAtRev } : {}),
+      });
+    if (await attempt(refund, alone)) return true;
+    if (!refund && alone === undefined) return false;
+    // Refused by a counter at zero, by a revision that moved on, or by a race lost: the item says which.
     const now = await this.read(key);
     if (claimOf(now?.[claimAttribute(claim.occurrence)] ?? {}).token !== claim.token) return false;
-    return this.onClaim(key, claim, this.newWriteId(), set.replace(', retries = retries - :one', ''), values);
+    return attempt(refund && Number(now?.retries ?? 0) > 0, undefined);
   }
 
   /** Undoes a claim whose delay message could not be sent, so a redelivery can claim again. */
@@ -413,44 +416,39 @@ export class LedgerStore implements LedgerPort {
 
   /**
    * An update of one claim, only by its current holder (the token it was read with), which hands
-   * the claim to `token`. A resend whose condition fails but which finds `token` in place is this
-   * very write, its first answer lost: done. `deadline` is the claim's new lease, for the index.
+   * the claim to `w.token`. A resend whose condition fails but which finds that token in place is
+   * this very write, its first answer lost: done.
    */
-  private async onClaim(
-    key: LedgerKey,
-    claim: Claim,
-    token: string,
-    expression: string,
-    values: Record<string, unknown>,
-    deadline?: string,
-    extraCondition?: string,
-  ): Promise<boolean> {
+  private async onClaim(key: LedgerKey, claim: Claim, w: ClaimWrite): Promise<boolean> {
     const attribute = claimAttribute(claim.occurrence);
+    const leave = w.leaveIndexAtRev !== undefined;
     const written = await this.write(
       key,
       {
         expression:
-          `${expression}, #claim.#token = :newToken, #rev = if_not_exists(#rev, :zeroRev) + :oneRev` +
-          (deadline ? `, ${OPEN_CLAIMS_INDEX.sortKey} = :openUntil` : ''),
+          `${w.set}, #claim.#token = :newToken, #rev = if_not_exists(#rev, :zeroRev) + :oneRev` +
+          (w.deadline ? `, ${OPEN_CLAIMS_INDEX.sortKey} = :openUntil` : '') +
+          (leave ? ` REMOVE ${OPEN_CLAIMS_INDEX.partitionKey}, ${OPEN_CLAIMS_INDEX.sortKey}` : ''),
         names: { '#claim': attribute, ...CLAIM_NAMES, '#rev': 'rev' },
         values: {
-          ...values,
+          ...w.values,
           ':expectedToken': claim.token,
-          ':newToken': token,
+          ':newToken': w.token,
           ':zeroRev': 0,
           ':oneRev': 1,
-          ...(deadline ? { ':openUntil': deadline } : {}),
-          ...(extraCondition ? { ':zeroRetries': 0 } : {}),
+          ...(w.deadline ? { ':openUntil': w.deadline } : {}),
+          ...(w.condition ? { ':zeroRetries': 0 } : {}),
+          ...(leave ? { ':seenRev': w.leaveIndexAtRev } : {}),
         },
-        condition: `#claim.#token = :expectedToken${extraCondition ? ` AND ${extraCondition}` : ''}`,
+        condition: `#claim.#token = :expectedToken${w.condition ? ` AND ${w.condition}` : ''}${leave ? ' AND #rev = :seenRev' : ''}`,
         returnItem: true,
         returnOnConditionFailure: true,
       },
       'update the ledger',
       // The claim already holds the token this write gives it: it is this write, answered before.
-      token === claim.token ? undefined : (item) => claimOf(item[attribute] ?? {}).token === token,
+      w.token === claim.token ? undefined : (item) => claimOf(item[attribute] ?? {}).token === w.token,
     );
-    if (written.done && !written.own) await this.keepIndexTrue(key, written.item);
+    if (written.done) await this.keepIndexTrue(key, written.item);
     return written.done;
   }
 
@@ -464,9 +462,12 @@ export class LedgerStore implements LedgerPort {
    */
   private async keepIndexTrue(key: LedgerKey, item: Item): Promise<void> {
     const open = claimsOf(item).filter(isOpen);
+    this.remember(key, item, open);
     const earliest = open.map((c) => c.leaseUntil).sort()[0];
     const indexed = item[OPEN_CLAIMS_INDEX.sortKey];
     if (earliest === indexed && (earliest === undefined || item[OPEN_CLAIMS_INDEX.partitionKey] === OPEN_CLAIMS_INDEX.shard)) return;
+    // This write moves the revision on (or not): what this instance saw of the record is no longer sure.
+    this.seen.delete(recordId(key));
     const rev = Number(item.rev ?? 0);
     const update: Update =
       earliest === undefined
@@ -483,6 +484,14 @@ export class LedgerStore implements LedgerPort {
             condition: item.rev === undefined ? 'attribute_not_exists(#rev)' : '#rev = :rev',
           };
     await this.write(key, update, 'update the open-claims index');
+  }
+
+  /** What this instance's last write of a record showed: its revision and its open claims' occurrences. */
+  private remember(key: LedgerKey, item: Item, open: readonly Claim[]): void {
+    const id = recordId(key);
+    this.seen.delete(id);
+    this.seen.set(id, { rev: Number(item.rev ?? 0), open: open.map((c) => c.occurrence) });
+    if (this.seen.size > SEEN_RECORDS) this.seen.delete(this.seen.keys().next().value as string);
   }
 
   private openFields(): string {
@@ -539,6 +548,24 @@ export class LedgerStore implements LedgerPort {
     }
   }
 }
+
+/** The records an instance remembers its last write of (a few hundred bytes each). */
+const SEEN_RECORDS = 1000;
+
+/** One claim write: the token it hands the claim to, its SET clauses and values, and what else it does. */
+interface ClaimWrite {
+  readonly token: string;
+  readonly set: string;
+  readonly values: Record<string, unknown>;
+  /** The claim's new lease: the record's place in the OpenClaims index. */
+  readonly deadline?: string;
+  /** A condition besides the token's (its `:zeroRetries` is 0). */
+  readonly condition?: string;
+  /** The record's revision as this instance last saw it, with no other open claim: the write takes it out of the index, on that revision. */
+  readonly leaveIndexAtRev?: number;
+}
+
+const recordId = (key: LedgerKey): string => `${key.account ?? ''}/${key.region ?? ''}/${key.pipeline}#${key.stage}#${key.executionId}`;
 
 function viewOf(item: Item | undefined, occurrence: number): LedgerView {
   const raw = item?.[claimAttribute(occurrence)];

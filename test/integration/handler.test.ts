@@ -1,5 +1,5 @@
 import type { SQSBatchResponse } from 'aws-lambda';
-import { TableKeys } from '../../contract';
+import { OPEN_CLAIMS_INDEX, TableKeys } from '../../contract';
 import { depsFromEnvironment } from '../../lambda/dependencies';
 import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
@@ -273,6 +273,42 @@ describe('handler: EventBridge stage FAILED events', () => {
       aws.codepipeline.calls.filter((c) => c.operation === 'RetryStageExecution' && c.input.pipelineName === 'deleted-pipeline'),
     ).toHaveLength(0);
   });
+});
+
+describe('handler: what a retry costs in ledger requests', () => {
+  it.each([
+    ['an immediate retry: the claim, and its outcome', 0, 2],
+    ['a delayed retry: the claim, taking it when due, and its outcome', 60, 3],
+  ])(
+    'writes the ledger only for %s (the outcome also leaves the open-claims index), and never reads it',
+    async (_case, cooldown, writes) => {
+      // Prepare: a warm instance (the structure cache filled by an earlier failure of the pipeline).
+      const clock = new ManualClock(Date.now());
+      aws.sqs.now = () => clock.current;
+      const pipeline = aws.pipeline();
+      await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { cooldownSeconds: cooldown, jitter: 'none' }, 'test', new Date());
+      const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now });
+      aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+      await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now()));
+      const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+      const before = new Map(aws.dynamo.requests);
+
+      // Act: the failure's event, and when the cooldown is over, its delay message.
+      await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now()));
+      clock.advance(cooldown);
+      const due = aws.sqs.takeVisible();
+      if (due) await run({ Records: due.Records.filter((r) => r.body.includes(execution)) });
+      aws.sqs.now = () => Date.now();
+
+      // Assess
+      const delta = (op: string) => (aws.dynamo.requests.get(op) ?? 0) - (before.get(op) ?? 0);
+      expect(aws.codepipeline.acceptedRetries(pipeline).filter((c) => c.input.pipelineExecutionId === execution)).toHaveLength(1);
+      expect(delta('UpdateItem')).toBe(writes);
+      expect(delta('GetItem')).toBe(0);
+      const indexed = await aws.table().queryIndex(OPEN_CLAIMS_INDEX, OPEN_CLAIMS_INDEX.shard, '9999', 1000);
+      expect(indexed.filter((k) => k.sk.endsWith(execution))).toEqual([]);
+    },
+  );
 });
 
 describe('handler: cooldowns through the delay queue', () => {

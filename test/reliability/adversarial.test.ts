@@ -1,8 +1,8 @@
 import { ClaimStatus } from '../../lambda/domain/ledger';
-import type { ProxiedCall, ProxyFault } from '../../local/fault-proxy';
+import type { ProxyFault } from '../../local/fault-proxy';
 import { LambdaSimulator } from '../../local/lambda-simulator';
 import { LogCapture, ManualClock } from '../../local/local-aws';
-import { ledgerKey, runHandlerProcess, scheduledEvent, useLocalAws } from '../support';
+import { ledgerKey, runHandlerProcess, scheduledEvent, updateContaining, useLocalAws, useOwnFaults } from '../support';
 
 /**
  * What an adversarial review of "every claim settles" found, each played for real and kept as a
@@ -11,18 +11,8 @@ import { ledgerKey, runHandlerProcess, scheduledEvent, useLocalAws } from '../su
  * a missed retry or a false "retries exhausted".
  */
 const aws = useLocalAws({ maxRetries: 1, cooldownSeconds: 0, retryMode: 'FAILED_ACTIONS' });
-
-beforeAll(async () => {
-  await aws.ownFaults();
-});
-
-beforeEach(async () => {
-  (await aws.ownFaults()).clear();
-  aws.sqs.reset();
-});
-
-const update = (text: string) => (call: ProxiedCall) =>
-  call.operation === 'UpdateItem' && String(call.input.UpdateExpression).includes(text);
+useOwnFaults(aws);
+const update = updateContaining;
 const claimWrite = update('SET #claim = :claim');
 const finishWrite = update('#claim.outcome = :outcome');
 /** The write that takes a claim when its delay message comes due. */

@@ -1,10 +1,10 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import fc from 'fast-check';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { LogCapture, ManualClock } from '../../local/local-aws';
-import { loadEvent, useLocalAws } from '../support';
+import { loadEvent, sqsRecord, useLocalAws } from '../support';
 import { enoughRuns, propertyParameters, propertyTestTimeout } from '../support/properties';
 
 const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0 });
@@ -142,19 +142,7 @@ describe('Reliability: bad input', () => {
       await fc.assert(
         fc.asyncProperty(fc.array(body, { minLength: 1, maxLength: 10 }), async (bodies) => {
           runs += 1;
-          const records = bodies.map(
-            (b, i): SQSRecord => ({
-              messageId: `m-${i}`,
-              receiptHandle: 'r',
-              body: b,
-              attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-              messageAttributes: {},
-              md5OfBody: '',
-              eventSource: 'aws:sqs',
-              eventSourceARN: aws.sqs.queueArn,
-              awsRegion: 'us-east-1',
-            }),
-          );
+          const records = bodies.map((b, i) => sqsRecord(b, `m-${i}`, aws.sqs.queueArn));
           const logged = logs.lines.length;
           const response = (await run({ Records: records })) as SQSBatchResponse;
           expect(response.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(records.map((r) => r.messageId).sort());

@@ -1,9 +1,8 @@
-import type { SQSBatchResponse, SQSRecord } from 'aws-lambda';
+import type { SQSBatchResponse } from 'aws-lambda';
 import { ClaimStatus } from '../../lambda/domain/ledger';
-import type { ProxiedCall } from '../../local/fault-proxy';
 import { LambdaSimulator } from '../../local/lambda-simulator';
 import { LogCapture, ManualClock } from '../../local/local-aws';
-import { ledgerKey, runHandlerProcess, scheduledEvent, useLocalAws } from '../support';
+import { ledgerKey, runHandlerProcess, scheduledEvent, sqsRecord, updateContaining, useLocalAws, useOwnFaults } from '../support';
 
 /**
  * The faults of our own writes and of our own process, through the real handler and SDK
@@ -12,19 +11,8 @@ import { ledgerKey, runHandlerProcess, scheduledEvent, useLocalAws } from '../su
  * GetPipelineState answers that lag behind. Every claim settles; nothing is lost or doubled.
  */
 const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: 'FAILED_ACTIONS' });
-
-beforeAll(async () => {
-  await aws.ownFaults();
-});
-
-beforeEach(async () => {
-  (await aws.ownFaults()).clear();
-  aws.sqs.reset();
-});
-
-/** The UpdateItem calls whose expression contains `text`. */
-const update = (text: string) => (call: ProxiedCall) =>
-  call.operation === 'UpdateItem' && String(call.input.UpdateExpression).includes(text);
+useOwnFaults(aws);
+const update = updateContaining;
 /** The write that creates a claim. */
 const claimWrite = update('SET #claim = :claim');
 
@@ -296,17 +284,7 @@ describe('Own faults: delay-queue messages the ledger does not know', () => {
         failedAt: clock.now().toISOString(),
       },
     });
-    const record: SQSRecord = {
-      messageId: 'm-1',
-      receiptHandle: 'r',
-      body,
-      attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
-      messageAttributes: {},
-      md5OfBody: '',
-      eventSource: 'aws:sqs',
-      eventSourceARN: aws.sqs.queueArn,
-      awsRegion: 'us-east-1',
-    };
+    const record = sqsRecord(body, 'm-1', aws.sqs.queueArn);
 
     // Act
     const response = (await run({ Records: [record] })) as SQSBatchResponse;

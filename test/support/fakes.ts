@@ -6,7 +6,7 @@ import type { Location, MetricName } from '../../contract';
 import type { DelayedRetryMessage } from '../../lambda/domain/events';
 import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
 import type { PolicyPatch, RetryBudget } from '../../lambda/domain/policy';
-import { type ActionRun, ActionStatus, type ActionView, type StageView } from '../../lambda/domain/types';
+import { type ActionRun, ActionStatus, type ActionView, type StageFailure, type StageView } from '../../lambda/domain/types';
 import type {
   BudgetKey,
   BudgetPort,
@@ -31,6 +31,36 @@ import type {
   StageLookup,
 } from '../../lambda/ports';
 import { RetryCallResult } from '../../lambda/ports';
+import { DEFAULT_SETTINGS, type ServiceDeps } from '../../lambda/service/deps';
+import { RetryService } from '../../lambda/service/retry-service';
+
+/** The moment the unit tests' failures happen, and the stage execution they fail in. */
+export const FAKE_NOW = new Date('2026-03-01T10:15:02Z');
+export const FAKE_EXECUTION = '11111111-2222-3333-4444-555555555555';
+/** The ledger key of that stage execution. */
+export const FAKE_KEY: LedgerKey = {
+  account: '123456789012',
+  region: 'us-east-1',
+  pipeline: 'web-app',
+  stage: 'Test',
+  executionId: FAKE_EXECUTION,
+};
+
+/** A stage failure as an event reports it: web-app's Test stage failed at FAKE_NOW, attempt 1. */
+export function stageFailure(overrides: Partial<StageFailure> = {}): StageFailure {
+  return {
+    eventId: 'e-1',
+    account: '123456789012',
+    region: 'us-east-1',
+    pipeline: 'web-app',
+    stage: 'Test',
+    executionId: FAKE_EXECUTION,
+    occurrence: 1,
+    pipelineVersion: 1,
+    failedAt: FAKE_NOW,
+    ...overrides,
+  };
+}
 
 /** A failed stage as GetPipelineState would show it. */
 export function failedStage(executionId: string, overrides: Partial<StageView> = {}, action: Partial<ActionView> = {}): StageView {
@@ -371,3 +401,35 @@ function portWith<T extends object>(inner: T, overrides: Partial<T>): T {
 
 export const ledgerWith = (inner: LedgerPort, overrides: Partial<LedgerPort>): LedgerPort => portWith(inner, overrides);
 export const pipelinesWith = (inner: PipelinePort, overrides: Partial<PipelinePort>): PipelinePort => portWith(inner, overrides);
+
+/**
+ * The retry service over fakes of every port, with a clock the test moves (from FAKE_NOW), tokens
+ * numbered token-1, token-2, … and no jitter (times a test can assert; jitter is the domain's).
+ */
+export function serviceWorld(policy: PolicyPatch = {}, view: StageView | undefined = failedStage(FAKE_EXECUTION)) {
+  const clock = { now: FAKE_NOW.getTime() };
+  let tokens = 0;
+  const fakes = {
+    pipelines: new FakePipelines(),
+    policies: new FakePolicies(),
+    ledger: new FakeLedger(),
+    delays: new FakeDelays(),
+    budgets: new FakeBudgets(),
+    notifier: new FakeNotifier(),
+    metrics: new FakeMetrics(),
+    logger: new FakeLogger(),
+  };
+  fakes.policies.patch = policy;
+  fakes.pipelines.lookup = view ? { kind: 'found', view } : { kind: 'no-stage' };
+  const deps: ServiceDeps = {
+    ...fakes,
+    clock: () => new Date(clock.now),
+    newToken: () => `token-${++tokens}`,
+    random: () => 0,
+    settings: DEFAULT_SETTINGS,
+  };
+  const advance = (seconds: number) => {
+    clock.now += seconds * 1000;
+  };
+  return { ...fakes, service: new RetryService(deps), advance, record: () => fakes.ledger.record(FAKE_KEY) };
+}

@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import type { SQSRecord } from 'aws-lambda';
 import type { LedgerKey } from '../../lambda/domain/ledger';
 import type { PolicyPatch } from '../../lambda/domain/policy';
 import type { FaultProxy, ProxiedCall } from '../../local/fault-proxy';
@@ -48,6 +49,54 @@ export function useLocalAws(defaultPolicy?: PolicyPatch): LocalAws {
   });
   return aws;
 }
+
+/** A seeded generator (mulberry32): the same numbers in the same order on every run. */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** A delay-queue record as Lambda's SQS event source hands it over. */
+export function sqsRecord(body: string, messageId: string, queueArn: string): SQSRecord {
+  return {
+    messageId,
+    receiptHandle: 'r',
+    body,
+    attributes: { ApproximateReceiveCount: '1', SentTimestamp: '0', SenderId: 'x', ApproximateFirstReceiveTimestamp: '0' },
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: queueArn,
+    awsRegion: 'us-east-1',
+  };
+}
+
+/**
+ * The fault proxy between the function and its own DynamoDB and SQS, for a test file: in place
+ * before its tests, cleared (rules, records, hooks) before each.
+ */
+export function useOwnFaults(aws: LocalAws): () => Promise<FaultProxy> {
+  beforeAll(async () => {
+    await aws.ownFaults();
+  });
+  beforeEach(async () => {
+    (await aws.ownFaults()).clear();
+    aws.sqs.reset();
+  });
+  return () => aws.ownFaults();
+}
+
+/** The UpdateItem calls whose expression contains `text`: how tests pick one kind of ledger write. */
+export const updateContaining =
+  (text: string) =>
+  (call: ProxiedCall): boolean =>
+    call.operation === 'UpdateItem' && String(call.input.UpdateExpression).includes(text);
 
 /** The event a scheduled rule sends the function: the reconciler's every-few-minutes wake-up. */
 export function scheduledEvent(at: Date): Record<string, unknown> {

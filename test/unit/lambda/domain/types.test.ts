@@ -1,24 +1,11 @@
-import { type ActionRun, failedActionsRanAgain, fingerprintEntries, lagsBehind, type StageFailure } from '../../../../lambda/domain/types';
-import { failedStage } from '../../../support/fakes';
+import { type ActionRun, failedActionsRanAgain, fingerprintEntries, lagsBehind } from '../../../../lambda/domain/types';
+import { FAKE_EXECUTION, FAKE_NOW, failedStage, stageFailure } from '../../../support/fakes';
 
-const FAILED_AT = new Date('2026-03-01T10:15:02Z');
-const EXECUTION = '11111111-2222-3333-4444-555555555555';
+const FAILED_AT = FAKE_NOW;
+const EXECUTION = FAKE_EXECUTION;
 const earlier = (seconds: number) => new Date(FAILED_AT.getTime() - seconds * 1000);
 const later = (seconds: number) => new Date(FAILED_AT.getTime() + seconds * 1000);
-
-function failure(occurrence = 2): StageFailure {
-  return {
-    eventId: 'e-1',
-    account: '123456789012',
-    region: 'us-east-1',
-    pipeline: 'web-app',
-    stage: 'Test',
-    executionId: EXECUTION,
-    occurrence,
-    pipelineVersion: 1,
-    failedAt: FAILED_AT,
-  };
-}
+const failure = (occurrence = 2) => stageFailure({ occurrence });
 
 describe('Function: lagsBehind', () => {
   it.each([

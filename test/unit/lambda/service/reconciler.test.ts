@@ -1,48 +1,18 @@
 import { MetricName } from '../../../../contract';
-import { ClaimStatus, type LedgerKey } from '../../../../lambda/domain/ledger';
+import { ClaimStatus } from '../../../../lambda/domain/ledger';
 import { SkipReason } from '../../../../lambda/domain/reasons';
 import { NoticeKind } from '../../../../lambda/ports';
-import { DEFAULT_SETTINGS, type ServiceDeps } from '../../../../lambda/service/deps';
-import { RetryService } from '../../../../lambda/service/retry-service';
-import {
-  FakeBudgets,
-  FakeDelays,
-  FakeLedger,
-  FakeLogger,
-  FakeMetrics,
-  FakeNotifier,
-  FakePipelines,
-  FakePolicies,
-  failedStage,
-} from '../../../support/fakes';
+import { DEFAULT_SETTINGS } from '../../../../lambda/service/deps';
+import { FAKE_KEY, FAKE_NOW, serviceWorld } from '../../../support/fakes';
 
-const NOW = new Date('2026-03-01T10:15:02Z');
-const EXECUTION = '11111111-2222-3333-4444-555555555555';
-const KEY: LedgerKey = { account: '123456789012', region: 'us-east-1', pipeline: 'web-app', stage: 'Test', executionId: EXECUTION };
+const NOW = FAKE_NOW;
+const KEY = FAKE_KEY;
 
+/** The service over fakes, and a claim of the stage execution made at NOW with a lease of `leaseSeconds`. */
 function world() {
-  const clock = { now: NOW.getTime() };
-  let tokens = 0;
-  const fakes = {
-    pipelines: new FakePipelines(),
-    policies: new FakePolicies(),
-    ledger: new FakeLedger(),
-    delays: new FakeDelays(),
-    budgets: new FakeBudgets(),
-    notifier: new FakeNotifier(),
-    metrics: new FakeMetrics(),
-    logger: new FakeLogger(),
-  };
-  fakes.pipelines.lookup = { kind: 'found', view: failedStage(EXECUTION) };
-  const deps: ServiceDeps = {
-    ...fakes,
-    clock: () => new Date(clock.now),
-    newToken: () => `token-${++tokens}`,
-    random: () => 0,
-    settings: DEFAULT_SETTINGS,
-  };
+  const w = serviceWorld();
   const claim = (status: typeof ClaimStatus.Scheduled | typeof ClaimStatus.Retrying, leaseSeconds: number) =>
-    fakes.ledger.claim(KEY, {
+    w.ledger.claim(KEY, {
       occurrence: 1,
       status,
       retryMode: 'FAILED_ACTIONS',
@@ -55,7 +25,7 @@ function world() {
       eventId: 'e-1',
       now: NOW,
     });
-  return { ...fakes, service: new RetryService(deps), claim, advance: (s: number) => (clock.now += s * 1000) };
+  return { ...w, claim };
 }
 
 describe('Class: Reconciler', () => {

@@ -1,43 +1,18 @@
 import { MetricName } from '../../../../contract';
 import { TransientFaultError } from '../../../../lambda/domain/errors';
-import { ClaimStatus, type LedgerKey } from '../../../../lambda/domain/ledger';
+import { ClaimStatus } from '../../../../lambda/domain/ledger';
 import type { PolicyPatch } from '../../../../lambda/domain/policy';
 import { Outcome, SkipReason } from '../../../../lambda/domain/reasons';
-import type { StageFailure, StageView } from '../../../../lambda/domain/types';
+import type { StageView } from '../../../../lambda/domain/types';
 import { NoticeKind, RetryCallResult } from '../../../../lambda/ports';
-import { DEFAULT_SETTINGS, type ServiceDeps } from '../../../../lambda/service/deps';
-import { RetryService } from '../../../../lambda/service/retry-service';
-import {
-  FakeBudgets,
-  FakeDelays,
-  FakeLedger,
-  FakeLogger,
-  FakeMetrics,
-  FakeNotifier,
-  FakePipelines,
-  FakePolicies,
-  failedStage,
-} from '../../../support/fakes';
+import { DEFAULT_SETTINGS } from '../../../../lambda/service/deps';
+import { FAKE_EXECUTION, FAKE_KEY, FAKE_NOW, type FakeLedger, failedStage, serviceWorld, stageFailure } from '../../../support/fakes';
 
-const NOW = new Date('2026-03-01T10:15:02Z');
-const EXECUTION = '11111111-2222-3333-4444-555555555555';
+const NOW = FAKE_NOW;
+const EXECUTION = FAKE_EXECUTION;
 const HERE = { account: '123456789012', region: 'us-east-1' };
-const KEY: LedgerKey = { ...HERE, pipeline: 'web-app', stage: 'Test', executionId: EXECUTION };
-
-function failure(overrides: Partial<StageFailure> = {}): StageFailure {
-  return {
-    eventId: 'e-1',
-    account: '123456789012',
-    region: 'us-east-1',
-    pipeline: 'web-app',
-    stage: 'Test',
-    executionId: EXECUTION,
-    occurrence: 1,
-    pipelineVersion: 1,
-    failedAt: NOW,
-    ...overrides,
-  };
-}
+const KEY = FAKE_KEY;
+const failure = stageFailure;
 
 /** Another instance claims the failure and holds it for the lease (120 s from NOW). */
 function holdClaim(ledger: FakeLedger, token: string) {
@@ -55,35 +30,7 @@ function holdClaim(ledger: FakeLedger, token: string) {
   });
 }
 
-/** The service over fakes of every port, with a clock the test moves. */
-function world(policy: PolicyPatch = {}, view: StageView | undefined = failedStage(EXECUTION)) {
-  const clock = { now: NOW.getTime() };
-  let tokens = 0;
-  const fakes = {
-    pipelines: new FakePipelines(),
-    policies: new FakePolicies(),
-    ledger: new FakeLedger(),
-    delays: new FakeDelays(),
-    budgets: new FakeBudgets(),
-    notifier: new FakeNotifier(),
-    metrics: new FakeMetrics(),
-    logger: new FakeLogger(),
-  };
-  fakes.policies.patch = policy;
-  fakes.pipelines.lookup = view ? { kind: 'found', view } : { kind: 'no-stage' };
-  const deps: ServiceDeps = {
-    ...fakes,
-    clock: () => new Date(clock.now),
-    newToken: () => `token-${++tokens}`,
-    // No jitter: times the tests can assert (jitter is the domain's, tested there).
-    random: () => 0,
-    settings: DEFAULT_SETTINGS,
-  };
-  const advance = (seconds: number) => {
-    clock.now += seconds * 1000;
-  };
-  return { ...fakes, service: new RetryService(deps), advance, record: () => fakes.ledger.record(KEY) };
-}
+const world = serviceWorld;
 
 describe('Class: RetryService', () => {
   describe('Method: handleFailure', () => {

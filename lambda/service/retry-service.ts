@@ -420,8 +420,9 @@ export class RetryService {
   /**
    * Every slot of the stage execution is taken, but some by claims that have not ended: one of
    * them may give its slot back (abandoned: the stage changed, a refusal), and then this failure
-   * is retried after all. It waits until the last of them is due (or its lease ends) and looks
-   * again, a bounded number of times; "retries exhausted" is sent only when it is true.
+   * is retried after all. It waits until the last of them is due (or its lease ends), waking any
+   * whose holder died, and looks again, for up to maxSlotWaitSeconds after the failure; "retries
+   * exhausted" is sent only when it is true.
    */
   private async waitForSlots(
     reported: ReportedFailure,

@@ -74,8 +74,10 @@ export class LedgerStore implements LedgerPort {
       const existing = item?.[claimAttribute(c.occurrence)];
       if (existing) {
         const claim = claimOf(existing);
+        if (claim.token !== c.token) return { kind: 'exists', claim };
         // Our own claim: the write took effect and its answer was lost; the resend met it.
-        return claim.token === c.token ? { kind: 'claimed', claim } : { kind: 'exists', claim };
+        if (item) await this.keepIndexTrue(key, item);
+        return { kind: 'claimed', claim };
       }
       const retries = Number(item?.retries ?? 0);
       if (retries >= c.maxRetries) return { kind: 'exhausted', retries, open: claimsOf(item).filter(isOpen) };
@@ -458,7 +460,8 @@ export class LedgerStore implements LedgerPort {
    * already puts its own deadline there, so this writes only when another claim of the record is
    * open (or none is). Conditional on the record's revision: a record changed meanwhile has been
    * kept true by the write that changed it. A crash before this write leaves the record in the
-   * index with a past deadline, where the reconciler finds it and does the same.
+   * index at another claim's deadline (or, when none is open, its last one): the reconciler
+   * reaches it there, later than it might have, and does the same.
    */
   private async keepIndexTrue(key: LedgerKey, item: Item): Promise<void> {
     const open = claimsOf(item).filter(isOpen);

@@ -1,5 +1,5 @@
 import { checkRetryable, type Decision } from '../domain/decision';
-import { type ThrottledError, TransientFaultError } from '../domain/errors';
+import { ThrottledError, TransientFaultError } from '../domain/errors';
 import { type Claim, ClaimStatus, isStale } from '../domain/ledger';
 import { type RetryPolicy, SPREAD_SHARE } from '../domain/policy';
 import { type ClaimOutcome, Outcome, SkipReason } from '../domain/reasons';
@@ -112,14 +112,12 @@ export class ClaimHandler {
       if (evidence === 'ran') {
         return this.confirm(failure, claim, 'an earlier RetryStageExecution of this claim took effect (its failed actions ran again)');
       }
+      if (evidence === 'throttled') {
+        // A throttled read: the growing waits of throttling, not a busy answer counted towards giving up.
+        return this.retryLater(failure, claim, 'throttled', 'CodePipeline throttled the read of the action executions');
+      }
       if (evidence === 'unknown') {
-        const held = { ...claim, uncertain: true };
-        return this.retryLater(
-          failure,
-          held,
-          'uncertain',
-          'an earlier call may have retried, and the action executions could not be read to rule it out',
-        );
+        return this.retryLater(failure, claim, 'uncertain', 'an earlier call may have retried, and the action executions could not be read to rule it out');
       }
     }
 
@@ -315,13 +313,14 @@ export class ClaimHandler {
   /**
    * Whether a retry of this claim took effect, from the stage's action runs in the execution:
    * `ran` (its failed actions ran again since it was claimed), `none` (positive evidence that no
-   * call of ours took effect), or `unknown` (the runs could not be read).
+   * call of ours took effect), `throttled` or `unknown` (the runs could not be read).
    */
-  private async evidence(failure: StageFailure, claim: Claim): Promise<'ran' | 'none' | 'unknown'> {
+  private async evidence(failure: StageFailure, claim: Claim): Promise<'ran' | 'none' | 'throttled' | 'unknown'> {
     try {
       const runs = await this.deps.pipelines.actionRuns(failure, failure.pipeline, failure.stage, failure.executionId);
       return failedActionsRanAgain(claim.fingerprint, runs, new Date(claim.claimedAt)) ? 'ran' : 'none';
     } catch (error) {
+      if (error instanceof ThrottledError) return 'throttled';
       if (error instanceof TransientFaultError) return 'unknown';
       throw error;
     }

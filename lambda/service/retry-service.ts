@@ -1,5 +1,5 @@
 import { type Decision, decide, type LedgerSnapshot } from '../domain/decision';
-import { InvalidInputError, ThrottledError } from '../domain/errors';
+import { InvalidInputError, ThrottledError, TransientFaultError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
 import { type Claim, ClaimStatus, isOpen, isStale, TERMINAL_STATUSES } from '../domain/ledger';
 import { notServed } from '../domain/membership';
@@ -25,6 +25,18 @@ import { Reporter } from './reporting';
 
 /** The latest a message we sent can be due: the longest cooldown, spread by jitter, and an hour's grace. */
 const MAX_DUE_AHEAD_SECONDS = MAX_COOLDOWN_SECONDS * (1 + SPREAD_SHARE) + 3600;
+
+/** A delivery whose failure already has a claim, with what the delivery read. */
+interface ExistingClaim {
+  readonly reported: ReportedFailure;
+  readonly failure: StageFailure;
+  readonly claim: Claim;
+  readonly view: StageView | undefined;
+  readonly now: Date;
+  readonly context: PolicyContext;
+  readonly snapshot: LedgerSnapshot;
+  readonly options: FailureOptions;
+}
 
 /** The longest of the growing waits between two looks at slots held by open claims. */
 const MAX_SLOT_WAIT_STEP_SECONDS = 900;
@@ -116,7 +128,8 @@ export class RetryService {
     const repeat = view?.status === StageStatus.Failed && failure.occurrence > 1 && failure.occurrence < FALLBACK_OCCURRENCE_BASE;
     const recorded = early ?? (history || repeat ? await ledger.view(keyOf(failure), failure.occurrence) : undefined);
     // This failure already has a claim: a duplicate delivery, or a takeover after a crash.
-    if (recorded?.claim) return this.handleExistingClaim(failure, recorded.claim, view, now, context, recorded.snapshot);
+    const existing = { reported, failure, view, now, context, options };
+    if (recorded?.claim) return this.handleExistingClaim({ ...existing, claim: recorded.claim, snapshot: recorded.snapshot });
     if (view && recorded && lagsBehind(failure, view, recorded.retriedFingerprints)) {
       const detail = 'the live state still shows the failure an earlier retry of ours re-ran';
       return this.recheck(reported, failure, SkipReason.StateLagsBehind, detail, options, now, view);
@@ -187,7 +200,7 @@ export class RetryService {
         return this.claims.skip(failure, SkipReason.MaxRetries, detail, now, view);
       }
       case 'exists':
-        return this.handleExistingClaim(failure, result.claim, view, now, context, snapshot);
+        return this.handleExistingClaim({ ...existing, claim: result.claim, snapshot });
       case 'claimed':
         if (retryNow) return this.claims.retry(failure, result.claim, view, policy, decision);
         return this.claims.schedule(failure, result.claim, dueAt, now, decision);
@@ -225,6 +238,22 @@ export class RetryService {
    * Returns undefined when the message should be handled now instead.
    */
   private async chain(message: DelayedRetryMessage, remaining: number): Promise<Result | undefined> {
+    let checked: Result | 'chain' | undefined;
+    try {
+      checked = await this.checkBeforeChaining(message);
+    } catch (error) {
+      // The ledger cannot be read now (throttled, a fault): the message keeps going round rather
+      // than wear out its receives on the way to the DLQ; the next hop looks again.
+      if (!(error instanceof TransientFaultError)) throw error;
+      checked = 'chain';
+    }
+    if (checked !== 'chain') return checked;
+    await this.deps.delays.send(message, remaining);
+    return this.reporter.decision(message.failure, undefined, Outcome.Waiting, `due at ${message.dueAt.toISOString()}, ${remaining}s left`);
+  }
+
+  /** What the ledger says of a message that is not due yet: chain it, handle it now (undefined), or drop it (a result). */
+  private async checkBeforeChaining(message: DelayedRetryMessage): Promise<Result | 'chain' | undefined> {
     const { failure } = message;
     if (message.kind === 'event') {
       if (message.slotWaits !== undefined) {
@@ -244,8 +273,7 @@ export class RetryService {
         return this.duplicate(message.failure, claim, `the claim moved on (${claim.status}) since this message was sent: not chained`);
       }
     }
-    await this.deps.delays.send(message, remaining);
-    return this.reporter.decision(failure, undefined, Outcome.Waiting, `due at ${message.dueAt.toISOString()}, ${remaining}s left`);
+    return 'chain';
   }
 
   /** A claimed retry's time has come: take the claim, re-check, re-evaluate the policy, retry. */
@@ -370,15 +398,16 @@ export class RetryService {
     });
   }
 
-  private async handleExistingClaim(
-    failure: StageFailure,
-    claim: Claim,
-    view: StageView | undefined,
-    now: Date,
-    context: PolicyContext,
-    snapshot: LedgerSnapshot,
-  ): Promise<Result> {
+  private async handleExistingClaim(found: ExistingClaim): Promise<Result> {
+    const { reported, failure, claim, view, now, context, snapshot, options } = found;
     if (TERMINAL_STATUSES.includes(claim.status)) {
+      // An event without an attempt number is named by the failed actions the read shows: a read
+      // that still shows the failure our retry re-ran names that retried occurrence. Read again.
+      const named = reported.occurrence === undefined && claim.status === ClaimStatus.Retried && view !== undefined;
+      if (named && failureFingerprint(view) === claim.fingerprint && (options.staleChecks ?? 0) < this.deps.settings.maxStaleChecks) {
+        const detail = 'the live state still shows the failure this occurrence’s retry re-ran';
+        return this.recheck(reported, failure, SkipReason.StateLagsBehind, detail, options, now, view);
+      }
       return this.duplicate(failure, claim, `this failure was already handled (${claim.status})`);
     }
     if (isStale(claim, now)) {

@@ -207,3 +207,91 @@ describe('Adversarial: a pause set while a dead holder’s lease runs', () => {
     ]);
   });
 });
+
+describe('Adversarial, second pass: an event without an attempt number whose read lags', () => {
+  const noAttempt = (event: Record<string, unknown>) => {
+    delete (event.detail as Record<string, unknown>)['pipeline-execution-attempt'];
+    return event;
+  };
+
+  it.each([
+    ['fresh', false],
+    ['lagging behind our retry', true],
+  ])('makes both retries maxRetries 2 allows when the later failure’s first read is %s', async (_case, lag) => {
+    // Prepare: the events carry no pipeline-execution-attempt, so failures are named by their failed actions.
+    const { clock, pipeline, lambda } = setup();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { maxRetries: 2 }, 'test', new Date());
+    const firstFailure = aws.codepipeline.stateOf(pipeline);
+    await lambda.run([noAttempt(aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now()))]);
+
+    // Act: our retry fails again; the first read of the new failure may still show the old one.
+    clock.advance(20);
+    aws.codepipeline.finishRetry(pipeline, 'Test', 'Failed');
+    if (lag) aws.codepipeline.lagReads(pipeline, 1, firstFailure);
+    const result = await lambda.run([noAttempt(aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now()))]);
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(2);
+    expect(result.lost).toEqual([]);
+  });
+});
+
+describe('Adversarial, second pass: throttled reads after a takeover', () => {
+  it.each([['GetPipelineState'], ['ListActionExecutions']])(
+    'retries once when CodePipeline throttles %s for about six minutes after the holder died before calling',
+    async (operation) => {
+      // Prepare: the holder dies right after its claim took effect: it never called.
+      const { clock, pipeline, execution, lambda } = setup();
+      const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now());
+      await runHandlerProcess(event, { killAfter: claimWrite, proxy: await aws.ownFaults(), now: clock.current });
+      aws.codepipeline.injectFault(operation, { kind: 'throttle' }, 22);
+
+      // Act: Lambda redelivers after the lease; the reconciler runs every 5 minutes for two hours.
+      clock.advance(125);
+      await lambda.run([event]);
+      for (let i = 0; i < 24; i++) {
+        clock.advance(300);
+        await aws.handler({ sink: new LogCapture().sink, clock: clock.now })(scheduledEvent(clock.now()));
+        await lambda.run([]);
+      }
+
+      // Assess: the throttled evidence read waits like throttling does (growing waits), not like a busy answer.
+      expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+      expect((await record(pipeline, execution))?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retried })]);
+    },
+  );
+});
+
+describe('Adversarial, second pass: DynamoDB throttling while a failure waits for a slot', () => {
+  it.each([0, 35])('retries the later failure once when reads of the record are throttled for %i minutes of the wait', async (minutes) => {
+    // Prepare: an hour's cooldown; a retry by hand fails during it (occurrence 2 waits for the slot).
+    const { clock, pipeline, lambda } = setup();
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { cooldownSeconds: 3600, jitter: 'none' }, 'test', new Date());
+    const run = aws.handler({ sink: new LogCapture().sink, clock: clock.now });
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now()));
+    clock.advance(30);
+    aws.codepipeline.retryByHand(pipeline, 'Test');
+    aws.codepipeline.finishRetry(pipeline, 'Test', 'Failed');
+    await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now()));
+    const until = clock.current + minutes * 60_000;
+    (await aws.ownFaults()).chaos = {
+      rate: 1,
+      random: () => 0,
+      faults: ['throttle'],
+      match: (call) =>
+        clock.current < until && call.operation === 'GetItem' && JSON.stringify(call.input.Key ?? '').includes(`LEDGER#${pipeline}`),
+    };
+
+    // Act: the hops of the wait, and the reconciler every 5 minutes for two hours.
+    let result = await lambda.run([]);
+    for (let i = 0; i < 24; i++) {
+      clock.advance(300);
+      await run(scheduledEvent(clock.now()));
+      result = await lambda.run([]);
+    }
+
+    // Assess
+    expect(result.deadLettered).toBe(0);
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+  });
+});

@@ -117,7 +117,12 @@ export class ClaimHandler {
         return this.retryLater(failure, claim, 'throttled', 'CodePipeline throttled the read of the action executions');
       }
       if (evidence === 'unknown') {
-        return this.retryLater(failure, claim, 'uncertain', 'an earlier call may have retried, and the action executions could not be read to rule it out');
+        return this.retryLater(
+          failure,
+          claim,
+          'uncertain',
+          'an earlier call may have retried, and the action executions could not be read to rule it out',
+        );
       }
     }
 

@@ -1,9 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { SNSClient } from '@aws-sdk/client-sns';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { STSClient } from '@aws-sdk/client-sts';
 import { DEFAULT_MEMBER_ROLE_NAME, FunctionEnv, type Location } from '../contract';
 import { boundedMatch } from './adapters/bounded-match';
 import { BudgetStore } from './adapters/budget-store';
@@ -22,6 +20,23 @@ import { PowertoolsLogAdapter, PowertoolsMetricsAdapter, pipelineDimensionsFrom 
 import { ConfigurationError } from './domain/errors';
 import type { Membership } from './domain/membership';
 import { DEFAULT_SETTINGS, type ServiceDeps } from './service/deps';
+
+/** True in the function's bundle (esbuild's `define`), where an adapter loaded on first use is a chunk of its own. */
+declare const AUTORETRY_BUNDLE: boolean | undefined;
+
+/**
+ * The adapters whose SDK clients are loaded on first use. In the bundle, import() makes each a
+ * chunk that a cold start does not load; elsewhere (tests, the CLI, the compiled package, all
+ * CommonJS) it is a plain require. The bundle's branch is a constant, so the other one is dropped.
+ */
+const loadStsAssumeRole = (): Promise<typeof import('./adapters/sts-assume-role')> =>
+  typeof AUTORETRY_BUNDLE !== 'undefined' && AUTORETRY_BUNDLE
+    ? import('./adapters/sts-assume-role')
+    : Promise.resolve(require('./adapters/sts-assume-role') as typeof import('./adapters/sts-assume-role'));
+const loadSnsPublisher = (): Promise<typeof import('./adapters/sns-publisher')> =>
+  typeof AUTORETRY_BUNDLE !== 'undefined' && AUTORETRY_BUNDLE
+    ? import('./adapters/sns-publisher')
+    : Promise.resolve(require('./adapters/sns-publisher') as typeof import('./adapters/sns-publisher'));
 
 /** A number from the environment, or `fallback` when it is unset or not `valid`. */
 function envNumber(value: string | undefined, fallback: number, valid: (n: number) => boolean): number {
@@ -79,7 +94,8 @@ export function depsFromEnvironment(
     delays: new DelayQueue(queueUrl, new SQSClient(clientConfig())),
     logger: new PowertoolsLogAdapter(),
     metrics: new PowertoolsMetricsAdapter(pipelineDimensionsFrom(env[FunctionEnv.MetricPipelines]), membership !== undefined),
-    notifier: topicArn ? new SnsNotifier(topicArn, new SNSClient(clientConfig())) : NO_NOTIFIER,
+    // The SNS client is loaded with the first notice: most invocations send none.
+    notifier: topicArn ? new SnsNotifier(topicArn, async () => (await loadSnsPublisher()).snsPublish(clientConfig())) : NO_NOTIFIER,
     clock,
     newToken: randomUUID,
     random: Math.random,
@@ -108,9 +124,9 @@ function pipelineRouter(
   );
   let shared: MemberRoles | undefined;
   return new PipelineRouter(own, home, (at) => {
-    // Made on the first member's event, so a single-account deployment never builds an STS client.
+    // Made on the first member's event, so a single-account deployment never loads the STS client.
     shared ??= new MemberRoles(
-      new STSClient(clientConfig({ maxAttempts: 2 })),
+      async () => (await loadStsAssumeRole()).stsAssumeRole(clientConfig({ maxAttempts: 2 })),
       env[FunctionEnv.MemberRoleName] || DEFAULT_MEMBER_ROLE_NAME,
       () => clock().getTime(),
     );

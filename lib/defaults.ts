@@ -1,13 +1,13 @@
 import * as path from 'node:path';
-import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { AssetHashType, DockerImage, Duration, RemovalPolicy } from 'aws-cdk-lib';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
-import { type NodejsFunctionProps, OutputFormat } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
+import type { AssetOptions } from 'aws-cdk-lib/aws-s3-assets';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { OPEN_CLAIMS_INDEX, TABLE_SCHEMA } from '../contract';
-import { BUNDLE_ALIASES, BUNDLE_OPTIONS, PACKAGE_ROOT } from './bundling';
+import { bundleFunction } from './bundling';
 
 /**
  * The construct's defaults, as pure functions returning props (in the manner of AWS Solutions
@@ -106,22 +106,24 @@ export function functionProps(logGroup: logs.ILogGroup, role: iam.IRole) {
   };
 }
 
-/** Bundling from source (this repository): the local esbuild with the package build's options, never Docker. */
-export function sourceBundling(): Partial<NodejsFunctionProps> {
+/**
+ * Bundling from source (this repository): the package build's own bundler, run at synth with the
+ * local esbuild, never Docker (the image is never pulled: local bundling always succeeds). The
+ * asset is named by what the bundler wrote.
+ */
+export function sourceBundling(entry: string): AssetOptions {
   return {
-    projectRoot: PACKAGE_ROOT,
-    depsLockFilePath: path.join(PACKAGE_ROOT, 'package-lock.json'),
+    assetHashType: AssetHashType.OUTPUT,
     bundling: {
-      minify: BUNDLE_OPTIONS.minify,
-      sourceMap: BUNDLE_OPTIONS.sourcemap,
-      target: BUNDLE_OPTIONS.target,
-      format: OutputFormat.ESM,
-      mainFields: [...BUNDLE_OPTIONS.mainFields],
-      banner: BUNDLE_OPTIONS.banner,
-      esbuildArgs: Object.fromEntries(Object.entries(BUNDLE_ALIASES).map(([from, to]) => [`--alias:${from}`, to])),
-      forceDockerBundling: false,
-      // The v3 SDK in the Lambda runtime is not pinned to ours; bundle the clients we tested with.
-      externalModules: [],
+      image: DockerImage.fromRegistry('public.ecr.aws/sam/build-nodejs22.x'),
+      // Part of the asset's cache key (the local bundler is not): each function its own bundle.
+      environment: { BUNDLE_ENTRY: path.basename(path.dirname(entry)) + path.sep + path.basename(entry) },
+      local: {
+        tryBundle(outputDir: string): boolean {
+          bundleFunction(entry, outputDir);
+          return true;
+        },
+      },
     },
   };
 }

@@ -10,7 +10,6 @@ import * as kms from 'aws-cdk-lib/aws-kms';
 import * as lambda from 'aws-cdk-lib/aws-lambda';
 import { SqsDestination } from 'aws-cdk-lib/aws-lambda-destinations';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
-import { NodejsFunction } from 'aws-cdk-lib/aws-lambda-nodejs';
 import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sns from 'aws-cdk-lib/aws-sns';
 import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
@@ -160,15 +159,10 @@ export class PipelineAutoRetry extends Construct {
     const { entry, handler } = FUNCTIONS[name];
     const environment = { NODE_OPTIONS: '--enable-source-maps', ...props.environment };
     const asset = prebuiltAsset(name);
-    if (asset)
-      return new lambda.Function(this, id, { ...props, environment, code: lambda.Code.fromAsset(asset), handler: `index.${handler}` });
-    return new NodejsFunction(this, id, {
-      ...props,
-      ...sourceBundling(),
-      environment,
-      entry: path.join(PACKAGE_ROOT, `${entry}.ts`),
-      handler,
-    });
+    const code = asset
+      ? lambda.Code.fromAsset(asset)
+      : lambda.Code.fromAsset(path.join(PACKAGE_ROOT, 'lambda'), sourceBundling(path.join(PACKAGE_ROOT, `${entry}.ts`)));
+    return new lambda.Function(this, id, { ...props, environment, code, handler: `index.${handler}` });
   }
 
   private createLogGroup(id: string, retention: logs.RetentionDays): logs.LogGroup {

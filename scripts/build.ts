@@ -1,29 +1,17 @@
 /**
  * npm run build — the package: TypeScript compiled to dist/ (JavaScript and declarations), and
- * both functions bundled into dist/assets/<name>/index.js, so the construct ships ready-made
+ * both functions bundled into dist/assets/<name>/ (index.mjs and its chunks), so the construct ships ready-made
  * Lambda code and a consumer's synth needs no esbuild and no lockfile of ours.
  */
 import { execFileSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { buildSync } from 'esbuild';
-import { BUNDLE_ALIASES, BUNDLE_FILE, BUNDLE_OPTIONS, FUNCTIONS } from '../lib/bundling';
+import { bundleFunction, FUNCTIONS } from '../lib/bundling';
 
 const ROOT = join(__dirname, '..');
 const DIST = join(ROOT, 'dist');
 
 rmSync(DIST, { recursive: true, force: true });
 execFileSync(process.execPath, [require.resolve('typescript/bin/tsc'), '-p', join(ROOT, 'tsconfig.build.json')], { stdio: 'inherit' });
-for (const fn of Object.values(FUNCTIONS)) {
-  buildSync({
-    ...BUNDLE_OPTIONS,
-    mainFields: [...BUNDLE_OPTIONS.mainFields],
-    banner: { js: BUNDLE_OPTIONS.banner },
-    alias: BUNDLE_ALIASES,
-    entryPoints: [join(ROOT, `${fn.entry}.ts`)],
-    bundle: true,
-    outfile: join(DIST, 'assets', fn.asset, BUNDLE_FILE),
-    logLevel: 'warning',
-  });
-}
+for (const fn of Object.values(FUNCTIONS)) bundleFunction(join(ROOT, `${fn.entry}.ts`), join(DIST, 'assets', fn.asset));
 process.stdout.write(`built ${DIST}\n`);

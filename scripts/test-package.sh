@@ -63,9 +63,17 @@ TABLE_NAME=t RETRY_QUEUE_URL=http://127.0.0.1:9/q AWS_REGION=us-east-1 AWS_ACCES
 const { handler } = await import('./$BUNDLE');
 const answer = await handler({ 'detail-type': 'not ours' });
 if (answer !== undefined) { console.error('FAIL: bundle answered', answer); process.exit(1); }
+// The clients loaded on first use (STS for member accounts, SNS for notices) are chunks beside it that resolve.
+const { readdirSync } = await import('node:fs');
+const chunks = new URL('./chunks/', import.meta.resolve('./$BUNDLE'));
+for (const name of ['sts-assume-role', 'sns-publisher']) {
+  const file = readdirSync(chunks).find((f) => f.startsWith(name + '-') && f.endsWith('.mjs'));
+  if (!file) { console.error('FAIL: no chunk for', name); process.exit(1); }
+  await import(new URL(file, chunks).href);
+}
 " > bundle.log 2>&1
 grep -q 'malformed event' bundle.log || { echo "FAIL: the bundled handler did not run" >&2; cat bundle.log >&2; exit 1; }
-echo "bundle: imports and runs as an ES module"
+echo "bundle: imports and runs as an ES module, its chunks resolve"
 
 GOT="$(npx --no-install autoretry --version)"
 [ "$GOT" = "$VERSION" ] || { echo "FAIL: autoretry --version printed '$GOT', not $VERSION" >&2; exit 1; }

@@ -1,7 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { buildSync } from 'esbuild';
+import { bundleFunction } from '../lib/bundling';
 import { ROOT } from './support';
 
 /**
@@ -105,5 +107,21 @@ describe('Architecture: who may import what', () => {
     const inputs = Object.keys(metafile.inputs).filter((p) => !p.includes('node_modules'));
     expect(inputs.length).toBeGreaterThan(3);
     expect(inputs.filter((p) => /^(cli|lib|local|bin|test)\//.test(p))).toEqual([]);
+  });
+
+  it('loads the STS client (organizations) and the SNS client (notices) only on first use, in chunks of their own', () => {
+    // Act
+    const dir = mkdtempSync(join(tmpdir(), 'arch-bundle-'));
+    let output: ReturnType<typeof bundleFunction>;
+    try {
+      output = bundleFunction(join(ROOT, 'lambda/handler.ts'), dir);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+
+    // Assess: what a cold start loads has neither; the bundle has both, as chunks.
+    expect(output.loadedPackages).toEqual(expect.arrayContaining(['@aws-sdk/client-codepipeline', '@aws-sdk/client-dynamodb']));
+    expect(output.loadedPackages.filter((p) => p === '@aws-sdk/client-sts' || p === '@aws-sdk/client-sns')).toEqual([]);
+    expect(output.files.filter((f) => /chunks\/(sts-assume-role|sns-publisher)-\w+\.mjs$/.test(f))).toHaveLength(2);
   });
 });

@@ -1,4 +1,3 @@
-import { AssumeRoleCommand, type STSClient } from '@aws-sdk/client-sts';
 import { type Location, memberRoleName, partitionOf, SERVICE_NAME } from '../../contract';
 import { MemberRoleError, ThrottledError } from '../domain/errors';
 
@@ -9,6 +8,9 @@ export interface AssumedCredentials {
   readonly sessionToken?: string | undefined;
   readonly expiration?: Date | undefined;
 }
+
+/** AssumeRole: the role's credentials, or undefined when STS answered without any. */
+export type AssumeRole = (roleArn: string, sessionName: string) => Promise<AssumedCredentials | undefined>;
 
 /** Assumed credentials are renewed this long before they expire, so no call goes out with credentials about to lapse. */
 export const RENEW_BEFORE_SECONDS = 300;
@@ -22,8 +24,11 @@ const THROTTLING = new Set(['Throttling', 'ThrottlingException', 'RequestLimitEx
 export class MemberRoles {
   private readonly cache = new Map<string, Promise<AssumedCredentials>>();
 
+  private sts: Promise<AssumeRole> | undefined;
+
   public constructor(
-    private readonly sts: STSClient,
+    /** Makes the AssumeRole call, on first use (the STS client is loaded then). */
+    private readonly loadSts: () => Promise<AssumeRole>,
     /** The member role's base name; the region is appended (see memberRoleName). */
     private readonly roleBase: string,
     private readonly now: () => number = Date.now,
@@ -53,22 +58,24 @@ export class MemberRoles {
 
   private assume(key: string, at: Location): Promise<AssumedCredentials> {
     const roleArn = this.roleArn(at);
-    const pending = this.sts.send(new AssumeRoleCommand({ RoleArn: roleArn, RoleSessionName: SERVICE_NAME })).then(
-      (out) => {
-        const c = out.Credentials;
-        if (!c?.AccessKeyId || !c.SecretAccessKey) throw new MemberRoleError(`AssumeRole of ${roleArn} returned no credentials`);
-        return { accessKeyId: c.AccessKeyId, secretAccessKey: c.SecretAccessKey, sessionToken: c.SessionToken, expiration: c.Expiration };
-      },
-      (error: unknown) => {
-        const e = error instanceof Error ? error : new Error(String(error));
-        if (THROTTLING.has(e.name)) throw new ThrottledError(`STS throttled AssumeRole of ${roleArn}`, { cause: error });
-        throw new MemberRoleError(
-          `cannot assume the member role ${roleArn} for account ${at.account} in ${at.region} (${e.name}: ${e.message}); ` +
-            `is the member stack deployed there?`,
-          { cause: error },
-        );
-      },
-    );
+    this.sts ??= this.loadSts();
+    const pending = this.sts
+      .then((assumeRole) => assumeRole(roleArn, SERVICE_NAME))
+      .then(
+        (credentials) => {
+          if (!credentials) throw new MemberRoleError(`AssumeRole of ${roleArn} returned no credentials`);
+          return credentials;
+        },
+        (error: unknown) => {
+          const e = error instanceof Error ? error : new Error(String(error));
+          if (THROTTLING.has(e.name)) throw new ThrottledError(`STS throttled AssumeRole of ${roleArn}`, { cause: error });
+          throw new MemberRoleError(
+            `cannot assume the member role ${roleArn} for account ${at.account} in ${at.region} (${e.name}: ${e.message}); ` +
+              `is the member stack deployed there?`,
+            { cause: error },
+          );
+        },
+      );
     this.cache.set(key, pending);
     // A failure is not remembered: the next event asks again.
     pending.catch(() => {

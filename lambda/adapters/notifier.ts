@@ -1,5 +1,12 @@
-import { PublishCommand, type SNSClient } from '@aws-sdk/client-sns';
 import type { Notice, NotifierPort } from '../ports';
+
+/** One SNS Publish (the fields we use). */
+export type Publish = (message: {
+  readonly TopicArn: string;
+  readonly Subject: string;
+  readonly MessageStructure: 'json';
+  readonly Message: string;
+}) => Promise<void>;
 
 export const NO_NOTIFIER: NotifierPort = { notify: async () => undefined };
 
@@ -28,9 +35,12 @@ export function noticeText(notice: Notice): string {
  * email and other protocols, and an AWS Chatbot custom notification for Slack (https).
  */
 export class SnsNotifier implements NotifierPort {
+  private publish: Promise<Publish> | undefined;
+
   public constructor(
     private readonly topicArn: string,
-    private readonly client: SNSClient,
+    /** Makes the Publish call, on the first notice (the SNS client is loaded then). */
+    private readonly loadSns: () => Promise<Publish>,
   ) {}
 
   public async notify(notice: Notice): Promise<void> {
@@ -44,13 +54,13 @@ export class SnsNotifier implements NotifierPort {
         description: `${notice.reason}\n*Failure:* ${notice.failureSummary || '-'}\n*Execution:* <${consoleLink(notice)}|${notice.executionId}>`,
       },
     };
-    await this.client.send(
-      new PublishCommand({
-        TopicArn: this.topicArn,
-        Subject: `auto-retry: ${notice.pipeline}/${notice.stage} ${notice.kind}`.slice(0, 100),
-        MessageStructure: 'json',
-        Message: JSON.stringify({ default: text, email: text, https: JSON.stringify(chatbot) }),
-      }),
-    );
+    this.publish ??= this.loadSns();
+    const publish = await this.publish;
+    await publish({
+      TopicArn: this.topicArn,
+      Subject: `auto-retry: ${notice.pipeline}/${notice.stage} ${notice.kind}`.slice(0, 100),
+      MessageStructure: 'json',
+      Message: JSON.stringify({ default: text, email: text, https: JSON.stringify(chatbot) }),
+    });
   }
 }

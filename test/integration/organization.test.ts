@@ -1,6 +1,7 @@
 import { DEFAULT_MEMBER_ROLE_NAME } from '../../contract';
 import { MemberRoles, RENEW_BEFORE_SECONDS } from '../../lambda/adapters/member-roles';
 import { PowertoolsMetricsAdapter } from '../../lambda/adapters/powertools';
+import { stsAssumeRole } from '../../lambda/adapters/sts-assume-role';
 import { MemberRoleError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import type { CodePipelineEmulator } from '../../local/codepipeline/emulator';
@@ -79,11 +80,10 @@ describe('Organization: a failure in a member account', () => {
 describe('Class: MemberRoles, against the local STS', () => {
   it('keeps credentials until shortly before they expire, then assumes the role again', async () => {
     // Prepare
-    const { STSClient } = await import('@aws-sdk/client-sts');
     const clock = new ManualClock(Date.now());
     aws.sts.now = () => clock.current;
     const roles = new MemberRoles(
-      new STSClient({ region: HOME.region, endpoint: process.env.AWS_ENDPOINT_URL_STS }),
+      async () => stsAssumeRole({ region: HOME.region, endpoint: process.env.AWS_ENDPOINT_URL_STS }),
       DEFAULT_MEMBER_ROLE_NAME,
       () => clock.current,
     );

@@ -50,7 +50,7 @@ export interface TableKey {
 }
 
 /** Partition keys of the items that are not ledger records. */
-export const Partition = { Policy: 'POLICY', Pause: 'PAUSE', Budget: 'BUDGET' } as const;
+export const Partition = { Policy: 'POLICY', Pause: 'PAUSE', Budget: 'BUDGET', Rate: 'RATE' } as const;
 
 /** Ledger records live in one partition per pipeline: `LEDGER#<pipeline>`. */
 export const LEDGER_PREFIX = 'LEDGER#';
@@ -112,6 +112,8 @@ export const TableKeys = {
   pauseAll: (): TableKey => ({ pk: Partition.Pause, sk: '*' }),
   /** `pipeline` is the scoped name (see scopedPipeline). */
   budget: (pipeline: string): TableKey => ({ pk: Partition.Budget, sk: pipeline }),
+  /** The CodePipeline request rate the deployment shares in one account and region (`home`, or `<account>/<region>`). */
+  rate: (scope: string): TableKey => ({ pk: Partition.Rate, sk: scope }),
   /** `pipeline` is the scoped name (see scopedPipeline). */
   ledger: (pipeline: string, stage: string, executionId: string): TableKey => ({
     pk: `${LEDGER_PREFIX}${pipeline}`,
@@ -134,10 +136,10 @@ export const FunctionEnv = {
   PolicyCacheSeconds: 'POLICY_CACHE_SECONDS',
   /** How long a claim's holder owns it: derived from the function timeout by the stack. */
   LeaseSeconds: 'LEASE_SECONDS',
-  /** CodePipeline requests per second the whole product may spend (the account's quota is shared). */
+  /** CodePipeline requests per second the whole deployment may spend in an account and region (the account's quota is shared). */
   CodePipelineRequestsPerSecond: 'CODEPIPELINE_REQUESTS_PER_SECOND',
-  /** The function's concurrency cap: each instance paces itself to its share of the rate. */
-  MaxConcurrency: 'MAX_CONCURRENCY',
+  /** The longest a call waits inside an invocation for its turn at that rate (a quarter of the function's timeout). */
+  MaxRateWaitSeconds: 'MAX_RATE_WAIT_SECONDS',
   /** The central stack's account and region (organization deployments only): its pipelines need no role. */
   HomeAccount: 'HOME_ACCOUNT',
   HomeRegion: 'HOME_REGION',

@@ -11,12 +11,12 @@ import { DynamoTable } from './adapters/dynamo-table';
 import { LedgerStore } from './adapters/ledger-store';
 import { MemberRoles } from './adapters/member-roles';
 import { NO_NOTIFIER, SnsNotifier } from './adapters/notifier';
-import { Pacer } from './adapters/pacer';
 import { PipelineRouter } from './adapters/pipeline-router';
 import { CodePipelineAdapter } from './adapters/pipeline-state';
 import { CachedPolicyReader } from './adapters/policy-cache';
 import { DynamoPolicyReader } from './adapters/policy-reader';
 import { PowertoolsLogAdapter, PowertoolsMetricsAdapter, pipelineDimensionsFrom } from './adapters/powertools';
+import { type RateGate, SharedRate, UNPACED } from './adapters/shared-rate';
 import { ConfigurationError } from './domain/errors';
 import type { Membership } from './domain/membership';
 import { DEFAULT_SETTINGS, type ServiceDeps } from './service/deps';
@@ -44,11 +44,18 @@ function envNumber(value: string | undefined, fallback: number, valid: (n: numbe
   return Number.isFinite(n) && valid(n) ? n : fallback;
 }
 
-/** What the environment cannot say: where a region's CodePipeline answers, for local emulators. */
+/** What the environment cannot say: where a region's CodePipeline answers, and how to wait, for local emulators and simulated time. */
 export interface DepsOptions {
   /** The CodePipeline endpoint of a member region. @default the SDK's (AWS_ENDPOINT_URL_CODEPIPELINE, else the regional endpoint) */
   readonly codePipelineEndpoint?: (region: string) => string | undefined;
+  /** Waits for a turn at the shared request rate. @default a timer */
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+/** A configured rate this high is no limit at all: calls are not paced (and no reservation is written). */
+const UNLIMITED_RATE = 100_000;
+/** The shared rate's scope of the function's own account and region. */
+const HOME_RATE_SCOPE = 'home';
 
 /** Reads the organization settings; none in a single-account deployment. */
 export function membershipFrom(env: NodeJS.ProcessEnv): Membership | undefined {
@@ -79,16 +86,18 @@ export function depsFromEnvironment(
   // POLICY_CACHE_SECONDS: 0 turns the cache off.
   const policyCacheSeconds = envNumber(env[FunctionEnv.PolicyCacheSeconds], 10, (n) => n >= 0);
   const leaseSeconds = envNumber(env[FunctionEnv.LeaseSeconds], DEFAULT_SETTINGS.leaseSeconds, (n) => n >= 30);
-  // Each instance spends its share of the product's CodePipeline rate, with room for one failure's calls at once.
-  const rate = envNumber(env[FunctionEnv.CodePipelineRequestsPerSecond], 10, (n) => n > 0);
-  const instances = envNumber(env[FunctionEnv.MaxConcurrency], 10, (n) => n >= 1);
-  const newPacer = () => new Pacer(rate / instances, Math.max(3, Math.ceil((rate / instances) * 3)), () => clock().getTime());
   const table = new DynamoTable(tableName, new DynamoDBClient(clientConfig()));
+  // The whole deployment's CodePipeline rate in each account and region, shared by its instances.
+  const rate = envNumber(env[FunctionEnv.CodePipelineRequestsPerSecond], 10, (n) => n > 0);
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const maxInlineWaitMs = envNumber(env[FunctionEnv.MaxRateWaitSeconds], 7.5, (n) => n >= 0) * 1000;
+  const newRate = (scope: string): RateGate =>
+    rate >= UNLIMITED_RATE ? UNPACED : new SharedRate(table, scope, rate, { now: () => clock().getTime(), sleep, maxInlineWaitMs });
   const membership = membershipFrom(env);
   const home = membership?.home;
   const topicArn = env[FunctionEnv.NotifyTopicArn];
   return {
-    pipelines: pipelineRouter(env, clock, options, home, newPacer),
+    pipelines: pipelineRouter(env, clock, options, home, newRate),
     policies: new CachedPolicyReader(new DynamoPolicyReader(table), policyCacheSeconds),
     ledger: new LedgerStore(table, retentionDays * 86_400, home),
     delays: new DelayQueue(queueUrl, new SQSClient(clientConfig())),
@@ -115,12 +124,12 @@ function pipelineRouter(
   clock: () => Date,
   options: DepsOptions,
   home: Location | undefined,
-  newPacer: () => Pacer,
+  newRate: (scope: string) => RateGate,
 ): PipelineRouter {
   const own = new CodePipelineAdapter(
     new CodePipelineClient(clientConfig({ maxAttempts: 2 })),
     new CodePipelineClient(clientConfig({ maxAttempts: 1 })),
-    newPacer(),
+    newRate(HOME_RATE_SCOPE),
   );
   let shared: MemberRoles | undefined;
   return new PipelineRouter(own, home, (at) => {
@@ -139,6 +148,6 @@ function pipelineRouter(
         credentials: roles.provider(at),
         ...(endpoint ? { endpoint } : {}),
       });
-    return new CodePipelineAdapter(member(2), member(1), newPacer());
+    return new CodePipelineAdapter(member(2), member(1), newRate(`${at.account}/${at.region}`));
   });
 }

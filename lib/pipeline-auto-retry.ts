@@ -218,7 +218,7 @@ export class PipelineAutoRetry extends Construct {
       environment: {
         [FunctionEnv.LeaseSeconds]: String(leaseSeconds(timeout)),
         [FunctionEnv.CodePipelineRequestsPerSecond]: String(settings.codePipelineRequestsPerSecond),
-        [FunctionEnv.MaxConcurrency]: String(settings.reservedConcurrency),
+        [FunctionEnv.MaxRateWaitSeconds]: String(timeout.toSeconds() / 4),
         [FunctionEnv.TableName]: this.table.tableName,
         [FunctionEnv.RetryQueueUrl]: this.delayQueue.queueUrl,
         [FunctionEnv.LedgerRetentionDays]: String(settings.ledgerRetentionDays),

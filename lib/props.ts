@@ -305,10 +305,14 @@ export interface PipelineAutoRetryProps {
    */
   readonly reservedConcurrency?: number;
   /**
-   * CodePipeline requests per second the product may spend in each account and region (an
-   * organization deployment paces every member separately, as CodePipeline's quotas are per
-   * account and region). The quota is shared with consoles, CI tools and other automation; each
-   * instance paces itself to its share, and work held back waits in the delay queue.
+   * CodePipeline requests per second the whole deployment may spend in each account and region
+   * (an organization deployment paces every member separately, as CodePipeline's quotas are per
+   * account and region). All instances together never spend more, and one busy instance may
+   * spend all of it while the others are idle (they share it through one item in the table).
+   * The quota is shared with consoles, CI tools and other automation: after a throttled answer
+   * the deployment spends 70 % of what it did and grows back slowly. A call waits inline for its
+   * turn (up to a quarter of `timeout`); work held back longer waits in the delay queue.
+   * About `rate × 20` failures a minute are drained (three calls each).
    * @default 10
    */
   readonly codePipelineRequestsPerSecond?: number;

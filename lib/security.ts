@@ -109,7 +109,7 @@ export function onlyRoleMaySend(queue: sqs.IQueue, role: iam.IRole): void {
 export const RETRY_FUNCTION_TABLE_ACCESS = {
   reads: ['dynamodb:GetItem', 'dynamodb:Query'],
   writes: ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
-  writablePartitions: [`${LEDGER_PREFIX}*`, Partition.Budget],
+  writablePartitions: [`${LEDGER_PREFIX}*`, Partition.Budget, Partition.Rate],
 } as const;
 
 /** The reconciler's one read of the open-claims index: a Query on that index alone. */

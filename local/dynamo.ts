@@ -29,6 +29,11 @@ export class LocalDynamo {
     return this.endpoint;
   }
 
+  /** Requests being served right now. */
+  public get busy(): number {
+    return this.inFlight?.size ?? 0;
+  }
+
   public get port(): number {
     return this.portNumber;
   }

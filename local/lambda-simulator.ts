@@ -2,6 +2,7 @@ import type { SQSBatchResponse } from 'aws-lambda';
 import type { HandlerInput, HandlerOutput } from '../lambda/handler';
 import type { ServiceDeps } from '../lambda/service/deps';
 import { type LocalAws, LogCapture, type ManualClock } from './local-aws';
+import { VirtualTime } from './virtual-time';
 
 type Handler = (input: HandlerInput) => Promise<HandlerOutput>;
 
@@ -27,6 +28,8 @@ export interface RunOptions {
   readonly maxAttempts?: number;
   /** Deliver the first attempts spread evenly over this many seconds of simulated time. @default 0 */
   readonly spreadSeconds?: number;
+  /** Delay-queue batches in flight at once: the event source's maximum concurrency. @default 8 */
+  readonly queueConcurrency?: number;
   /** Called before each round of Lambda's retries, with the round's number (2 for the first retry): e.g. to end an outage. */
   readonly beforeRetryRound?: (attempt: number) => Promise<void>;
   /**
@@ -49,6 +52,8 @@ const RETRY_DELAYS_SECONDS = [60, 120];
 export class LambdaSimulator {
   private readonly instances: Handler[];
   private next = 0;
+  private readonly busy = new Set<number>();
+  private readonly sleep: (ms: number) => Promise<void>;
   public readonly logs = new LogCapture();
   private deadLettered = 0;
 
@@ -65,18 +70,42 @@ export class LambdaSimulator {
     aws.sqs.now = () => clock.current;
     aws.codepipeline.now = () => clock.current;
     const invoke = options.invoke;
+    // Waits inside an invocation (a turn at the shared request rate) take simulated time.
+    const sleep = new VirtualTime(clock, () => aws.busy).sleep;
+    this.sleep = sleep;
     this.instances = invoke
       ? [invoke]
       : Array.from({ length: options.instances ?? 16 }, () =>
-          aws.handler({ sink: this.logs.sink, clock: clock.now, ...(options.deps ?? {}) }),
+          aws.handler({ sink: this.logs.sink, clock: clock.now, sleep, ...(options.deps ?? {}) }),
         );
   }
 
+  /** An idle sandbox, as Lambda routes an invocation (round-robin among them); a busy one only when all are. */
   private instance(): Handler {
-    const h = this.instances[this.next % this.instances.length];
+    const count = this.instances.length;
+    for (let i = 0; i < count; i++) {
+      const index = (this.next + i) % count;
+      if (!this.busy.has(index)) {
+        this.next = index + 1;
+        return this.occupy(index);
+      }
+    }
     this.next += 1;
+    return this.occupy(this.next % count);
+  }
+
+  /** The handler at `index`, marked busy while its invocation runs. */
+  private occupy(index: number): Handler {
+    const h = this.instances[index];
     if (!h) throw new Error('no instances');
-    return h;
+    return async (input) => {
+      this.busy.add(index);
+      try {
+        return await h(input);
+      } finally {
+        this.busy.delete(index);
+      }
+    };
   }
 
   /** Delivers the events (at most `concurrency` at once), with Lambda's retries, until all is quiet. */
@@ -102,17 +131,19 @@ export class LambdaSimulator {
       };
       const spread = attempt === 1 ? (options.spreadSeconds ?? 0) : 0;
       if (spread > 0) {
-        // Failures that happen within `spread` seconds: a slice of them each tenth of a second.
-        const slices = Math.max(1, Math.round(spread * 10));
-        const per = Math.ceil(pending.length / slices);
-        for (let i = 0; i < pending.length; i += per) {
-          await pool(pending.slice(i, i + per), concurrency, deliver);
-          this.clock.advance(0.1);
-        }
+        // Failures that happen within `spread` seconds, evenly: each is delivered at its time, or
+        // when an instance is free (Lambda queues what its reserved concurrency cannot take yet).
+        const start = this.clock.current;
+        const arrivals = new Map(pending.map((event, i) => [event, start + (i * spread * 1000) / pending.length]));
+        await pool(pending, concurrency, async (event) => {
+          const at = arrivals.get(event) ?? start;
+          if (at > this.clock.current) await this.sleep(at - this.clock.current);
+          await deliver(event);
+        });
       } else {
         await pool(pending, concurrency, deliver);
       }
-      const drained = await this.drainQueue();
+      const drained = await this.drainQueue(options.queueConcurrency ?? 8);
       invocations += drained.invocations;
       faults += drained.faults;
       if (attempt >= maxAttempts) {
@@ -129,7 +160,7 @@ export class LambdaSimulator {
   }
 
   /** Moves the clock to each message's visibility and delivers batches of up to 10. */
-  private async drainQueue(): Promise<{ invocations: number; faults: number }> {
+  private async drainQueue(concurrency: number): Promise<{ invocations: number; faults: number }> {
     let invocations = 0;
     let faults = 0;
     for (let hop = 0; hop < 20_000 && this.aws.sqs.pending().length > 0; hop++) {
@@ -139,7 +170,7 @@ export class LambdaSimulator {
       if (!batch) continue;
       const chunks: (typeof batch.Records)[] = [];
       for (let i = 0; i < batch.Records.length; i += 10) chunks.push(batch.Records.slice(i, i + 10));
-      await pool(chunks, 8, async (records) => {
+      await pool(chunks, concurrency, async (records) => {
         invocations += 1;
         let response: SQSBatchResponse | undefined;
         try {

@@ -62,7 +62,6 @@ export class LocalAws {
       POLICY_CACHE_SECONDS: '0',
       // No pacing unless a test sets a rate: the emulator's own limit is what tests throttle with.
       CODEPIPELINE_REQUESTS_PER_SECOND: '1000000',
-      MAX_CONCURRENCY: '1',
       TABLE_NAME: this.tableName,
       RETRY_QUEUE_URL: this.sqs.queueUrl,
     });
@@ -149,6 +148,12 @@ export class LocalAws {
     return this.proxy;
   }
 
+  /** Requests the local services are serving right now (simulated time moves on only when there are none). */
+  public get busy(): number {
+    const members = [...this.members.values()].reduce((n, m) => n + m.busy, 0);
+    return this.dynamo.busy + this.codepipeline.busy + this.sqs.busy + this.sns.busy + this.sts.busy + (this.proxy?.busy ?? 0) + members;
+  }
+
   /** The member role the function assumes for `at`. */
   public memberRoleArn(at: Location): string {
     return `arn:aws:iam::${at.account}:role/${memberRoleName(DEFAULT_MEMBER_ROLE_NAME, at.region)}`;
@@ -187,10 +192,15 @@ export class LocalAws {
    * A handler built by the production factory from the environment, with a clock, log sink or
    * settings swapped in. Everything else (adapters, SDK clients, HTTP) is the real thing.
    */
-  public handler(overrides: Partial<ServiceDeps> & { sink?: LogSink } = {}): (input: HandlerInput) => Promise<HandlerOutput> {
-    const { sink, ...rest } = overrides;
+  public handler(
+    overrides: Partial<ServiceDeps> & { sink?: LogSink; sleep?: (ms: number) => Promise<void> } = {},
+  ): (input: HandlerInput) => Promise<HandlerOutput> {
+    const { sink, sleep, ...rest } = overrides;
     const handle = createHandler(() => ({
-      ...depsFromEnvironment(process.env, overrides.clock, { codePipelineEndpoint: (region) => this.members.get(region)?.endpoint }),
+      ...depsFromEnvironment(process.env, overrides.clock, {
+        codePipelineEndpoint: (region) => this.members.get(region)?.endpoint,
+        ...(sleep ? { sleep } : {}),
+      }),
       // EMF documents would flood the test output; tests that check them pass real metrics in.
       metrics: new RecordingMetrics(),
       // Jitter off unless a test brings its own randomness: timings a test can assert.

@@ -18,6 +18,11 @@ export abstract class LoopbackServer {
     return this.endpoint;
   }
 
+  /** Requests being served right now. */
+  public get busy(): number {
+    return this.inFlight?.size ?? 0;
+  }
+
   public get port(): number {
     const address = this.server?.address() as AddressInfo | null;
     if (!address) throw new Error(`${this.constructor.name} is not started`);

@@ -6,7 +6,7 @@ import type { CodePipelineAdapter } from './pipeline-state';
 /**
  * Sends each call to the pipeline's own account and region: the central account's pipelines
  * through the function's own clients, a member's through clients holding its role. One adapter
- * (clients, structure cache, pacer) per account and region, made on first use, so throttling
+ * (clients, structure cache, share of the request rate) per account and region, made on first use, so throttling
  * and pacing are per account and region as CodePipeline's quotas are.
  */
 export class PipelineRouter implements PipelinePort {

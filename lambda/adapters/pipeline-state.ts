@@ -19,7 +19,7 @@ import {
 import { MemberRoleError, ThrottledError, TransientFaultError } from '../domain/errors';
 import type { ActionRun, ActionView, OnFailure, RetryMode } from '../domain/types';
 import { type RetryCallOutcome, RetryCallResult, type StageLookup } from '../ports';
-import type { Pacer } from './pacer';
+import type { RateGate } from './shared-rate';
 
 interface ActionType {
   readonly category: string | undefined;
@@ -60,7 +60,8 @@ export class CodePipelineAdapter {
   public constructor(
     private readonly reads: CodePipelineClient,
     private readonly retries: CodePipelineClient,
-    private readonly pacer: Pick<Pacer, 'take'>,
+    /** The deployment's shared CodePipeline request rate in this account and region. */
+    private readonly rate: RateGate,
   ) {}
 
   public async getStage(pipeline: string, stage: string, executionId: string): Promise<StageLookup> {
@@ -102,7 +103,15 @@ export class CodePipelineAdapter {
   }
 
   public async retryStage(pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome> {
-    if (!this.pacer.take()) return { result: RetryCallResult.Throttled, error: 'Paced', message: 'held back by our own request pacing' };
+    // Not sent yet: waiting for our turn (or failing to get one) is never an unclear answer.
+    let turn: boolean;
+    try {
+      turn = await this.rate.acquire();
+    } catch (error) {
+      if (error instanceof ThrottledError) return { result: RetryCallResult.Throttled, error: 'Paced', message: error.message };
+      throw error;
+    }
+    if (!turn) return { result: RetryCallResult.Throttled, error: 'Paced', message: 'held back by the shared request rate' };
     try {
       await this.retries.send(
         new RetryStageExecutionCommand({ pipelineName: pipeline, stageName: stage, pipelineExecutionId: executionId, retryMode }),
@@ -111,7 +120,9 @@ export class CodePipelineAdapter {
     } catch (error) {
       // No role, no call: the request was never sent, so this is not an unclear answer.
       if (error instanceof MemberRoleError || error instanceof ThrottledError) throw error;
-      return classifyRetryError(error);
+      const outcome = classifyRetryError(error);
+      if (outcome.result === RetryCallResult.Throttled) this.rate.throttled();
+      return outcome;
     }
   }
 
@@ -219,13 +230,16 @@ export class CodePipelineAdapter {
 
   /** A read, paced; throttling is ThrottledError, a missing pipeline 'no-pipeline', the rest a fault. */
   private async read<T>(send: () => Promise<T>): Promise<T | 'no-pipeline'> {
-    if (!this.pacer.take()) throw new ThrottledError('CodePipeline read held back by our own request pacing');
+    if (!(await this.rate.acquire())) throw new ThrottledError('CodePipeline read held back by the shared request rate');
     try {
       return await send();
     } catch (error) {
       if (error instanceof MemberRoleError || error instanceof ThrottledError) throw error;
       if (error instanceof PipelineNotFoundException) return 'no-pipeline';
-      if (isThrottling(error)) throw new ThrottledError(`CodePipeline throttled a read: ${describe(error)}`, { cause: error });
+      if (isThrottling(error)) {
+        this.rate.throttled();
+        throw new ThrottledError(`CodePipeline throttled a read: ${describe(error)}`, { cause: error });
+      }
       throw new TransientFaultError(`CodePipeline read failed: ${describe(error)}`, { cause: error });
     }
   }

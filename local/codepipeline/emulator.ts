@@ -136,6 +136,11 @@ export class CodePipelineEmulator extends PipelineWorld {
     return this.wire.port;
   }
 
+  /** Requests being served right now. */
+  public get busy(): number {
+    return this.wire.busy;
+  }
+
   /** Clears pipelines, faults, limits and recorded calls between tests. */
   public reset(): void {
     this.pipelines.clear();

@@ -346,9 +346,9 @@ describe('Construct: PipelineAutoRetry', () => {
     });
 
     it.each([
-      ['by default', {}, 10, 5, '10'],
-      ['as the props say', { reservedConcurrency: 20, codePipelineRequestsPerSecond: 25 }, 20, 10, '25'],
-    ])('caps concurrency and paces CodePipeline calls %s', (_case, props, reserved, fromQueue, rate) => {
+      ['by default', {}, 10, 5, '10', '7.5'],
+      ['as the props say', { reservedConcurrency: 20, codePipelineRequestsPerSecond: 25 }, 20, 10, '25', '7.5'],
+    ])('caps concurrency and paces CodePipeline calls %s', (_case, props, reserved, fromQueue, rate, wait) => {
       // Act
       const template = synth(props);
 
@@ -356,7 +356,7 @@ describe('Construct: PipelineAutoRetry', () => {
       template.hasResourceProperties('AWS::Lambda::Function', {
         Handler: 'index.handler',
         ReservedConcurrentExecutions: reserved,
-        Environment: { Variables: Match.objectLike({ CODEPIPELINE_REQUESTS_PER_SECOND: rate, MAX_CONCURRENCY: String(reserved) }) },
+        Environment: { Variables: Match.objectLike({ CODEPIPELINE_REQUESTS_PER_SECOND: rate, MAX_RATE_WAIT_SECONDS: String(wait) }) },
       });
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: fromQueue } });
     });

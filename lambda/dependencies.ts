@@ -88,9 +88,9 @@ export function depsFromEnvironment(
   const leaseSeconds = envNumber(env[FunctionEnv.LeaseSeconds], DEFAULT_SETTINGS.leaseSeconds, (n) => n >= 30);
   const table = new DynamoTable(tableName, new DynamoDBClient(clientConfig()));
   // The whole deployment's CodePipeline rate in each account and region, shared by its instances.
-  const rate = envNumber(env[FunctionEnv.CodePipelineRequestsPerSecond], 10, (n) => n > 0);
+  const rate = envNumber(env[FunctionEnv.CodePipelineRequestsPerSecond], 10, (n) => n >= 1);
   const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
-  const maxInlineWaitMs = envNumber(env[FunctionEnv.MaxRateWaitSeconds], 7.5, (n) => n >= 0) * 1000;
+  const maxInlineWaitMs = envNumber(env[FunctionEnv.MaxRateWaitSeconds], 7.5, (n) => n >= 1) * 1000;
   const newRate = (scope: string): RateGate =>
     rate >= UNLIMITED_RATE ? UNPACED : new SharedRate(table, scope, rate, { now: () => clock().getTime(), sleep, maxInlineWaitMs });
   const membership = membershipFrom(env);

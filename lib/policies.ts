@@ -175,8 +175,8 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
   const reservedConcurrency = props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY;
   push(problems, integerProblem(reservedConcurrency, `${path}.reservedConcurrency`, 2, 1000));
   const rate = props.codePipelineRequestsPerSecond ?? DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND;
-  if (!(typeof rate === 'number' && Number.isFinite(rate) && rate > 0 && rate <= 1000)) {
-    problems.push(`${path}.codePipelineRequestsPerSecond must be a number above 0 and at most 1000, got ${String(rate)}`);
+  if (!(typeof rate === 'number' && Number.isFinite(rate) && rate >= 1 && rate <= 1000)) {
+    problems.push(`${path}.codePipelineRequestsPerSecond must be a number from 1 to 1000, got ${String(rate)}`);
   }
   const timeout = props.timeout?.toSeconds() ?? 30;
   if (!(timeout >= 10 && timeout <= 300)) {

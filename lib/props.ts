@@ -312,7 +312,7 @@ export interface PipelineAutoRetryProps {
    * The quota is shared with consoles, CI tools and other automation: after a throttled answer
    * the deployment spends 70 % of what it did and grows back slowly. A call waits inline for its
    * turn (up to a quarter of `timeout`); work held back longer waits in the delay queue.
-   * About `rate × 20` failures a minute are drained (three calls each).
+   * About `rate × 20` failures a minute are drained (three calls each). From 1 to 1000.
    * @default 10
    */
   readonly codePipelineRequestsPerSecond?: number;

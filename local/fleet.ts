@@ -27,8 +27,13 @@ export interface FleetFigures {
   readonly codePipelineCalls: number;
   /** Simulated seconds from the first failure to the last accepted retry. */
   readonly secondsToLastRetry: number;
-  /** The floor: the CodePipeline calls the failures need, at the lower of the budget and the account's limit. */
+  /**
+   * The floor: the CodePipeline calls the failures need, at the lower of the budget and the
+   * account's limit (or, if later, the last failure's arrival and its own calls at that rate).
+   */
   readonly floorSeconds: number;
+  /** PutItem requests (the shared rate's reservations: no budget policy in these runs) per failure. */
+  readonly rateWritesPerFailure: number;
   /** The most CodePipeline calls in any one second (a sliding window over the calls' times). */
   readonly maxCallsPerSecond: number;
   /**
@@ -81,6 +86,7 @@ export async function measureFleet(aws: LocalAws, options: FleetOptions): Promis
       return aws.codepipeline.stageFailedEvent(p, 'Test', clock.now());
     });
     const started = clock.current;
+    const putsBefore = aws.dynamo.requests.get('PutItem') ?? 0;
     const result = await lambda.run(events, {
       concurrency: instances,
       spreadSeconds: options.spreadSeconds ?? 2,
@@ -99,7 +105,11 @@ export async function measureFleet(aws: LocalAws, options: FleetOptions): Promis
       throttledAnswers: aws.codepipeline.throttled,
       codePipelineCalls: aws.codepipeline.calls.length,
       secondsToLastRetry: (Math.max(...accepted.map((c) => c.at)) - started) / 1000,
-      floorSeconds: (options.pipelines * CALLS_PER_FAILURE) / rate,
+      floorSeconds: Math.max(
+        (options.pipelines * CALLS_PER_FAILURE) / rate,
+        ((options.spreadSeconds ?? 2) * (options.pipelines - 1)) / options.pipelines + CALLS_PER_FAILURE / rate,
+      ),
+      rateWritesPerFailure: ((aws.dynamo.requests.get('PutItem') ?? 0) - putsBefore) / options.pipelines,
       maxCallsPerSecond: maxInAnySecond(aws.codepipeline.calls.map((c) => c.at)),
       overBudget: beyondBucket(
         aws.codepipeline.calls.map((c) => c.at),

@@ -108,7 +108,10 @@ export class CodePipelineAdapter {
     try {
       turn = await this.rate.acquire();
     } catch (error) {
-      if (error instanceof ThrottledError) return { result: RetryCallResult.Throttled, error: 'Paced', message: error.message };
+      // DynamoDB throttled or failed the rate item: the call was not sent, so the claim waits and comes back.
+      if (error instanceof ThrottledError || error instanceof TransientFaultError) {
+        return { result: RetryCallResult.Throttled, error: 'Paced', message: error.message };
+      }
       throw error;
     }
     if (!turn) return { result: RetryCallResult.Throttled, error: 'Paced', message: 'held back by the shared request rate' };

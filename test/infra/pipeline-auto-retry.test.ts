@@ -263,7 +263,7 @@ describe('Construct: PipelineAutoRetry', () => {
         'RetryFunctionTable',
         ['dynamodb:GetItem', 'dynamodb:Query'],
         ['dynamodb:UpdateItem', 'dynamodb:PutItem'],
-        ['LEDGER#*', 'BUDGET'],
+        ['LEDGER#*', 'BUDGET', 'RATE'],
       ],
       ['seed function', 'SeedFunctionTable', 'dynamodb:Query', ['dynamodb:PutItem', 'dynamodb:DeleteItem'], ['POLICY']],
     ])('gives the %s only the table calls it makes, and writes to its own partitions', (_name, sid, reads, writes, partitions) => {

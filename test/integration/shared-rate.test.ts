@@ -1,82 +1,15 @@
-import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { type TableKey, TableKeys } from '../../contract';
-import { DynamoTable, type Item } from '../../lambda/adapters/dynamo-table';
-import { SharedRate, type SharedRateOptions } from '../../lambda/adapters/shared-rate';
 import { ThrottledError } from '../../lambda/domain/errors';
-import type { FaultProxy, ProxiedCall } from '../../local/fault-proxy';
 import { beyondBucket, maxInAnySecond } from '../../local/fleet';
-import { ManualClock } from '../../local/local-aws';
-import { VirtualTime } from '../../local/virtual-time';
-import { useLocalAws } from '../support';
+import { inWindow, isRateWrite, useRateSuite } from '../support/rate-world';
 
 /**
  * The deployment's shared CodePipeline request rate against dynalite (through a fault proxy), in
  * simulated time: instances that spend as fast as they are let, and what they spent, second by
  * second. The budget is 20 requests/s unless a test says otherwise.
  */
-const aws = useLocalAws();
+const suite = useRateSuite();
+const world = suite.world;
 const BUDGET = 20;
-let proxy: FaultProxy;
-let table: CountingTable;
-
-/** The table, counting its requests in flight: simulated time moves only while none is. */
-class CountingTable extends DynamoTable {
-  public inFlight = 0;
-  public override async get(key: TableKey): Promise<Item | undefined> {
-    this.inFlight += 1;
-    try {
-      return await super.get(key);
-    } finally {
-      this.inFlight -= 1;
-    }
-  }
-  public override async put(item: Item, condition?: Parameters<DynamoTable['put']>[1]): Promise<boolean> {
-    this.inFlight += 1;
-    try {
-      return await super.put(item, condition);
-    } finally {
-      this.inFlight -= 1;
-    }
-  }
-}
-
-beforeAll(async () => {
-  proxy = await aws.ownFaults();
-  const client = new DynamoDBClient({
-    endpoint: proxy.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
-  table = new CountingTable(aws.tableName, client);
-});
-
-beforeEach(() => proxy.clear());
-
-/** A fresh scope per test (its own item), a clock and simulated waits. */
-function world() {
-  const clock = new ManualClock(Date.parse('2026-03-01T10:15:02Z'));
-  const t0 = clock.current;
-  const time = new VirtualTime(clock, () => table.inFlight);
-  const scope = `test/${randomUUID()}`;
-  const instance = (options: Partial<SharedRateOptions> & { budget?: number } = {}) =>
-    new SharedRate(table, scope, options.budget ?? BUDGET, { now: () => clock.current, sleep: time.sleep, ...options });
-  /** Spends as fast as `rate` lets it from `from` to `to` (ms after the start); the times of its calls. */
-  const spend = async (rate: SharedRate, from: number, to: number): Promise<number[]> => {
-    const calls: number[] = [];
-    if (t0 + from > clock.current) await time.sleep(t0 + from - clock.current);
-    while (clock.current < t0 + to) {
-      if (await rate.acquire()) calls.push(clock.current - t0);
-    }
-    return calls;
-  };
-  const item = async () =>
-    (await aws.table().get(TableKeys.rate(scope))) as { limit: number; holders: Record<string, unknown> } | undefined;
-  return { clock, time, scope, instance, spend, item, t0 };
-}
-
-const inWindow = (calls: readonly number[], from: number, to: number) => calls.filter((t) => t >= from && t < to).length;
-const isRateWrite = (c: ProxiedCall) => c.operation === 'PutItem' && (c.input.Item as { pk?: { S?: string } })?.pk?.S === 'RATE';
 
 describe('SharedRate: one CodePipeline budget for the whole deployment', () => {
   it('lets an instance that is alone spend the whole budget, and no more', async () => {
@@ -168,15 +101,15 @@ describe('SharedRate: one CodePipeline budget for the whole deployment', () => {
     // the resend fails its condition.
     const w = world();
     const rate = w.instance({ instanceId: 'instance-a' });
-    proxy.inject({ match: isRateWrite, fault: 'apply-then-500' });
+    suite.proxy.inject({ match: isRateWrite, fault: 'apply-then-500' });
 
     // Act
     const turn = await rate.acquire();
 
     // Assess: one read finds its own write in place; it writes no second reservation.
     expect(turn).toBe(true);
-    expect(proxy.lostReplies()).toHaveLength(1);
-    expect(proxy.records.filter(isRateWrite)).toHaveLength(2);
+    expect(suite.proxy.lostReplies()).toHaveLength(1);
+    expect(suite.proxy.records.filter(isRateWrite)).toHaveLength(2);
     expect(Object.keys((await w.item())?.holders ?? {})).toEqual(['instance-a']);
     // …and spends the budget as if nothing had happened.
     expect((await w.spend(rate, 0, 3_000)).length).toBeGreaterThanOrEqual(55);
@@ -186,7 +119,7 @@ describe('SharedRate: one CodePipeline budget for the whole deployment', () => {
     // Prepare
     const w = world();
     const rate = w.instance();
-    proxy.inject({ match: isRateWrite, fault: 'throttle', times: 20 });
+    suite.proxy.inject({ match: isRateWrite, fault: 'throttle', times: 20 });
 
     // Act
     const turn = rate.acquire();

@@ -50,6 +50,8 @@ describe('Reliability: a warm instance with the account’s headroom spends it i
     expect(fleet.deferred).toBe(0);
     expect(fleet.invocations).toBe(3);
     expect(fleet.secondsToLastRetry).toBeLessThan(3);
+    // Each at the floor: its arrival and its own three calls at 10/s, no more.
+    expect(fleet.secondsToLastRetry).toBeLessThanOrEqual(fleet.floorSeconds + 0.05);
   });
 
   it('paces a short burst on one instance inline: ten failures at once, none deferred, at the budget', async () => {

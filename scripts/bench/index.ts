@@ -241,7 +241,25 @@ async function main(): Promise<void> {
   const floorPerSecond = floorOwn.length / ((performance.now() - f0) / 1000);
   // A fleet-wide failure against an account-wide request limit (simulated time).
   process.env.POLICY_CACHE_SECONDS = '0';
-  const fleet = await measureFleet(aws, FLEET_PIPELINES, 20);
+  const fleets = [
+    {
+      name: 'throttled fleet: the account also allows 20/s',
+      run: await measureFleet(aws, { pipelines: FLEET_PIPELINES, budget: 20, accountLimit: 20 }),
+    },
+    { name: 'unthrottled fleet: no account limit', run: await measureFleet(aws, { pipelines: FLEET_PIPELINES, budget: 20 }) },
+    {
+      name: 'the account allows only 12/s (others spend the rest)',
+      run: await measureFleet(aws, { pipelines: FLEET_PIPELINES, budget: 20, accountLimit: 12 }),
+    },
+    {
+      name: 'one warm instance: 3 failures a second apart, budget 10/s',
+      run: await measureFleet(aws, { pipelines: 3, budget: 10, instances: 1, spreadSeconds: 3 }),
+    },
+    {
+      name: 'one warm instance: 10 failures at once, budget 10/s',
+      run: await measureFleet(aws, { pipelines: 10, budget: 10, instances: 1, spreadSeconds: 0 }),
+    },
+  ];
   const reconciler = await measureReconciler(aws, clock);
   await aws.stop();
 
@@ -330,25 +348,49 @@ written. A delayed retry takes its claim in one conditional write that returns t
 token its delay message carries. The scheduled path creates a new pipeline per sample, so its
 GetPipeline and policy reads are cold-cache figures.
 
-## A fleet-wide failure under throttling
+## A fleet-wide failure, and the shared request rate
 
-${fleet.pipelines} pipelines fail within 2 s; the account allows ${fleet.limitPerSecond} CodePipeline requests per second (a token bucket in
-the emulator, ThrottlingException beyond it) and the product is told to spend that rate, paced over 16 instances. Lambda's
-asynchronous delivery is simulated with its two retries (a minute, then two minutes later), after which an event would be lost
-to the failed-invocation queue. Time is simulated, so the seconds are the design's, not this machine's.
+\`codePipelineRequestsPerSecond\` (here 20) is what the whole deployment may spend in an account and region: its instances
+share it through one DynamoDB item (a reservation each, for a second, renewed while the instance has work), an instance alone may spend all of
+it, and after a throttled answer the deployment spends 70 % of what it did and grows back by a tenth of the budget every
+10 s. ${FLEET_PIPELINES} pipelines fail within 2 s; the deployment's own limits are simulated: 10 instances (its reserved
+concurrency), Lambda's two retries of a failed event, the delay queue's event source at 5 batches at once. The account's
+limit, where there is one, is a token bucket in the emulator (ThrottlingException beyond it). Time is simulated, waits
+inside an invocation too, so the seconds are the design's, not this machine's. The floor is the CodePipeline calls the
+failures need (3 each: the stage's state, the pipeline's structure, the retry) at the lower of the budget and the
+account's limit, or, where that is later, the last failure's arrival and its own three calls at that rate. Rate-item
+writes are the reservations' conditional PutItems (DynamoDB requests on top of the ledger's).
 
-| | value |
-|---|---|
-| retries made | ${fleet.retries} (${fleet.retriedTwice} stage executions retried twice) |
-| events lost (failed-invocation queue, or never retried) | ${fleet.lost} |
-| delay-queue messages dead-lettered | ${fleet.deadLettered} |
-| throttled answers from CodePipeline | ${fleet.throttledAnswers} |
-| CodePipeline calls in all | ${fleet.codePipelineCalls} (${fmt(fleet.codePipelineCalls / fleet.pipelines, 1)} per failure) |
-| function invocations | ${fleet.invocations} |
-| seconds from the first failure to the last retry | ${fmt(fleet.secondsToLastRetry, 0)} (the floor at ${fleet.limitPerSecond}/s for 3 calls a failure is ${fmt((fleet.pipelines * 3) / fleet.limitPerSecond, 0)}) |
+| run | retried (twice) | lost | dead-lettered | last retry s | floor s | ratio | CodePipeline calls per failure | rate-item writes per failure | most calls in a second | beyond the budget | throttled answers | deferred to the queue | invocations (threw) |
+|---|---|---|---|---|---|---|---|---|---|---|---|---|---|
+${fleets
+  .map(({ name, run: f }) =>
+    [
+      name,
+      `${f.retries} (${f.retriedTwice})`,
+      f.lost,
+      f.deadLettered,
+      fmt(f.secondsToLastRetry, 1),
+      fmt(f.floorSeconds, 1),
+      `${fmt(f.secondsToLastRetry / f.floorSeconds, 2)}×`,
+      fmt(f.codePipelineCalls / f.pipelines, 2),
+      fmt(f.rateWritesPerFailure, 2),
+      f.maxCallsPerSecond,
+      f.overBudget,
+      f.throttledAnswers,
+      f.deferred,
+      `${f.invocations} (${f.faults})`,
+    ].join(' | '),
+  )
+  .map((row) => `| ${row} |`)
+  .join('\n')}
 
-Throttled work never spends Lambda's retries: it waits in the delay queue, longer each time and spread by jitter, and comes
-back.
+"Beyond the budget" counts the calls a token bucket of the budget per second, with a second's burst (as AWS counts a
+rate), would have refused. "Most calls in a second" is over any sliding second, so it includes that burst: each
+instance may carry one unspent request into the next. A lone failure on a warm instance is not deferred (its ratio can be
+below 1× when the instance still holds a turn from its last reservation), and a burst on one instance waits its turns
+inside the invocation (up to a quarter of the function's timeout) instead of going
+through the delay queue and reading again. Throttled work that does go to the delay queue never spends Lambda's retries.
 
 ## The reconciler
 
@@ -383,8 +425,9 @@ of new pipelines on 16 instances, ${fmt(burstCalls.total, 2)} AWS calls per even
 Both functions bundled as the package build bundles them (ES module, the packages' ES builds first,
 the default credential chain replaced by the environment provider), and timed as a cold start
 pays: the median wall time of 21 fresh Node.js processes importing the file, alternating with
-processes importing an empty handler. The retry function carries the STS client (about 19 KiB
-minified) for organization deployments, which assume member accounts' roles.
+processes importing an empty handler. The bundle column is what a cold start loads: the entry and
+the chunks it imports statically. The STS client (organization deployments, which assume member
+accounts' roles) and the SNS client (notices) are chunks of their own, loaded on first use.
 
 | function | bundle | process that imports it | empty handler's process | ratio |
 |---|---|---|---|---|

@@ -1,7 +1,7 @@
 import type { Location } from '../../contract';
 import type { ActionRun, RetryMode } from '../domain/types';
 import type { PipelinePort, RetryCallOutcome, StageLookup } from '../ports';
-import type { CodePipelineAdapter } from './pipeline-state';
+import type { CodePipelineAdapter } from './code-pipeline-adapter';
 
 /**
  * Sends each call to the pipeline's own account and region: the central account's pipelines

@@ -2,9 +2,9 @@ import { type Claim, ClaimStatus, type LedgerKey } from '../domain/ledger';
 import { Outcome, SkipReason } from '../domain/reasons';
 import type { StageFailure } from '../domain/types';
 import type { OpenRecord } from '../ports';
-import type { ClaimHandler } from './claims';
+import type { ClaimHandler } from './claim-handler';
 import type { ServiceDeps } from './deps';
-import type { Reporter } from './reporting';
+import type { Reporter } from './reporter';
 
 /** What one reconciler run found and did. */
 export interface ReconcileResult {

@@ -18,10 +18,10 @@ import {
   saneFailureTime,
 } from '../domain/types';
 import type { PolicyContext } from '../ports';
-import { ClaimHandler, throttleDelaySeconds } from './claims';
+import { ClaimHandler, throttleDelaySeconds } from './claim-handler';
 import { addSeconds, keyOf, type Result, type ServiceDeps } from './deps';
 import { Reconciler } from './reconciler';
-import { Reporter } from './reporting';
+import { Reporter } from './reporter';
 
 /** The latest a message we sent can be due: the longest cooldown, spread by jitter, and an hour's grace. */
 const MAX_DUE_AHEAD_SECONDS = MAX_COOLDOWN_SECONDS * (1 + SPREAD_SHARE) + 3600;

@@ -1,4 +1,4 @@
-import { CodePipelineAdapter } from '../../lambda/adapters/pipeline-state';
+import { CodePipelineAdapter } from '../../lambda/adapters/code-pipeline-adapter';
 import { ThrottledError, TransientFaultError } from '../../lambda/domain/errors';
 import { RetryCallResult } from '../../lambda/ports';
 import { beyondBucket } from '../../local/fleet';

@@ -1,5 +1,5 @@
 import { TableKeys } from '../../../../contract';
-import { CachedPolicyReader } from '../../../../lambda/adapters/policy-cache';
+import { CachedPolicyReader } from '../../../../lambda/adapters/cached-policy-reader';
 import type { PolicySnapshot, PolicySnapshotSource } from '../../../../lambda/adapters/policy-reader';
 
 const HERE = { account: '123456789012', region: 'us-east-1' };

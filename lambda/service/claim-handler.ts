@@ -6,7 +6,7 @@ import { type ClaimOutcome, Outcome, SkipReason } from '../domain/reasons';
 import { failedActionsRanAgain, failureFingerprint, retryTookEffect, type StageFailure, type StageView } from '../domain/types';
 import { type RescheduleWhy, type RetryCallOutcome, RetryCallResult } from '../ports';
 import { addSeconds, keyOf, type Result, type ServiceDeps } from './deps';
-import type { Reporter } from './reporting';
+import type { Reporter } from './reporter';
 
 type Finished = typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | typeof ClaimStatus.Failed;
 

@@ -135,7 +135,7 @@ export class SharedRate implements RateGate {
       }
       const wait = this.grant > 0 ? Math.max(1, Math.ceil(((1 - this.tokens) / this.grant) * 1000)) : ZERO_GRANT_RETRY_MS;
       // Wake for the renewal if it comes first: a token slower than a reservation (a share below
-      // 2 requests/s) is earned across renewals, never lost to a lapsed one.
+      // one call per reservation) is earned across renewals, never lost to a lapsed one.
       const renewal = this.until - this.reservationMs / 5 - now();
       const sleepMs = this.grant > 0 && renewal >= 1 && renewal < wait ? Math.ceil(renewal) : wait;
       if (now() + wait > deadline) {

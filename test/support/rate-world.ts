@@ -9,7 +9,11 @@ import { type LocalAws, ManualClock } from '../../local/local-aws';
 import { VirtualTime } from '../../local/virtual-time';
 import { useLocalAws } from './index';
 
-/** The table, counting its requests in flight: simulated time moves only while none is. */
+/**
+ * The table, counting its requests in flight: simulated time moves only while none is. Counted at
+ * the client, not by the services' own `busy` (LocalAws.busy): a request still on its way to the
+ * fault proxy is in neither's count there, and the clock would move under it.
+ */
 export class CountingTable extends DynamoTable {
   public inFlight = 0;
   public override async get(key: TableKey): Promise<Item | undefined> {

@@ -26,5 +26,5 @@ module.exports = {
   },
   // Generous for a busy machine; a test that needs longer says so, and the file limit caps all.
   testTimeout: 60_000,
-  collectCoverageFrom: ['lambda/**/*.ts', 'lib/**/*.ts', 'cli/**/*.ts'],
+  collectCoverageFrom: ['contract/**/*.ts', 'policy/**/*.ts', 'lambda/**/*.ts', 'lib/**/*.ts', 'cli/**/*.ts'],
 };

@@ -2,12 +2,12 @@
 import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { DEFAULT_STACK_NAME } from '../contract';
-import { ConfigurationError } from '../lambda/domain/errors';
 import { AutoRetryStack } from '../lib/auto-retry-stack';
 import { autoRetryFromContext, type ConfigOrigin, type Deployment, deploymentOf, parseAutoRetryConfig } from '../lib/config';
 import { MemberStack } from '../lib/member';
 import { resolveProps } from '../lib/policies';
 import type { PipelineAutoRetryProps } from '../lib/props';
+import { ConfigurationError } from '../policy/errors';
 import { ControlTowerChecks } from './control-tower';
 
 const app = new App();

@@ -1,11 +1,11 @@
 import type { Command } from 'commander';
-import { InvalidInputError } from '../lambda/domain/errors';
-import { NAME_PATTERN } from '../lambda/domain/policy';
+import type { BudgetState } from '../lambda/admin/budget-queries';
+import type { LedgerQueries } from '../lambda/admin/ledger-queries';
+import type { PolicyAdmin } from '../lambda/admin/policy-admin';
+import { InvalidInputError } from '../policy/errors';
+import { NAME_PATTERN } from '../policy/policy';
 import { renderTable, type Style } from './format';
 import { callerIdentity } from './identity';
-import type { BudgetState } from './store/budget-queries';
-import type { LedgerQueries } from './store/ledger-queries';
-import type { PolicyAdmin } from './store/policy-admin';
 
 /** Exit codes: 0 done, 1 a fault (DynamoDB unreachable, access denied), 2 bad usage or input. */
 export const ExitCode = { Ok: 0, Fault: 1, Usage: 2 } as const;

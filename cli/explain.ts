@@ -1,9 +1,9 @@
 import { decide } from '../lambda/domain/decision';
 import { applyFilters } from '../lambda/domain/filters';
-import { resolvePolicy } from '../lambda/domain/policy';
 import { SkipReason } from '../lambda/domain/reasons';
 import { ActionStatus, type StageFailure, type StageView } from '../lambda/domain/types';
 import type { PolicyContext } from '../lambda/ports';
+import { resolvePolicy } from '../policy/policy';
 
 export interface Explanation {
   readonly pipeline: string;

@@ -1,5 +1,5 @@
 import { formatScopedPipeline } from '../contract';
-import type { LedgerRecord } from './store/ledger-queries';
+import type { LedgerRecord } from '../lambda/admin/ledger-queries';
 
 /** One line of `autoretry history`: an attempt or a decision not to retry. */
 export interface HistoryRow {

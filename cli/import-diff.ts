@@ -1,6 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import { PolicySource, policyKey, type StoredPolicy } from '../lambda/adapters/items';
-import { describeScope, type PolicySeed } from '../lambda/domain/scope';
+import { describeScope, type PolicySeed } from '../policy/scope';
 import { describePatch } from './policy-flags';
 
 /**

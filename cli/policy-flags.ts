@@ -1,11 +1,10 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { formatDuration } from '../lambda/domain/duration';
-import { InvalidInputError } from '../lambda/domain/errors';
-import type { FailureRule } from '../lambda/domain/filters';
-import { BUILT_IN_RULES, JITTERS, POLICY_MODES, type PolicyPatch } from '../lambda/domain/policy';
-import { RETRY_MODES } from '../lambda/domain/types';
 import { validateConfigPolicy } from '../lib/config';
+import { formatDuration } from '../policy/duration';
+import { InvalidInputError } from '../policy/errors';
+import { BUILT_IN_RULES, JITTERS, POLICY_MODES, type PolicyPatch, RETRY_MODES } from '../policy/policy';
+import type { FailureRule } from '../policy/rules';
 
 /** `policy set` flags as commander hands them over: strings, to be validated here. */
 export interface PolicyFlags {

@@ -1,4 +1,4 @@
-import type { LedgerRecord } from './store/ledger-queries';
+import type { LedgerRecord } from '../lambda/admin/ledger-queries';
 
 /** One row of the flakiness report: how one stage of one pipeline fared. */
 export interface ReportRow {

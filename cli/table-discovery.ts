@@ -1,6 +1,6 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { StackOutput } from '../contract';
-import { InvalidInputError } from '../lambda/domain/errors';
+import { InvalidInputError } from '../policy/errors';
 
 const TABLE_OUTPUT = StackOutput.TableName;
 

@@ -1,6 +1,6 @@
 import { ACCOUNT_PATTERN, parseScopedPipeline, REGION_PATTERN } from '../contract';
-import { InvalidInputError } from '../lambda/domain/errors';
-import { NAME_PATTERN } from '../lambda/domain/policy';
+import { InvalidInputError } from '../policy/errors';
+import { NAME_PATTERN } from '../policy/policy';
 
 /** Reads a pipeline as the CLI's ledger commands take it; throws naming what is wrong. */
 export function parsePipelineLabel(text: string, what: string): string {

@@ -79,7 +79,11 @@ export function scopedPipeline(at: Partial<Location>, pipeline: string, home: Lo
 }
 
 /** `<account>/<region>/<pipeline>` when both are given, else the bare name: the inverse of parseScopedPipeline. */
-export function formatScopedPipeline(p: { readonly account?: string | undefined; readonly region?: string | undefined; readonly pipeline: string }): string {
+export function formatScopedPipeline(p: {
+  readonly account?: string | undefined;
+  readonly region?: string | undefined;
+  readonly pipeline: string;
+}): string {
   return p.account && p.region ? `${p.account}/${p.region}/${p.pipeline}` : p.pipeline;
 }
 
@@ -100,7 +104,10 @@ export const TableKeys = {
   defaultPolicy: (): TableKey => ({ pk: Partition.Policy, sk: 'DEFAULT' }),
   /** An account's defaults, over the default policy. */
   accountPolicy: (account: string): TableKey => ({ pk: Partition.Policy, sk: `A#${account}` }),
-  pipelinePolicy: (pipeline: string, account?: string): TableKey => ({ pk: Partition.Policy, sk: `P#${accountPipeline(pipeline, account)}` }),
+  pipelinePolicy: (pipeline: string, account?: string): TableKey => ({
+    pk: Partition.Policy,
+    sk: `P#${accountPipeline(pipeline, account)}`,
+  }),
   stagePolicy: (pipeline: string, stage: string, account?: string): TableKey => ({
     pk: Partition.Policy,
     sk: `S#${accountPipeline(pipeline, account)}#${stage}`,

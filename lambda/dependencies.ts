@@ -3,6 +3,7 @@ import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import { DEFAULT_MEMBER_ROLE_NAME, FunctionEnv, type Location } from '../contract';
+import { ConfigurationError } from '../policy/errors';
 import { boundedMatch } from './adapters/bounded-match';
 import { BudgetStore } from './adapters/budget-store';
 import { CachedPolicyReader } from './adapters/cached-policy-reader';
@@ -17,7 +18,6 @@ import { PipelineRouter } from './adapters/pipeline-router';
 import { DynamoPolicyReader } from './adapters/policy-reader';
 import { PowertoolsLogAdapter, PowertoolsMetricsAdapter, pipelineDimensionsFrom } from './adapters/powertools';
 import { type RateGate, SharedRate, UNPACED } from './adapters/shared-rate';
-import { ConfigurationError } from './domain/errors';
 import type { Membership } from './domain/membership';
 import { DEFAULT_SETTINGS, type ServiceDeps } from './service/deps';
 

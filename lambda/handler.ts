@@ -1,8 +1,8 @@
 import type { SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { MetricName } from '../contract';
+import { InvalidInputError } from '../policy/errors';
 import { JsonLogger } from './adapters/json-logger';
 import { depsFromEnvironment } from './dependencies';
-import { InvalidInputError } from './domain/errors';
 import { looksLikeEventBridgeEvent, parseDelayedRetry, parseStageEvent, type StageEvent } from './domain/events';
 import type { Logger, MetricsPort } from './ports';
 import type { ServiceDeps } from './service/deps';

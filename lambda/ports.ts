@@ -4,12 +4,12 @@
  * adapters (lambda/adapters/) implement them; tests hand in fakes of them.
  */
 import type { Location, MetricName } from '../contract';
+import type { PolicyLayers, RetryBudget, RetryMode } from '../policy/policy';
 import type { LedgerSnapshot } from './domain/decision';
 import type { DelayedRetryMessage } from './domain/events';
 import type { Claim, ClaimResult, ClaimStatus, LedgerKey, NewClaim } from './domain/ledger';
-import type { PolicyLayers, RetryBudget } from './domain/policy';
 import type { ClaimOutcome } from './domain/reasons';
-import type { ActionRun, RetryMode, StageView } from './domain/types';
+import type { ActionRun, StageView } from './domain/types';
 
 // ---- CodePipeline ------------------------------------------------------------------------------
 

@@ -1,9 +1,23 @@
 import { Duration } from 'aws-cdk-lib';
 import type { Location } from '../contract';
-import { parseDuration } from '../lambda/domain/duration';
-import { ConfigurationError } from '../lambda/domain/errors';
-import type { FailureRule } from '../lambda/domain/filters';
-import { keyPath, type PolicyPatch, type PolicySyntax, type RetryPolicy, show, validatePolicyPatch } from '../lambda/domain/policy';
+import {
+  accountProblem,
+  emailProblem,
+  integerProblem,
+  isObject,
+  pipelineKeyProblem,
+  pipelineNameProblem,
+  regionProblem,
+  slackProblems,
+  stageKeyProblem,
+  unknownKeyProblems,
+} from '../policy/checks';
+import { parseDuration } from '../policy/duration';
+import { ConfigurationError } from '../policy/errors';
+import { type PolicyPatch, type PolicySyntax, type RetryPolicy, validatePolicyPatch } from '../policy/policy';
+import type { FailureRule } from '../policy/rules';
+import { isSafeRegex } from '../policy/safe-regex';
+import { keyPath, show } from '../policy/show';
 import type {
   BuiltInRetryRule,
   OrganizationProps,
@@ -14,19 +28,6 @@ import type {
   RetryPolicyProps,
   StageRetryMode,
 } from './props';
-import {
-  accountProblem,
-  emailProblem,
-  integerProblem,
-  isObject,
-  isSafeRegex,
-  pipelineKeyProblem,
-  pipelineNameProblem,
-  regionProblem,
-  slackProblems,
-  stageKeyProblem,
-  unknownKeyProblems,
-} from './validation';
 
 /**
  * The cdk.json syntax: the `autoRetry` block of the context, its keys, and how a policy is spelled

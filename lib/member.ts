@@ -5,12 +5,12 @@ import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { CENTRAL_BUS_NAME, CENTRAL_ROLE_NAME, DEFAULT_MEMBER_ROLE_NAME, memberRoleName } from '../contract';
-import { ConfigurationError } from '../lambda/domain/errors';
+import { accountProblem, pipelineNameProblem, regionProblem } from '../policy/checks';
+import { ConfigurationError } from '../policy/errors';
 import { queueProps } from './defaults';
 import { acknowledgeDeadLetterQueue, acknowledgeMemberRole } from './nag-suppressions';
 import { grantPipelines } from './security';
 import { StageEvents, stageEventRules } from './stage-event-rules';
-import { accountProblem, pipelineNameProblem, regionProblem } from './validation';
 
 export interface PipelineAutoRetryMemberProps {
   /** The account of the central stack (the one PipelineAutoRetry with `organization`). */

@@ -1,23 +1,24 @@
 import type { Duration } from 'aws-cdk-lib';
 import { ACCOUNT_PATTERN, DEFAULT_MEMBER_ROLE_NAME } from '../contract';
-import { parseDuration } from '../lambda/domain/duration';
-import { ConfigurationError, InvalidInputError } from '../lambda/domain/errors';
-import { keyPath, type PolicyPatch, show, validatePolicyPatch } from '../lambda/domain/policy';
-import { type PolicySeed, parsePolicyTarget } from '../lambda/domain/scope';
-import { CONFIG_KEYS } from './config';
-import { DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND, DEFAULT_RESERVED_CONCURRENCY } from './defaults';
-import type { OrganizationProps, PipelineAutoRetryProps, RetryPolicyProps, SlackChannel } from './props';
 import {
   accountProblem,
   emailProblem,
   integerProblem,
-  isSafeRegex,
   pipelineKeyProblem,
   pipelineNameProblem,
   regionProblem,
   slackProblems,
   stageKeyProblem,
-} from './validation';
+} from '../policy/checks';
+import { parseDuration } from '../policy/duration';
+import { ConfigurationError, InvalidInputError } from '../policy/errors';
+import { type PolicyPatch, validatePolicyPatch } from '../policy/policy';
+import { isSafeRegex } from '../policy/safe-regex';
+import { type PolicySeed, parsePolicyTarget } from '../policy/scope';
+import { keyPath, show } from '../policy/show';
+import { CONFIG_KEYS } from './config';
+import { DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND, DEFAULT_RESERVED_CONCURRENCY } from './defaults';
+import type { OrganizationProps, PipelineAutoRetryProps, RetryPolicyProps, SlackChannel } from './props';
 
 /** The construct's props after validation: what it builds from. */
 export interface ResolvedProps {

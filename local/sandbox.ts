@@ -1,10 +1,10 @@
 import type { SQSBatchResponse } from 'aws-lambda';
-import { formatDuration } from '../lambda/domain/duration';
-import type { PolicyPatch } from '../lambda/domain/policy';
-import { targetLabel } from '../lambda/domain/scope';
 import type { HandlerInput, HandlerOutput } from '../lambda/handler';
 import { resolveProps } from '../lib/policies';
 import type { PipelineAutoRetryProps } from '../lib/props';
+import { formatDuration } from '../policy/duration';
+import type { PolicyPatch } from '../policy/policy';
+import { targetLabel } from '../policy/scope';
 import type { CodePipelineEmulator } from './codepipeline/emulator';
 import { LocalAws, standardPipeline } from './local-aws';
 

@@ -7,8 +7,10 @@ import { bundleFunction } from '../lib/bundling';
 import { ROOT } from './support';
 
 /**
- * The dependency direction the layout promises: bin → lib → contract ← lambda, and inside the
- * function domain ← service → ports ← adapters. Read from the import statements of the sources.
+ * The dependency direction the layout promises: two kernels, `contract` (names both sides agree
+ * on) and `policy` (the policy language), that everything may use; bin → lib, cli → lambda's
+ * adapters, local → lambda; inside the function domain ← service → ports ← adapters. Read from
+ * the import statements of the sources.
  */
 
 function sources(dir: string): string[] {
@@ -30,21 +32,22 @@ function importsOf(file: string): string[] {
 }
 
 const within = (path: string, ...dirs: string[]) => dirs.some((d) => path === d || path.startsWith(`${d}/`));
-const isPackage = (path: string) => !path.startsWith('contract') && !/^(lambda|lib|cli|local|bin|test|scripts)(\/|$)/.test(path);
+const isPackage = (path: string) => !/^(contract|policy|lambda|lib|cli|local|bin|test|scripts)(\/|$)/.test(path);
 
 describe('Architecture: who may import what', () => {
   it.each<[string, string, (target: string) => boolean]>([
     ['contract', 'imports nothing', () => false],
+    ['policy', 'imports only itself, the contract and its regex checker', (t) => within(t, 'policy', 'contract') || t === 'safe-regex2'],
     [
       'lambda/domain',
-      'imports only the domain, the contract and Node built-ins',
-      (t) => within(t, 'lambda/domain', 'contract') || t.startsWith('node:'),
+      'imports only the domain, the kernels and Node built-ins',
+      (t) => within(t, 'lambda/domain', 'policy', 'contract') || t.startsWith('node:'),
     ],
-    ['lambda/ports.ts', 'imports only the domain and the contract', (t) => within(t, 'lambda/domain', 'contract')],
+    ['lambda/ports.ts', 'imports only the domain and the kernels', (t) => within(t, 'lambda/domain', 'policy', 'contract')],
     [
       'lambda/service',
-      'imports only the domain, the ports, itself and the contract',
-      (t) => within(t, 'lambda/domain', 'lambda/ports', 'lambda/service', 'contract'),
+      'imports only the domain, the ports, itself and the kernels',
+      (t) => within(t, 'lambda/domain', 'lambda/ports', 'lambda/service', 'policy', 'contract'),
     ],
     [
       'lambda/adapters',
@@ -54,11 +57,12 @@ describe('Architecture: who may import what', () => {
     ['lambda', 'never imports the CLI, the stack or the local services', (t) => !within(t, 'cli', 'lib', 'local', 'bin')],
     [
       'lib',
-      'imports the contract and the pure domain, never adapters, the service or an SDK client',
+      'imports only itself, the kernels and packages that are not SDK clients (never the function)',
       (t) =>
-        within(t, 'lib', 'contract', 'lambda/domain') ||
-        (isPackage(t) && !t.startsWith('@aws-sdk/') && !t.startsWith('@aws-lambda-powertools/')),
+        within(t, 'lib', 'contract', 'policy') || (isPackage(t) && !t.startsWith('@aws-sdk/') && !t.startsWith('@aws-lambda-powertools/')),
     ],
+    ['cli', 'never imports the stack (its operators need no aws-cdk-lib)', (t) => !within(t, 'lib', 'bin') && !t.startsWith('aws-cdk-lib')],
+    ['local', 'never imports the CLI (the CLI uses the local services, not the other way)', (t) => !within(t, 'cli', 'bin')],
   ])('%s %s', (dir, _rule, allowed) => {
     // Prepare
     const files = dir.endsWith('.ts') ? [dir] : sources(dir);
@@ -87,6 +91,20 @@ describe('Architecture: who may import what', () => {
     const modules = JSON.parse(loaded) as string[];
     expect(modules.some((m) => m.includes('aws-cdk-lib'))).toBe(true);
     expect(modules.filter((m) => /@aws-sdk[\\/]|@aws-lambda-powertools[\\/]/.test(m))).toEqual([]);
+  });
+
+  it('loads the operator CLI without aws-cdk-lib, constructs or cdk-nag', () => {
+    // Act: load the CLI's entry in a fresh process, as `autoretry` does, and list what it loaded.
+    const loaded = execFileSync(
+      process.execPath,
+      ['-r', 'tsx/cjs', '-e', "require('./cli/main.ts'); console.log(JSON.stringify(Object.keys(require.cache)))"],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+
+    // Assess
+    const modules = JSON.parse(loaded) as string[];
+    expect(modules.some((m) => m.includes(`${join('cli', 'main.ts')}`))).toBe(true);
+    expect(modules.filter((m) => /node_modules[\\/](aws-cdk-lib|constructs|cdk-nag)[\\/]/.test(m))).toEqual([]);
   });
 
   it.each([

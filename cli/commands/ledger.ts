@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { ACCOUNT_PATTERN, formatScopedPipeline } from '../../contract';
-import { formatDuration, parseDuration } from '../../lambda/domain/duration';
-import { InvalidInputError } from '../../lambda/domain/errors';
+import { formatDuration, parseDuration } from '../../policy/duration';
+import { InvalidInputError } from '../../policy/errors';
 import { type CommandContext, positiveInteger, subcommand } from '../context';
 import { colourOf, shortId, shortTime } from '../format';
 import { historyRows, statusSummary } from '../history';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../lambda/domain/errors';
-import { parsePolicyTarget } from '../../lambda/domain/scope';
+import { InvalidInputError } from '../../policy/errors';
+import { parsePolicyTarget } from '../../policy/scope';
 import { type CommandContext, subcommand } from '../context';
 
 /** `autoretry pause|resume`: the per-pipeline, per-account and global switches. */

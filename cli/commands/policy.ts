@@ -1,9 +1,9 @@
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../lambda/domain/errors';
-import { POLICY_FIELDS, resolvePolicy } from '../../lambda/domain/policy';
-import { describeScope, type PolicyScope, parsePolicyTarget } from '../../lambda/domain/scope';
 import { CONFIG_KEYS, parseAutoRetryConfig } from '../../lib/config';
 import { resolveProps } from '../../lib/policies';
+import { InvalidInputError } from '../../policy/errors';
+import { POLICY_FIELDS, resolvePolicy } from '../../policy/policy';
+import { describeScope, type PolicyScope, parsePolicyTarget } from '../../policy/scope';
 import { type CommandContext, pipelineName, subcommand } from '../context';
 import { explainFailure } from '../explain';
 import { shortTime } from '../format';

@@ -1,8 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { InvalidInputError } from '../../lambda/domain/errors';
 import { parseAutoRetryConfig } from '../../lib/config';
+import { InvalidInputError } from '../../policy/errors';
 import { type CommandContext, pipelineName, subcommand } from '../context';
 import { colourOf } from '../format';
 

@@ -1,7 +1,7 @@
 import { type Location, scopedPipeline, TableKeys } from '../../contract';
+import type { RetryBudget } from '../../policy/policy';
 import { budgetReopensAt, pruneStamps } from '../domain/budget';
 import { TransientFaultError } from '../domain/errors';
-import type { RetryBudget } from '../domain/policy';
 import type { BudgetKey, BudgetPort, BudgetResult } from '../ports';
 import { type DynamoTable, dynamoFault } from './dynamo-table';
 

@@ -16,8 +16,9 @@ import {
   StageNotRetryableException,
   ValidationException,
 } from '@aws-sdk/client-codepipeline';
+import type { RetryMode } from '../../policy/policy';
 import { MemberRoleError, ThrottledError, TransientFaultError } from '../domain/errors';
-import type { ActionRun, ActionView, OnFailure, RetryMode } from '../domain/types';
+import type { ActionRun, ActionView, OnFailure } from '../domain/types';
 import { type RetryCallOutcome, RetryCallResult, type StageLookup } from '../ports';
 import type { RateGate } from './shared-rate';
 

@@ -1,8 +1,8 @@
 import { type TableKey, TableKeys } from '../../contract';
+import type { RetryMode } from '../../policy/policy';
+import { type PolicyPatch, validatePolicyPatch } from '../../policy/policy';
+import type { PolicyScope } from '../../policy/scope';
 import type { Claim } from '../domain/ledger';
-import { type PolicyPatch, validatePolicyPatch } from '../domain/policy';
-import type { PolicyScope } from '../domain/scope';
-import type { RetryMode } from '../domain/types';
 import type { Item } from './dynamo-table';
 
 /**

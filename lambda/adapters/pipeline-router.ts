@@ -1,5 +1,6 @@
 import type { Location } from '../../contract';
-import type { ActionRun, RetryMode } from '../domain/types';
+import type { RetryMode } from '../../policy/policy';
+import type { ActionRun } from '../domain/types';
 import type { PipelinePort, RetryCallOutcome, StageLookup } from '../ports';
 import type { CodePipelineAdapter } from './code-pipeline-adapter';
 

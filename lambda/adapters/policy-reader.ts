@@ -1,5 +1,5 @@
 import { type Location, Partition, type TableKey, TableKeys } from '../../contract';
-import type { PolicyPatch } from '../domain/policy';
+import type { PolicyPatch } from '../../policy/policy';
 import type { PolicyContext, PolicyReader } from '../ports';
 import { type DynamoTable, dynamoFault, type Item } from './dynamo-table';
 import { policyOfItem } from './items';

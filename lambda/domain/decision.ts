@@ -1,7 +1,7 @@
+import { BuiltInRule, Jitter, PolicyLayer, type ResolvedPolicy, RetryMode, type RetryPolicy, SPREAD_SHARE } from '../../policy/policy';
 import { applyFilters, type Matcher } from './filters';
-import { BuiltInRule, Jitter, PolicyLayer, type ResolvedPolicy, type RetryPolicy, SPREAD_SHARE } from './policy';
 import { SkipReason } from './reasons';
-import { ActionStatus, RetryMode, type StageFailure, StageStatus, type StageView } from './types';
+import { ActionStatus, type StageFailure, StageStatus, type StageView } from './types';
 
 interface RetryDecision {
   readonly retryMode: RetryMode;

@@ -1,6 +1,6 @@
 import { ACCOUNT_PATTERN, EVENT_SOURCE, REGION_PATTERN, STAGE_DETAIL_TYPE } from '../../contract';
-import { InvalidInputError } from './errors';
-import { NAME_PATTERN } from './policy';
+import { InvalidInputError } from '../../policy/errors';
+import { NAME_PATTERN } from '../../policy/policy';
 import type { ReportedFailure, StageFailure } from './types';
 
 type Json = Record<string, unknown>;

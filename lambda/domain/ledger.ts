@@ -1,4 +1,4 @@
-import type { RetryMode } from './types';
+import type { RetryMode } from '../../policy/policy';
 
 /** The life of one claimed retry attempt in the ledger. */
 export const ClaimStatus = {

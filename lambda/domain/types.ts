@@ -1,11 +1,3 @@
-/** How RetryStageExecution re-runs the stage. */
-export const RetryMode = {
-  FailedActions: 'FAILED_ACTIONS',
-  AllActions: 'ALL_ACTIONS',
-} as const;
-export type RetryMode = (typeof RetryMode)[keyof typeof RetryMode];
-export const RETRY_MODES: readonly RetryMode[] = Object.values(RetryMode);
-
 /** Stage execution statuses as GetPipelineState reports them. */
 export const StageStatus = {
   InProgress: 'InProgress',

@@ -1,9 +1,9 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
+import { InvalidInputError } from '../../policy/errors';
+import type { PolicySeed } from '../../policy/scope';
 import { DynamoTable } from '../adapters/dynamo-table';
 import { JsonLogger } from '../adapters/json-logger';
-import { InvalidInputError } from '../domain/errors';
-import type { PolicySeed } from '../domain/scope';
 import { seedPolicies } from './policy-seeder';
 
 const logger = new JsonLogger();

@@ -1,7 +1,7 @@
 import { Partition } from '../../contract';
+import type { PolicySeed } from '../../policy/scope';
 import type { DynamoTable } from '../adapters/dynamo-table';
 import { PolicySource, policyKey, scopeAttributes, storedPolicyOf } from '../adapters/items';
-import type { PolicySeed } from '../domain/scope';
 
 export interface SeedResult {
   readonly written: string[];

@@ -1,7 +1,7 @@
+import { type RetryPolicy, SPREAD_SHARE } from '../../policy/policy';
 import { checkRetryable, type Decision } from '../domain/decision';
 import { ThrottledError, TransientFaultError } from '../domain/errors';
 import { type Claim, ClaimStatus, isStale } from '../domain/ledger';
-import { type RetryPolicy, SPREAD_SHARE } from '../domain/policy';
 import { type ClaimOutcome, Outcome, SkipReason } from '../domain/reasons';
 import { failedActionsRanAgain, failureFingerprint, retryTookEffect, type StageFailure, type StageView } from '../domain/types';
 import { type RescheduleWhy, type RetryCallOutcome, RetryCallResult } from '../ports';

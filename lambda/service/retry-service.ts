@@ -1,9 +1,10 @@
+import { InvalidInputError } from '../../policy/errors';
+import { MAX_COOLDOWN_SECONDS, PolicyMode, type RetryPolicy, resolvePolicy, SPREAD_SHARE } from '../../policy/policy';
 import { type Decision, decide, type LedgerSnapshot } from '../domain/decision';
-import { InvalidInputError, ThrottledError, TransientFaultError } from '../domain/errors';
+import { ThrottledError, TransientFaultError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
 import { type Claim, ClaimStatus, isOpen, isStale, TERMINAL_STATUSES } from '../domain/ledger';
 import { notServed } from '../domain/membership';
-import { MAX_COOLDOWN_SECONDS, PolicyMode, type RetryPolicy, resolvePolicy, SPREAD_SHARE } from '../domain/policy';
 import { Outcome, SkipReason } from '../domain/reasons';
 import {
   CLOCK_SKEW_SECONDS,

@@ -3,9 +3,9 @@ import { OPEN_CLAIMS_INDEX, TableKeys } from '../../contract';
 import { depsFromEnvironment } from '../../lambda/dependencies';
 import { TransientFaultError } from '../../lambda/domain/errors';
 import { ClaimStatus } from '../../lambda/domain/ledger';
-import { RetryMode } from '../../lambda/domain/types';
 import { handler } from '../../lambda/handler';
 import { LogCapture, ManualClock, RecordingMetrics } from '../../local/local-aws';
+import { RetryMode } from '../../policy/policy';
 import { ledgerKey, loadEvent, useLocalAws } from '../support';
 import { ledgerWith, pipelinesWith } from '../support/fakes';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import type { PolicyPatch } from '../../lambda/domain/policy';
 import { LogCapture, ManualClock } from '../../local/local-aws';
+import type { PolicyPatch } from '../../policy/policy';
 import { useLocalAws } from '../support';
 import { enoughRuns, propertyParameters, propertyTestTimeout } from '../support/properties';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { PolicyPatch } from '../../lambda/domain/policy';
 import { LogCapture, ManualClock, standardPipeline } from '../../local/local-aws';
+import type { PolicyPatch } from '../../policy/policy';
 import { useLocalAws } from '../support';
 
 /**

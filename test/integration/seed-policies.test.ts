@@ -1,6 +1,6 @@
 import type { CloudFormationCustomResourceEvent } from 'aws-lambda';
-import { PolicyAdmin } from '../../cli/store/policy-admin';
 import { DynamoTable } from '../../lambda/adapters/dynamo-table';
+import { PolicyAdmin } from '../../lambda/admin/policy-admin';
 import { parseAutoRetryConfig } from '../../lib/config';
 import { resolveProps } from '../../lib/policies';
 import { LocalDynamo } from '../../local/dynamo';

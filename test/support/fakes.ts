@@ -5,7 +5,6 @@
 import type { Location, MetricName } from '../../contract';
 import type { DelayedRetryMessage } from '../../lambda/domain/events';
 import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
-import type { PolicyPatch, RetryBudget } from '../../lambda/domain/policy';
 import { type ActionRun, ActionStatus, type ActionView, type StageFailure, type StageView } from '../../lambda/domain/types';
 import type {
   BudgetKey,
@@ -33,6 +32,7 @@ import type {
 import { RetryCallResult } from '../../lambda/ports';
 import { DEFAULT_SETTINGS, type ServiceDeps } from '../../lambda/service/deps';
 import { RetryService } from '../../lambda/service/retry-service';
+import type { PolicyPatch, RetryBudget } from '../../policy/policy';
 
 /** The moment the unit tests' failures happen, and the stage execution they fail in. */
 export const FAKE_NOW = new Date('2026-03-01T10:15:02Z');

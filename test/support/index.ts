@@ -9,9 +9,9 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { SQSRecord } from 'aws-lambda';
 import type { LedgerKey } from '../../lambda/domain/ledger';
-import type { PolicyPatch } from '../../lambda/domain/policy';
 import type { FaultProxy, ProxiedCall } from '../../local/fault-proxy';
 import { LocalAws } from '../../local/local-aws';
+import type { PolicyPatch } from '../../policy/policy';
 
 export const ROOT = join(__dirname, '..', '..');
 

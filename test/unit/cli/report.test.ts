@@ -1,5 +1,5 @@
 import { flakinessReport, reportCsv } from '../../../cli/report';
-import type { LedgerRecord } from '../../../cli/store/ledger-queries';
+import type { LedgerRecord } from '../../../lambda/admin/ledger-queries';
 import type { Claim } from '../../../lambda/domain/ledger';
 
 const claim = (occurrence: number, status: Claim['status'], outcome?: string): Claim => ({

@@ -1,7 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
-import { ConfigurationError } from '../../../lambda/domain/errors';
 import { autoRetryFromContext, parseAutoRetryConfig, validateConfigPolicy } from '../../../lib/config';
 import { StageRetryMode } from '../../../lib/props';
+import { ConfigurationError } from '../../../policy/errors';
 
 function problemsOf(raw: unknown): readonly string[] {
   try {

@@ -1,8 +1,8 @@
 import { Duration } from 'aws-cdk-lib';
-import { ConfigurationError } from '../../../lambda/domain/errors';
 import { parseAutoRetryConfig } from '../../../lib/config';
 import { resolveProps } from '../../../lib/policies';
 import { type PipelineAutoRetryProps, RetryJitter, StageRetryMode } from '../../../lib/props';
+import { ConfigurationError } from '../../../policy/errors';
 
 function problemsOf(props: PipelineAutoRetryProps): readonly string[] {
   try {

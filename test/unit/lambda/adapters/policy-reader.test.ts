@@ -1,6 +1,6 @@
 import { type TableKey, TableKeys } from '../../../../contract';
 import { contextOf, type PolicySnapshot } from '../../../../lambda/adapters/policy-reader';
-import { resolvePolicy } from '../../../../lambda/domain/policy';
+import { resolvePolicy } from '../../../../policy/policy';
 
 const MEMBER = '222222222222';
 

@@ -1,7 +1,7 @@
 import { type DecisionContext, decide, retryDelaySeconds } from '../../../../lambda/domain/decision';
-import { BUILT_IN_POLICY, type PolicyPatch, type RetryPolicy, resolvePolicy } from '../../../../lambda/domain/policy';
 import { SkipReason } from '../../../../lambda/domain/reasons';
 import type { ActionView, StageFailure, StageView } from '../../../../lambda/domain/types';
+import { BUILT_IN_POLICY, type PolicyPatch, type RetryPolicy, resolvePolicy } from '../../../../policy/policy';
 
 const FAILED_AT = new Date('2026-03-01T10:15:02Z');
 const at = (secondsAfterFailure: number) => new Date(FAILED_AT.getTime() + secondsAfterFailure * 1000);

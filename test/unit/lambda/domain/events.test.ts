@@ -1,5 +1,5 @@
-import { InvalidInputError } from '../../../../lambda/domain/errors';
 import { parseDelayedRetry, parseStageFailedEvent, serializeDelayedRetry } from '../../../../lambda/domain/events';
+import { InvalidInputError } from '../../../../policy/errors';
 import { loadEvent } from '../../../support';
 
 describe('Function: parseStageFailedEvent', () => {

@@ -1,5 +1,6 @@
-import { applyFilters, MAX_MATCHED_CHARACTERS, validateRules } from '../../../../lambda/domain/filters';
+import { applyFilters, MAX_MATCHED_CHARACTERS } from '../../../../lambda/domain/filters';
 import type { ActionView } from '../../../../lambda/domain/types';
+import { validateRules } from '../../../../policy/rules';
 
 const failed = (message: string): ActionView => ({
   name: 'UnitTests',

@@ -1,11 +1,11 @@
 import { MetricName } from '../../../../contract';
 import { TransientFaultError } from '../../../../lambda/domain/errors';
 import { ClaimStatus } from '../../../../lambda/domain/ledger';
-import type { PolicyPatch } from '../../../../lambda/domain/policy';
 import { Outcome, SkipReason } from '../../../../lambda/domain/reasons';
 import type { StageView } from '../../../../lambda/domain/types';
 import { NoticeKind, RetryCallResult } from '../../../../lambda/ports';
 import { DEFAULT_SETTINGS } from '../../../../lambda/service/deps';
+import type { PolicyPatch } from '../../../../policy/policy';
 import { FAKE_EXECUTION, FAKE_KEY, FAKE_NOW, type FakeLedger, failedStage, serviceWorld, stageFailure } from '../../../support/fakes';
 
 const NOW = FAKE_NOW;

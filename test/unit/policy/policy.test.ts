@@ -1,4 +1,4 @@
-import { BUILT_IN_POLICY, resolvePolicy, validatePolicyPatch } from '../../../../lambda/domain/policy';
+import { BUILT_IN_POLICY, resolvePolicy, validatePolicyPatch } from '../../../policy/policy';
 
 describe('Function: resolvePolicy', () => {
   it.each([

@@ -1,5 +1,3 @@
-import { InvalidInputError } from './errors';
-
 const UNIT_SECONDS = { s: 1, m: 60, h: 3600, d: 86_400 } as const;
 const DURATION = /^(\d+)(s|m|h|d)?$/;
 
@@ -17,14 +15,6 @@ export function parseDuration(value: string | number): number | undefined {
   const unit = (match[2] ?? 's') as keyof typeof UNIT_SECONDS;
   const seconds = amount * UNIT_SECONDS[unit];
   return Number.isSafeInteger(seconds) ? seconds : undefined;
-}
-
-export function parseDurationOrThrow(value: string | number, what: string): number {
-  const seconds = parseDuration(value);
-  if (seconds === undefined) {
-    throw new InvalidInputError(`${what} must be a duration such as 0, 45s, 5m, 2h or whole seconds, got ${JSON.stringify(value)}`);
-  }
-  return seconds;
 }
 
 /** Renders seconds the way an operator would type them: 90 → "90s", 300 → "5m", 7200 → "2h". */

@@ -1,4 +1,4 @@
-import { ACCOUNT_PATTERN, accountPipeline } from '../../contract';
+import { ACCOUNT_PATTERN, accountPipeline } from '../contract';
 import { InvalidInputError } from './errors';
 import { NAME_PATTERN, type PolicyPatch } from './policy';
 

@@ -1,6 +1,6 @@
-import safeRegex from 'safe-regex2';
 import { ACCOUNT_PATTERN, REGION_PATTERN } from '../contract';
-import { keyPath, NAME_PATTERN, show } from '../lambda/domain/policy';
+import { NAME_PATTERN } from './policy';
+import { keyPath, show } from './show';
 
 /**
  * Checks shared by the cdk.json reader (lib/config.ts) and the construct's props
@@ -62,12 +62,4 @@ export function unknownKeyProblems(obj: Record<string, unknown>, allowed: readon
   return Object.keys(obj)
     .filter((key) => !allowed.includes(key))
     .map((key) => `${keyPath(path, key)} is not a known setting (expected one of: ${allowed.join(', ')})`);
-}
-
-/**
- * Whether a rule's regular expression is safe from catastrophic backtracking, by safe-regex2 (a
- * maintained star-height check). Operators' patterns run against build output at 3 a.m.
- */
-export function isSafeRegex(pattern: string): boolean {
-  return safeRegex(pattern);
 }

@@ -1,7 +1,14 @@
 import { formatDuration, parseDuration } from './duration';
-import { type FailureRule, type RegexCheck, validateRules } from './filters';
+import { type FailureRule, type RegexCheck, validateRules } from './rules';
 import { keyPath, show } from './show';
-import { RETRY_MODES, RetryMode } from './types';
+
+/** How RetryStageExecution re-runs the stage. */
+export const RetryMode = {
+  FailedActions: 'FAILED_ACTIONS',
+  AllActions: 'ALL_ACTIONS',
+} as const;
+export type RetryMode = (typeof RetryMode)[keyof typeof RetryMode];
+export const RETRY_MODES: readonly RetryMode[] = Object.values(RetryMode);
 
 export const PolicyMode = { Enforce: 'enforce', Observe: 'observe' } as const;
 export type PolicyMode = (typeof PolicyMode)[keyof typeof PolicyMode];
@@ -256,8 +263,6 @@ export function validatePolicyPatch(
   }
   return { patch, problems };
 }
-
-export { keyPath, show } from './show';
 
 /** CodePipeline's rule for pipeline, stage and action names. */
 export const NAME_PATTERN = /^[A-Za-z0-9.@\-_]{1,100}$/;

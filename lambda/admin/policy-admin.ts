@@ -2,11 +2,11 @@ import { Partition, type TableKey, TableKeys } from '../../contract';
 import type { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { PolicySource, policyKey, type StoredPolicy, scopeAttributes, storedPolicyOf } from '../../lambda/adapters/items';
 import { contextOf, DynamoPolicyReader } from '../../lambda/adapters/policy-reader';
-import { InvalidInputError } from '../../lambda/domain/errors';
-import { POLICY_FIELDS, type PolicyPatch } from '../../lambda/domain/policy';
-import { type PolicyScope, type PolicySeed, parsePolicyTarget } from '../../lambda/domain/scope';
 import type { PolicyContext } from '../../lambda/ports';
 import { type SeedResult, seedPolicies } from '../../lambda/seed/policy-seeder';
+import { InvalidInputError } from '../../policy/errors';
+import { POLICY_FIELDS, type PolicyPatch } from '../../policy/policy';
+import { type PolicyScope, type PolicySeed, parsePolicyTarget } from '../../policy/scope';
 
 /** The most a policy item's fields may take: a few rules, never near DynamoDB's 400 KB item limit. */
 export const MAX_POLICY_BYTES = 16 * 1024;

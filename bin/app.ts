@@ -3,30 +3,33 @@ import { App, Validations } from 'aws-cdk-lib';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { DEFAULT_STACK_NAME } from '../contract';
 import { AutoRetryStack } from '../lib/auto-retry-stack';
-import { autoRetryFromContext, type ConfigOrigin, type Deployment, deploymentOf, parseAutoRetryConfig } from '../lib/config';
+import { deploymentOf, propsOfConfig } from '../lib/config';
 import { MemberStack } from '../lib/member';
-import { resolveProps } from '../lib/policies';
-import type { PipelineAutoRetryProps } from '../lib/props';
+import { autoRetryFromContext, type ConfigOrigin, readConfig } from '../policy/config';
 import { ConfigurationError } from '../policy/errors';
 import { ControlTowerChecks } from './control-tower';
 
 const app = new App();
-let autoRetry: PipelineAutoRetryProps;
-let deployment: Deployment | undefined;
-let origin: ConfigOrigin = 'cdk.json';
-try {
-  // Validate before building anything so a bad configuration fails with only the messages that matter.
-  const context = autoRetryFromContext(app.node.getAllContext());
-  origin = context.origin;
-  autoRetry = parseAutoRetryConfig(context.raw);
-  resolveProps(autoRetry, 'autoRetry');
-  deployment = deploymentOf(context.raw);
-} catch (error) {
-  if (!(error instanceof ConfigurationError)) throw error;
-  for (const problem of error.problems)
-    process.stderr.write(`${origin === 'cdk.json' ? 'cdk.json' : 'context (-c autoRetry)'}: ${problem}\n`);
+
+/** Stops the synth with one line per problem, each naming where the configuration came from. */
+function refuse(problems: readonly string[], origin: ConfigOrigin): never {
+  for (const problem of problems) process.stderr.write(`${origin === 'cdk.json' ? 'cdk.json' : 'context (-c autoRetry)'}: ${problem}\n`);
   process.exit(1);
 }
+
+// The context is read and checked once, before anything is built, so a bad configuration fails
+// with only the messages that matter; the construct's own check of its props then finds nothing.
+let context: ReturnType<typeof autoRetryFromContext>;
+try {
+  context = autoRetryFromContext(app.node.getAllContext());
+} catch (error) {
+  if (!(error instanceof ConfigurationError)) throw error;
+  refuse(error.problems, 'cdk.json');
+}
+const config = readConfig(context.raw);
+if (config.problems.length > 0) refuse(config.problems, context.origin);
+const autoRetry = propsOfConfig(config);
+const deployment = deploymentOf(config.settings);
 
 const stackName = String(app.node.tryGetContext('stackName') ?? DEFAULT_STACK_NAME);
 if (deployment) {
@@ -40,9 +43,9 @@ if (deployment) {
   const member = {
     centralAccount: deployment.central.account,
     centralRegion: deployment.central.region,
-    ...(autoRetry.watchedPipelines ? { watchedPipelines: autoRetry.watchedPipelines } : {}),
-    ...(org?.memberRoleName ? { memberRoleName: org.memberRoleName } : {}),
-    ...(org?.organizationId ? { organizationId: org.organizationId } : {}),
+    watchedPipelines: autoRetry.watchedPipelines,
+    memberRoleName: org?.memberRoleName,
+    organizationId: org?.organizationId,
   };
   for (const env of deployment.members) {
     new MemberStack(app, `${stackName}Member-${env.account}-${env.region}`, {

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { validateConfigPolicy } from '../lib/config';
+import { validateConfigPolicy } from '../policy/config';
 import { formatDuration } from '../policy/duration';
 import { InvalidInputError } from '../policy/errors';
 import { BUILT_IN_RULES, JITTERS, POLICY_MODES, type PolicyPatch, RETRY_MODES } from '../policy/policy';

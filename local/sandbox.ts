@@ -1,10 +1,8 @@
 import type { SQSBatchResponse } from 'aws-lambda';
 import type { HandlerInput, HandlerOutput } from '../lambda/handler';
-import { resolveProps } from '../lib/policies';
-import type { PipelineAutoRetryProps } from '../lib/props';
 import { formatDuration } from '../policy/duration';
 import type { PolicyPatch } from '../policy/policy';
-import { targetLabel } from '../policy/scope';
+import { type PolicySeed, targetLabel } from '../policy/scope';
 import type { CodePipelineEmulator } from './codepipeline/emulator';
 import { LocalAws, standardPipeline } from './local-aws';
 
@@ -114,8 +112,8 @@ export const SCENARIOS: readonly Scenario[] = [
 ];
 
 export interface SandboxOptions {
-  /** The props whose policies to play (from cdk.json through lib/config.ts). */
-  readonly props: PipelineAutoRetryProps;
+  /** The policies to play (from cdk.json through policy/config.ts). */
+  readonly policies: readonly PolicySeed[];
   /** Play the scenarios against this pipeline name instead of their own. */
   readonly pipeline?: string;
   /** Play the scenarios against this stage instead of their own (it must exist in the sandbox pipeline). */
@@ -130,12 +128,11 @@ export interface SandboxOptions {
 
 /** Starts the local services, seeds the policies, runs the scenarios one after another. */
 export async function runSandbox(scenarios: readonly Scenario[], options: SandboxOptions): Promise<ScenarioResult[]> {
-  const resolved = resolveProps(options.props);
   const aws = new LocalAws();
   await aws.start();
   try {
     const shortened: string[] = [];
-    const policies = resolved.policies.map(({ scope, patch }) => {
+    const policies = options.policies.map(({ scope, patch }) => {
       if (!patch.cooldownSeconds || patch.cooldownSeconds <= SANDBOX_COOLDOWN_SECONDS) return { scope, patch };
       const label = scope.kind === 'default' ? 'default' : `${targetLabel(scope)}${scope.kind === 'stage' ? `/${scope.stage}` : ''}`;
       shortened.push(`${label} ${formatDuration(patch.cooldownSeconds)}`);

@@ -3,7 +3,7 @@ import { NAME_PATTERN } from './policy';
 import { keyPath, show } from './show';
 
 /**
- * Checks shared by the cdk.json reader (lib/config.ts) and the construct's props
+ * Checks shared by the cdk.json reader (policy/config.ts) and the construct's props
  * (lib/policies.ts). Each returns the problem, worded with the caller's key path, or undefined.
  */
 
@@ -62,4 +62,57 @@ export function unknownKeyProblems(obj: Record<string, unknown>, allowed: readon
   return Object.keys(obj)
     .filter((key) => !allowed.includes(key))
     .map((key) => `${keyPath(path, key)} is not a known setting (expected one of: ${allowed.join(', ')})`);
+}
+
+const ORGANIZATION_ID = /^o-[a-z0-9]{10,32}$/;
+/** IAM role names are at most 64 characters; the region suffix takes up to 16. */
+const ROLE_BASE = /^[\w+=,.@-]{1,47}$/;
+
+/** The members of an organization deployment, as cdk.json and the props name them. */
+export interface OrganizationMembers {
+  readonly memberAccounts?: readonly string[] | undefined;
+  readonly organizationId?: string | undefined;
+  readonly memberRegions?: readonly string[] | undefined;
+  readonly memberRoleName?: string | undefined;
+}
+
+/** What is wrong with an organization's members (`where` is the organization's key path). */
+export function organizationProblems(org: OrganizationMembers, where: string): string[] {
+  const problems: string[] = [];
+  const accounts = org.memberAccounts ?? [];
+  accounts.forEach((a, i) => {
+    const problem = accountProblem(a, `${where}.memberAccounts[${i}]`);
+    if (problem) problems.push(problem);
+  });
+  if (org.organizationId !== undefined && !ORGANIZATION_ID.test(String(org.organizationId))) {
+    problems.push(`${where}.organizationId must be an AWS Organizations id such as o-a1b2c3d4e5, got ${show(org.organizationId)}`);
+  }
+  if (org.organizationId === undefined && accounts.length === 0) {
+    problems.push(`${where} needs memberAccounts (a list of account ids) or organizationId (admit the whole organization)`);
+  }
+  (org.memberRegions ?? []).forEach((r, i) => {
+    const problem = regionProblem(r, `${where}.memberRegions[${i}]`);
+    if (problem) problems.push(problem);
+  });
+  if (org.memberRoleName !== undefined && !ROLE_BASE.test(org.memberRoleName)) {
+    problems.push(
+      `${where}.memberRoleName must be 1-47 characters of [A-Za-z0-9+=,.@_-] (the region is appended), got ${show(org.memberRoleName)}`,
+    );
+  }
+  return problems;
+}
+
+/** The notification targets, as cdk.json and the props name them (`where` is the notifications' key path). */
+export function notificationProblems(
+  emails: readonly unknown[],
+  slack: { workspaceId: unknown; channelId: unknown } | undefined,
+  where: string,
+): string[] {
+  const problems: string[] = [];
+  emails.forEach((e, i) => {
+    const problem = emailProblem(e, `${where}.emails[${i}]`);
+    if (problem) problems.push(problem);
+  });
+  if (slack) problems.push(...slackProblems(slack.workspaceId, slack.channelId, `${where}.slack`));
+  return problems;
 }

@@ -150,7 +150,7 @@ export function resolvePolicy(layers: PolicyLayers): ResolvedPolicy {
 
 /**
  * How a raw policy is spelled where it comes from. A table item uses the field names and holds
- * durations in seconds; cdk.json and the CLI (lib/config.ts) use their own key names and
+ * durations in seconds; cdk.json and the CLI (policy/config.ts) use their own key names and
  * duration strings such as "5m", and say so here.
  */
 export interface PolicySyntax {
@@ -171,7 +171,7 @@ const STORED: Required<Omit<PolicySyntax, 'regexCheck'>> = {
 };
 
 /**
- * Validates a raw policy object (a table item, or cdk.json or CLI flags through lib/config.ts).
+ * Validates a raw policy object (a table item, or cdk.json or CLI flags through policy/config.ts).
  * `path` prefixes each message so it names the key: `autoRetry.pipelines.web-app.maxRetries
  * must be …, got -1`. Returns the patch and every problem found, so callers can report all of
  * them at once.

@@ -17,7 +17,7 @@ const RULE_KEYS = ['code', 'message', 'category', 'provider'] as const;
 /** Rules in one list at most: a policy is a few rules, and the item must stay small. */
 export const MAX_RULES = 20;
 
-/** Says whether a pattern is safe from catastrophic backtracking (lib/ passes a maintained checker). */
+/** Says whether a pattern is safe from catastrophic backtracking (configuration passes safe-regex.ts). */
 export type RegexCheck = (pattern: string) => boolean;
 
 /**

@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { CONFIG_KEYS, parseAutoRetryConfig } from '../../lib/config';
-import { resolveProps } from '../../lib/policies';
+import { CONFIG_KEYS, readConfigOrThrow } from '../../policy/config';
 import { InvalidInputError } from '../../policy/errors';
 import { POLICY_FIELDS, resolvePolicy } from '../../policy/policy';
 import { describeScope, type PolicyScope, parsePolicyTarget } from '../../policy/scope';
@@ -70,7 +69,7 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
     .action(async (opts: { config?: string; dryRun?: boolean }) => {
       const path = opts.config ?? defaultConfigPath();
       if (!path) throw new InvalidInputError('--config: no cdk.json here; name one with --config <path>');
-      const { policies } = resolveProps(parseAutoRetryConfig(loadConfig(path)));
+      const { seeds: policies } = readConfigOrThrow(loadConfig(path));
       const admin = await services.policies();
       const lines = importDiff(policies, await admin.listPolicies());
       for (const line of lines) io.out(line);

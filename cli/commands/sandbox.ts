@@ -1,6 +1,5 @@
 import type { Command } from 'commander';
-import { parseAutoRetryConfig } from '../../lib/config';
-import { resolveProps } from '../../lib/policies';
+import { readConfigOrThrow } from '../../policy/config';
 import { type CommandContext, subcommand } from '../context';
 import { defaultConfigPath, loadConfig } from './simulate';
 
@@ -18,8 +17,7 @@ export function registerSandboxCommand(program: Command, ctx: CommandContext): v
     )
     .action(async (opts: { config?: string }) => {
       const path = opts.config ?? defaultConfigPath();
-      const props = parseAutoRetryConfig(path ? loadConfig(path) : undefined);
-      const { policies } = resolveProps(props);
+      const { seeds: policies } = readConfigOrThrow(path ? loadConfig(path) : undefined);
       // Loaded on demand: the sandbox pulls in dynalite and the emulators.
       const { LocalAws } = require('../../local/local-aws') as typeof import('../../local/local-aws');
       const aws = new LocalAws();

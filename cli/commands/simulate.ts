@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import type { Command } from 'commander';
-import { parseAutoRetryConfig } from '../../lib/config';
+import { readConfigOrThrow } from '../../policy/config';
 import { InvalidInputError } from '../../policy/errors';
 import { type CommandContext, pipelineName, subcommand } from '../context';
 import { colourOf } from '../format';
@@ -69,13 +69,13 @@ export function registerSimulateCommand(program: Command, ctx: CommandContext): 
       const configPath = opts.config ? resolve(opts.config) : defaultConfigPath();
       const shown = configPath ? relative(process.cwd(), configPath) || configPath : 'the built-in policy (no ./cdk.json)';
       // Fails on a bad configuration before printing anything.
-      const props = parseAutoRetryConfig(configPath ? loadConfig(configPath) : undefined);
+      const { seeds: policies } = readConfigOrThrow(configPath ? loadConfig(configPath) : undefined);
       const notes: string[] = [];
       const text = !opts.json;
       if (text) io.out(style.paint(`codepipeline-auto-retry sandbox: ${chosen.length} scenario(s), policies from ${shown}`, 'bold'));
       const started = Date.now();
       const results = await runSandbox(chosen, {
-        props,
+        policies,
         pipeline: opts.pipeline,
         stage: opts.stage,
         onNote: (note) => {

@@ -1,5 +1,5 @@
 import { Duration } from 'aws-cdk-lib';
-import { autoRetryFromContext, parseAutoRetryConfig, validateConfigPolicy } from '../../../lib/config';
+import { parseAutoRetryConfig } from '../../../lib/config';
 import { StageRetryMode } from '../../../lib/props';
 import { ConfigurationError } from '../../../policy/errors';
 
@@ -141,63 +141,5 @@ describe('Function: parseAutoRetryConfig', () => {
 
     // Assess
     expect(problems).toHaveLength(3);
-  });
-});
-
-describe('Function: validateConfigPolicy', () => {
-  it.each([
-    [{ cooldown: '5 min' }, 'p.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got "5 min"'],
-    [{ cooldown: '13h' }, 'p.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got "13h"'],
-    [{ cooldown: -5 }, 'p.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got -5'],
-    [{ budget: { maxRetries: 2, windowSeconds: 60 } }, 'p.budget.windowSeconds is not a known setting (expected maxRetries, window)'],
-  ])('rejects %j naming the cdk.json key and the value', (raw, message) => {
-    // Act
-    const { problems } = validateConfigPolicy(raw, 'p');
-
-    // Assess
-    expect(problems).toEqual([message]);
-  });
-
-  it('reads durations as cdk.json spells them', () => {
-    // Act
-    const result = validateConfigPolicy(
-      { maxRetries: 10, cooldown: '2h', maxRetryWindow: 90, budget: { maxRetries: 5, window: '1d' } },
-      'p',
-    );
-
-    // Assess
-    expect(result).toEqual({
-      patch: { maxRetries: 10, cooldownSeconds: 7200, maxRetryWindowSeconds: 90, budget: { maxRetries: 5, windowSeconds: 86_400 } },
-      problems: [],
-    });
-  });
-});
-
-describe('Function: autoRetryFromContext', () => {
-  it.each([['autoretry'], ['AutoRetry'], ['autoRetrys'], ['autRetry']])('refuses a context key %j that looks like autoRetry', (key) => {
-    // Act / Assess
-    expect(() => autoRetryFromContext({ [key]: { default: { maxRetries: 1 } } })).toThrow(`context key "${key}" looks like "autoRetry"`);
-  });
-
-  it('reads a context value given as a JSON string, as -c autoRetry=… gives it', () => {
-    // Act
-    const { raw, origin } = autoRetryFromContext({ autoRetry: '{"default":{"maxRetries":1}}', other: true });
-
-    // Assess
-    expect(raw).toEqual({ default: { maxRetries: 1 } });
-    expect(origin).toBe('context string');
-  });
-
-  it('says a string that is not JSON is not JSON, in one line', () => {
-    // Act / Assess
-    expect(() => autoRetryFromContext({ autoRetry: '{default:' })).toThrow(/^context autoRetry is a string but not JSON/);
-  });
-
-  it('leaves unrelated keys and a missing block alone', () => {
-    // Act / Assess
-    expect(autoRetryFromContext({ '@aws-cdk/core:checkSecretUsage': true, stackName: 'x' })).toEqual({
-      raw: undefined,
-      origin: 'cdk.json',
-    });
   });
 });

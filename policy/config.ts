@@ -1,0 +1,318 @@
+import {
+  accountProblem,
+  integerProblem,
+  isObject,
+  notificationProblems,
+  organizationProblems,
+  pipelineNameProblem,
+  regionProblem,
+  unknownKeyProblems,
+} from './checks';
+import { parseDuration } from './duration';
+import { ConfigurationError } from './errors';
+import { type PolicyPatch, type PolicySyntax, type RetryPolicy, validatePolicyPatch } from './policy';
+import { collectPolicies } from './policy-tree';
+import { isSafeRegex } from './safe-regex';
+import type { PolicySeed } from './scope';
+import { show } from './show';
+
+/**
+ * The cdk.json syntax: the `autoRetry` block of the context, its keys, and how a policy is
+ * spelled there (and in the CLI's flags): durations as strings such as "5m", `cooldown` for the
+ * stored `cooldownSeconds`. Read once, validated in full, every problem named by its key path.
+ * Needs no aws-cdk-lib: the CLI reads cdk.json with it, and lib/config.ts turns the result into
+ * the construct's props.
+ */
+
+/** The key of each policy field in cdk.json, the CLI and the construct's props. */
+export const CONFIG_KEYS: { readonly [K in keyof RetryPolicy]: string } = {
+  maxRetries: 'maxRetries',
+  cooldownSeconds: 'cooldown',
+  backoff: 'backoff',
+  maxCooldownSeconds: 'maxCooldown',
+  jitter: 'jitter',
+  maxRetryWindowSeconds: 'maxRetryWindow',
+  retryMode: 'retryMode',
+  mode: 'mode',
+  retryOn: 'retryOn',
+  neverRetryOn: 'neverRetryOn',
+  countManualRetries: 'countManualRetries',
+  budget: 'budget',
+  overrideBuiltIns: 'overrideBuiltIns',
+};
+
+/** How cdk.json and the CLI spell a policy: their key names, durations such as "5m", a budget's `window`. */
+export const CONFIG_POLICY_SYNTAX = {
+  keyOf: (field) => CONFIG_KEYS[field],
+  seconds: (v) => (typeof v === 'string' || typeof v === 'number' ? parseDuration(v) : undefined),
+  budgetWindowKey: 'window',
+  regexCheck: isSafeRegex,
+} as const satisfies PolicySyntax;
+
+/** Validates one policy as cdk.json or the CLI spells it. */
+export function validateConfigPolicy(raw: Record<string, unknown>, path: string): { patch: PolicyPatch; problems: string[] } {
+  return validatePolicyPatch(raw, path, CONFIG_POLICY_SYNTAX);
+}
+
+/** Distance between two words: insertions, deletions and substitutions (for spotting misspellings). */
+function editDistance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = row[0] ?? 0;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = row[j] ?? 0;
+      row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return row[b.length] ?? 0;
+}
+
+/** Where the configuration came from, for messages: a cdk.json object, or a JSON string (`-c autoRetry='{…}'`). */
+export type ConfigOrigin = 'cdk.json' | 'context string';
+
+/**
+ * The `autoRetry` configuration from the app's whole context. A context value given as a JSON
+ * string (`cdk synth -c autoRetry='{…}'`) is parsed; a key that looks like `autoRetry` but is not
+ * it (`autoretry`, `autoRetries`) is an error, not a silent synth with built-in defaults.
+ */
+export function autoRetryFromContext(context: Readonly<Record<string, unknown>>): { raw: unknown; origin: ConfigOrigin } {
+  const lookalikes = Object.keys(context).filter(
+    (key) => key !== 'autoRetry' && (key.toLowerCase() === 'autoretry' || editDistance(key.toLowerCase(), 'autoretry') <= 2),
+  );
+  if (lookalikes.length > 0) {
+    throw new ConfigurationError(
+      lookalikes.map(
+        (key) => `context key ${show(key)} looks like "autoRetry", which is spelled exactly so; rename it (it would be ignored)`,
+      ),
+    );
+  }
+  const raw = context.autoRetry;
+  if (typeof raw !== 'string') return { raw, origin: 'cdk.json' };
+  try {
+    return { raw: JSON.parse(raw) as unknown, origin: 'context string' };
+  } catch (error) {
+    throw new ConfigurationError([
+      `context autoRetry is a string but not JSON (as -c autoRetry='{…}' must be): ${error instanceof Error ? error.message : String(error)}`,
+    ]);
+  }
+}
+
+/** The `autoRetry` block of cdk.json context: what operators write. */
+export interface AutoRetryConfig {
+  readonly watch?: 'all' | readonly string[];
+  readonly default?: Record<string, unknown>;
+  readonly pipelines?: Readonly<Record<string, Record<string, unknown>>>;
+  readonly ledgerRetentionDays?: number;
+  readonly notifications?: { readonly emails?: readonly string[]; readonly slack?: { workspaceId: string; channelId: string } };
+  readonly alarms?: { readonly exhaustedPerHour?: number };
+  readonly metrics?: { readonly pipelineDimensions?: boolean };
+  readonly accounts?: Readonly<Record<string, Record<string, unknown>>>;
+  readonly organization?: OrganizationConfig;
+}
+
+/** cdk.json's `organization`: where the central stack goes, and its members. */
+export interface OrganizationConfig {
+  readonly centralAccount: string;
+  readonly centralRegion: string;
+  readonly memberAccounts?: readonly string[] | undefined;
+  readonly organizationId?: string | undefined;
+  readonly memberRegions?: readonly string[] | undefined;
+  readonly memberRoleName?: string | undefined;
+}
+
+/** Everything in a valid `autoRetry` block besides its policies, as cdk.json says it (durations in days or seconds). */
+export interface ConfigSettings {
+  /** The watched pipelines; undefined: every pipeline. */
+  readonly watch: readonly string[] | undefined;
+  /** Every key of `pipelines`, with or without a policy of its own (each gets a metric dimension). */
+  readonly pipelineKeys: readonly string[];
+  readonly ledgerRetentionDays: number | undefined;
+  /** Present when cdk.json has a `notifications` block. */
+  readonly notifications:
+    | { readonly emails: readonly string[]; readonly slack: { readonly workspaceId: string; readonly channelId: string } | undefined }
+    | undefined;
+  readonly exhaustedPerHour: number | undefined;
+  readonly pipelineDimensions: boolean | undefined;
+  readonly organization: OrganizationConfig | undefined;
+}
+
+/** A read `autoRetry` block: its settings and policies when `problems` is empty. */
+export interface ReadConfig {
+  readonly settings: ConfigSettings;
+  readonly seeds: readonly PolicySeed[];
+  readonly problems: readonly string[];
+}
+
+const TOP_KEYS = ['watch', 'default', 'pipelines', 'accounts', 'ledgerRetentionDays', 'notifications', 'alarms', 'metrics', 'organization'];
+const ORGANIZATION_KEYS = ['centralAccount', 'centralRegion', 'memberAccounts', 'organizationId', 'memberRegions', 'memberRoleName'];
+
+/**
+ * Reads and validates the `autoRetry` configuration (cdk.json, or a bare autoRetry JSON file).
+ * Every problem is collected; each names the key and the bad value, e.g.
+ * `autoRetry.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1`.
+ */
+export function readConfig(raw: unknown, path = 'autoRetry'): ReadConfig {
+  const problems: string[] = [];
+  const config = raw ?? {};
+  const settings: { -readonly [K in keyof ConfigSettings]: ConfigSettings[K] } = {
+    watch: undefined,
+    pipelineKeys: [],
+    ledgerRetentionDays: undefined,
+    notifications: undefined,
+    exhaustedPerHour: undefined,
+    pipelineDimensions: undefined,
+    organization: undefined,
+  };
+  if (!isObject(config)) return { settings, seeds: [], problems: [`${path} must be an object, got ${show(raw)}`] };
+  problems.push(...unknownKeyProblems(config, TOP_KEYS, path));
+
+  if (config.watch !== undefined && config.watch !== 'all') {
+    if (!Array.isArray(config.watch) || config.watch.length === 0) {
+      problems.push(`${path}.watch must be "all" or a non-empty list of pipeline names, got ${show(config.watch)}`);
+    } else {
+      const watch: string[] = [];
+      config.watch.forEach((name, i) => {
+        const problem = pipelineNameProblem(name, `${path}.watch[${i}]`);
+        if (problem) problems.push(problem);
+        else watch.push(name as string);
+      });
+      settings.watch = watch;
+    }
+  }
+
+  const policies = collectPolicies(
+    {
+      path,
+      defaultKey: 'default',
+      default: config.default,
+      accounts: config.accounts,
+      pipelines: config.pipelines,
+      watched: settings.watch ? { names: settings.watch, key: 'watch' } : undefined,
+    },
+    { syntax: CONFIG_POLICY_SYNTAX, keys: 'strict' },
+  );
+  problems.push(...policies.problems);
+  if (isObject(config.pipelines)) settings.pipelineKeys = Object.keys(config.pipelines);
+
+  const retention = config.ledgerRetentionDays;
+  if (retention !== undefined) {
+    const problem = integerProblem(retention, `${path}.ledgerRetentionDays`, 1, 3650);
+    if (problem) problems.push(problem);
+    else settings.ledgerRetentionDays = retention as number;
+  }
+
+  const notifications = section(config, 'notifications', ['emails', 'slack'], path, problems, 'an object with emails and/or slack');
+  if (notifications) {
+    const where = `${path}.notifications`;
+    const list = notifications.emails;
+    let emails: unknown[] = [];
+    if (list !== undefined) {
+      if (!Array.isArray(list)) problems.push(`${where}.emails must be a list of email addresses, got ${show(list)}`);
+      else emails = list;
+    }
+    const s = section(notifications, 'slack', ['workspaceId', 'channelId'], where, problems, 'an object { workspaceId, channelId }');
+    const found = notificationProblems(emails, s ? { workspaceId: s.workspaceId, channelId: s.channelId } : undefined, where);
+    problems.push(...found);
+    settings.notifications = {
+      emails: emails.filter((e): e is string => typeof e === 'string'),
+      slack: s ? { workspaceId: String(s.workspaceId), channelId: String(s.channelId) } : undefined,
+    };
+  }
+
+  const alarms = section(config, 'alarms', ['exhaustedPerHour'], path, problems);
+  if (alarms?.exhaustedPerHour !== undefined) {
+    const problem = integerProblem(alarms.exhaustedPerHour, `${path}.alarms.exhaustedPerHour`, 1, 10_000);
+    if (problem) problems.push(problem);
+    else settings.exhaustedPerHour = alarms.exhaustedPerHour as number;
+  }
+
+  const metrics = section(config, 'metrics', ['pipelineDimensions'], path, problems);
+  if (metrics?.pipelineDimensions !== undefined) {
+    if (typeof metrics.pipelineDimensions !== 'boolean') {
+      problems.push(`${path}.metrics.pipelineDimensions must be true or false, got ${show(metrics.pipelineDimensions)}`);
+    } else {
+      settings.pipelineDimensions = metrics.pipelineDimensions;
+    }
+  }
+
+  const org = section(
+    config,
+    'organization',
+    ORGANIZATION_KEYS,
+    path,
+    problems,
+    'an object with centralAccount, centralRegion and memberAccounts or organizationId',
+  );
+  if (org) settings.organization = organizationOf(org, `${path}.organization`, problems);
+
+  return { settings, seeds: policies.seeds, problems };
+}
+
+/** The policies of an `autoRetry` block, for the CLI and the sandbox: the seeds, or every problem in the block. */
+export function policiesFromConfig(raw: unknown, path = 'autoRetry'): { seeds: readonly PolicySeed[]; problems: readonly string[] } {
+  const { seeds, problems } = readConfig(raw, path);
+  return { seeds, problems };
+}
+
+/** Like readConfig, but throws one ConfigurationError carrying every problem. */
+export function readConfigOrThrow(raw: unknown, path = 'autoRetry'): ReadConfig {
+  const read = readConfig(raw, path);
+  if (read.problems.length > 0) throw new ConfigurationError(read.problems);
+  return read;
+}
+
+function organizationOf(org: Record<string, unknown>, where: string, problems: string[]): OrganizationConfig {
+  const push = (problem: string | undefined) => {
+    if (problem) problems.push(problem);
+  };
+  push(accountProblem(org.centralAccount, `${where}.centralAccount`, 'the 12-digit account of the central stack'));
+  push(regionProblem(org.centralRegion, `${where}.centralRegion`, 'the region of the central stack, such as us-east-1'));
+  const before = problems.length;
+  const lists: Record<string, string[] | undefined> = {};
+  for (const key of ['memberAccounts', 'memberRegions'] as const) {
+    const value = org[key];
+    if (value === undefined) continue;
+    if (Array.isArray(value) && value.every((v) => typeof v === 'string')) lists[key] = value as string[];
+    else problems.push(`${where}.${key} must be a list of strings, got ${show(value)}`);
+  }
+  const strings: Record<string, string | undefined> = {};
+  for (const key of ['organizationId', 'memberRoleName'] as const) {
+    const value = org[key];
+    if (value === undefined) continue;
+    if (typeof value === 'string') strings[key] = value;
+    else problems.push(`${where}.${key} must be a string, got ${show(value)}`);
+  }
+  const members = {
+    memberAccounts: lists.memberAccounts,
+    organizationId: strings.organizationId,
+    memberRegions: lists.memberRegions,
+    memberRoleName: strings.memberRoleName,
+  };
+  // Members are checked only once their shapes are right, so each problem is named once.
+  if (problems.length === before) problems.push(...organizationProblems(members, where));
+  return { centralAccount: String(org.centralAccount), centralRegion: String(org.centralRegion), ...members };
+}
+
+/**
+ * An optional object-valued setting `parent[key]`: undefined when absent or not an object (the
+ * latter reported), with unknown keys reported.
+ */
+function section(
+  parent: Record<string, unknown>,
+  key: string,
+  allowed: string[],
+  path: string,
+  problems: string[],
+  shape = 'an object',
+): Record<string, unknown> | undefined {
+  const value = parent[key];
+  if (value === undefined) return undefined;
+  if (!isObject(value)) {
+    problems.push(`${path}.${key} must be ${shape}, got ${show(value)}`);
+    return undefined;
+  }
+  problems.push(...unknownKeyProblems(value, allowed, `${path}.${key}`));
+  return value;
+}

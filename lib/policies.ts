@@ -1,5 +1,5 @@
 import { DEFAULT_MEMBER_ROLE_NAME } from '../contract';
-import { integerProblem, notificationProblems, organizationProblems, pipelineNameProblem } from '../policy/checks';
+import { addProblem, integerProblem, notificationProblems, organizationProblems, pipelineNameProblem } from '../policy/checks';
 import { ConfigurationError } from '../policy/errors';
 import { collectPolicies } from '../policy/policy-tree';
 import type { PolicySeed } from '../policy/scope';
@@ -56,7 +56,7 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
   if (watched !== undefined) {
     if (watched.length === 0) problems.push(`${path}.watchedPipelines must name at least one pipeline, or be left out to watch all`);
     watched.forEach((name, i) => {
-      push(problems, pipelineNameProblem(name, `${path}.watchedPipelines[${i}]`));
+      addProblem(problems, pipelineNameProblem(name, `${path}.watchedPipelines[${i}]`));
     });
   }
 
@@ -73,17 +73,17 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
 
   const retention = props.ledgerRetention ? secondsOf(props.ledgerRetention) : 30 * 86_400;
   const ledgerRetentionDays = typeof retention === 'number' ? retention / 86_400 : Number.NaN;
-  push(problems, integerProblem(ledgerRetentionDays, `${path}.ledgerRetention (in days)`, 1, 3650));
+  addProblem(problems, integerProblem(ledgerRetentionDays, `${path}.ledgerRetention (in days)`, 1, 3650));
 
   const emails = props.notifications?.emails ?? [];
   const slack = props.notifications?.slack;
   problems.push(...notificationProblems(emails, slack, `${path}.notifications`));
 
   const exhaustedPerHour = props.alarms?.exhaustedPerHour ?? 5;
-  push(problems, integerProblem(exhaustedPerHour, `${path}.alarms.exhaustedPerHour`, 1, 10_000));
+  addProblem(problems, integerProblem(exhaustedPerHour, `${path}.alarms.exhaustedPerHour`, 1, 10_000));
 
   const reservedConcurrency = props.reservedConcurrency ?? DEFAULT_RESERVED_CONCURRENCY;
-  push(problems, integerProblem(reservedConcurrency, `${path}.reservedConcurrency`, 2, 1000));
+  addProblem(problems, integerProblem(reservedConcurrency, `${path}.reservedConcurrency`, 2, 1000));
   const rate = props.codePipelineRequestsPerSecond ?? DEFAULT_CODEPIPELINE_REQUESTS_PER_SECOND;
   if (!(typeof rate === 'number' && Number.isFinite(rate) && rate >= 1 && rate <= 1000)) {
     problems.push(`${path}.codePipelineRequestsPerSecond must be a number from 1 to 1000, got ${String(rate)}`);
@@ -114,8 +114,4 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     codePipelineRequestsPerSecond: rate,
     organization,
   };
-}
-
-function push(problems: string[], problem: string | undefined): void {
-  if (problem) problems.push(problem);
 }

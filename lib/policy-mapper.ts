@@ -1,10 +1,9 @@
 import { Duration } from 'aws-cdk-lib';
 import { accountPipeline } from '../contract';
-import { CONFIG_KEYS } from '../policy/config';
+import { CONFIG_POLICY_SYNTAX } from '../policy/config';
 import { parseDuration } from '../policy/duration';
 import type { PolicyPatch, PolicySyntax } from '../policy/policy';
 import type { FailureRule } from '../policy/rules';
-import { isSafeRegex } from '../policy/safe-regex';
 import type { PolicySeed } from '../policy/scope';
 import type {
   BuiltInRetryRule,
@@ -25,10 +24,8 @@ import type {
 
 /** How props spell a policy: the cdk.json keys, durations already turned into whole seconds here. */
 export const PROPS_POLICY_SYNTAX = {
-  keyOf: (field) => CONFIG_KEYS[field],
+  ...CONFIG_POLICY_SYNTAX,
   seconds: (v) => (typeof v === 'number' ? parseDuration(v) : undefined),
-  budgetWindowKey: 'window',
-  regexCheck: isSafeRegex,
 } as const satisfies PolicySyntax;
 
 /** A `Duration`, as whole seconds when it is one; anything else is passed on for the validator to name. */

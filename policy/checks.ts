@@ -7,6 +7,11 @@ import { keyPath, show } from './show';
  * (lib/policies.ts). Each returns the problem, worded with the caller's key path, or undefined.
  */
 
+/** Adds a check's problem to a list, if it found one. */
+export function addProblem(problems: string[], problem: string | undefined): void {
+  if (problem) problems.push(problem);
+}
+
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function pipelineNameProblem(value: unknown, where: string): string | undefined {
@@ -81,8 +86,7 @@ export function organizationProblems(org: OrganizationMembers, where: string): s
   const problems: string[] = [];
   const accounts = org.memberAccounts ?? [];
   accounts.forEach((a, i) => {
-    const problem = accountProblem(a, `${where}.memberAccounts[${i}]`);
-    if (problem) problems.push(problem);
+    addProblem(problems, accountProblem(a, `${where}.memberAccounts[${i}]`));
   });
   if (org.organizationId !== undefined && !ORGANIZATION_ID.test(String(org.organizationId))) {
     problems.push(`${where}.organizationId must be an AWS Organizations id such as o-a1b2c3d4e5, got ${show(org.organizationId)}`);
@@ -91,8 +95,7 @@ export function organizationProblems(org: OrganizationMembers, where: string): s
     problems.push(`${where} needs memberAccounts (a list of account ids) or organizationId (admit the whole organization)`);
   }
   (org.memberRegions ?? []).forEach((r, i) => {
-    const problem = regionProblem(r, `${where}.memberRegions[${i}]`);
-    if (problem) problems.push(problem);
+    addProblem(problems, regionProblem(r, `${where}.memberRegions[${i}]`));
   });
   if (org.memberRoleName !== undefined && !ROLE_BASE.test(org.memberRoleName)) {
     problems.push(
@@ -110,8 +113,7 @@ export function notificationProblems(
 ): string[] {
   const problems: string[] = [];
   emails.forEach((e, i) => {
-    const problem = emailProblem(e, `${where}.emails[${i}]`);
-    if (problem) problems.push(problem);
+    addProblem(problems, emailProblem(e, `${where}.emails[${i}]`));
   });
   if (slack) problems.push(...slackProblems(slack.workspaceId, slack.channelId, `${where}.slack`));
   return problems;

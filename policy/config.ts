@@ -1,5 +1,6 @@
 import {
   accountProblem,
+  addProblem,
   integerProblem,
   isObject,
   notificationProblems,
@@ -264,11 +265,8 @@ export function readConfigOrThrow(raw: unknown, path = 'autoRetry'): ReadConfig 
 }
 
 function organizationOf(org: Record<string, unknown>, where: string, problems: string[]): OrganizationConfig {
-  const push = (problem: string | undefined) => {
-    if (problem) problems.push(problem);
-  };
-  push(accountProblem(org.centralAccount, `${where}.centralAccount`, 'the 12-digit account of the central stack'));
-  push(regionProblem(org.centralRegion, `${where}.centralRegion`, 'the region of the central stack, such as us-east-1'));
+  addProblem(problems, accountProblem(org.centralAccount, `${where}.centralAccount`, 'the 12-digit account of the central stack'));
+  addProblem(problems, regionProblem(org.centralRegion, `${where}.centralRegion`, 'the region of the central stack, such as us-east-1'));
   const before = problems.length;
   const lists: Record<string, string[] | undefined> = {};
   for (const key of ['memberAccounts', 'memberRegions'] as const) {

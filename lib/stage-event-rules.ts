@@ -1,7 +1,29 @@
 import * as events from 'aws-cdk-lib/aws-events';
 import type { Construct } from 'constructs';
 import { EVENT_SOURCE, STAGE_DETAIL_TYPE } from '../contract';
-import { chunkForPatterns } from './security';
+
+/** EventBridge's default limit on an event pattern's size, in characters. */
+export const EVENT_PATTERN_LIMIT = 2048;
+
+/**
+ * Splits a watch list into groups whose event pattern stays under EventBridge's limit, so a long
+ * list is several rules instead of a deploy that fails. `patternOf` renders a group's pattern.
+ */
+export function chunkForPatterns(pipelines: readonly string[], patternOf: (group: readonly string[]) => unknown): string[][] {
+  const groups: string[][] = [];
+  let current: string[] = [];
+  for (const pipeline of pipelines) {
+    const candidate = [...current, pipeline];
+    if (current.length > 0 && JSON.stringify(patternOf(candidate)).length > EVENT_PATTERN_LIMIT) {
+      groups.push(current);
+      current = [pipeline];
+    } else {
+      current = candidate;
+    }
+  }
+  if (current.length > 0) groups.push(current);
+  return groups;
+}
 
 /** The stage events the product acts on, as the `detail` of an event pattern. */
 export const StageEvents = {

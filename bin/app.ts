@@ -5,7 +5,8 @@ import { DEFAULT_STACK_NAME } from '../contract';
 import { AutoRetryStack } from '../lib/auto-retry-stack';
 import { deploymentOf, propsOfConfig } from '../lib/config';
 import { MemberStack } from '../lib/member';
-import { autoRetryFromContext, type ConfigOrigin, readConfig } from '../policy/config';
+import { readConfig } from '../policy/config';
+import { autoRetryFromContext, type ConfigOrigin } from '../policy/context';
 import { ConfigurationError } from '../policy/errors';
 import { ControlTowerChecks } from './control-tower';
 

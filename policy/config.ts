@@ -55,51 +55,6 @@ export function validateConfigPolicy(raw: Record<string, unknown>, path: string)
   return validatePolicyPatch(raw, path, CONFIG_POLICY_SYNTAX);
 }
 
-/** Distance between two words: insertions, deletions and substitutions (for spotting misspellings). */
-function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let diagonal = row[0] ?? 0;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const above = row[j] ?? 0;
-      row[j] = Math.min(above + 1, (row[j - 1] ?? 0) + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diagonal = above;
-    }
-  }
-  return row[b.length] ?? 0;
-}
-
-/** Where the configuration came from, for messages: a cdk.json object, or a JSON string (`-c autoRetry='{…}'`). */
-export type ConfigOrigin = 'cdk.json' | 'context string';
-
-/**
- * The `autoRetry` configuration from the app's whole context. A context value given as a JSON
- * string (`cdk synth -c autoRetry='{…}'`) is parsed; a key that looks like `autoRetry` but is not
- * it (`autoretry`, `autoRetries`) is an error, not a silent synth with built-in defaults.
- */
-export function autoRetryFromContext(context: Readonly<Record<string, unknown>>): { raw: unknown; origin: ConfigOrigin } {
-  const lookalikes = Object.keys(context).filter(
-    (key) => key !== 'autoRetry' && (key.toLowerCase() === 'autoretry' || editDistance(key.toLowerCase(), 'autoretry') <= 2),
-  );
-  if (lookalikes.length > 0) {
-    throw new ConfigurationError(
-      lookalikes.map(
-        (key) => `context key ${show(key)} looks like "autoRetry", which is spelled exactly so; rename it (it would be ignored)`,
-      ),
-    );
-  }
-  const raw = context.autoRetry;
-  if (typeof raw !== 'string') return { raw, origin: 'cdk.json' };
-  try {
-    return { raw: JSON.parse(raw) as unknown, origin: 'context string' };
-  } catch (error) {
-    throw new ConfigurationError([
-      `context autoRetry is a string but not JSON (as -c autoRetry='{…}' must be): ${error instanceof Error ? error.message : String(error)}`,
-    ]);
-  }
-}
-
 /** The `autoRetry` block of cdk.json context: what operators write. */
 export interface AutoRetryConfig {
   readonly watch?: 'all' | readonly string[];

@@ -207,7 +207,7 @@ export class PipelineAutoRetry extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'codepipeline-auto-retry: read pipeline state and retry failed stages',
       // Member roles trust this role by ARN, so its name is fixed in an organization deployment.
-      ...(org ? { roleName: CENTRAL_ROLE_NAME } : {}),
+      roleName: org ? CENTRAL_ROLE_NAME : undefined,
     });
     logGroup.grantWrite(role);
     const fn = this.createFunction('RetryFunction', 'retry', {
@@ -336,8 +336,8 @@ export class PipelineAutoRetry extends Construct {
       watch,
       detail,
       target,
-      ...(eventBus ? { eventBus } : {}),
-      ...(accounts ? { accounts } : {}),
+      eventBus,
+      accounts,
     });
   }
 

@@ -59,8 +59,8 @@ export function stageEventRules(scope: Construct, props: StageEventRulesProps): 
   const pattern = (pipelines: readonly string[] | undefined) => ({
     source: [EVENT_SOURCE],
     'detail-type': [STAGE_DETAIL_TYPE],
-    detail: { ...detail, ...(pipelines ? { pipeline: [...pipelines] } : {}) },
-    ...(accounts ? { account: [...accounts] } : {}),
+    detail: { ...detail, pipeline: pipelines && [...pipelines] },
+    account: accounts && [...accounts],
   });
   const groups = watch === 'all' ? [undefined] : chunkForPatterns(watch, pattern);
   return groups.map((group, i) => {
@@ -70,9 +70,9 @@ export function stageEventRules(scope: Construct, props: StageEventRulesProps): 
         source: [EVENT_SOURCE],
         detailType: [STAGE_DETAIL_TYPE],
         detail: pattern(group).detail,
-        ...(accounts ? { account: [...accounts] } : {}),
+        account: accounts && [...accounts],
       },
-      ...(eventBus ? { eventBus } : {}),
+      eventBus,
     });
     rule.addTarget(target);
     return rule;

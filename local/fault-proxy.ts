@@ -114,7 +114,7 @@ export class FaultProxy extends LoopbackServer {
       return;
     }
     const fault = this.pick(call);
-    const record = (status: number) => this.records.push({ ...call, status, ...(fault ? { fault } : {}) });
+    const record = (status: number) => this.records.push({ ...call, status, fault });
     switch (fault) {
       case 'reset':
         record(0);

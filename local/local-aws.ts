@@ -199,7 +199,7 @@ export class LocalAws {
     const handle = createHandler(() => ({
       ...depsFromEnvironment(process.env, overrides.clock, {
         codePipelineEndpoint: (region) => this.members.get(region)?.endpoint,
-        ...(sleep ? { sleep } : {}),
+        sleep,
       }),
       // EMF documents would flood the test output; tests that check them pass real metrics in.
       metrics: new RecordingMetrics(),

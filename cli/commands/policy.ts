@@ -132,7 +132,7 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
       ]);
       const resolved = resolvePolicy(context.layers);
       const known = context.layers.pipeline !== undefined || context.layers.stage !== undefined || records.length > 0;
-      if (opts.json) return ctx.json({ pipeline, ...(account ? { account } : {}), stage, known, paused: context.paused, ...resolved });
+      if (opts.json) return ctx.json({ pipeline, account, stage, known, paused: context.paused, ...resolved });
       if (!known) {
         io.err(
           `note: pipeline ${pipeline} has no policy of its own and no retry history in this table; check the name. The default applies:`,

@@ -13,6 +13,7 @@ import { registerPolicyCommands } from './commands/policy';
 import { registerSandboxCommand } from './commands/sandbox';
 import { registerSimulateCommand } from './commands/simulate';
 import { type CliIo, commandContext, ExitCode, type Services } from './context';
+import { dynamoFault, endpointOf, Service, ServiceFaultError } from './faults';
 import { colourWanted, makeStyle } from './format';
 import { discoverTable } from './table-discovery';
 import { packageVersion } from './version';
@@ -62,6 +63,7 @@ function buildProgram(io: CliIo, services: Services): Command {
 export async function main(argv: readonly string[], io: CliIo = defaultIo): Promise<number> {
   let client: DynamoDBClient | undefined;
   let table: Promise<DynamoTable> | undefined;
+  let tableName: string | undefined;
   let program: Command | undefined;
   const resolveTable = async (): Promise<DynamoTable> => {
     const opts = program?.opts<GlobalOptions>() ?? {};
@@ -73,11 +75,13 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
           `${opts.table ? '--table' : 'TABLE_NAME'} must be a DynamoDB table name (3-255 of a-z A-Z 0-9 _ . -), got ${show(given)}`,
         );
       }
+      tableName = given;
       return new DynamoTable(given, client);
     }
     const stack = opts.stack ?? io.env.AUTORETRY_STACK ?? DEFAULT_STACK_NAME;
-    const found = await discoverTable(stack);
+    const found = await discoverTable(stack, { env: io.env });
     io.err(`using table ${found} from stack ${stack} (output TableName)`);
+    tableName = found;
     return new DynamoTable(found, client);
   };
   const openTable = (): Promise<DynamoTable> => {
@@ -102,9 +106,17 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
       return ExitCode.Usage;
     }
     if (error instanceof ConfigurationError) {
-      const more = error.problems.length > 1 ? ` (and ${error.problems.length - 1} more)` : '';
-      io.err(`error: ${error.problems[0] ?? 'invalid configuration'}${more}`);
+      // Every problem, one line each: fixing one at a time and running again is slow.
+      for (const problem of error.problems.length > 0 ? error.problems : ['invalid configuration']) io.err(`error: ${problem}`);
       return ExitCode.Usage;
+    }
+    const fault =
+      error instanceof ServiceFaultError
+        ? error
+        : client && dynamoFault(error, { table: tableName, endpoint: await endpointOf(client, Service.DynamoDB, io.env) });
+    if (fault) {
+      io.err(`error: ${fault.message}`);
+      return ExitCode.Fault;
     }
     if (error instanceof InvalidInputError) {
       io.err(`error: ${error.message}`);

@@ -1,16 +1,29 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { StackOutput } from '../contract';
 import { InvalidInputError } from '../policy/errors';
+import { endpointOf, Service, ServiceFaultError, unreachableCode } from './faults';
 
 const TABLE_OUTPUT = StackOutput.TableName;
 
 /** Finds the table from the deployed stack's `TableName` output (CloudFormation DescribeStacks). */
-export async function discoverTable(stackName: string, client: CloudFormationClient = new CloudFormationClient({})): Promise<string> {
+export async function discoverTable(
+  stackName: string,
+  options: { readonly client?: CloudFormationClient; readonly env?: NodeJS.ProcessEnv } = {},
+): Promise<string> {
+  const { client = new CloudFormationClient({}), env = process.env } = options;
   let outputs: { OutputKey?: string; OutputValue?: string }[] | undefined;
   try {
     const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
     outputs = out.Stacks?.[0]?.Outputs;
   } catch (error) {
+    const code = unreachableCode(error);
+    if (code) {
+      const endpoint = await endpointOf(client, Service.CloudFormation, env);
+      throw new ServiceFaultError(
+        `cannot reach CloudFormation at ${endpoint} (${code}) to find stack ${stackName}'s TableName output; pass --table <name> or set TABLE_NAME`,
+        { cause: error },
+      );
+    }
     const reason = error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
     throw new InvalidInputError(`no table: pass --table <name> or set TABLE_NAME (looking up stack ${stackName} failed: ${reason})`, {
       cause: error,

@@ -20,8 +20,16 @@ export function registerPauseCommands(program: Command, ctx: CommandContext): vo
         // Checked here, before the audit identity is asked for; a valid target is its own switch name.
         if (pipeline) parsePolicyTarget(pipeline, 'pipeline');
         const target = opts.all || !pipeline ? '*' : pipeline;
-        await (await ctx.services.policies()).setPaused(target, paused, await ctx.by(), ctx.io.now());
-        ctx.io.out(`${verb}d automatic retries of ${opts.all ? 'ALL pipelines' : target}`);
+        const what = opts.all ? 'ALL pipelines' : target;
+        const admin = await ctx.services.policies();
+        if (paused) {
+          await admin.pause(target, { updatedBy: await ctx.by(), now: ctx.io.now() });
+          ctx.io.out(`paused automatic retries of ${what}`);
+        } else if (await admin.resume(target)) {
+          ctx.io.out(`resumed automatic retries of ${what}`);
+        } else {
+          ctx.io.out(`${what} was not paused${opts.all ? ' by the --all switch' : ''}: nothing to resume`);
+        }
       });
   }
 }

@@ -61,14 +61,14 @@ export class PolicyAdmin {
     return (await this.table.delete(policyKey(scope))) !== undefined;
   }
 
-  /** `target`: `*` (everything), a pipeline in every account, `<account>/<pipeline>`, or `account:<account>`. */
-  public async setPaused(target: string, paused: boolean, updatedBy: string, now: Date): Promise<void> {
-    const key = pauseKey(target);
-    if (!paused) {
-      await this.table.delete(key);
-      return;
-    }
-    await this.table.put({ ...key, paused: true, updatedAt: now.toISOString(), updatedBy });
+  /** Pauses `target`: `*` (everything), a pipeline in every account, `<account>/<pipeline>`, or `account:<account>`. */
+  public async pause(target: string, by: { readonly updatedBy: string; readonly now: Date }): Promise<void> {
+    await this.table.put({ ...pauseKey(target), paused: true, updatedAt: by.now.toISOString(), updatedBy: by.updatedBy });
+  }
+
+  /** Lifts the pause switch of `target`; returns whether there was one to lift. */
+  public async resume(target: string): Promise<boolean> {
+    return (await this.table.delete(pauseKey(target))) !== undefined;
   }
 
   /** Paused pipelines; `*` is the kill switch (every pipeline, every account). */

@@ -335,6 +335,59 @@ describe('CLI: autoretry', () => {
     // Assess
     expect(result.code).toBe(1);
     expect(errorLines(result.stderr)).toHaveLength(1);
+    expect(errorLines(result.stderr)[0]).toMatch(/^error: cannot reach DynamoDB at http:\/\/127\.0\.0\.1:9 \(ECONNREFUSED\)/);
+  });
+
+  it('names a table that does not exist, with exit code 1', async () => {
+    // Act
+    const result = await autoretry(['policy', 'list'], { TABLE_NAME: 'no-such-table' });
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(errorLines(result.stderr)).toEqual([
+      `error: table no-such-table does not exist at ${dynamo.endpoint}; pass --table <name>, set TABLE_NAME, or deploy the stack`,
+    ]);
+  });
+
+  it('reports an unreachable CloudFormation, looking for the table, as a fault and not as bad input', async () => {
+    // Act
+    const result = await autoretry(['status'], {
+      TABLE_NAME: undefined,
+      AWS_ENDPOINT_URL_CLOUDFORMATION: 'http://127.0.0.1:9',
+      AWS_MAX_ATTEMPTS: '1',
+    });
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(errorLines(result.stderr)).toEqual([
+      "error: cannot reach CloudFormation at http://127.0.0.1:9 (ECONNREFUSED) to find stack CodePipelineAutoRetry's TableName output; pass --table <name> or set TABLE_NAME",
+    ]);
+  });
+
+  it('lists every problem of a configuration, one line each', async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'autoretry-config-'));
+    const config = join(dir, 'cdk.json');
+    writeFileSync(config, JSON.stringify({ context: { autoRetry: { default: { maxRetries: 99, cooldown: 'soon' } } } }));
+
+    // Act
+    const result = await autoretry(['policy', 'import', '--config', config]);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(errorLines(result.stderr)).toEqual([
+      'error: autoRetry.default.maxRetries must be an integer from 0 to 10, got 99',
+      'error: autoRetry.default.cooldown must be a duration from 0 to 12h (0, 45s, 5m, 2h or whole seconds), got "soon"',
+    ]);
+  });
+
+  it('says a pipeline that was not paused has nothing to resume', async () => {
+    // Act
+    const result = await autoretry(['resume', 'never-paused-app']);
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe('never-paused-app was not paused: nothing to resume');
   });
 
   it('runs as `npx autoretry` from the project', async () => {

@@ -37,7 +37,7 @@ beforeAll(async () => {
   await policies.setPolicy({ kind: 'pipeline', pipeline: c }, { cooldownSeconds: 7200 }, 'test', new Date());
   waiting = { pipeline: c, execution: aws.codepipeline.failNewExecution(c, 'Test', ['UnitTests']) };
   await aws.handler({ sink: new LogCapture().sink, clock: new ManualClock(Date.now()).now })(aws.codepipeline.stageFailedEvent(c, 'Test'));
-  await policies.setPaused('frozen-app', true, 'bob', new Date());
+  await policies.pause('frozen-app', { updatedBy: 'bob', now: new Date() });
 
   // A claim whose holder died before recording anything, its lease long gone.
   const d = aws.pipeline('dead');

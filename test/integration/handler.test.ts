@@ -156,14 +156,14 @@ describe('handler: EventBridge stage FAILED events', () => {
     // Prepare
     const pipeline = aws.pipeline();
     aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
-    await aws.policies().setPaused(pipeline, true, 'test', new Date());
+    await aws.policies().pause(pipeline, { updatedBy: 'test', now: new Date() });
     const logs = new LogCapture();
     const run = aws.handler({ sink: logs.sink });
 
     // Act
     await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
     const whilePaused = aws.codepipeline.acceptedRetries(pipeline).length;
-    await aws.policies().setPaused(pipeline, false, 'test', new Date());
+    await aws.policies().resume(pipeline);
     aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
     await run(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
 

@@ -176,12 +176,12 @@ describe('Organization: policies and pause switches by account', () => {
     // Prepare
     const { pipeline } = failInMember();
     aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
-    await aws.policies().setPaused(`account:${MEMBER.account}`, true, 'test', new Date());
+    await aws.policies().pause(`account:${MEMBER.account}`, { updatedBy: 'test', now: new Date() });
 
     // Act
     await aws.handler()(member.stageFailedEvent(pipeline, 'Test'));
     await aws.handler()(aws.codepipeline.stageFailedEvent(pipeline, 'Test'));
-    await aws.policies().setPaused(`account:${MEMBER.account}`, false, 'test', new Date());
+    await aws.policies().resume(`account:${MEMBER.account}`);
 
     // Assess
     expect(member.acceptedRetries(pipeline)).toHaveLength(0);

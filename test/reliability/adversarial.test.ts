@@ -194,7 +194,7 @@ describe('Adversarial: a pause set while a dead holder’s lease runs', () => {
     await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, patch, 'test', new Date());
     const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now());
     await runHandlerProcess(event, { killAfter: claimWrite, proxy: await aws.ownFaults(), now: clock.current });
-    await aws.policies().setPaused(pipeline, true, 'operator', new Date());
+    await aws.policies().pause(pipeline, { updatedBy: 'operator', now: new Date() });
 
     // Act: Lambda redelivers after the lease.
     clock.advance(125);

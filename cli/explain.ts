@@ -1,9 +1,9 @@
-import { decide } from '../lambda/domain/decision';
+import { decide, retryDelaySeconds } from '../lambda/domain/decision';
 import { applyFilters } from '../lambda/domain/filters';
 import { SkipReason } from '../lambda/domain/reasons';
 import { ActionStatus, type StageFailure, type StageView } from '../lambda/domain/types';
 import type { PolicyContext } from '../lambda/ports';
-import { resolvePolicy } from '../policy/policy';
+import { Jitter, type RetryPolicy, resolvePolicy } from '../policy/policy';
 
 export interface Explanation {
   readonly pipeline: string;
@@ -63,7 +63,12 @@ export function explainFailure(
     failure,
     view,
     resolved,
-    { paused: context.paused, ledger: { retries: 0, firstFailureAt: undefined }, random: () => 1 },
+    // The shortest wait (the range is said below), except with full jitter, whose shortest is none.
+    {
+      paused: context.paused,
+      ledger: { retries: 0, firstFailureAt: undefined },
+      random: () => (resolved.policy.jitter === Jitter.Full ? 1 : 0),
+    },
     now,
   );
   const where = `${pipeline}/${stage}`;
@@ -95,7 +100,7 @@ export function explainFailure(
       summary: `${where}: would NOT retry — ${decision.reason}: ${decision.detail}`,
     };
   }
-  const when = decision.kind === 'retry-now' ? 'at once' : `after ${Math.round((decision.at.getTime() - now.getTime()) / 1000)}s`;
+  const when = decision.kind === 'retry-now' ? 'at once' : `after ${firstWait(resolved.policy)}`;
   const decidedBy = resolved.policy.retryOn
     ? `${verdict.rule} of the ${sources.retryOn} policy`
     : 'no failure filter: any failure is retried';
@@ -108,4 +113,35 @@ export function explainFailure(
     decidedBy,
     summary: `${where}: would retry ${when} with ${decision.retryMode}, up to ${resolved.policy.maxRetries} times (${decision.reason})`,
   };
+}
+
+/**
+ * The first wait as a range: the cooldown, and how far jitter may stretch it (`spread` adds up to
+ * a quarter, `full` picks anything up to it), e.g. "2m (up to 2m30s with jitter)".
+ */
+function firstWait(policy: RetryPolicy): string {
+  const shortest = retryDelaySeconds(policy, 1, () => 0);
+  const longest = retryDelaySeconds(policy, 1, () => 1);
+  if (policy.jitter === Jitter.Full)
+    return `up to ${humanDuration(retryDelaySeconds({ ...policy, jitter: Jitter.None }, 1, () => 0))} (full jitter)`;
+  if (shortest === longest) return humanDuration(shortest);
+  return `${humanDuration(shortest)} (up to ${humanDuration(longest)} with jitter)`;
+}
+
+/** 150 → "2m30s", 3600 → "1h", 45 → "45s". */
+function humanDuration(seconds: number): string {
+  const parts: string[] = [];
+  let rest = Math.round(seconds);
+  for (const [unit, size] of [
+    ['d', 86_400],
+    ['h', 3600],
+    ['m', 60],
+  ] as const) {
+    if (rest >= size) {
+      parts.push(`${Math.floor(rest / size)}${unit}`);
+      rest %= size;
+    }
+  }
+  if (rest > 0 || parts.length === 0) parts.push(`${rest}s`);
+  return parts.join('');
 }

@@ -1,5 +1,5 @@
 import { ResourceNotFoundException } from '@aws-sdk/client-dynamodb';
-import { AutoRetryError } from '../policy/errors';
+import { AutoRetryError, InvalidInputError } from '../policy/errors';
 
 /**
  * What the CLI says when a service it calls fails: one line naming the service and where it was
@@ -12,6 +12,19 @@ const UNREACHABLE = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRES
 
 /** A service could not be reached, or answered that what we asked for is not there. */
 export class ServiceFaultError extends AutoRetryError {}
+
+/** No table was given and none could be found from the stack. Bad input: exit 2. */
+export class NoTableError extends InvalidInputError {}
+
+/** Whether a failure means there is no table to read (none named, none found, none there, none reachable). */
+export function isTableUnavailable(error: unknown): boolean {
+  return (
+    error instanceof NoTableError ||
+    error instanceof ServiceFaultError ||
+    error instanceof ResourceNotFoundException ||
+    unreachableCode(error) !== undefined
+  );
+}
 
 /** The error's system code when it is a connection that failed (directly, or as the cause of an SDK error). */
 export function unreachableCode(error: unknown): string | undefined {

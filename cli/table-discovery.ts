@@ -1,7 +1,6 @@
 import { CloudFormationClient, DescribeStacksCommand } from '@aws-sdk/client-cloudformation';
 import { StackOutput } from '../contract';
-import { InvalidInputError } from '../policy/errors';
-import { endpointOf, Service, ServiceFaultError, unreachableCode } from './faults';
+import { endpointOf, NoTableError, Service, ServiceFaultError, unreachableCode } from './faults';
 
 const TABLE_OUTPUT = StackOutput.TableName;
 
@@ -25,13 +24,13 @@ export async function discoverTable(
       );
     }
     const reason = error instanceof Error ? `${error.name}: ${error.message.split('\n')[0]}` : String(error);
-    throw new InvalidInputError(`no table: pass --table <name> or set TABLE_NAME (looking up stack ${stackName} failed: ${reason})`, {
+    throw new NoTableError(`no table: pass --table <name> or set TABLE_NAME (looking up stack ${stackName} failed: ${reason})`, {
       cause: error,
     });
   } finally {
     client.destroy();
   }
   const table = outputs?.find((o) => o.OutputKey === TABLE_OUTPUT)?.OutputValue;
-  if (!table) throw new InvalidInputError(`no table: stack ${stackName} has no ${TABLE_OUTPUT} output; pass --table <name>`);
+  if (!table) throw new NoTableError(`no table: stack ${stackName} has no ${TABLE_OUTPUT} output; pass --table <name>`);
   return table;
 }

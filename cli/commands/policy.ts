@@ -1,10 +1,12 @@
 import type { Command } from 'commander';
+import type { StoredPolicy } from '../../lambda/adapters/items';
 import { CONFIG_KEYS, readConfigOrThrow } from '../../policy/config';
 import { InvalidInputError } from '../../policy/errors';
 import { POLICY_FIELDS, resolvePolicy } from '../../policy/policy';
 import { describeScope, type PolicyScope, parsePolicyTarget } from '../../policy/scope';
 import { type CommandContext, pipelineName, subcommand } from '../context';
 import { explainFailure } from '../explain';
+import { isTableUnavailable } from '../faults';
 import { shortTime } from '../format';
 import { importDiff } from '../import-diff';
 import { addPolicyFlags, describePatch, describeValue, type PolicyFlags, patchFromFlags } from '../policy-flags';
@@ -70,13 +72,21 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
       const path = opts.config ?? defaultConfigPath();
       if (!path) throw new InvalidInputError('--config: no cdk.json here; name one with --config <path>');
       const { seeds: policies } = readConfigOrThrow(loadConfig(path));
-      const admin = await services.policies();
-      const lines = importDiff(policies, await admin.listPolicies());
-      for (const line of lines) io.out(line);
       if (opts.dryRun) {
+        // A dry run writes nothing, so it needs no table: without one it shows a first deploy.
+        let existing: StoredPolicy[] = [];
+        try {
+          existing = await (await services.policies()).listPolicies();
+        } catch (error) {
+          if (!isTableUnavailable(error)) throw error;
+          io.err(`note: no table to compare with (${error instanceof Error ? error.message : String(error)}); showing a first deploy`);
+        }
+        for (const line of importDiff(policies, existing)) io.out(line);
         io.out('dry run: nothing written');
         return;
       }
+      const admin = await services.policies();
+      for (const line of importDiff(policies, await admin.listPolicies())) io.out(line);
       const result = await admin.importPolicies(policies, io.now());
       io.out(
         `imported: ${result.written.length} written, ${result.keptOperatorChanges.length} kept as operators changed them, ${result.removed.length} removed`,

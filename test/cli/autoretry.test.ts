@@ -437,6 +437,22 @@ describe('CLI: the package and the sandbox', () => {
     expect(after).toContainEqual(expect.objectContaining({ scope: { kind: 'pipeline', pipeline: 'import-b' }, patch: { maxRetries: 1 } }));
   });
 
+  it('shows a dry run of an import as a first deploy when there is no table to compare with', async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'autoretry-import-'));
+    const config = join(dir, 'cdk.json');
+    writeFileSync(config, JSON.stringify({ context: { autoRetry: { pipelines: { 'first-app': { maxRetries: 3 } } } } }));
+
+    // Act
+    const dry = await autoretry(['policy', 'import', '--config', config, '--dry-run'], { TABLE_NAME: 'no-such-table' });
+
+    // Assess
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain('+ pipeline first-app: maxRetries=3');
+    expect(dry.stdout).toContain('dry run: nothing written');
+    expect(dry.stderr).toContain('note: no table to compare with');
+  });
+
   it('starts a sandbox the CLI can be pointed at, with the configuration’s policies loaded', async () => {
     // Prepare
     const dir = mkdtempSync(join(tmpdir(), 'autoretry-sandbox-'));

@@ -25,7 +25,7 @@ export function loadConfig(path: string): unknown {
   return obj && typeof obj === 'object' && 'context' in obj ? obj.context?.autoRetry : raw;
 }
 
-const SANDBOX_STAGES = ['Source', 'Test', 'Approve', 'Deploy'];
+const SIMULATION_STAGES = ['Source', 'Test', 'Approve', 'Deploy'];
 
 /** `autoretry simulate`: scripted pipelines through the real handler, locally. */
 export function registerSimulateCommand(program: Command, ctx: CommandContext): void {
@@ -46,8 +46,8 @@ export function registerSimulateCommand(program: Command, ctx: CommandContext): 
       '\nExamples:\n  autoretry simulate\n  autoretry simulate --scenario flaky-build --json\n  autoretry simulate --config ../my-app/cdk.json --pipeline payments',
     )
     .action(async (opts: { scenario?: string; list?: boolean; config?: string; pipeline?: string; stage?: string; json?: boolean }) => {
-      // Loaded on demand: the sandbox pulls in dynalite and the emulators.
-      const { SCENARIOS, runSandbox } = require('../../local/sandbox') as typeof import('../../local/sandbox');
+      // Loaded on demand: the simulation pulls in dynalite and the emulators.
+      const { SCENARIOS, runSimulation } = require('../../local/simulation') as typeof import('../../local/simulation');
       if (opts.list) {
         if (opts.json) return ctx.json(SCENARIOS.map((s) => ({ name: s.name, title: s.title, pipeline: s.pipeline, stage: s.stage })));
         ctx.printTable(
@@ -61,9 +61,9 @@ export function registerSimulateCommand(program: Command, ctx: CommandContext): 
         throw new InvalidInputError(`--scenario: no scenario "${opts.scenario}"; one of ${SCENARIOS.map((s) => s.name).join(', ')}`);
       }
       if (opts.pipeline) pipelineName(opts.pipeline, '--pipeline');
-      if (opts.stage && !SANDBOX_STAGES.includes(opts.stage)) {
+      if (opts.stage && !SIMULATION_STAGES.includes(opts.stage)) {
         throw new InvalidInputError(
-          `--stage must be one of ${SANDBOX_STAGES.join(', ')} (the sandbox pipeline's stages), got "${opts.stage}"`,
+          `--stage must be one of ${SIMULATION_STAGES.join(', ')} (the simulated pipeline's stages), got "${opts.stage}"`,
         );
       }
       const configPath = opts.config ? resolve(opts.config) : defaultConfigPath();
@@ -72,9 +72,9 @@ export function registerSimulateCommand(program: Command, ctx: CommandContext): 
       const { seeds: policies } = readConfigOrThrow(configPath ? loadConfig(configPath) : undefined);
       const notes: string[] = [];
       const text = !opts.json;
-      if (text) io.out(style.paint(`codepipeline-auto-retry sandbox: ${chosen.length} scenario(s), policies from ${shown}`, 'bold'));
+      if (text) io.out(style.paint(`codepipeline-auto-retry simulate: ${chosen.length} scenario(s), policies from ${shown}`, 'bold'));
       const started = Date.now();
-      const results = await runSandbox(chosen, {
+      const results = await runSimulation(chosen, {
         policies,
         pipeline: opts.pipeline,
         stage: opts.stage,

@@ -33,7 +33,7 @@ describe('Sandbox: autoretry simulate', () => {
     expect(member?.timeline).toContainEqual(
       expect.objectContaining({ kind: 'note', text: expect.stringContaining('member account 210987654321 (eu-west-1)') }),
     );
-    expect(output.notes).toEqual([expect.stringMatching(/^cooldowns shortened to 1s for the sandbox: .*web-app\/Deploy 5m/)]);
+    expect(output.notes).toEqual([expect.stringMatching(/^cooldowns shortened to 1s for the simulation: .*web-app\/Deploy 5m/)]);
     expect(output.results.every((r) => r.timeline.some((e) => e.kind === 'decision'))).toBe(true);
   });
 

@@ -7,13 +7,13 @@ import type { CodePipelineEmulator } from './codepipeline/emulator';
 import { LocalAws, standardPipeline } from './local-aws';
 
 /**
- * The sandbox: plays scripted pipelines through the real handler, with dynalite and the local
+ * The simulation (`autoretry simulate`, `npm run demo`): plays scripted pipelines through the real handler, with dynalite and the local
  * CodePipeline and SQS emulators, and the policies from a cdk.json. Cooldowns are shortened so a
- * whole run takes seconds; the sandbox says so.
+ * whole run takes seconds; the simulation says so.
  */
 
-/** Cooldowns longer than this are shortened to it in the sandbox. */
-export const SANDBOX_COOLDOWN_SECONDS = 1;
+/** Cooldowns longer than this are shortened to it in the simulation. */
+export const SIMULATION_COOLDOWN_SECONDS = 1;
 
 export interface TimelineEntry {
   /** Seconds since the scenario started. */
@@ -52,7 +52,7 @@ export interface Scenario {
 }
 
 /** The member account and region the two-account scenario plays in. */
-export const SANDBOX_MEMBER = { account: '210987654321', region: 'eu-west-1' } as const;
+export const SIMULATION_MEMBER = { account: '210987654321', region: 'eu-west-1' } as const;
 
 export const SCENARIOS: readonly Scenario[] = [
   {
@@ -101,7 +101,7 @@ export const SCENARIOS: readonly Scenario[] = [
   },
   {
     name: 'member-account',
-    title: `A flaky test in member account ${SANDBOX_MEMBER.account} (${SANDBOX_MEMBER.region}), retried there through its role`,
+    title: `A flaky test in member account ${SIMULATION_MEMBER.account} (${SIMULATION_MEMBER.region}), retried there through its role`,
     pipeline: 'web-app',
     stage: 'Test',
     failedActions: ['UnitTests'],
@@ -111,12 +111,12 @@ export const SCENARIOS: readonly Scenario[] = [
   },
 ];
 
-export interface SandboxOptions {
+export interface SimulationOptions {
   /** The policies to play (from cdk.json through policy/config.ts). */
   readonly policies: readonly PolicySeed[];
   /** Play the scenarios against this pipeline name instead of their own. */
   readonly pipeline?: string;
-  /** Play the scenarios against this stage instead of their own (it must exist in the sandbox pipeline). */
+  /** Play the scenarios against this stage instead of their own (it must exist in the simulated pipeline). */
   readonly stage?: string;
   /** Called with each timeline entry as it happens. */
   readonly onEntry?: (entry: TimelineEntry) => void;
@@ -127,23 +127,23 @@ export interface SandboxOptions {
 }
 
 /** Starts the local services, seeds the policies, runs the scenarios one after another. */
-export async function runSandbox(scenarios: readonly Scenario[], options: SandboxOptions): Promise<ScenarioResult[]> {
+export async function runSimulation(scenarios: readonly Scenario[], options: SimulationOptions): Promise<ScenarioResult[]> {
   const aws = new LocalAws();
   await aws.start();
   try {
     const shortened: string[] = [];
     const policies = options.policies.map(({ scope, patch }) => {
-      if (!patch.cooldownSeconds || patch.cooldownSeconds <= SANDBOX_COOLDOWN_SECONDS) return { scope, patch };
+      if (!patch.cooldownSeconds || patch.cooldownSeconds <= SIMULATION_COOLDOWN_SECONDS) return { scope, patch };
       const label = scope.kind === 'default' ? 'default' : `${targetLabel(scope)}${scope.kind === 'stage' ? `/${scope.stage}` : ''}`;
       shortened.push(`${label} ${formatDuration(patch.cooldownSeconds)}`);
-      return { scope, patch: { ...patch, cooldownSeconds: SANDBOX_COOLDOWN_SECONDS } satisfies PolicyPatch };
+      return { scope, patch: { ...patch, cooldownSeconds: SIMULATION_COOLDOWN_SECONDS } satisfies PolicyPatch };
     });
     await aws.seed(policies);
     if (shortened.length > 0) {
-      options.onNote?.(`cooldowns shortened to ${SANDBOX_COOLDOWN_SECONDS}s for the sandbox: ${shortened.join(', ')}`);
+      options.onNote?.(`cooldowns shortened to ${SIMULATION_COOLDOWN_SECONDS}s for the simulation: ${shortened.join(', ')}`);
     }
     // A member account on its own endpoint, with its role in the local STS, when a scenario plays there.
-    const [member] = scenarios.some((s) => s.inMember) ? await aws.organization([SANDBOX_MEMBER]) : [];
+    const [member] = scenarios.some((s) => s.inMember) ? await aws.organization([SIMULATION_MEMBER]) : [];
     const results: ScenarioResult[] = [];
     for (const scenario of scenarios) {
       const target = { pipeline: options.pipeline ?? scenario.pipeline, stage: options.stage ?? scenario.stage };
@@ -162,7 +162,7 @@ async function playScenario(
   cp: CodePipelineEmulator,
   scenario: Scenario,
   target: { pipeline: string; stage: string },
-  options: SandboxOptions,
+  options: SimulationOptions,
 ): Promise<ScenarioResult> {
   const { pipeline, stage } = target;
   const started = Date.now();
@@ -252,6 +252,6 @@ async function playScenario(
 
 function firstActionOf(pipeline: string, stage: string): string[] {
   const definition = standardPipeline(pipeline).stages.find((s) => s.name === stage);
-  if (!definition) throw new Error(`the sandbox pipeline has no stage ${stage}; use one of Source, Test, Approve, Deploy`);
+  if (!definition) throw new Error(`the simulated pipeline has no stage ${stage}; use one of Source, Test, Approve, Deploy`);
   return [definition.actions[0]?.name ?? 'Action'];
 }

@@ -2,7 +2,8 @@ import { type Location, scopedPipeline, TableKeys } from '../../contract';
 import type { RetryBudget } from '../../policy/policy';
 import { budgetReopensAt, pruneStamps } from '../domain/budget';
 import { TransientFaultError } from '../domain/errors';
-import type { BudgetKey, BudgetPort, BudgetResult } from '../ports';
+import type { PipelineRef } from '../domain/refs';
+import type { BudgetPort, BudgetResult } from '../ports';
 import { type DynamoTable, dynamoFault } from './dynamo-table';
 
 /** A pipeline's budget item. */
@@ -26,7 +27,7 @@ export class BudgetStore implements BudgetPort {
     private readonly home?: Location,
   ) {}
 
-  public reserve(key: BudgetKey, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult> {
+  public reserve(key: PipelineRef, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult> {
     return this.change<BudgetResult>(this.name(key), (item) => {
       const stamps = pruneStamps(item?.stamps ?? {}, now, budget.windowSeconds);
       const used = Object.keys(stamps).length;
@@ -37,7 +38,7 @@ export class BudgetStore implements BudgetPort {
     });
   }
 
-  public release(key: BudgetKey, id: string, now: Date): Promise<void> {
+  public release(key: PipelineRef, id: string, now: Date): Promise<void> {
     return this.change<void>(this.name(key), (item) => {
       if (!item || item.stamps[id] === undefined) return { done: undefined };
       const stamps = pruneStamps(item.stamps, now, item.windowSeconds);
@@ -46,7 +47,7 @@ export class BudgetStore implements BudgetPort {
     });
   }
 
-  private name(key: BudgetKey): string {
+  private name(key: PipelineRef): string {
     return scopedPipeline(key, key.pipeline, this.home);
   }
 

@@ -1,5 +1,6 @@
 import type { Location } from '../../contract';
 import type { RetryMode } from '../../policy/policy';
+import type { StageRef } from '../domain/refs';
 import type { ActionRun } from '../domain/types';
 import type { PipelinePort, RetryCallOutcome, StageLookup } from '../ports';
 import type { CodePipelineAdapter } from './code-pipeline-adapter';
@@ -21,16 +22,16 @@ export class PipelineRouter implements PipelinePort {
     private readonly connect: (at: Location) => CodePipelineAdapter,
   ) {}
 
-  public getStage(at: Location, pipeline: string, stage: string, executionId: string): Promise<StageLookup> {
-    return this.adapter(at).getStage(pipeline, stage, executionId);
+  public getStage(ref: StageRef): Promise<StageLookup> {
+    return this.adapter(ref).getStage(ref);
   }
 
-  public retryStage(at: Location, pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome> {
-    return this.adapter(at).retryStage(pipeline, stage, executionId, retryMode);
+  public retryStage(ref: StageRef, retryMode: RetryMode): Promise<RetryCallOutcome> {
+    return this.adapter(ref).retryStage(ref, retryMode);
   }
 
-  public actionRuns(at: Location, pipeline: string, stage: string, executionId: string): Promise<ActionRun[]> {
-    return this.adapter(at).actionRuns(pipeline, stage, executionId);
+  public actionRuns(ref: StageRef): Promise<ActionRun[]> {
+    return this.adapter(ref).actionRuns(ref);
   }
 
   private adapter(at: Location): CodePipelineAdapter {

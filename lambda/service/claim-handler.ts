@@ -140,7 +140,7 @@ export class ClaimHandler {
         );
       }
     }
-    const call = await this.deps.pipelines.retryStage(failure, failure.pipeline, failure.stage, failure.executionId, claim.retryMode);
+    const call = await this.deps.pipelines.retryStage(keyOf(failure), claim.retryMode);
     const now = this.deps.clock();
     const refused = call.result !== RetryCallResult.Started && call.result !== RetryCallResult.Ambiguous;
     if (policy.budget && refused && !uncertain) await this.deps.budgets.release(keyOf(failure), budgetId, now);
@@ -184,7 +184,7 @@ export class ClaimHandler {
   ): Promise<Result> {
     let after: StageView | undefined;
     try {
-      const lookup = await this.deps.pipelines.getStage(failure, failure.pipeline, failure.stage, failure.executionId);
+      const lookup = await this.deps.pipelines.getStage(keyOf(failure));
       after = lookup.kind === 'found' ? lookup.view : undefined;
     } catch (error) {
       // The state cannot be read now (throttled, a fault): the next look decides.
@@ -322,7 +322,7 @@ export class ClaimHandler {
    */
   private async evidence(failure: StageFailure, claim: Claim): Promise<'ran' | 'none' | 'throttled' | 'unknown'> {
     try {
-      const runs = await this.deps.pipelines.actionRuns(failure, failure.pipeline, failure.stage, failure.executionId);
+      const runs = await this.deps.pipelines.actionRuns(keyOf(failure));
       return failedActionsRanAgain(claim.fingerprint, runs, new Date(claim.claimedAt)) ? 'ran' : 'none';
     } catch (error) {
       if (error instanceof ThrottledError) return 'throttled';

@@ -1,8 +1,7 @@
 import type { Matcher } from '../domain/filters';
-import type { LedgerKey } from '../domain/ledger';
 import type { Membership } from '../domain/membership';
 import type { Outcome } from '../domain/reasons';
-import type { StageFailure } from '../domain/types';
+import type { StageRef } from '../domain/refs';
 import type { BudgetPort, DelayPort, LedgerPort, Logger, MetricsPort, NotifierPort, PipelinePort, PolicyReader } from '../ports';
 
 export interface ServiceSettings {
@@ -84,7 +83,7 @@ export interface Result {
   readonly attempt?: number;
 }
 
-export function keyOf(failure: Pick<StageFailure, 'account' | 'region' | 'pipeline' | 'stage' | 'executionId'>): LedgerKey {
+export function keyOf(failure: StageRef): StageRef {
   return {
     account: failure.account,
     region: failure.region,

@@ -1,5 +1,6 @@
-import { type Claim, ClaimStatus, type LedgerKey } from '../domain/ledger';
+import { type Claim, ClaimStatus } from '../domain/ledger';
 import { Outcome, SkipReason } from '../domain/reasons';
+import { type StageRef, stageRefOf } from '../domain/refs';
 import type { StageFailure } from '../domain/types';
 import type { OpenRecord } from '../ports';
 import type { ClaimHandler } from './claim-handler';
@@ -65,7 +66,7 @@ export class Reconciler {
         if ((claim.wakeups ?? 0) >= settings.maxWakeups) {
           await this.giveUp(failure, claim);
           gaveUp += 1;
-        } else if (await this.wake(record.key, failure, claim, now)) {
+        } else if (await this.wake(stageRefOf(failure), failure, claim, now)) {
           woken += 1;
         }
       }
@@ -79,7 +80,7 @@ export class Reconciler {
    * Hands an overdue claim to a message due now, which the delay queue's due path takes over; false
    * when the claim moved on since it was read.
    */
-  public async wake(key: LedgerKey, failure: StageFailure, claim: Claim, now: Date): Promise<boolean> {
+  public async wake(key: StageRef, failure: StageFailure, claim: Claim, now: Date): Promise<boolean> {
     const token = this.deps.newToken();
     const leaseUntil = new Date(now.getTime() + this.deps.settings.scheduledGraceSeconds * 1000);
     if (!(await this.deps.ledger.wake(key, claim, token, now, leaseUntil))) return false;

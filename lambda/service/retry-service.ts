@@ -97,12 +97,12 @@ export class RetryService {
     // Policies first (cached on a warm instance), then the live state and, only when the policy
     // needs its history (backoff, retry window, counting others' retries), the ledger record.
     // Otherwise the conditional claim alone settles duplicates and limits: one call fewer.
-    const context = await policies.load(reported, reported.pipeline, reported.stage);
+    const context = await policies.load(reported, reported.stage);
     const resolved = resolvePolicy(context.layers);
     const { policy } = resolved;
     const history = needsLedgerHistory(policy);
     const [lookup, early] = await Promise.all([
-      pipelines.getStage(reported, reported.pipeline, reported.stage, reported.executionId),
+      pipelines.getStage(keyOf(reported)),
       history && reported.occurrence !== undefined ? ledger.view(keyOf(reported), reported.occurrence) : Promise.resolve(undefined),
     ]);
     const now = clock();
@@ -324,10 +324,7 @@ export class RetryService {
     let lookup: Awaited<ReturnType<typeof pipelines.getStage>>;
     let context: Awaited<ReturnType<typeof policies.load>>;
     try {
-      [lookup, context] = await Promise.all([
-        pipelines.getStage(failure, failure.pipeline, failure.stage, failure.executionId),
-        policies.load(failure, failure.pipeline, failure.stage),
-      ]);
+      [lookup, context] = await Promise.all([pipelines.getStage(keyOf(failure)), policies.load(failure, failure.stage)]);
     } catch (error) {
       if (error instanceof ThrottledError) return this.claims.throttledRead(failure, takeover ? { ...held, uncertain: true } : held, error);
       throw error;

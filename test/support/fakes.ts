@@ -5,9 +5,9 @@
 import type { Location, MetricName } from '../../contract';
 import type { DelayedRetryMessage } from '../../lambda/domain/events';
 import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
+import type { PipelineRef, StageRef } from '../../lambda/domain/refs';
 import { type ActionRun, ActionStatus, type ActionView, type StageFailure, type StageView } from '../../lambda/domain/types';
 import type {
-  BudgetKey,
   BudgetPort,
   BudgetResult,
   ClaimFinish,
@@ -109,14 +109,9 @@ export class FakePipelines implements PipelinePort {
     return this.runs;
   }
 
-  public async retryStage(
-    at: Location,
-    pipeline: string,
-    stage: string,
-    executionId: string,
-    retryMode: string,
-  ): Promise<RetryCallOutcome> {
-    this.retryCalls.push({ at: { account: at.account, region: at.region }, pipeline, stage, executionId, retryMode });
+  public async retryStage(ref: StageRef, retryMode: string): Promise<RetryCallOutcome> {
+    const { account, region, pipeline, stage, executionId } = ref;
+    this.retryCalls.push({ at: { account, region }, pipeline, stage, executionId, retryMode });
     return this.answers.shift() ?? { result: RetryCallResult.Started };
   }
 }
@@ -348,13 +343,13 @@ export class FakeBudgets implements BudgetPort {
   public readonly taken = new Set<string>();
   public open: { used: number; reopensAt: Date } | undefined;
 
-  public async reserve(_pipeline: BudgetKey, id: string, _budget: RetryBudget): Promise<BudgetResult> {
+  public async reserve(_pipeline: PipelineRef, id: string, _budget: RetryBudget): Promise<BudgetResult> {
     if (this.open) return { ok: false, ...this.open };
     this.taken.add(id);
     return { ok: true, used: this.taken.size };
   }
 
-  public async release(_pipeline: BudgetKey, id: string): Promise<void> {
+  public async release(_pipeline: PipelineRef, id: string): Promise<void> {
     this.taken.delete(id);
   }
 }

@@ -1,7 +1,6 @@
 import type { Matcher } from '../domain/filters';
 import type { Membership } from '../domain/membership';
 import type { Outcome } from '../domain/reasons';
-import type { StageRef } from '../domain/refs';
 import type { BudgetPort, DelayPort, LedgerPort, Logger, MetricsPort, NotifierPort, PipelinePort, PolicyReader } from '../ports';
 
 export interface ServiceSettings {
@@ -81,16 +80,6 @@ export interface Result {
   readonly outcome: Outcome;
   readonly reason: string;
   readonly attempt?: number;
-}
-
-export function keyOf(failure: StageRef): StageRef {
-  return {
-    account: failure.account,
-    region: failure.region,
-    pipeline: failure.pipeline,
-    stage: failure.stage,
-    executionId: failure.executionId,
-  };
 }
 
 export function addSeconds(at: Date, seconds: number): Date {

@@ -1,5 +1,5 @@
 import { InvalidInputError } from '../../policy/errors';
-import { MAX_COOLDOWN_SECONDS, PolicyMode, type RetryPolicy, resolvePolicy, SPREAD_SHARE } from '../../policy/policy';
+import { MAX_COOLDOWN_SECONDS, PolicyMode, type ResolvedPolicy, type RetryPolicy, resolvePolicy, SPREAD_SHARE } from '../../policy/policy';
 import { type Decision, decide, type LedgerSnapshot } from '../domain/decision';
 import { ThrottledError, TransientFaultError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
@@ -19,7 +19,7 @@ import {
   type StageView,
   saneFailureTime,
 } from '../domain/types';
-import type { PolicyContext } from '../ports';
+import type { LedgerView, PolicyContext, StageLookup } from '../ports';
 import { ClaimHandler, throttleDelaySeconds } from './claim-handler';
 import { Delivery, type FailureOptions } from './delivery';
 import { addSeconds, type Result, type ServiceDeps } from './deps';
@@ -28,6 +28,17 @@ import { Reporter } from './reporter';
 
 /** The latest a message we sent can be due: the longest cooldown, spread by jitter, and an hour's grace. */
 const MAX_DUE_AHEAD_SECONDS = MAX_COOLDOWN_SECONDS * (1 + SPREAD_SHARE) + 3600;
+
+/** What a delivery read before deciding: the policies, the live stage, and the ledger record when the policy needs its history. */
+interface FailureRead {
+  readonly context: PolicyContext;
+  readonly resolved: ResolvedPolicy;
+  /** The policy's decision depends on the stage execution's history in the ledger. */
+  readonly history: boolean;
+  readonly lookup: StageLookup;
+  readonly view: StageView | undefined;
+  readonly early: LedgerView | undefined;
+}
 
 /** A delivery whose failure already has a claim, with what the delivery read. */
 interface ExistingClaim {
@@ -76,22 +87,44 @@ export class RetryService {
     }
   }
 
+  /** One failure, in four steps: read, name the occurrence, decide, act. */
   private async decideFailure(reported: ReportedFailure, options: FailureOptions): Promise<Result> {
-    const { pipelines, policies, ledger, clock, settings } = this.deps;
-    // Policies first (cached on a warm instance), then the live state and, only when the policy
-    // needs its history (backoff, retry window, counting others' retries), the ledger record.
-    // Otherwise the conditional claim alone settles duplicates and limits: one call fewer.
+    const read = await this.readFailure(reported);
+    const d = this.nameOccurrence(reported, options, read);
+    if (read.lookup.kind === 'no-pipeline') {
+      return new ClaimHandler(this.deps, d).skip(SkipReason.PipelineNotFound, `pipeline ${d.failure.pipeline} does not exist`);
+    }
+    const recorded = await this.readRecord(d, read);
+    const settled = this.settledBefore(d, read, recorded);
+    if (settled) return settled;
+    const snapshot = recorded?.snapshot ?? { retries: 0, firstFailureAt: undefined };
+    const decision = this.decideNow(d, read, snapshot);
+    if (decision.kind === 'skip') return this.skipDecided(d, decision, read.view, recorded);
+    if (read.resolved.policy.mode === PolicyMode.Observe) return this.observe(d, decision);
+    return this.claimAndAct(d, read, decision, recorded, snapshot);
+  }
+
+  /**
+   * Policies first (cached on a warm instance), then the live state and, only when the policy
+   * needs its history (backoff, retry window, counting others' retries), the ledger record.
+   * Otherwise the conditional claim alone settles duplicates and limits: one call fewer.
+   */
+  private async readFailure(reported: ReportedFailure): Promise<FailureRead> {
+    const { pipelines, policies, ledger } = this.deps;
     const context = await policies.load(reported, reported.stage);
     const resolved = resolvePolicy(context.layers);
-    const { policy } = resolved;
-    const history = needsLedgerHistory(policy);
+    const history = needsLedgerHistory(resolved.policy);
     const [lookup, early] = await Promise.all([
       pipelines.getStage(stageRefOf(reported)),
       history && reported.occurrence !== undefined ? ledger.view(stageRefOf(reported), reported.occurrence) : Promise.resolve(undefined),
     ]);
-    const now = clock();
-    for (const problem of context.problems) this.deps.logger.log('warn', 'ignoring invalid policy field', { problem });
-    const view = lookup.kind === 'found' ? lookup.view : undefined;
+    return { context, resolved, history, lookup, view: lookup.kind === 'found' ? lookup.view : undefined, early };
+  }
+
+  /** The failure occurrence the delivery is about, named: an event without an attempt number is named by its failed actions. */
+  private nameOccurrence(reported: ReportedFailure, options: FailureOptions, read: FailureRead): Delivery {
+    const now = this.deps.clock();
+    for (const problem of read.context.problems) this.deps.logger.log('warn', 'ignoring invalid policy field', { problem });
     const failedAt = saneFailureTime(reported.failedAt, now);
     if (failedAt !== reported.failedAt) {
       this.deps.logger.log('warn', 'event time lies ahead of our clock: taken as now', {
@@ -99,66 +132,99 @@ export class RetryService {
         time: reported.failedAt.toISOString(),
       });
     }
-    // An event without an attempt number is named by its failed actions.
+    const { view } = read;
     const failure: StageFailure = {
       ...reported,
       failedAt,
       occurrence: reported.occurrence ?? (view ? fallbackOccurrence(view) : FALLBACK_OCCURRENCE_BASE),
     };
-    const d = new Delivery(this.deps, this.reporter, failure, now, { reported, options });
-    const claims = new ClaimHandler(this.deps, d);
-    if (lookup.kind === 'no-pipeline') {
-      return claims.skip(SkipReason.PipelineNotFound, `pipeline ${failure.pipeline} does not exist`);
-    }
-    // A later failure of the execution whose read shows the stage failed: the ledger says whether
-    // that failure is one our earlier retry already re-ran (the read then lags behind).
-    const repeat = view?.status === StageStatus.Failed && failure.occurrence > 1 && failure.occurrence < FALLBACK_OCCURRENCE_BASE;
-    const recorded = early ?? (history || repeat ? await d.view() : undefined);
+    return new Delivery(this.deps, this.reporter, failure, now, { reported, options });
+  }
+
+  /**
+   * The ledger record, when the read did not bring it and it matters: the policy needs its
+   * history, or a later failure of the execution reads as failed, and the ledger says whether
+   * that failure is one our earlier retry already re-ran (the read then lags behind).
+   */
+  private async readRecord(d: Delivery, read: FailureRead): Promise<LedgerView | undefined> {
+    const { occurrence } = d.failure;
+    const repeat = read.view?.status === StageStatus.Failed && occurrence > 1 && occurrence < FALLBACK_OCCURRENCE_BASE;
+    return read.early ?? (read.history || repeat ? await d.view() : undefined);
+  }
+
+  /** What settles the delivery before any decision: a claim it already has, a read that lags behind, a stage that moved on while it waited. */
+  private settledBefore(d: Delivery, read: FailureRead, recorded: LedgerView | undefined): Promise<Result> | undefined {
+    const { view, context } = read;
     // This failure already has a claim: a duplicate delivery, or a takeover after a crash.
     if (recorded?.claim) return this.handleExistingClaim(d, { claim: recorded.claim, snapshot: recorded.snapshot, view, context });
-    if (view && recorded && lagsBehind(failure, view, recorded.retriedFingerprints)) {
+    if (view && recorded && lagsBehind(d.failure, view, recorded.retriedFingerprints)) {
       const detail = 'the live state still shows the failure an earlier retry of ours re-ran';
       return this.recheck(d, SkipReason.StateLagsBehind, detail, view);
     }
-    if (options.fingerprint !== undefined && view && failureFingerprint(view) !== options.fingerprint) {
-      return claims.skip(SkipReason.StageChanged, 'the failed actions changed while this failure waited', view);
+    if (d.options.fingerprint !== undefined && view && failureFingerprint(view) !== d.options.fingerprint) {
+      return new ClaimHandler(this.deps, d).skip(SkipReason.StageChanged, 'the failed actions changed while this failure waited', view);
     }
-    const snapshot = recorded?.snapshot ?? { retries: 0, firstFailureAt: undefined };
+    return undefined;
+  }
 
-    const decision = decide(
-      failure,
-      view,
-      resolved,
+  /** The pure decision, on what was read. */
+  private decideNow(d: Delivery, read: FailureRead, snapshot: LedgerSnapshot): Decision {
+    return decide(
+      d.failure,
+      read.view,
+      read.resolved,
       {
-        paused: context.paused,
+        paused: read.context.paused,
         ledger: snapshot,
         random: this.deps.random,
-        nativeWaitOver: options.nativeWaitOver === true,
+        nativeWaitOver: d.options.nativeWaitOver === true,
         ...(this.deps.match ? { match: this.deps.match } : {}),
       },
-      now,
+      d.now,
     );
-    if (decision.kind === 'skip') {
-      if (decision.reason === SkipReason.NativeRetryPending && view) return this.waitForNativeRetry(d, view, decision.detail);
-      if (MOVED_ON.includes(decision.reason)) {
-        // The read may lag behind the event (GetPipelineState is eventually consistent): read again later.
-        if (view && lagsBehind(failure, view)) return this.recheck(d, decision.reason, decision.detail, view);
-        // The live state shows the failure already moved on (usually: a duplicate after our retry).
-        // Nothing to decide or to settle, so nothing is written: one call, the state read.
-        return d.decision(undefined, Outcome.Skipped, `${decision.reason}: ${decision.detail}`, { code: decision.reason });
-      }
-      if (decision.reason === SkipReason.MaxRetries && recorded && recorded.open.length > 0) {
-        return this.waitForSlots(d, recorded.open, decision.detail, view);
-      }
-      return claims.skip(decision.reason, decision.detail, view);
-    }
-    if (policy.mode === PolicyMode.Observe) {
-      const would = decision.kind === 'retry-now' ? 'now' : `at ${decision.at.toISOString()}`;
-      const detail = `would retry ${decision.retryMode} ${would} (${decision.reason})`;
-      await d.recordSkip(SkipReason.ObserveOnly, detail);
-      return d.decision(undefined, Outcome.Observed, `${SkipReason.ObserveOnly}: ${detail}`);
-    }
+  }
 
+  /** No retry for now: wait for the stage's own retry, read again, wait for slots, or record why not. */
+  private skipDecided(
+    d: Delivery,
+    decision: Extract<Decision, { kind: 'skip' }>,
+    view: StageView | undefined,
+    recorded: LedgerView | undefined,
+  ): Promise<Result> | Result {
+    if (decision.reason === SkipReason.NativeRetryPending && view) return this.waitForNativeRetry(d, view, decision.detail);
+    if (MOVED_ON.includes(decision.reason)) {
+      // The read may lag behind the event (GetPipelineState is eventually consistent): read again later.
+      if (view && lagsBehind(d.failure, view)) return this.recheck(d, decision.reason, decision.detail, view);
+      // The live state shows the failure already moved on (usually: a duplicate after our retry).
+      // Nothing to decide or to settle, so nothing is written: one call, the state read.
+      return d.decision(undefined, Outcome.Skipped, `${decision.reason}: ${decision.detail}`, { code: decision.reason });
+    }
+    if (decision.reason === SkipReason.MaxRetries && recorded && recorded.open.length > 0) {
+      return this.waitForSlots(d, recorded.open, decision.detail, view);
+    }
+    return new ClaimHandler(this.deps, d).skip(decision.reason, decision.detail, view);
+  }
+
+  /** Observe mode: what would have been done is recorded, nothing is claimed. */
+  private async observe(d: Delivery, decision: Extract<Decision, { kind: 'retry-now' | 'retry-at' }>): Promise<Result> {
+    const would = decision.kind === 'retry-now' ? 'now' : `at ${decision.at.toISOString()}`;
+    const detail = `would retry ${decision.retryMode} ${would} (${decision.reason})`;
+    await d.recordSkip(SkipReason.ObserveOnly, detail);
+    return d.decision(undefined, Outcome.Observed, `${SkipReason.ObserveOnly}: ${detail}`);
+  }
+
+  /** Claims the retry in the ledger, then retries now or hands the claim to the delay queue. */
+  private async claimAndAct(
+    d: Delivery,
+    read: FailureRead,
+    decision: Extract<Decision, { kind: 'retry-now' | 'retry-at' }>,
+    recorded: LedgerView | undefined,
+    snapshot: LedgerSnapshot,
+  ): Promise<Result> {
+    const { failure, now } = d;
+    const { view, context } = read;
+    const { policy } = read.resolved;
+    const claims = new ClaimHandler(this.deps, d);
     const retryNow = decision.kind === 'retry-now';
     const dueAt = decision.kind === 'retry-at' ? decision.at : now;
     const result = await d.claimSlot({
@@ -166,7 +232,7 @@ export class RetryService {
       status: retryNow ? ClaimStatus.Retrying : ClaimStatus.Scheduled,
       retryMode: decision.retryMode,
       dueAt,
-      leaseUntil: retryNow ? claims.lease(now) : addSeconds(dueAt, settings.scheduledGraceSeconds),
+      leaseUntil: retryNow ? claims.lease(now) : addSeconds(dueAt, this.deps.settings.scheduledGraceSeconds),
       token: this.deps.newToken(),
       fingerprint: view ? failureFingerprint(view) : '',
       maxRetries: decision.allowedRetries,

@@ -102,7 +102,10 @@ export function depsFromEnvironment(
     ledger: new LedgerStore(table, retentionDays * 86_400, home),
     delays: new DelayQueue(queueUrl, new SQSClient(clientConfig())),
     logger: new PowertoolsLogAdapter(),
-    metrics: new PowertoolsMetricsAdapter(pipelineDimensionsFrom(env[FunctionEnv.MetricPipelines]), membership !== undefined),
+    metrics: new PowertoolsMetricsAdapter({
+      pipelineDimensions: pipelineDimensionsFrom(env[FunctionEnv.MetricPipelines]),
+      accountDimension: membership !== undefined,
+    }),
     // The SNS client is loaded with the first notice: most invocations send none.
     notifier: topicArn ? new SnsNotifier(topicArn, async () => (await loadSnsPublisher()).snsPublish(clientConfig())) : NO_NOTIFIER,
     clock,

@@ -46,7 +46,7 @@ export function createHandler(makeDeps: () => ServiceDeps): (input: HandlerInput
   /** Input we cannot read at all: one error line and a metric, so a dashboard sees it too. */
   const malformed = (message: string, fields: Record<string, unknown>, source: 'event' | 'queue') => {
     logger.log('error', message, fields);
-    metrics?.count(MetricName.MalformedInput, '-', {}, { source });
+    metrics?.count(MetricName.MalformedInput, '-', { dimensions: {}, metadata: { source } });
   };
 
   return async (input) => {

@@ -71,6 +71,16 @@ export interface ClaimFinish {
   readonly keepSlot?: boolean;
 }
 
+/** Why one failure occurrence is not retried. */
+export interface SkipEntry {
+  readonly occurrence: number;
+  readonly reason: string;
+  readonly detail: string;
+  readonly now: Date;
+  /** When the stage failed: a new record's first failure. @default now */
+  readonly failedAt?: Date;
+}
+
 export interface SkipRecord {
   /** False when this very reason was already recorded for the occurrence (a duplicate event). */
   readonly first: boolean;
@@ -128,7 +138,7 @@ export interface LedgerPort {
   finish(ref: StageRef, claim: Claim, finish: ClaimFinish): Promise<boolean>;
   release(ref: StageRef, claim: Claim): Promise<boolean>;
   /** Records why an occurrence is not retried. */
-  recordSkip(ref: StageRef, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<SkipRecord>;
+  recordSkip(ref: StageRef, skip: SkipEntry): Promise<SkipRecord>;
   /** Records holding an open claim whose deadline is at or before `cutoff`, at most `limit`. */
   overdue(cutoff: Date, limit: number): Promise<OpenRecord[]>;
   /**
@@ -202,9 +212,17 @@ export interface NotifierPort {
 
 export type { MetricName } from '../contract';
 
+/** What a count carries besides its name and pipeline. */
+export interface MetricFields {
+  /** Extra dimensions (bounded sets only). @default none */
+  readonly dimensions?: Record<string, string>;
+  /** Searchable in the EMF document, never a dimension: the account, region, stage, reason. @default none */
+  readonly metadata?: Record<string, string | number>;
+}
+
 export interface MetricsPort {
-  /** One count of `name` for `pipeline`, with the extra dimensions given (bounded sets only). */
-  count(name: MetricName, pipeline: string, dimensions?: Record<string, string>, metadata?: Record<string, string | number>): void;
+  /** One count of `name` for `pipeline`. */
+  count(name: MetricName, pipeline: string, fields?: MetricFields): void;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

@@ -8,7 +8,7 @@ import { LedgerQueries } from '../lambda/admin/ledger-queries';
 import { PolicyAdmin } from '../lambda/admin/policy-admin';
 import { depsFromEnvironment } from '../lambda/dependencies';
 import { createHandler, type HandlerInput, type HandlerOutput } from '../lambda/handler';
-import type { MetricName, MetricsPort } from '../lambda/ports';
+import type { MetricFields, MetricName, MetricsPort } from '../lambda/ports';
 import { type SeedResult, seedPolicies } from '../lambda/seed/policy-seeder';
 import type { ServiceDeps } from '../lambda/service/deps';
 import type { PolicySeed } from '../policy/scope';
@@ -285,12 +285,8 @@ export class RecordingMetrics implements MetricsPort {
     metadata: Record<string, string | number>;
   }[] = [];
 
-  public count(
-    name: MetricName,
-    pipeline: string,
-    dimensions: Record<string, string> = {},
-    metadata: Record<string, string | number> = {},
-  ): void {
+  public count(name: MetricName, pipeline: string, fields: MetricFields = {}): void {
+    const { dimensions = {}, metadata = {} } = fields;
     this.counts.push({ name, pipeline, dimensions, metadata });
   }
 }

@@ -11,7 +11,7 @@ import {
 import { TransientFaultError } from '../domain/errors';
 import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../domain/ledger';
 import { FALLBACK_OCCURRENCE_BASE } from '../domain/types';
-import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, OpenRecord, RescheduleWhy, SkipRecord } from '../ports';
+import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, OpenRecord, RescheduleWhy, SkipEntry, SkipRecord } from '../ports';
 import { type DynamoTable, dynamoFault, type Item, type Update } from './dynamo-table';
 import { claimAttribute, claimOf, claimsOf, skipAttribute } from './items';
 
@@ -340,14 +340,8 @@ export class LedgerStore implements LedgerPort {
     return written.done;
   }
 
-  public async recordSkip(
-    key: LedgerKey,
-    occurrence: number,
-    reason: string,
-    detail: string,
-    now: Date,
-    failedAt?: Date,
-  ): Promise<SkipRecord> {
+  public async recordSkip(key: LedgerKey, skip: SkipEntry): Promise<SkipRecord> {
+    const { occurrence, reason, detail, now, failedAt } = skip;
     const id = this.newWriteId();
     const written = await this.write(
       key,

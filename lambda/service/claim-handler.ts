@@ -2,13 +2,11 @@ import { type RetryPolicy, SPREAD_SHARE } from '../../policy/policy';
 import { checkRetryable, type Decision } from '../domain/decision';
 import { ThrottledError, TransientFaultError } from '../domain/errors';
 import { type Claim, ClaimStatus, isStale } from '../domain/ledger';
-import { type ClaimOutcome, Outcome, SkipReason } from '../domain/reasons';
+import { Outcome, SkipReason } from '../domain/reasons';
 import { failedActionsRanAgain, failureFingerprint, retryTookEffect, type StageView } from '../domain/types';
-import { type RescheduleWhy, type RetryCallOutcome, RetryCallResult } from '../ports';
+import { type ClaimFinish, type RescheduleWhy, type RetryCallOutcome, RetryCallResult } from '../ports';
 import type { Delivery } from './delivery';
 import { addSeconds, type Result, type ServiceDeps } from './deps';
-
-type Finished = typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | typeof ClaimStatus.Failed;
 
 /**
  * What the service does with one delivery's claim in the ledger: take it over, hand it to the
@@ -46,7 +44,7 @@ export class ClaimHandler {
     const dueAt = new Date(claim.dueAt);
     await this.delivery.sendClaim(dueAt, claim.token, (dueAt.getTime() - this.delivery.now.getTime()) / 1000);
     const detail = `${SkipReason.Duplicate}: retry already scheduled for ${claim.dueAt}; its delay message sent again`;
-    return this.delivery.decision(claim.attempt, Outcome.Skipped, detail, { code: SkipReason.Duplicate });
+    return this.delivery.decision(Outcome.Skipped, detail, { attempt: claim.attempt, code: SkipReason.Duplicate });
   }
 
   public lease(now: Date): Date {
@@ -61,7 +59,7 @@ export class ClaimHandler {
     const at = addSeconds(new Date(claim.leaseUntil), 1);
     await this.delivery.sendClaim(at, claim.token, (at.getTime() - this.delivery.now.getTime()) / 1000);
     const reason = `retry in flight elsewhere; checking again at ${at.toISOString()}`;
-    return this.delivery.decision(claim.attempt, Outcome.Deferred, reason);
+    return this.delivery.decision(Outcome.Deferred, reason, { attempt: claim.attempt });
   }
 
   /** Hands a new claim to the delay queue until its cooldown ends. */
@@ -73,24 +71,17 @@ export class ClaimHandler {
       await this.delivery.release(claim).catch(() => false);
       throw error;
     }
-    return this.delivery.decision(claim.attempt, Outcome.Scheduled, `${decision.reason}; retry due at ${dueAt.toISOString()}`);
+    return this.delivery.decision(Outcome.Scheduled, `${decision.reason}; retry due at ${dueAt.toISOString()}`, { attempt: claim.attempt });
   }
 
   /**
-   * We hold the claim: re-check, call RetryStageExecution, record what happened. `decision` is the
-   * policy's word at this moment (for a delayed retry, the policy re-evaluated when it came due).
-   * `takeover` says an earlier holder's lease ran out: its call may have taken effect.
+   * We hold the claim: re-check, call RetryStageExecution, record what happened.
    */
-  public async retry(
-    claim: Claim,
-    view: StageView | undefined,
-    policy: RetryPolicy,
-    decision: Decision | undefined,
-    takeover = false,
-  ): Promise<Result> {
+  public async retry(claim: Claim, input: RetryInput): Promise<Result> {
+    const { view, policy, decision, takeover } = input;
     // Taken from a holder whose lease ran out: it may have called. The claim is uncertain from now
     // on, and stays so (in the ledger too) whatever sends it back to waiting.
-    if (takeover && !claim.uncertain) return this.retry({ ...claim, uncertain: true }, view, policy, decision, false);
+    if (takeover && !claim.uncertain) return this.retry({ ...claim, uncertain: true }, { view, policy, decision });
     const { failure } = this.delivery;
     const uncertain = claim.uncertain;
     const keep = { keepSlot: uncertain, policy };
@@ -105,7 +96,7 @@ export class ClaimHandler {
     }
     if (decision?.kind === 'skip') return this.abandon(claim, decision.reason, decision.detail, { ...keep, view });
     if (decision?.kind === 'retry-at')
-      return this.retryLater(claim, 'policy', `the policy now waits until ${decision.at.toISOString()}`, decision.at);
+      return this.retryLater(claim, 'policy', `the policy now waits until ${decision.at.toISOString()}`, { at: decision.at });
     if (uncertain) {
       // An earlier call of this claim may have taken effect while the live state does not show it
       // yet (GetPipelineState lags behind): call again only on positive evidence that it did not.
@@ -146,9 +137,14 @@ export class ClaimHandler {
     const detail = `${call.error ?? ''}${call.message ? `: ${call.message}` : ''}`;
     switch (call.result) {
       case RetryCallResult.Started: {
-        await this.finish(claim, ClaimStatus.Retried, Outcome.Retried, `RetryStageExecution ${claim.retryMode}`, now);
+        await this.finish(claim, {
+          status: ClaimStatus.Retried,
+          outcome: Outcome.Retried,
+          reason: `RetryStageExecution ${claim.retryMode}`,
+          now,
+        });
         const why = decision ? `${decision.reason}; ` : '';
-        return this.delivery.decision(claim.attempt, Outcome.Retried, `${why}RetryStageExecution ${claim.retryMode}`);
+        return this.delivery.decision(Outcome.Retried, `${why}RetryStageExecution ${claim.retryMode}`, { attempt: claim.attempt });
       }
       case RetryCallResult.Ambiguous:
         return this.settle(claim, call, 'uncertain', detail);
@@ -163,9 +159,15 @@ export class ClaimHandler {
       case RetryCallResult.NotLatest:
         return this.abandon(claim, SkipReason.Superseded, detail, keep);
       case RetryCallResult.Permanent:
-        await this.finish(claim, ClaimStatus.Failed, Outcome.Failed, withSlotNote(detail, uncertain), now, uncertain);
+        await this.finish(claim, {
+          status: ClaimStatus.Failed,
+          outcome: Outcome.Failed,
+          reason: withSlotNote(detail, uncertain),
+          now,
+          keepSlot: uncertain,
+        });
         await this.delivery.tellIfNeeded(SkipReason.PermanentError, detail, view);
-        return this.delivery.decision(claim.attempt, Outcome.Failed, detail, { level: 'error', code: SkipReason.PermanentError });
+        return this.delivery.decision(Outcome.Failed, detail, { attempt: claim.attempt, level: 'error', code: SkipReason.PermanentError });
     }
   }
 
@@ -205,7 +207,13 @@ export class ClaimHandler {
    * says so) after too many busy or throttled answers. If the message cannot be sent, the claim
    * is left `retrying` with its lease run out, so the redelivered event takes it over.
    */
-  private async retryLater(claim: Claim, why: RescheduleWhy | 'policy', detail: string, at?: Date): Promise<Result> {
+  private async retryLater(
+    claim: Claim,
+    why: RescheduleWhy | 'policy',
+    detail: string,
+    options: { readonly at?: Date } = {},
+  ): Promise<Result> {
+    const { at } = options;
     const { settings, random } = this.deps;
     const now = this.deps.clock();
     const busy = why === 'busy' || why === 'uncertain';
@@ -236,13 +244,13 @@ export class ClaimHandler {
       await this.delivery.makeRecoverable({ ...claim, token }, now).catch(() => false);
       throw error;
     }
-    return this.delivery.decision(claim.attempt, Outcome.Rescheduled, `${detail}; trying again at ${dueAt.toISOString()}`);
+    return this.delivery.decision(Outcome.Rescheduled, `${detail}; trying again at ${dueAt.toISOString()}`, { attempt: claim.attempt });
   }
 
   /** The claim's retry happened after all: record it, keep the slot. */
   private async confirm(claim: Claim, why: string): Promise<Result> {
-    await this.finish(claim, ClaimStatus.Retried, Outcome.Retried, why, this.deps.clock());
-    return this.delivery.decision(claim.attempt, Outcome.Retried, why);
+    await this.finish(claim, { status: ClaimStatus.Retried, outcome: Outcome.Retried, reason: why, now: this.deps.clock() });
+    return this.delivery.decision(Outcome.Retried, why, { attempt: claim.attempt });
   }
 
   /**
@@ -254,11 +262,11 @@ export class ClaimHandler {
     const view = options.view;
     const why = withSlotNote(detail, keepSlot);
     const now = this.deps.clock();
-    await this.finish(claim, ClaimStatus.Abandoned, reason, why, now, keepSlot);
+    await this.finish(claim, { status: ClaimStatus.Abandoned, outcome: reason, reason: why, now, keepSlot });
     if (!keepSlot && options.policy?.budget) await this.deps.budgets.release(this.delivery.ref, this.delivery.budgetId, now);
     // An abandon that keeps the slot may hide our own retry: no "not retryable" notice for it.
     if (!(keepSlot && reason === SkipReason.NotRetryable)) await this.delivery.tellIfNeeded(reason, `${reason}: ${why}`, view);
-    return this.delivery.decision(claim.attempt, Outcome.Abandoned, `${reason}: ${why}`, { code: reason });
+    return this.delivery.decision(Outcome.Abandoned, `${reason}: ${why}`, { attempt: claim.attempt, code: reason });
   }
 
   /**
@@ -266,23 +274,25 @@ export class ClaimHandler {
    * earlier delivery that died holding it, and tell operators the first time (unless `notify` is
    * false: the refusal may not be final).
    */
-  public async skip(reason: SkipReason, detail: string, view?: StageView, options: { readonly notify?: boolean } = {}): Promise<Result> {
+  public async skip(reason: SkipReason, detail: string, options: SkipOptions = {}): Promise<Result> {
+    const { view } = options;
     const { now } = this.delivery;
     const { first, claim } = await this.delivery.recordSkip(reason, detail);
     if (claim && isStale(claim, now)) {
       // An earlier delivery claimed this failure and died: settle its claim with this decision.
       const held = await this.acquire(claim);
       const keepSlot = claim.status === ClaimStatus.Retrying || claim.uncertain;
-      if (held) await this.finish(held, ClaimStatus.Abandoned, reason, withSlotNote(detail, keepSlot), now, keepSlot);
+      if (held)
+        await this.finish(held, { status: ClaimStatus.Abandoned, outcome: reason, reason: withSlotNote(detail, keepSlot), now, keepSlot });
     }
     // A redelivered event gets the same answer, but operators hear about it once.
     if (first && options.notify !== false) await this.delivery.tellIfNeeded(reason, `${reason}: ${detail}`, view);
-    return this.delivery.decision(undefined, Outcome.Skipped, `${reason}: ${detail}`, { code: reason });
+    return this.delivery.decision(Outcome.Skipped, `${reason}: ${detail}`, { code: reason });
   }
 
   public lostClaim(claim: Claim): Result {
     const detail = `${SkipReason.Duplicate}: another instance took the claim over meanwhile`;
-    return this.delivery.decision(claim.attempt, Outcome.Skipped, detail, { level: 'warn', code: SkipReason.Duplicate });
+    return this.delivery.decision(Outcome.Skipped, detail, { attempt: claim.attempt, level: 'warn', code: SkipReason.Duplicate });
   }
 
   /** A throttled read while holding the claim: the claim waits and comes back, nothing is spent. */
@@ -306,8 +316,8 @@ export class ClaimHandler {
     }
   }
 
-  private async finish(claim: Claim, status: Finished, outcome: ClaimOutcome, reason: string, now: Date, keepSlot = false): Promise<void> {
-    const done = await this.delivery.finish(claim, { status, outcome, reason, now, keepSlot });
+  private async finish(claim: Claim, finish: ClaimFinish): Promise<void> {
+    const done = await this.delivery.finish(claim, finish);
     if (!done) this.lostClaim(claim);
   }
 }
@@ -320,6 +330,24 @@ export function throttleDelaySeconds(
 ): number {
   const ceiling = Math.min(settings.throttleMaxDelaySeconds, settings.throttleBaseDelaySeconds * 2 ** Math.min(count, 20));
   return Math.max(1, Math.round(ceiling / 2 + (random() * ceiling) / 2));
+}
+
+/** What a retry of a held claim goes by. */
+export interface RetryInput {
+  /** The live state as last read; none when the stage is gone. */
+  readonly view: StageView | undefined;
+  readonly policy: RetryPolicy;
+  /** The policy's word at this moment (for a delayed retry, the policy re-evaluated when it came due); none when the stage is gone. */
+  readonly decision: Decision | undefined;
+  /** Taken over from a holder whose lease ran out: its call may have taken effect. @default false */
+  readonly takeover?: boolean;
+}
+
+export interface SkipOptions {
+  /** The live state, for the notice's failure summary. @default none */
+  readonly view?: StageView | undefined;
+  /** Tell operators (the first time). False when the refusal may not be final. @default true */
+  readonly notify?: boolean;
 }
 
 export interface AbandonOptions {

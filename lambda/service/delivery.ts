@@ -114,7 +114,8 @@ export class Delivery {
 
   /** Records why this occurrence is not retried, stamped now. */
   public recordSkip(reason: SkipReason, detail: string): Promise<SkipRecord> {
-    return this.deps.ledger.recordSkip(this.ref, this.failure.occurrence, reason, detail, this.now, this.failure.failedAt);
+    const { occurrence, failedAt } = this.failure;
+    return this.deps.ledger.recordSkip(this.ref, { occurrence, reason, detail, now: this.now, failedAt });
   }
 
   // ---- the delay queue ----------------------------------------------------------------------------
@@ -127,18 +128,18 @@ export class Delivery {
   // ---- what it came to ----------------------------------------------------------------------------
 
   /** One decision log line and its metrics; returns the delivery's result. */
-  public decision(attempt: number | undefined, outcome: Outcome, reason: string, opts?: ReportOptions): Result {
-    return this.reporter.decision(this.failure, attempt, outcome, reason, opts);
+  public decision(outcome: Outcome, reason: string, opts?: ReportOptions): Result {
+    return this.reporter.decision(this.failure, outcome, reason, opts);
   }
 
   public duplicate(claim: Claim, detail: string): Result {
-    return this.decision(claim.attempt, Outcome.Skipped, `${SkipReason.Duplicate}: ${detail}`, { code: SkipReason.Duplicate });
+    return this.decision(Outcome.Skipped, `${SkipReason.Duplicate}: ${detail}`, { attempt: claim.attempt, code: SkipReason.Duplicate });
   }
 
   /** Tells operators, when the reason is one they hear about. */
   public async tellIfNeeded(reason: SkipReason, text: string, view: StageView | undefined): Promise<void> {
     const kind = this.reporter.noticeFor(reason);
-    if (kind) await this.reporter.notify(this.failure, kind, text, view, reason);
+    if (kind) await this.reporter.notify(this.failure, { kind, reason: text, view, code: reason });
   }
 
   public throttled(): void {

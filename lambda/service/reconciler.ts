@@ -87,7 +87,7 @@ export class Reconciler {
     if (!(await delivery.wake(claim, token, leaseUntil))) return false;
     await delivery.sendClaim(now, token, 0);
     const why = `past its deadline (${claim.status}, lease until ${claim.leaseUntil}): woken by the reconciler`;
-    delivery.decision(claim.attempt, Outcome.Deferred, why, { level: 'warn' });
+    delivery.decision(Outcome.Deferred, why, { attempt: claim.attempt, level: 'warn' });
     return true;
   }
 

@@ -162,7 +162,7 @@ export class RetryService {
       return this.recheck(d, SkipReason.StateLagsBehind, detail, view);
     }
     if (d.options.fingerprint !== undefined && view && failureFingerprint(view) !== d.options.fingerprint) {
-      return new ClaimHandler(this.deps, d).skip(SkipReason.StageChanged, 'the failed actions changed while this failure waited', view);
+      return new ClaimHandler(this.deps, d).skip(SkipReason.StageChanged, 'the failed actions changed while this failure waited', { view });
     }
     return undefined;
   }
@@ -197,12 +197,12 @@ export class RetryService {
       if (view && lagsBehind(d.failure, view)) return this.recheck(d, decision.reason, decision.detail, view);
       // The live state shows the failure already moved on (usually: a duplicate after our retry).
       // Nothing to decide or to settle, so nothing is written: one call, the state read.
-      return d.decision(undefined, Outcome.Skipped, `${decision.reason}: ${decision.detail}`, { code: decision.reason });
+      return d.decision(Outcome.Skipped, `${decision.reason}: ${decision.detail}`, { code: decision.reason });
     }
     if (decision.reason === SkipReason.MaxRetries && recorded && recorded.open.length > 0) {
       return this.waitForSlots(d, recorded.open, decision.detail, view);
     }
-    return new ClaimHandler(this.deps, d).skip(decision.reason, decision.detail, view);
+    return new ClaimHandler(this.deps, d).skip(decision.reason, decision.detail, { view });
   }
 
   /** Observe mode: what would have been done is recorded, nothing is claimed. */
@@ -210,7 +210,7 @@ export class RetryService {
     const would = decision.kind === 'retry-now' ? 'now' : `at ${decision.at.toISOString()}`;
     const detail = `would retry ${decision.retryMode} ${would} (${decision.reason})`;
     await d.recordSkip(SkipReason.ObserveOnly, detail);
-    return d.decision(undefined, Outcome.Observed, `${SkipReason.ObserveOnly}: ${detail}`);
+    return d.decision(Outcome.Observed, `${SkipReason.ObserveOnly}: ${detail}`);
   }
 
   /** Claims the retry in the ledger, then retries now or hands the claim to the delay queue. */
@@ -247,12 +247,12 @@ export class RetryService {
       case 'exhausted': {
         const detail = `all ${policy.maxRetries} automatic retries of this stage execution are used`;
         if (result.open.length > 0) return this.waitForSlots(d, result.open, detail, view);
-        return claims.skip(SkipReason.MaxRetries, detail, view);
+        return claims.skip(SkipReason.MaxRetries, detail, { view });
       }
       case 'exists':
         return this.handleExistingClaim(d, { claim: result.claim, snapshot, view, context });
       case 'claimed':
-        if (retryNow) return claims.retry(result.claim, view, policy, decision);
+        if (retryNow) return claims.retry(result.claim, { view, policy, decision });
         return claims.schedule(result.claim, dueAt, decision);
     }
   }
@@ -299,7 +299,7 @@ export class RetryService {
     }
     if (checked !== 'chain') return checked;
     await this.deps.delays.send(message, remaining);
-    return this.reporter.decision(message.failure, undefined, Outcome.Waiting, `due at ${message.dueAt.toISOString()}, ${remaining}s left`);
+    return this.reporter.decision(message.failure, Outcome.Waiting, `due at ${message.dueAt.toISOString()}, ${remaining}s left`);
   }
 
   /** What the ledger says of a message that is not due yet: chain it, handle it now (undefined), or drop it (a result). */
@@ -352,7 +352,7 @@ export class RetryService {
     // No token (an older message), or the claim moved on since it was sent: read it and see.
     const { snapshot, claim } = await d.view();
     if (!claim) {
-      return d.decision(undefined, Outcome.Skipped, `${SkipReason.NoClaim}: no claim in the ledger for this message`, {
+      return d.decision(Outcome.Skipped, `${SkipReason.NoClaim}: no claim in the ledger for this message`, {
         level: 'warn',
         code: SkipReason.NoClaim,
       });
@@ -422,7 +422,7 @@ export class RetryService {
           now,
         )
       : undefined;
-    return claims.retry(held, view, resolved.policy, decision, takeover);
+    return claims.retry(held, { view, policy: resolved.policy, decision, takeover });
   }
 
   /** A stage SUCCEEDED: if our retries got it there, record the recovery (once) and count it. */
@@ -434,9 +434,11 @@ export class RetryService {
     if (retries === undefined) return undefined;
     return this.reporter.decision(
       failure,
-      retries,
       Outcome.Recovered,
       `stage succeeded after ${retries} automatic ${retries === 1 ? 'retry' : 'retries'}`,
+      {
+        attempt: retries,
+      },
     );
   }
 
@@ -444,7 +446,7 @@ export class RetryService {
   private refuse(reported: ReportedFailure): Result | undefined {
     const why = notServed(this.deps.settings.membership, reported);
     if (why === undefined) return undefined;
-    return this.reporter.decision(reported, undefined, Outcome.Skipped, `${SkipReason.NotAMember}: ${why}`, {
+    return this.reporter.decision(reported, Outcome.Skipped, `${SkipReason.NotAMember}: ${why}`, {
       code: SkipReason.NotAMember,
       level: 'warn',
     });
@@ -484,12 +486,12 @@ export class RetryService {
     const checks = (d.options.staleChecks ?? 0) + 1;
     if (checks > this.deps.settings.maxStaleChecks) {
       const why = `${detail}: still so after ${checks - 1} more reads, the live state never showed the failure`;
-      return new ClaimHandler(this.deps, d).skip(reason, why, view);
+      return new ClaimHandler(this.deps, d).skip(reason, why, { view });
     }
     const delay = this.deps.settings.staleRecheckSeconds * 2 ** (checks - 1);
     const dueAt = await this.sendBack(d, { staleChecks: checks }, delay);
     const why = `${reason}: ${detail}, but the read lags behind the failure event; reading it again at ${dueAt.toISOString()}`;
-    return d.decision(undefined, Outcome.Deferred, why);
+    return d.decision(Outcome.Deferred, why);
   }
 
   /**
@@ -508,7 +510,8 @@ export class RetryService {
     // bounded by time, not by a count that a throttled claim's short reschedules could use up.
     if (now.getTime() - failure.failedAt.getTime() > settings.maxSlotWaitSeconds * 1000) {
       const waited = Math.round((now.getTime() - failure.failedAt.getTime()) / 1000);
-      return new ClaimHandler(this.deps, d).skip(SkipReason.MaxRetries, `${detail}; ${pending} ${waited}s after the failure`, view, {
+      return new ClaimHandler(this.deps, d).skip(SkipReason.MaxRetries, `${detail}; ${pending} ${waited}s after the failure`, {
+        view,
         notify: false,
       });
     }
@@ -520,7 +523,7 @@ export class RetryService {
     const delay = Math.max(floor, Math.ceil((settleAt - now.getTime()) / 1000) + settings.slotWaitMarginSeconds);
     const dueAt = await this.sendBack(d, { slotWaits: waits }, delay);
     const why = `${SkipReason.MaxRetries} for now: ${detail}, but ${pending} and may give a slot back; looking again at ${dueAt.toISOString()}`;
-    return d.decision(undefined, Outcome.Deferred, why);
+    return d.decision(Outcome.Deferred, why);
   }
 
   /** Sends a failure back through the delay queue to be handled again in `delay` seconds, with its counters. */
@@ -549,7 +552,7 @@ export class RetryService {
     return new ClaimHandler(this.deps, d).skip(
       SkipReason.NativeRetryPending,
       `${detail}; the policy applies if it has not run by ${dueAt.toISOString()}`,
-      view,
+      { view },
     );
   }
 
@@ -569,7 +572,7 @@ export class RetryService {
     }
     const delay = throttleDelaySeconds(deferrals - 1, this.deps.settings, this.deps.random);
     const dueAt = await this.sendBack(d, { deferrals }, delay);
-    return d.decision(undefined, Outcome.Deferred, `throttled: ${error.message}; trying again at ${dueAt.toISOString()}`);
+    return d.decision(Outcome.Deferred, `throttled: ${error.message}; trying again at ${dueAt.toISOString()}`);
   }
 }
 

@@ -180,8 +180,9 @@ describe('Class: LedgerStore, every write recognising its own effect after a los
     loseAnswer('SET #skip = :skip');
 
     // Act
-    const first = await store.recordSkip(k, 1, 'never-retry-rule', 'detail', NOW);
-    const again = await store.recordSkip(k, 1, 'never-retry-rule', 'detail', NOW);
+    const skip = { occurrence: 1, reason: 'never-retry-rule', detail: 'detail', now: NOW };
+    const first = await store.recordSkip(k, skip);
+    const again = await store.recordSkip(k, skip);
 
     // Assess
     expect(proxy.lostReplies()).toHaveLength(1);

@@ -16,6 +16,7 @@ import type {
   LedgerView,
   Logger,
   LogLevel,
+  MetricFields,
   MetricsPort,
   NewClaim,
   Notice,
@@ -26,6 +27,7 @@ import type {
   PolicyReader,
   RescheduleWhy,
   RetryCallOutcome,
+  SkipEntry,
   SkipRecord,
   StageLookup,
 } from '../../lambda/ports';
@@ -297,14 +299,8 @@ export class FakeLedger implements LedgerPort {
     // The fake keeps no index: overdue() reads the claims themselves.
   }
 
-  public async recordSkip(
-    key: LedgerKey,
-    occurrence: number,
-    reason: string,
-    detail: string,
-    now: Date,
-    failedAt?: Date,
-  ): Promise<SkipRecord> {
+  public async recordSkip(key: LedgerKey, skip: SkipEntry): Promise<SkipRecord> {
+    const { occurrence, reason, detail, now, failedAt } = skip;
     const r = this.record(key);
     r.firstFailureAt ??= failedAt ?? now;
     if (r.skips.get(occurrence)?.reason === reason) return { first: false, claim: undefined };
@@ -365,8 +361,8 @@ export class FakeNotifier implements NotifierPort {
 export class FakeMetrics implements MetricsPort {
   public readonly counts: { name: MetricName; dimensions: Record<string, string> }[] = [];
 
-  public count(name: MetricName, _pipeline: string, dimensions: Record<string, string> = {}): void {
-    this.counts.push({ name, dimensions });
+  public count(name: MetricName, _pipeline: string, fields: MetricFields = {}): void {
+    this.counts.push({ name, dimensions: fields.dimensions ?? {} });
   }
 }
 

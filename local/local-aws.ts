@@ -3,6 +3,7 @@ import { DEFAULT_MEMBER_ROLE_NAME, FunctionEnv, type Location, memberRoleName } 
 import { DynamoTable } from '../lambda/adapters/dynamo-table';
 import { JsonLogger, type LogSink } from '../lambda/adapters/json-logger';
 import { LedgerStore } from '../lambda/adapters/ledger-store';
+import { TableNames } from '../lambda/adapters/table-names';
 import { listBudgets } from '../lambda/admin/budget-queries';
 import { LedgerQueries } from '../lambda/admin/ledger-queries';
 import { PolicyAdmin } from '../lambda/admin/policy-admin';
@@ -181,7 +182,7 @@ export class LocalAws {
 
   /** The ledger, as the retry function writes it. */
   public ledgerStore(): LedgerStore {
-    return new LedgerStore(this.table());
+    return new LedgerStore(this.table(), { names: new TableNames(undefined) });
   }
 
   public budgets(now: Date): ReturnType<typeof listBudgets> {

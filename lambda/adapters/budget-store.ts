@@ -1,10 +1,11 @@
-import { type Location, scopedPipeline, TableKeys } from '../../contract';
+import { TableKeys } from '../../contract';
 import type { RetryBudget } from '../../policy/policy';
 import { budgetReopensAt, pruneStamps } from '../domain/budget';
 import { TransientFaultError } from '../domain/errors';
 import type { PipelineRef } from '../domain/refs';
 import type { BudgetPort, BudgetResult } from '../ports';
 import { type DynamoTable, dynamoFault } from './dynamo-table';
+import type { TableNames } from './table-names';
 
 /** A pipeline's budget item. */
 export interface BudgetItem {
@@ -23,8 +24,8 @@ export interface BudgetItem {
 export class BudgetStore implements BudgetPort {
   public constructor(
     private readonly table: DynamoTable,
-    /** The central stack's account and region: its pipelines keep bare names. @default none (single account) */
-    private readonly home?: Location,
+    /** How this deployment names a pipeline's budget item. */
+    private readonly names: TableNames,
   ) {}
 
   public reserve(key: PipelineRef, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult> {
@@ -48,7 +49,7 @@ export class BudgetStore implements BudgetPort {
   }
 
   private name(key: PipelineRef): string {
-    return scopedPipeline(key, key.pipeline, this.home);
+    return this.names.pipeline(key);
   }
 
   /**

@@ -4,6 +4,7 @@ import type { StageRef } from '../domain/refs';
 import type { ActionRun } from '../domain/types';
 import type { PipelinePort, RetryCallOutcome, StageLookup } from '../ports';
 import type { CodePipelineAdapter } from './code-pipeline-adapter';
+import type { TableNames } from './table-names';
 
 /**
  * Sends each call to the pipeline's own account and region: the central account's pipelines
@@ -17,7 +18,8 @@ export class PipelineRouter implements PipelinePort {
   public constructor(
     /** The central account's own adapter: every location in a single-account deployment (no `home`). */
     private readonly own: CodePipelineAdapter,
-    private readonly home: Location | undefined,
+    /** Tells the deployment's own account and region from a member's. */
+    private readonly names: TableNames,
     /** Makes the adapter of a member account and region. */
     private readonly connect: (at: Location) => CodePipelineAdapter,
   ) {}
@@ -35,7 +37,7 @@ export class PipelineRouter implements PipelinePort {
   }
 
   private adapter(at: Location): CodePipelineAdapter {
-    if (!this.home || (at.account === this.home.account && at.region === this.home.region)) return this.own;
+    if (this.names.isHome(at)) return this.own;
     const key = `${at.account}/${at.region}`;
     let adapter = this.adapters.get(key);
     if (!adapter) {

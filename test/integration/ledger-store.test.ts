@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { OPEN_CLAIMS_INDEX, TableKeys } from '../../contract';
 import { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { LedgerStore } from '../../lambda/adapters/ledger-store';
+import { TableNames } from '../../lambda/adapters/table-names';
 import { type Claim, ClaimStatus, type LedgerKey } from '../../lambda/domain/ledger';
 import { Outcome } from '../../lambda/domain/reasons';
 import type { FaultProxy, ProxiedCall, ProxyFault } from '../../local/fault-proxy';
@@ -26,7 +27,7 @@ beforeAll(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  store = new LedgerStore(new DynamoTable(aws.tableName, client), 86_400, undefined);
+  store = new LedgerStore(new DynamoTable(aws.tableName, client), { names: new TableNames(undefined), retentionSeconds: 86_400 });
 });
 
 beforeEach(() => proxy.clear());

@@ -20,7 +20,7 @@ import { PowertoolsLogAdapter, PowertoolsMetricsAdapter, pipelineDimensionsFrom 
 import { type RateGate, SharedRate, UNPACED } from './adapters/shared-rate';
 import { TableNames } from './adapters/table-names';
 import type { Membership } from './domain/membership';
-import { DEFAULT_SETTINGS, type ServiceDeps } from './service/deps';
+import { DEFAULT_SETTINGS, type ServiceDeps } from './service/service-settings';
 
 /** True in the function's bundle (esbuild's `define`), where an adapter loaded on first use is a chunk of its own. */
 declare const AUTORETRY_BUNDLE: boolean | undefined;

@@ -5,8 +5,8 @@ import { JsonLogger } from './adapters/json-logger';
 import { depsFromEnvironment } from './dependencies';
 import { looksLikeEventBridgeEvent, parseDelayedRetry, parseStageEvent, type StageEvent } from './domain/events';
 import type { Logger, MetricsPort } from './ports';
-import type { ServiceDeps } from './service/deps';
 import { RetryService } from './service/retry-service';
+import type { ServiceDeps } from './service/service-settings';
 
 export type HandlerInput = unknown;
 export type HandlerOutput = SQSBatchResponse | undefined;

@@ -11,7 +11,7 @@ import { depsFromEnvironment } from '../lambda/dependencies';
 import { createHandler, type HandlerInput, type HandlerOutput } from '../lambda/handler';
 import type { MetricFields, MetricName, MetricsPort } from '../lambda/ports';
 import { type SeedResult, seedPolicies } from '../lambda/seed/policy-seeder';
-import type { ServiceDeps } from '../lambda/service/deps';
+import type { ServiceDeps } from '../lambda/service/service-settings';
 import type { PolicySeed } from '../policy/scope';
 import { CodePipelineEmulator } from './codepipeline/emulator';
 import type { PipelineDefinition } from './codepipeline/world';

@@ -6,7 +6,7 @@ import { Outcome, SkipReason } from '../domain/reasons';
 import { failedActionsRanAgain, failureFingerprint, retryTookEffect, type StageView } from '../domain/types';
 import { type ClaimFinish, type RescheduleWhy, type RetryCallOutcome, RetryCallResult } from '../ports';
 import type { Delivery } from './delivery';
-import { addSeconds, type Result, type ServiceDeps } from './deps';
+import { addSeconds, type Result, type ServiceDeps } from './service-settings';
 
 /**
  * What the service does with one delivery's claim in the ledger: take it over, hand it to the

@@ -3,8 +3,8 @@ import { Outcome, SkipReason } from '../domain/reasons';
 import { type StageRef, stageRefOf } from '../domain/refs';
 import type { ReportedFailure, StageFailure, StageView } from '../domain/types';
 import type { ClaimFinish, LedgerView, RescheduleWhy, SkipRecord } from '../ports';
-import type { Result, ServiceDeps } from './deps';
 import type { Reporter, ReportOptions } from './reporter';
+import type { Result, ServiceDeps } from './service-settings';
 
 /** How a failure comes back from the delay queue when its handling had to wait. */
 export interface FailureOptions {

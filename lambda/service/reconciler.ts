@@ -4,8 +4,8 @@ import type { StageFailure } from '../domain/types';
 import type { OpenRecord } from '../ports';
 import { ClaimHandler } from './claim-handler';
 import { Delivery } from './delivery';
-import type { ServiceDeps } from './deps';
 import type { Reporter } from './reporter';
+import type { ServiceDeps } from './service-settings';
 
 /** What one reconciler run found and did. */
 export interface ReconcileResult {

@@ -2,7 +2,7 @@ import { MetricName } from '../../contract';
 import { Outcome, SkipReason } from '../domain/reasons';
 import { ActionStatus, type ReportedFailure, type StageView } from '../domain/types';
 import { type Logger, type MetricsPort, NoticeKind, type NotifierPort } from '../ports';
-import type { Result } from './deps';
+import type { Result } from './service-settings';
 
 /** The skip and abandon reasons that operators are told about, and how. */
 const NOTIFY_ON: Partial<Record<SkipReason, NoticeKind>> = {

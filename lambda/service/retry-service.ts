@@ -22,9 +22,9 @@ import {
 import type { LedgerView, PolicyContext, StageLookup } from '../ports';
 import { ClaimHandler, throttleDelaySeconds } from './claim-handler';
 import { Delivery, type FailureOptions } from './delivery';
-import { addSeconds, type Result, type ServiceDeps } from './deps';
 import { Reconciler } from './reconciler';
 import { Reporter } from './reporter';
+import { addSeconds, type Result, type ServiceDeps } from './service-settings';
 
 /** The latest a message we sent can be due: the longest cooldown, spread by jitter, and an hour's grace. */
 const MAX_DUE_AHEAD_SECONDS = MAX_COOLDOWN_SECONDS * (1 + SPREAD_SHARE) + 3600;
@@ -178,7 +178,7 @@ export class RetryService {
         ledger: snapshot,
         random: this.deps.random,
         nativeWaitOver: d.options.nativeWaitOver === true,
-        ...(this.deps.match ? { match: this.deps.match } : {}),
+        match: this.deps.match,
       },
       d.now,
     );
@@ -417,7 +417,7 @@ export class RetryService {
             ledger: { retries: held.attempt - 1, firstFailureAt: snapshot.firstFailureAt },
             random: () => 0,
             nativeWaitOver: true,
-            ...(this.deps.match ? { match: this.deps.match } : {}),
+            match: this.deps.match,
           },
           now,
         )

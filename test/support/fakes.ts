@@ -4,6 +4,7 @@
  */
 import type { Location, MetricName } from '../../contract';
 import type { DelayedRetryMessage } from '../../lambda/domain/events';
+import { plainMatch } from '../../lambda/domain/filters';
 import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
 import type { PipelineRef, StageRef } from '../../lambda/domain/refs';
 import { type ActionRun, ActionStatus, type ActionView, type StageFailure, type StageView } from '../../lambda/domain/types';
@@ -32,8 +33,8 @@ import type {
   StageLookup,
 } from '../../lambda/ports';
 import { RetryCallResult } from '../../lambda/ports';
-import { DEFAULT_SETTINGS, type ServiceDeps } from '../../lambda/service/deps';
 import { RetryService } from '../../lambda/service/retry-service';
+import { DEFAULT_SETTINGS, type ServiceDeps } from '../../lambda/service/service-settings';
 import type { PolicyPatch, RetryBudget } from '../../policy/policy';
 
 /** The moment the unit tests' failures happen, and the stage execution they fail in. */
@@ -418,6 +419,7 @@ export function serviceWorld(policy: PolicyPatch = {}, view: StageView | undefin
     newToken: () => `token-${++tokens}`,
     random: () => 0,
     settings: DEFAULT_SETTINGS,
+    match: plainMatch,
   };
   const advance = (seconds: number) => {
     clock.now += seconds * 1000;

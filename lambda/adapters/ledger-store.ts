@@ -1,3 +1,5 @@
+// Over 300 lines: every conditional write of the ledger, and how each recognises its own write
+// after a lost answer, in one place; a split would scatter the one protocol they share.
 import { randomUUID } from 'node:crypto';
 import { LEDGER_PREFIX, OPEN_CLAIMS_INDEX, parseScopedPipeline, type TableKey } from '../../contract';
 import { TransientFaultError } from '../domain/errors';

@@ -1,3 +1,6 @@
+// Over 300 lines: the failure path and the delay-queue path share their steps (judgeHeld,
+// handleExistingClaim, the waits) over one Delivery; moving the delay-queue path (handleDelayed,
+// chain, handleDueClaim, retryHeld) into a class of its own is the next cut, not made yet.
 import { InvalidInputError } from '../../policy/errors';
 import { MAX_COOLDOWN_SECONDS, PolicyMode, type ResolvedPolicy, type RetryPolicy, resolvePolicy, SPREAD_SHARE } from '../../policy/policy';
 import { type Decision, decide, type LedgerSnapshot } from '../domain/decision';

@@ -1,3 +1,4 @@
+// Over 300 lines: one in-memory fake per port of the service, each with its adapter's contract.
 /**
  * In-memory fakes of the retry service's ports, with the same contracts as the adapters (the
  * ledger's conditional updates included), so the service's branches run in milliseconds.
@@ -424,5 +425,5 @@ export function serviceWorld(policy: PolicyPatch = {}, view: StageView | undefin
   const advance = (seconds: number) => {
     clock.now += seconds * 1000;
   };
-  return { ...fakes, service: new RetryService(deps), advance, record: () => fakes.ledger.record(FAKE_KEY) };
+  return { ...fakes, deps, service: new RetryService(deps), advance, record: () => fakes.ledger.record(FAKE_KEY) };
 }

@@ -1,3 +1,4 @@
+// Over 300 lines: the service's behaviour, one describe per entry point, over the shared fakes.
 import { MetricName } from '../../../../contract';
 import { TransientFaultError } from '../../../../lambda/domain/errors';
 import { ClaimStatus } from '../../../../lambda/domain/ledger';

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { CodePipelineClient } from '@aws-sdk/client-codepipeline';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DEFAULT_MEMBER_ROLE_NAME, FunctionEnv, type Location } from '../contract';
+import { DEFAULT_MEMBER_ROLE_NAME, FunctionEnv } from '../contract';
 import { ConfigurationError } from '../policy/errors';
 import { boundedMatch } from './adapters/bounded-match';
 import { BudgetStore } from './adapters/budget-store';
@@ -18,8 +18,9 @@ import { PipelineRouter } from './adapters/pipeline-router';
 import { DynamoPolicyReader } from './adapters/policy-reader';
 import { PowertoolsLogAdapter, PowertoolsMetricsAdapter, pipelineDimensionsFrom } from './adapters/powertools';
 import { type RateGate, SharedRate, UNPACED } from './adapters/shared-rate';
+import { TableNames } from './adapters/table-names';
 import type { Membership } from './domain/membership';
-import { DEFAULT_SETTINGS, type ServiceDeps } from './service/deps';
+import { DEFAULT_SETTINGS, type ServiceDeps } from './service/service-settings';
 
 /** True in the function's bundle (esbuild's `define`), where an adapter loaded on first use is a chunk of its own. */
 declare const AUTORETRY_BUNDLE: boolean | undefined;
@@ -54,8 +55,6 @@ export interface DepsOptions {
 
 /** A configured rate this high is no limit at all: calls are not paced (and no reservation is written). */
 const UNLIMITED_RATE = 100_000;
-/** The shared rate's scope of the function's own account and region. */
-const HOME_RATE_SCOPE = 'home';
 
 /** Reads the organization settings; none in a single-account deployment. */
 export function membershipFrom(env: NodeJS.ProcessEnv): Membership | undefined {
@@ -94,21 +93,25 @@ export function depsFromEnvironment(
   const newRate = (scope: string): RateGate =>
     rate >= UNLIMITED_RATE ? UNPACED : new SharedRate(table, scope, rate, { now: () => clock().getTime(), sleep, maxInlineWaitMs });
   const membership = membershipFrom(env);
-  const home = membership?.home;
+  // How this deployment's table names pipelines, the same for every adapter.
+  const names = new TableNames(membership?.home);
   const topicArn = env[FunctionEnv.NotifyTopicArn];
   return {
-    pipelines: pipelineRouter(env, clock, options, home, newRate),
+    pipelines: pipelineRouter(env, clock, options, names, newRate),
     policies: new CachedPolicyReader(new DynamoPolicyReader(table), policyCacheSeconds),
-    ledger: new LedgerStore(table, retentionDays * 86_400, home),
+    ledger: new LedgerStore(table, { names, retentionSeconds: retentionDays * 86_400 }),
     delays: new DelayQueue(queueUrl, new SQSClient(clientConfig())),
     logger: new PowertoolsLogAdapter(),
-    metrics: new PowertoolsMetricsAdapter(pipelineDimensionsFrom(env[FunctionEnv.MetricPipelines]), membership !== undefined),
+    metrics: new PowertoolsMetricsAdapter({
+      pipelineDimensions: pipelineDimensionsFrom(env[FunctionEnv.MetricPipelines]),
+      accountDimension: membership !== undefined,
+    }),
     // The SNS client is loaded with the first notice: most invocations send none.
     notifier: topicArn ? new SnsNotifier(topicArn, async () => (await loadSnsPublisher()).snsPublish(clientConfig())) : NO_NOTIFIER,
     clock,
     newToken: randomUUID,
     random: Math.random,
-    budgets: new BudgetStore(table, home),
+    budgets: new BudgetStore(table, names),
     settings: { ...DEFAULT_SETTINGS, leaseSeconds, membership },
     match: boundedMatch,
   };
@@ -123,16 +126,16 @@ function pipelineRouter(
   env: NodeJS.ProcessEnv,
   clock: () => Date,
   options: DepsOptions,
-  home: Location | undefined,
+  names: TableNames,
   newRate: (scope: string) => RateGate,
 ): PipelineRouter {
   const own = new CodePipelineAdapter(
     new CodePipelineClient(clientConfig({ maxAttempts: 2 })),
     new CodePipelineClient(clientConfig({ maxAttempts: 1 })),
-    newRate(HOME_RATE_SCOPE),
+    newRate(names.homeRateScope),
   );
   let shared: MemberRoles | undefined;
-  return new PipelineRouter(own, home, (at) => {
+  return new PipelineRouter(own, names, (at) => {
     // Made on the first member's event, so a single-account deployment never loads the STS client.
     shared ??= new MemberRoles(
       async () => (await loadStsAssumeRole()).stsAssumeRole(clientConfig({ maxAttempts: 2 })),
@@ -148,6 +151,6 @@ function pipelineRouter(
         credentials: roles.provider(at),
         ...(endpoint ? { endpoint } : {}),
       });
-    return new CodePipelineAdapter(member(2), member(1), newRate(`${at.account}/${at.region}`));
+    return new CodePipelineAdapter(member(2), member(1), newRate(names.rateScope(at)));
   });
 }

@@ -5,8 +5,8 @@ import { JsonLogger } from './adapters/json-logger';
 import { depsFromEnvironment } from './dependencies';
 import { looksLikeEventBridgeEvent, parseDelayedRetry, parseStageEvent, type StageEvent } from './domain/events';
 import type { Logger, MetricsPort } from './ports';
-import type { ServiceDeps } from './service/deps';
 import { RetryService } from './service/retry-service';
+import type { ServiceDeps } from './service/service-settings';
 
 export type HandlerInput = unknown;
 export type HandlerOutput = SQSBatchResponse | undefined;
@@ -46,7 +46,7 @@ export function createHandler(makeDeps: () => ServiceDeps): (input: HandlerInput
   /** Input we cannot read at all: one error line and a metric, so a dashboard sees it too. */
   const malformed = (message: string, fields: Record<string, unknown>, source: 'event' | 'queue') => {
     logger.log('error', message, fields);
-    metrics?.count(MetricName.MalformedInput, '-', {}, { source });
+    metrics?.count(MetricName.MalformedInput, '-', { dimensions: {}, metadata: { source } });
   };
 
   return async (input) => {

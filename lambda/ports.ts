@@ -3,12 +3,13 @@
  * share. The service (lambda/service/) imports these and the domain, never an adapter; the
  * adapters (lambda/adapters/) implement them; tests hand in fakes of them.
  */
-import type { Location, MetricName } from '../contract';
+import type { MetricName } from '../contract';
 import type { PolicyLayers, RetryBudget, RetryMode } from '../policy/policy';
 import type { LedgerSnapshot } from './domain/decision';
 import type { DelayedRetryMessage } from './domain/events';
 import type { Claim, ClaimResult, ClaimStatus, LedgerKey, NewClaim } from './domain/ledger';
 import type { ClaimOutcome } from './domain/reasons';
+import type { PipelineRef, StageRef } from './domain/refs';
 import type { ActionRun, StageView } from './domain/types';
 
 // ---- CodePipeline ------------------------------------------------------------------------------
@@ -45,10 +46,10 @@ export type StageLookup =
  */
 export interface PipelinePort {
   /** The stage as the execution sees it: its latest run, or in PARALLEL mode the execution's own. */
-  getStage(at: Location, pipeline: string, stage: string, executionId: string): Promise<StageLookup>;
-  retryStage(at: Location, pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome>;
+  getStage(ref: StageRef): Promise<StageLookup>;
+  retryStage(ref: StageRef, retryMode: RetryMode): Promise<RetryCallOutcome>;
   /** Every run of the stage's actions in the execution, earlier runs included. */
-  actionRuns(at: Location, pipeline: string, stage: string, executionId: string): Promise<ActionRun[]>;
+  actionRuns(ref: StageRef): Promise<ActionRun[]>;
 }
 
 // ---- Ledger ------------------------------------------------------------------------------------
@@ -68,6 +69,16 @@ export interface ClaimFinish {
    * it before it crashed, and counting it once too often is safer than retrying once too often.
    */
   readonly keepSlot?: boolean;
+}
+
+/** Why one failure occurrence is not retried. */
+export interface SkipEntry {
+  readonly occurrence: number;
+  readonly reason: string;
+  readonly detail: string;
+  readonly now: Date;
+  /** When the stage failed: a new record's first failure. @default now */
+  readonly failedAt?: Date;
 }
 
 export interface SkipRecord {
@@ -90,6 +101,7 @@ export interface LedgerView {
 
 /** A ledger record with open claims, as the reconciler finds it. */
 export interface OpenRecord {
+  /** The record's stage execution; a record that never kept its account and region names none. */
   readonly key: LedgerKey;
   readonly retries: number;
   readonly open: readonly Claim[];
@@ -97,13 +109,13 @@ export interface OpenRecord {
   readonly item: Readonly<Record<string, unknown>>;
 }
 
-/** The attempt ledger, as the retry function uses it: single-item conditional updates only. */
+/** The attempt ledger, as the retry function uses it: single-item conditional updates only, one record per StageRef. */
 export interface LedgerPort {
-  view(key: LedgerKey, occurrence: number): Promise<LedgerView>;
-  recordRecovery(key: LedgerKey, now: Date): Promise<number | undefined>;
-  claim(key: LedgerKey, claim: NewClaim): Promise<ClaimResult>;
-  get(key: LedgerKey, occurrence: number): Promise<Claim | undefined>;
-  acquire(key: LedgerKey, claim: Claim, token: string, leaseUntil: Date, now: Date): Promise<boolean>;
+  view(ref: StageRef, occurrence: number): Promise<LedgerView>;
+  recordRecovery(ref: StageRef, now: Date): Promise<number | undefined>;
+  claim(ref: StageRef, claim: NewClaim): Promise<ClaimResult>;
+  get(ref: StageRef, occurrence: number): Promise<Claim | undefined>;
+  acquire(ref: StageRef, claim: Claim, token: string, leaseUntil: Date, now: Date): Promise<boolean>;
   /**
    * Takes a claim whose time has come in one write, given the token its delay message carries:
    * a scheduled claim now due, or a retrying one whose lease ran out. Returns the record as it
@@ -112,7 +124,7 @@ export interface LedgerPort {
    * called); undefined when that cannot be known (the write's answer was lost).
    */
   takeDue(
-    key: LedgerKey,
+    ref: StageRef,
     occurrence: number,
     expectedToken: string,
     token: string,
@@ -120,20 +132,20 @@ export interface LedgerPort {
     now: Date,
   ): Promise<(LedgerView & { readonly wasRetrying: boolean | undefined }) | undefined>;
   /** Back to waiting; counts the busy or throttled answer, or marks the claim uncertain. */
-  reschedule(key: LedgerKey, claim: Claim, token: string, dueAt: Date, leaseUntil: Date, why: RescheduleWhy): Promise<boolean>;
+  reschedule(ref: StageRef, claim: Claim, token: string, dueAt: Date, leaseUntil: Date, why: RescheduleWhy): Promise<boolean>;
   /** Undoes a move whose next step failed: the claim is `retrying` with its lease run out, so the next delivery takes it over. */
-  makeRecoverable(key: LedgerKey, claim: Claim, now: Date): Promise<boolean>;
-  finish(key: LedgerKey, claim: Claim, finish: ClaimFinish): Promise<boolean>;
-  release(key: LedgerKey, claim: Claim): Promise<boolean>;
+  makeRecoverable(ref: StageRef, claim: Claim, now: Date): Promise<boolean>;
+  finish(ref: StageRef, claim: Claim, finish: ClaimFinish): Promise<boolean>;
+  release(ref: StageRef, claim: Claim): Promise<boolean>;
   /** Records why an occurrence is not retried. */
-  recordSkip(key: LedgerKey, occurrence: number, reason: string, detail: string, now: Date, failedAt?: Date): Promise<SkipRecord>;
+  recordSkip(ref: StageRef, skip: SkipEntry): Promise<SkipRecord>;
   /** Records holding an open claim whose deadline is at or before `cutoff`, at most `limit`. */
   overdue(cutoff: Date, limit: number): Promise<OpenRecord[]>;
   /**
    * The reconciler woke an overdue claim: it is scheduled, due `now`, held by `token` (the token of
    * the message it sends) until `leaseUntil`, the wake-up counted; uncertain if it was taken from a holder.
    */
-  wake(key: LedgerKey, claim: Claim, token: string, now: Date, leaseUntil: Date): Promise<boolean>;
+  wake(ref: StageRef, claim: Claim, token: string, now: Date, leaseUntil: Date): Promise<boolean>;
   /** Takes a record that no longer has an open claim out of the open-claims index. */
   dropFromIndex(record: OpenRecord): Promise<void>;
 }
@@ -148,8 +160,8 @@ export interface PolicyContext {
 }
 
 export interface PolicyReader {
-  /** The policy layers and pause switches for a stage of the pipeline at `at`. */
-  load(at: Location, pipeline: string, stage: string): Promise<PolicyContext>;
+  /** The policy layers and pause switches for a stage of the pipeline. */
+  load(pipeline: PipelineRef, stage: string): Promise<PolicyContext>;
 }
 
 // ---- Retry budget ------------------------------------------------------------------------------
@@ -158,14 +170,11 @@ export type BudgetResult =
   | { readonly ok: true; readonly used: number }
   | { readonly ok: false; readonly used: number; readonly reopensAt: Date };
 
-/** Whose budget: a pipeline where it lives (a budget is per pipeline). */
-export type BudgetKey = Pick<LedgerKey, 'account' | 'region' | 'pipeline'>;
-
 export interface BudgetPort {
   /** Takes one retry from the pipeline's budget for `id`; taking it twice for one id is a no-op. */
-  reserve(pipeline: BudgetKey, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult>;
+  reserve(pipeline: PipelineRef, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult>;
   /** Gives back what `reserve` took for `id`, when no retry was made after all. */
-  release(pipeline: BudgetKey, id: string, now: Date): Promise<void>;
+  release(pipeline: PipelineRef, id: string, now: Date): Promise<void>;
 }
 
 // ---- Delay queue -------------------------------------------------------------------------------
@@ -187,14 +196,9 @@ export const NoticeKind = {
 } as const;
 export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
 
-export interface Notice {
+/** What operators are told, about the stage execution it names (a member account's console link needs its account and region). */
+export interface Notice extends StageRef {
   readonly kind: NoticeKind;
-  readonly pipeline: string;
-  readonly stage: string;
-  readonly executionId: string;
-  /** Where the pipeline lives: a member account's console link needs both. */
-  readonly account?: string;
-  readonly region: string;
   readonly reason: string;
   /** What failed, from the stage's failed actions: "UnitTests: JobFailed — Build timed out". */
   readonly failureSummary: string;
@@ -208,9 +212,17 @@ export interface NotifierPort {
 
 export type { MetricName } from '../contract';
 
+/** What a count carries besides its name and pipeline. */
+export interface MetricFields {
+  /** Extra dimensions (bounded sets only). @default none */
+  readonly dimensions?: Record<string, string>;
+  /** Searchable in the EMF document, never a dimension: the account, region, stage, reason. @default none */
+  readonly metadata?: Record<string, string | number>;
+}
+
 export interface MetricsPort {
-  /** One count of `name` for `pipeline`, with the extra dimensions given (bounded sets only). */
-  count(name: MetricName, pipeline: string, dimensions?: Record<string, string>, metadata?: Record<string, string | number>): void;
+  /** One count of `name` for `pipeline`. */
+  count(name: MetricName, pipeline: string, fields?: MetricFields): void;
 }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';

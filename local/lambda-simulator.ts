@@ -1,6 +1,6 @@
 import type { SQSBatchResponse } from 'aws-lambda';
 import type { HandlerInput, HandlerOutput } from '../lambda/handler';
-import type { ServiceDeps } from '../lambda/service/deps';
+import type { ServiceDeps } from '../lambda/service/service-settings';
 import { type LocalAws, LogCapture, type ManualClock } from './local-aws';
 import { VirtualTime } from './virtual-time';
 

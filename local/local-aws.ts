@@ -3,14 +3,15 @@ import { DEFAULT_MEMBER_ROLE_NAME, FunctionEnv, type Location, memberRoleName } 
 import { DynamoTable } from '../lambda/adapters/dynamo-table';
 import { JsonLogger, type LogSink } from '../lambda/adapters/json-logger';
 import { LedgerStore } from '../lambda/adapters/ledger-store';
+import { TableNames } from '../lambda/adapters/table-names';
 import { listBudgets } from '../lambda/admin/budget-queries';
 import { LedgerQueries } from '../lambda/admin/ledger-queries';
 import { PolicyAdmin } from '../lambda/admin/policy-admin';
 import { depsFromEnvironment } from '../lambda/dependencies';
 import { createHandler, type HandlerInput, type HandlerOutput } from '../lambda/handler';
-import type { MetricName, MetricsPort } from '../lambda/ports';
+import type { MetricFields, MetricName, MetricsPort } from '../lambda/ports';
 import { type SeedResult, seedPolicies } from '../lambda/seed/policy-seeder';
-import type { ServiceDeps } from '../lambda/service/deps';
+import type { ServiceDeps } from '../lambda/service/service-settings';
 import type { PolicySeed } from '../policy/scope';
 import { CodePipelineEmulator } from './codepipeline/emulator';
 import type { PipelineDefinition } from './codepipeline/world';
@@ -181,7 +182,7 @@ export class LocalAws {
 
   /** The ledger, as the retry function writes it. */
   public ledgerStore(): LedgerStore {
-    return new LedgerStore(this.table());
+    return new LedgerStore(this.table(), { names: new TableNames(undefined) });
   }
 
   public budgets(now: Date): ReturnType<typeof listBudgets> {
@@ -285,12 +286,8 @@ export class RecordingMetrics implements MetricsPort {
     metadata: Record<string, string | number>;
   }[] = [];
 
-  public count(
-    name: MetricName,
-    pipeline: string,
-    dimensions: Record<string, string> = {},
-    metadata: Record<string, string | number> = {},
-  ): void {
+  public count(name: MetricName, pipeline: string, fields: MetricFields = {}): void {
+    const { dimensions = {}, metadata = {} } = fields;
     this.counts.push({ name, pipeline, dimensions, metadata });
   }
 }

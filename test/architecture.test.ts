@@ -63,6 +63,17 @@ describe('Architecture: who may import what', () => {
     ],
     ['cli', 'never imports the stack (its operators need no aws-cdk-lib)', (t) => !within(t, 'lib', 'bin') && !t.startsWith('aws-cdk-lib')],
     ['local', 'never imports the CLI (the CLI uses the local services, not the other way)', (t) => !within(t, 'cli', 'bin')],
+    ['lambda/domain/refs.ts', 'imports only the contract (the shapes of a pipeline somewhere)', (t) => within(t, 'contract')],
+    [
+      'lambda/adapters/table-names.ts',
+      'imports only the domain and the contract (how this deployment keys its table)',
+      (t) => within(t, 'lambda/domain', 'contract'),
+    ],
+    [
+      'lambda/service/delivery.ts',
+      'imports only the domain, the ports and the service (a delivery holds no adapter)',
+      (t) => within(t, 'lambda/domain', 'lambda/ports', 'lambda/service'),
+    ],
   ])('%s %s', (dir, _rule, allowed) => {
     // Prepare
     const files = dir.endsWith('.ts') ? [dir] : sources(dir);
@@ -77,6 +88,19 @@ describe('Architecture: who may import what', () => {
     // Assess
     expect(files.length).toBeGreaterThan(0);
     expect(broken).toEqual([]);
+  });
+
+  it('names pipelines in table keys in one place: only TableNames calls scopedPipeline in the function', () => {
+    // Prepare
+    const files = [...sources('lambda/service'), ...sources('lambda/adapters'), 'lambda/dependencies.ts', 'lambda/handler.ts'];
+
+    // Act
+    const naming = files.filter(
+      (f) => f !== 'lambda/adapters/table-names.ts' && /\bscopedPipeline\(/.test(readFileSync(join(ROOT, f), 'utf8')),
+    );
+
+    // Assess
+    expect(naming).toEqual([]);
   });
 
   it('synthesizes the construct without loading an AWS SDK client or Powertools', () => {

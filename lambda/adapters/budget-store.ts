@@ -1,9 +1,11 @@
-import { type Location, scopedPipeline, TableKeys } from '../../contract';
+import { TableKeys } from '../../contract';
 import type { RetryBudget } from '../../policy/policy';
 import { budgetReopensAt, pruneStamps } from '../domain/budget';
 import { TransientFaultError } from '../domain/errors';
-import type { BudgetKey, BudgetPort, BudgetResult } from '../ports';
+import type { PipelineRef } from '../domain/refs';
+import type { BudgetPort, BudgetResult } from '../ports';
 import { type DynamoTable, dynamoFault } from './dynamo-table';
+import type { TableNames } from './table-names';
 
 /** A pipeline's budget item. */
 export interface BudgetItem {
@@ -22,11 +24,11 @@ export interface BudgetItem {
 export class BudgetStore implements BudgetPort {
   public constructor(
     private readonly table: DynamoTable,
-    /** The central stack's account and region: its pipelines keep bare names. @default none (single account) */
-    private readonly home?: Location,
+    /** How this deployment names a pipeline's budget item. */
+    private readonly names: TableNames,
   ) {}
 
-  public reserve(key: BudgetKey, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult> {
+  public reserve(key: PipelineRef, id: string, budget: RetryBudget, now: Date): Promise<BudgetResult> {
     return this.change<BudgetResult>(this.name(key), (item) => {
       const stamps = pruneStamps(item?.stamps ?? {}, now, budget.windowSeconds);
       const used = Object.keys(stamps).length;
@@ -37,7 +39,7 @@ export class BudgetStore implements BudgetPort {
     });
   }
 
-  public release(key: BudgetKey, id: string, now: Date): Promise<void> {
+  public release(key: PipelineRef, id: string, now: Date): Promise<void> {
     return this.change<void>(this.name(key), (item) => {
       if (!item || item.stamps[id] === undefined) return { done: undefined };
       const stamps = pruneStamps(item.stamps, now, item.windowSeconds);
@@ -46,8 +48,8 @@ export class BudgetStore implements BudgetPort {
     });
   }
 
-  private name(key: BudgetKey): string {
-    return scopedPipeline(key, key.pipeline, this.home);
+  private name(key: PipelineRef): string {
+    return this.names.pipeline(key);
   }
 
   /**

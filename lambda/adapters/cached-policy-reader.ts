@@ -1,4 +1,4 @@
-import type { Location } from '../../contract';
+import type { PipelineRef } from '../domain/refs';
 import type { PolicyContext, PolicyReader } from '../ports';
 import { contextOf, type PolicySnapshot, type PolicySnapshotSource } from './policy-reader';
 
@@ -16,8 +16,8 @@ export class CachedPolicyReader implements PolicyReader {
     private readonly now: () => number = Date.now,
   ) {}
 
-  public async load(at: Location, pipeline: string, stage: string): Promise<PolicyContext> {
-    return contextOf(await this.snapshot(), at.account, pipeline, stage);
+  public async load(pipeline: PipelineRef, stage: string): Promise<PolicyContext> {
+    return contextOf(await this.snapshot(), pipeline.account, pipeline.pipeline, stage);
   }
 
   private snapshot(): Promise<PolicySnapshot> {

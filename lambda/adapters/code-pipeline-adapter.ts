@@ -18,8 +18,9 @@ import {
 } from '@aws-sdk/client-codepipeline';
 import type { RetryMode } from '../../policy/policy';
 import { MemberRoleError, ThrottledError, TransientFaultError } from '../domain/errors';
+import type { StageRef } from '../domain/refs';
 import type { ActionRun, ActionView, OnFailure } from '../domain/types';
-import { type RetryCallOutcome, RetryCallResult, type StageLookup } from '../ports';
+import { type PipelinePort, type RetryCallOutcome, RetryCallResult, type StageLookup } from '../ports';
 import type { RateGate } from './shared-rate';
 
 interface ActionType {
@@ -48,14 +49,15 @@ function isThrottling(error: unknown): boolean {
 const EXECUTION_STOPPED = new Set(['Stopped', 'Stopping', 'Cancelled']);
 
 /**
- * Reads live pipeline state and calls RetryStageExecution. Pipeline structures are cached by
- * pipeline version: a structure never changes without the version changing.
+ * Reads live pipeline state and calls RetryStageExecution, in one account and region: its clients
+ * are that account's and region's, and the router hands it only the refs that live there. Pipeline
+ * structures are cached by pipeline version: a structure never changes without the version changing.
  *
  * RetryStageExecution is not safe to repeat, so it goes through its own client that never
  * resends (`maxAttempts: 1`); an unclear answer comes back as `ambiguous` for the service to
  * settle from the live state. Reads are safe to repeat and keep the SDK's retries.
  */
-export class CodePipelineAdapter {
+export class CodePipelineAdapter implements PipelinePort {
   private readonly structures = new Map<string, StageStructure>();
 
   public constructor(
@@ -65,7 +67,8 @@ export class CodePipelineAdapter {
     private readonly rate: RateGate,
   ) {}
 
-  public async getStage(pipeline: string, stage: string, executionId: string): Promise<StageLookup> {
+  public async getStage(ref: StageRef): Promise<StageLookup> {
+    const { pipeline, stage, executionId } = ref;
     const state = await this.read(() => this.reads.send(new GetPipelineStateCommand({ name: pipeline })));
     if (state === 'no-pipeline') return { kind: 'no-pipeline' };
     const stageState = state.stageStates?.find((s) => s.stageName === stage);
@@ -103,7 +106,8 @@ export class CodePipelineAdapter {
     };
   }
 
-  public async retryStage(pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome> {
+  public async retryStage(ref: StageRef, retryMode: RetryMode): Promise<RetryCallOutcome> {
+    const { pipeline, stage, executionId } = ref;
     // Not sent yet: waiting for our turn (or failing to get one) is never an unclear answer.
     let turn: boolean;
     try {
@@ -134,7 +138,8 @@ export class CodePipelineAdapter {
    * Every run of the stage's actions in one execution (ListActionExecutions lists earlier runs
    * too, newest first): the evidence that decides whether an earlier retry took effect.
    */
-  public async actionRuns(pipeline: string, stage: string, executionId: string): Promise<ActionRun[]> {
+  public async actionRuns(ref: StageRef): Promise<ActionRun[]> {
+    const { pipeline, stage, executionId } = ref;
     const runs = await this.read(() =>
       this.reads.send(
         new ListActionExecutionsCommand({ pipelineName: pipeline, filter: { pipelineExecutionId: executionId }, maxResults: 100 }),

@@ -1,23 +1,22 @@
+// Over 300 lines: every conditional write of the ledger, and how each recognises its own write
+// after a lost answer, in one place; a split would scatter the one protocol they share.
 import { randomUUID } from 'node:crypto';
-import {
-  LEDGER_PREFIX,
-  type Location,
-  OPEN_CLAIMS_INDEX,
-  parseScopedPipeline,
-  scopedPipeline,
-  type TableKey,
-  TableKeys,
-} from '../../contract';
+import { LEDGER_PREFIX, OPEN_CLAIMS_INDEX, parseScopedPipeline, type TableKey } from '../../contract';
 import { TransientFaultError } from '../domain/errors';
 import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../domain/ledger';
 import { FALLBACK_OCCURRENCE_BASE } from '../domain/types';
-import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, OpenRecord, RescheduleWhy, SkipRecord } from '../ports';
+import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, OpenRecord, RescheduleWhy, SkipEntry, SkipRecord } from '../ports';
 import { type DynamoTable, dynamoFault, type Item, type Update } from './dynamo-table';
 import { claimAttribute, claimOf, claimsOf, skipAttribute } from './items';
+import type { TableNames } from './table-names';
 
-/** The item of one stage execution; a member account's pipeline has its account and region in the key. */
-export function ledgerKey(key: LedgerKey, home?: Location) {
-  return TableKeys.ledger(scopedPipeline(key, key.pipeline, home), key.stage, key.executionId);
+export interface LedgerStoreOptions {
+  /** How this deployment names a pipeline's records (a member's pipeline has its account and region in the key). */
+  readonly names: TableNames;
+  /** How long a record is kept after its last write (its TTL). @default 30 days */
+  readonly retentionSeconds?: number;
+  /** Write ids. @default random UUIDs */
+  readonly newWriteId?: () => string;
 }
 
 /** The names every claim write uses. */
@@ -43,14 +42,18 @@ export class LedgerStore implements LedgerPort {
   /** Records this instance wrote last: their revision and open claims, so that a claim's end can leave the index in the same write. */
   private readonly seen = new Map<string, { readonly rev: number; readonly open: readonly number[] }>();
 
+  private readonly names: TableNames;
+  private readonly retentionSeconds: number;
+  private readonly newWriteId: () => string;
+
   public constructor(
     private readonly table: DynamoTable,
-    private readonly retentionSeconds: number = 30 * 86_400,
-    /** The central stack's account and region: its pipelines keep bare names. @default none (single account) */
-    private readonly home?: Location,
-    /** Write ids. @default random UUIDs */
-    private readonly newWriteId: () => string = randomUUID,
-  ) {}
+    options: LedgerStoreOptions,
+  ) {
+    this.names = options.names;
+    this.retentionSeconds = options.retentionSeconds ?? 30 * 86_400;
+    this.newWriteId = options.newWriteId ?? randomUUID;
+  }
 
   /**
    * Claims a retry slot for one failure occurrence. Succeeds only when this occurrence has no
@@ -340,14 +343,8 @@ export class LedgerStore implements LedgerPort {
     return written.done;
   }
 
-  public async recordSkip(
-    key: LedgerKey,
-    occurrence: number,
-    reason: string,
-    detail: string,
-    now: Date,
-    failedAt?: Date,
-  ): Promise<SkipRecord> {
+  public async recordSkip(key: LedgerKey, skip: SkipEntry): Promise<SkipRecord> {
+    const { occurrence, reason, detail, now, failedAt } = skip;
     const id = this.newWriteId();
     const written = await this.write(
       key,
@@ -528,7 +525,7 @@ export class LedgerStore implements LedgerPort {
   ): Promise<{ done: true; item: Item; own: boolean } | { done: false; item: Item | undefined; own: false }> {
     let written: Awaited<ReturnType<DynamoTable['update']>>;
     try {
-      written = await this.table.update(ledgerKey(key, this.home), update);
+      written = await this.table.update(this.names.ledger(key), update);
     } catch (error) {
       throw dynamoFault(what, error);
     }
@@ -540,7 +537,7 @@ export class LedgerStore implements LedgerPort {
   }
 
   private async read(key: LedgerKey): Promise<Item | undefined> {
-    return this.readKey(ledgerKey(key, this.home));
+    return this.readKey(this.names.ledger(key));
   }
 
   private async readKey(key: TableKey): Promise<Item | undefined> {

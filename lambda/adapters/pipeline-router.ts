@@ -1,8 +1,10 @@
 import type { Location } from '../../contract';
 import type { RetryMode } from '../../policy/policy';
+import type { StageRef } from '../domain/refs';
 import type { ActionRun } from '../domain/types';
 import type { PipelinePort, RetryCallOutcome, StageLookup } from '../ports';
 import type { CodePipelineAdapter } from './code-pipeline-adapter';
+import type { TableNames } from './table-names';
 
 /**
  * Sends each call to the pipeline's own account and region: the central account's pipelines
@@ -16,25 +18,26 @@ export class PipelineRouter implements PipelinePort {
   public constructor(
     /** The central account's own adapter: every location in a single-account deployment (no `home`). */
     private readonly own: CodePipelineAdapter,
-    private readonly home: Location | undefined,
+    /** Tells the deployment's own account and region from a member's. */
+    private readonly names: TableNames,
     /** Makes the adapter of a member account and region. */
     private readonly connect: (at: Location) => CodePipelineAdapter,
   ) {}
 
-  public getStage(at: Location, pipeline: string, stage: string, executionId: string): Promise<StageLookup> {
-    return this.adapter(at).getStage(pipeline, stage, executionId);
+  public getStage(ref: StageRef): Promise<StageLookup> {
+    return this.adapter(ref).getStage(ref);
   }
 
-  public retryStage(at: Location, pipeline: string, stage: string, executionId: string, retryMode: RetryMode): Promise<RetryCallOutcome> {
-    return this.adapter(at).retryStage(pipeline, stage, executionId, retryMode);
+  public retryStage(ref: StageRef, retryMode: RetryMode): Promise<RetryCallOutcome> {
+    return this.adapter(ref).retryStage(ref, retryMode);
   }
 
-  public actionRuns(at: Location, pipeline: string, stage: string, executionId: string): Promise<ActionRun[]> {
-    return this.adapter(at).actionRuns(pipeline, stage, executionId);
+  public actionRuns(ref: StageRef): Promise<ActionRun[]> {
+    return this.adapter(ref).actionRuns(ref);
   }
 
   private adapter(at: Location): CodePipelineAdapter {
-    if (!this.home || (at.account === this.home.account && at.region === this.home.region)) return this.own;
+    if (this.names.isHome(at)) return this.own;
     const key = `${at.account}/${at.region}`;
     let adapter = this.adapters.get(key);
     if (!adapter) {

@@ -1,5 +1,6 @@
-import { type Location, Partition, type TableKey, TableKeys } from '../../contract';
+import { Partition, type TableKey, TableKeys } from '../../contract';
 import type { PolicyPatch } from '../../policy/policy';
+import type { PipelineRef } from '../domain/refs';
 import type { PolicyContext, PolicyReader } from '../ports';
 import { type DynamoTable, dynamoFault, type Item } from './dynamo-table';
 import { policyOfItem } from './items';
@@ -33,8 +34,8 @@ export class DynamoPolicyReader implements PolicyReader, PolicySnapshotSource {
     }
   }
 
-  public async load(at: Location, pipeline: string, stage: string): Promise<PolicyContext> {
-    return contextOf(await this.snapshot(), at.account, pipeline, stage);
+  public async load(pipeline: PipelineRef, stage: string): Promise<PolicyContext> {
+    return contextOf(await this.snapshot(), pipeline.account, pipeline.pipeline, stage);
   }
 }
 

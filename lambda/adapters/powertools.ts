@@ -1,7 +1,7 @@
 import { Logger as PowertoolsLogger } from '@aws-lambda-powertools/logger';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { METRIC_NAMESPACE, type MetricName, SERVICE_NAME } from '../../contract';
-import type { Logger, LogLevel, MetricsPort } from '../ports';
+import type { Logger, LogLevel, MetricFields, MetricsPort } from '../ports';
 
 /** Structured logs through Powertools Logger: one JSON object per line, with service and level. */
 export class PowertoolsLogAdapter implements Logger {
@@ -17,24 +17,26 @@ export class PowertoolsLogAdapter implements Logger {
  * kept for the pipelines named in configuration only (others count as "other"), so the number
  * of metric series stays bounded however many pipelines fail.
  */
+export interface MetricsOptions {
+  /** Pipelines that get their own Pipeline dimension. @default none: the dimension is off */
+  readonly pipelineDimensions?: ReadonlySet<string> | undefined;
+  /** Count per Account too (an organization deployment: a bounded set, its members). @default false */
+  readonly accountDimension?: boolean;
+}
+
 export class PowertoolsMetricsAdapter implements MetricsPort {
   private readonly metrics = new Metrics({ namespace: METRIC_NAMESPACE, serviceName: SERVICE_NAME });
 
-  /**
-   * @param pipelineDimensions pipelines that get their own Pipeline dimension; `undefined` turns the dimension off.
-   * @param accountDimension an organization deployment also counts per Account (a bounded set: its members).
-   */
-  public constructor(
-    private readonly pipelineDimensions: ReadonlySet<string> | undefined,
-    private readonly accountDimension = false,
-  ) {}
+  private readonly pipelineDimensions: ReadonlySet<string> | undefined;
+  private readonly accountDimension: boolean;
 
-  public count(
-    name: MetricName,
-    pipeline: string,
-    dimensions: Record<string, string> = {},
-    metadata: Record<string, string | number> = {},
-  ): void {
+  public constructor(options: MetricsOptions = {}) {
+    this.pipelineDimensions = options.pipelineDimensions;
+    this.accountDimension = options.accountDimension === true;
+  }
+
+  public count(name: MetricName, pipeline: string, fields: MetricFields = {}): void {
+    const { dimensions = {}, metadata = {} } = fields;
     // The totals ([service] or [service, Reason]) that alarms and the dashboard use, and the same
     // per pipeline when per-pipeline dimensions are on: two series, each counted once.
     this.emit(name, dimensions, pipeline, metadata);

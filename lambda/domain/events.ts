@@ -121,6 +121,13 @@ export function parseStageFailedEvent(input: unknown): ReportedFailure {
  * What the delay queue carries: a claimed retry waiting for its cooldown (kind `claim`), or a
  * failure whose handling waits (kind `event`: throttled before it was claimed, or waiting for the
  * stage's own retry). Messages from before `kind` existed are claims.
+ *
+ * The older shapes (no `kind`; a claim without `token`, as 0.2.0 and before wrote them) are kept on
+ * purpose: a message written by the version before an upgrade can still be in flight after it.
+ * The delay queue keeps a message 4 days (lib/defaults.ts, delayQueueProps), and a wait that is
+ * not due yet is chained through it as the same message, for up to the longest cooldown, spread,
+ * plus an hour; rejecting them would send such claims to the DLQ. They can go only in a release
+ * whose upgrade path never starts from a version that wrote them.
  */
 export type DelayedRetryMessage =
   | {

@@ -1,4 +1,6 @@
+import type { Location } from '../../contract';
 import type { RetryMode } from '../../policy/policy';
+import type { StageRef } from './refs';
 
 /** The life of one claimed retry attempt in the ledger. */
 export const ClaimStatus = {
@@ -22,15 +24,12 @@ export function isOpen(claim: Pick<Claim, 'status'>): boolean {
   return !TERMINAL_STATUSES.includes(claim.status);
 }
 
-/** Names one stage execution in the ledger: the unit that maxRetries counts in. */
-export interface LedgerKey {
-  /** Where the pipeline lives; absent means the central account's own region (single-account deployments). */
-  readonly account?: string;
-  readonly region?: string;
-  readonly pipeline: string;
-  readonly stage: string;
-  readonly executionId: string;
-}
+/**
+ * Names one stage execution as a ledger record does: a StageRef whose account and region may be
+ * absent, as they are in records of a single-account deployment's pipelines written before the
+ * record kept them, and in the operators' lookups of the central account's own pipelines.
+ */
+export interface LedgerKey extends Omit<StageRef, 'account' | 'region'>, Partial<Location> {}
 
 /** One failure occurrence's claim on a retry. */
 export interface Claim {

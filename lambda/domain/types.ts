@@ -1,3 +1,5 @@
+import type { StageRef } from './refs';
+
 /** Stage execution statuses as GetPipelineState reports them. */
 export const StageStatus = {
   InProgress: 'InProgress',
@@ -18,14 +20,9 @@ export const ActionStatus = {
 } as const;
 export type ActionStatus = (typeof ActionStatus)[keyof typeof ActionStatus];
 
-/** A FAILED stage event, validated. */
-export interface StageFailure {
+/** A FAILED stage event, validated: the stage execution it names, and which failure of it. */
+export interface StageFailure extends StageRef {
   readonly eventId: string;
-  readonly account: string;
-  readonly region: string;
-  readonly pipeline: string;
-  readonly stage: string;
-  readonly executionId: string;
   /**
    * Names one failure occurrence of (pipeline, stage, execution): the event's
    * `pipeline-execution-attempt`, which grows with every retry of the execution, or, when the

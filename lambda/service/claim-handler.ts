@@ -1,18 +1,18 @@
+// Over 300 lines: every move of a claim (take over, reschedule, finish) sits with its undo and
+// with how an unclear answer is settled, so that the token discipline reads in one place.
 import { type RetryPolicy, SPREAD_SHARE } from '../../policy/policy';
 import { checkRetryable, type Decision } from '../domain/decision';
 import { ThrottledError, TransientFaultError } from '../domain/errors';
 import { type Claim, ClaimStatus, isStale } from '../domain/ledger';
-import { type ClaimOutcome, Outcome, SkipReason } from '../domain/reasons';
-import { failedActionsRanAgain, failureFingerprint, retryTookEffect, type StageFailure, type StageView } from '../domain/types';
-import { type RescheduleWhy, type RetryCallOutcome, RetryCallResult } from '../ports';
-import { addSeconds, keyOf, type Result, type ServiceDeps } from './deps';
-import type { Reporter } from './reporter';
-
-type Finished = typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | typeof ClaimStatus.Failed;
+import { Outcome, SkipReason } from '../domain/reasons';
+import { failedActionsRanAgain, failureFingerprint, retryTookEffect, type StageView } from '../domain/types';
+import { type ClaimFinish, type RescheduleWhy, type RetryCallOutcome, RetryCallResult } from '../ports';
+import type { Delivery } from './delivery';
+import { addSeconds, type Result, type ServiceDeps } from './service-settings';
 
 /**
- * What the service does with a claim in the ledger: take it over, hand it to the delay queue,
- * make the retry and record how it ended. Every ledger change is conditional on the claim's
+ * What the service does with one delivery's claim in the ledger: take it over, hand it to the
+ * delay queue, make the retry and record how it ended. Made per delivery, with it. Every ledger change is conditional on the claim's
  * token, so only its current holder can move it; every move whose next step fails is undone or
  * left recoverable; and after an unclear answer to RetryStageExecution the slot stays counted
  * and the live state decides whether the retry happened.
@@ -20,17 +20,18 @@ type Finished = typeof ClaimStatus.Retried | typeof ClaimStatus.Abandoned | type
 export class ClaimHandler {
   public constructor(
     private readonly deps: ServiceDeps,
-    private readonly reporter: Reporter,
+    private readonly delivery: Delivery,
   ) {}
 
   /**
    * Becomes the claim's holder, provided nobody else did since it was read. A write whose answer
    * was lost still makes us the holder: the ledger recognises its own write by the new token.
    */
-  public async acquire(failure: StageFailure, claim: Claim, now: Date): Promise<Claim | undefined> {
+  public async acquire(claim: Claim): Promise<Claim | undefined> {
+    const { now } = this.delivery;
     const token = this.deps.newToken();
     const leaseUntil = this.lease(now);
-    const ok = await this.deps.ledger.acquire(keyOf(failure), claim, token, leaseUntil, now);
+    const ok = await this.delivery.acquire(claim, token, leaseUntil);
     return ok
       ? { ...claim, token, status: ClaimStatus.Retrying, leaseUntil: leaseUntil.toISOString(), heldSince: now.toISOString() }
       : undefined;
@@ -41,11 +42,11 @@ export class ClaimHandler {
    * sent (the sender died between the claim and SendMessage). Sending it again is harmless: only
    * a message with the claim's current token can take it.
    */
-  public async resend(failure: StageFailure, claim: Claim, now: Date): Promise<Result> {
+  public async resend(claim: Claim): Promise<Result> {
     const dueAt = new Date(claim.dueAt);
-    await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt, token: claim.token }, (dueAt.getTime() - now.getTime()) / 1000);
+    await this.delivery.sendClaim(dueAt, claim.token, (dueAt.getTime() - this.delivery.now.getTime()) / 1000);
     const detail = `${SkipReason.Duplicate}: retry already scheduled for ${claim.dueAt}; its delay message sent again`;
-    return this.reporter.decision(failure, claim.attempt, Outcome.Skipped, detail, { code: SkipReason.Duplicate });
+    return this.delivery.decision(Outcome.Skipped, detail, { attempt: claim.attempt, code: SkipReason.Duplicate });
   }
 
   public lease(now: Date): Date {
@@ -56,69 +57,61 @@ export class ClaimHandler {
    * Another instance holds the claim right now. Rather than drop this delivery (the holder may
    * crash) or fail it (noise), look again through the delay queue once the lease has run out.
    */
-  public async deferCheck(failure: StageFailure, claim: Claim, now: Date): Promise<Result> {
+  public async deferCheck(claim: Claim): Promise<Result> {
     const at = addSeconds(new Date(claim.leaseUntil), 1);
-    await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt: at, token: claim.token }, (at.getTime() - now.getTime()) / 1000);
+    await this.delivery.sendClaim(at, claim.token, (at.getTime() - this.delivery.now.getTime()) / 1000);
     const reason = `retry in flight elsewhere; checking again at ${at.toISOString()}`;
-    return this.reporter.decision(failure, claim.attempt, Outcome.Deferred, reason);
+    return this.delivery.decision(Outcome.Deferred, reason, { attempt: claim.attempt });
   }
 
   /** Hands a new claim to the delay queue until its cooldown ends. */
-  public async schedule(failure: StageFailure, claim: Claim, dueAt: Date, now: Date, decision: Decision): Promise<Result> {
+  public async schedule(claim: Claim, dueAt: Date, decision: Decision): Promise<Result> {
     try {
-      await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt, token: claim.token }, (dueAt.getTime() - now.getTime()) / 1000);
+      await this.delivery.sendClaim(dueAt, claim.token, (dueAt.getTime() - this.delivery.now.getTime()) / 1000);
     } catch (error) {
       // Give the slot back so the redelivered event can claim it again, then let the fault escape.
-      await this.deps.ledger.release(keyOf(failure), claim).catch(() => false);
+      await this.delivery.release(claim).catch(() => false);
       throw error;
     }
-    return this.reporter.decision(failure, claim.attempt, Outcome.Scheduled, `${decision.reason}; retry due at ${dueAt.toISOString()}`);
+    return this.delivery.decision(Outcome.Scheduled, `${decision.reason}; retry due at ${dueAt.toISOString()}`, { attempt: claim.attempt });
   }
 
   /**
-   * We hold the claim: re-check, call RetryStageExecution, record what happened. `decision` is the
-   * policy's word at this moment (for a delayed retry, the policy re-evaluated when it came due).
-   * `takeover` says an earlier holder's lease ran out: its call may have taken effect.
+   * We hold the claim: re-check, call RetryStageExecution, record what happened.
    */
-  public async retry(
-    failure: StageFailure,
-    claim: Claim,
-    view: StageView | undefined,
-    policy: RetryPolicy,
-    decision: Decision | undefined,
-    takeover = false,
-  ): Promise<Result> {
+  public async retry(claim: Claim, input: RetryInput): Promise<Result> {
+    const { view, policy, decision, takeover } = input;
     // Taken from a holder whose lease ran out: it may have called. The claim is uncertain from now
     // on, and stays so (in the ledger too) whatever sends it back to waiting.
-    if (takeover && !claim.uncertain) return this.retry(failure, { ...claim, uncertain: true }, view, policy, decision, false);
+    if (takeover && !claim.uncertain) return this.retry({ ...claim, uncertain: true }, { view, policy, decision });
+    const { failure } = this.delivery;
     const uncertain = claim.uncertain;
     const keep = { keepSlot: uncertain, policy };
-    if (!view) return this.abandon(failure, claim, SkipReason.StageNotFound, 'the stage is gone', keep);
+    if (!view) return this.abandon(claim, SkipReason.StageNotFound, 'the stage is gone', keep);
     if (uncertain && retryTookEffect(failure.executionId, claim.fingerprint, claim.manualBefore, view)) {
-      return this.confirm(failure, claim, 'an earlier RetryStageExecution of this claim took effect (seen in the live state)');
+      return this.confirm(claim, 'an earlier RetryStageExecution of this claim took effect (seen in the live state)');
     }
     const problem = checkRetryable(failure, view, policy.overrideBuiltIns);
-    if (problem?.kind === 'skip') return this.abandon(failure, claim, problem.reason, problem.detail, keep);
+    if (problem?.kind === 'skip') return this.abandon(claim, problem.reason, problem.detail, keep);
     if (failureFingerprint(view) !== claim.fingerprint) {
-      return this.abandon(failure, claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed', keep);
+      return this.abandon(claim, SkipReason.StageChanged, 'the failed actions changed since the failure was claimed', keep);
     }
-    if (decision?.kind === 'skip') return this.abandon(failure, claim, decision.reason, decision.detail, { ...keep, view });
+    if (decision?.kind === 'skip') return this.abandon(claim, decision.reason, decision.detail, { ...keep, view });
     if (decision?.kind === 'retry-at')
-      return this.retryLater(failure, claim, 'policy', `the policy now waits until ${decision.at.toISOString()}`, decision.at);
+      return this.retryLater(claim, 'policy', `the policy now waits until ${decision.at.toISOString()}`, { at: decision.at });
     if (uncertain) {
       // An earlier call of this claim may have taken effect while the live state does not show it
       // yet (GetPipelineState lags behind): call again only on positive evidence that it did not.
-      const evidence = await this.evidence(failure, claim);
+      const evidence = await this.evidence(claim);
       if (evidence === 'ran') {
-        return this.confirm(failure, claim, 'an earlier RetryStageExecution of this claim took effect (its failed actions ran again)');
+        return this.confirm(claim, 'an earlier RetryStageExecution of this claim took effect (its failed actions ran again)');
       }
       if (evidence === 'throttled') {
         // A throttled read: the growing waits of throttling, not a busy answer counted towards giving up.
-        return this.retryLater(failure, claim, 'throttled', 'CodePipeline throttled the read of the action executions');
+        return this.retryLater(claim, 'throttled', 'CodePipeline throttled the read of the action executions');
       }
       if (evidence === 'unknown') {
         return this.retryLater(
-          failure,
           claim,
           'uncertain',
           'an earlier call may have retried, and the action executions could not be read to rule it out',
@@ -126,12 +119,11 @@ export class ClaimHandler {
       }
     }
 
-    const budgetId = budgetIdOf(failure);
+    const { budgetId, ref } = this.delivery;
     if (policy.budget) {
-      const spent = await this.deps.budgets.reserve(keyOf(failure), budgetId, policy.budget, this.deps.clock());
+      const spent = await this.deps.budgets.reserve(ref, budgetId, policy.budget, this.deps.clock());
       if (!spent.ok) {
         return this.abandon(
-          failure,
           claim,
           SkipReason.BudgetExhausted,
           `circuit open: ${spent.used} of ${policy.budget.maxRetries} retries used in the last ${policy.budget.windowSeconds}s; ` +
@@ -140,33 +132,44 @@ export class ClaimHandler {
         );
       }
     }
-    const call = await this.deps.pipelines.retryStage(failure, failure.pipeline, failure.stage, failure.executionId, claim.retryMode);
+    const call = await this.deps.pipelines.retryStage(ref, claim.retryMode);
     const now = this.deps.clock();
     const refused = call.result !== RetryCallResult.Started && call.result !== RetryCallResult.Ambiguous;
-    if (policy.budget && refused && !uncertain) await this.deps.budgets.release(keyOf(failure), budgetId, now);
+    if (policy.budget && refused && !uncertain) await this.deps.budgets.release(ref, budgetId, now);
     const detail = `${call.error ?? ''}${call.message ? `: ${call.message}` : ''}`;
     switch (call.result) {
       case RetryCallResult.Started: {
-        await this.finish(failure, claim, ClaimStatus.Retried, Outcome.Retried, `RetryStageExecution ${claim.retryMode}`, now);
+        await this.finish(claim, {
+          status: ClaimStatus.Retried,
+          outcome: Outcome.Retried,
+          reason: `RetryStageExecution ${claim.retryMode}`,
+          now,
+        });
         const why = decision ? `${decision.reason}; ` : '';
-        return this.reporter.decision(failure, claim.attempt, Outcome.Retried, `${why}RetryStageExecution ${claim.retryMode}`);
+        return this.delivery.decision(Outcome.Retried, `${why}RetryStageExecution ${claim.retryMode}`, { attempt: claim.attempt });
       }
       case RetryCallResult.Ambiguous:
-        return this.settle(failure, claim, call, 'uncertain', detail);
+        return this.settle(claim, call, 'uncertain', detail);
       case RetryCallResult.Throttled:
-        return this.retryLater(failure, claim, 'throttled', detail);
+        return this.retryLater(claim, 'throttled', detail);
       case RetryCallResult.Busy:
         // Busy right after an unclear answer of ours may be our own retry running.
-        return uncertain ? this.settle(failure, claim, call, 'busy', detail) : this.retryLater(failure, claim, 'busy', detail);
+        return uncertain ? this.settle(claim, call, 'busy', detail) : this.retryLater(claim, 'busy', detail);
       case RetryCallResult.NotRetryable:
-        if (uncertain) return this.settle(failure, claim, call, 'not-retryable', detail);
-        return this.abandon(failure, claim, SkipReason.NotRetryable, detail, { view, policy });
+        if (uncertain) return this.settle(claim, call, 'not-retryable', detail);
+        return this.abandon(claim, SkipReason.NotRetryable, detail, { view, policy });
       case RetryCallResult.NotLatest:
-        return this.abandon(failure, claim, SkipReason.Superseded, detail, keep);
+        return this.abandon(claim, SkipReason.Superseded, detail, keep);
       case RetryCallResult.Permanent:
-        await this.finish(failure, claim, ClaimStatus.Failed, Outcome.Failed, withSlotNote(detail, uncertain), now, uncertain);
-        await this.tellIfNeeded(failure, SkipReason.PermanentError, detail, view);
-        return this.reporter.decision(failure, claim.attempt, Outcome.Failed, detail, { level: 'error', code: SkipReason.PermanentError });
+        await this.finish(claim, {
+          status: ClaimStatus.Failed,
+          outcome: Outcome.Failed,
+          reason: withSlotNote(detail, uncertain),
+          now,
+          keepSlot: uncertain,
+        });
+        await this.delivery.tellIfNeeded(SkipReason.PermanentError, detail, view);
+        return this.delivery.decision(Outcome.Failed, detail, { attempt: claim.attempt, level: 'error', code: SkipReason.PermanentError });
     }
   }
 
@@ -176,7 +179,6 @@ export class ClaimHandler {
    * state decides: the retry took effect, or it did not (yet), and we look again later.
    */
   private async settle(
-    failure: StageFailure,
     claim: Claim,
     call: RetryCallOutcome,
     then: 'uncertain' | 'busy' | 'not-retryable',
@@ -184,25 +186,21 @@ export class ClaimHandler {
   ): Promise<Result> {
     let after: StageView | undefined;
     try {
-      const lookup = await this.deps.pipelines.getStage(failure, failure.pipeline, failure.stage, failure.executionId);
+      const lookup = await this.deps.pipelines.getStage(this.delivery.ref);
       after = lookup.kind === 'found' ? lookup.view : undefined;
     } catch (error) {
       // The state cannot be read now (throttled, a fault): the next look decides.
       if (!(error instanceof TransientFaultError)) throw error;
     }
-    if (after && retryTookEffect(failure.executionId, claim.fingerprint, claim.manualBefore, after)) {
-      return this.confirm(
-        failure,
-        claim,
-        `RetryStageExecution answered ${call.error ?? 'unclearly'}; the live state shows the retry took effect`,
-      );
+    if (after && retryTookEffect(this.delivery.ref.executionId, claim.fingerprint, claim.manualBefore, after)) {
+      return this.confirm(claim, `RetryStageExecution answered ${call.error ?? 'unclearly'}; the live state shows the retry took effect`);
     }
-    if (then === 'busy') return this.retryLater(failure, { ...claim, uncertain: true }, 'busy', detail);
+    if (then === 'busy') return this.retryLater({ ...claim, uncertain: true }, 'busy', detail);
     if (then === 'not-retryable') {
       // Our earlier call may have been the retry that made the stage not retryable: keep the slot, tell no one.
-      return this.abandon(failure, claim, SkipReason.NotRetryable, detail, { keepSlot: true });
+      return this.abandon(claim, SkipReason.NotRetryable, detail, { keepSlot: true });
     }
-    return this.retryLater(failure, claim, 'uncertain', `answer unclear (${detail}); the live state does not show the retry yet`);
+    return this.retryLater(claim, 'uncertain', `answer unclear (${detail}); the live state does not show the retry yet`);
   }
 
   /**
@@ -211,17 +209,23 @@ export class ClaimHandler {
    * says so) after too many busy or throttled answers. If the message cannot be sent, the claim
    * is left `retrying` with its lease run out, so the redelivered event takes it over.
    */
-  private async retryLater(failure: StageFailure, claim: Claim, why: RescheduleWhy | 'policy', detail: string, at?: Date): Promise<Result> {
+  private async retryLater(
+    claim: Claim,
+    why: RescheduleWhy | 'policy',
+    detail: string,
+    options: { readonly at?: Date } = {},
+  ): Promise<Result> {
+    const { at } = options;
     const { settings, random } = this.deps;
     const now = this.deps.clock();
     const busy = why === 'busy' || why === 'uncertain';
     if (busy && claim.busyCount + 1 > settings.maxBusyRetries) {
       const keepSlot = claim.uncertain || why === 'uncertain';
-      return this.abandon(failure, claim, SkipReason.BusyTooLong, `${detail} (${claim.busyCount + 1} times)`, { keepSlot });
+      return this.abandon(claim, SkipReason.BusyTooLong, `${detail} (${claim.busyCount + 1} times)`, { keepSlot });
     }
     if (why === 'throttled' && claim.throttleCount + 1 > settings.maxThrottleDeferrals) {
       const keepSlot = claim.uncertain;
-      return this.abandon(failure, claim, SkipReason.ThrottledTooLong, `${detail} (${claim.throttleCount + 1} times)`, { keepSlot });
+      return this.abandon(claim, SkipReason.ThrottledTooLong, `${detail} (${claim.throttleCount + 1} times)`, { keepSlot });
     }
     const delay =
       why === 'throttled'
@@ -234,50 +238,37 @@ export class ClaimHandler {
     const dueAt = addSeconds(now, delay);
     const token = this.deps.newToken();
     const reschedule: RescheduleWhy = why === 'policy' ? (claim.uncertain ? 'uncertain' : 'busy') : why;
-    const moved = await this.deps.ledger.reschedule(
-      keyOf(failure),
-      claim,
-      token,
-      dueAt,
-      addSeconds(dueAt, settings.scheduledGraceSeconds),
-      reschedule,
-    );
-    if (!moved) return this.lostClaim(failure, claim);
+    const moved = await this.delivery.reschedule(claim, token, dueAt, addSeconds(dueAt, settings.scheduledGraceSeconds), reschedule);
+    if (!moved) return this.lostClaim(claim);
     try {
-      await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt, token }, delay);
+      await this.delivery.sendClaim(dueAt, token, delay);
     } catch (error) {
-      await this.deps.ledger.makeRecoverable(keyOf(failure), { ...claim, token }, now).catch(() => false);
+      await this.delivery.makeRecoverable({ ...claim, token }, now).catch(() => false);
       throw error;
     }
-    return this.reporter.decision(failure, claim.attempt, Outcome.Rescheduled, `${detail}; trying again at ${dueAt.toISOString()}`);
+    return this.delivery.decision(Outcome.Rescheduled, `${detail}; trying again at ${dueAt.toISOString()}`, { attempt: claim.attempt });
   }
 
   /** The claim's retry happened after all: record it, keep the slot. */
-  private async confirm(failure: StageFailure, claim: Claim, why: string): Promise<Result> {
-    await this.finish(failure, claim, ClaimStatus.Retried, Outcome.Retried, why, this.deps.clock());
-    return this.reporter.decision(failure, claim.attempt, Outcome.Retried, why);
+  private async confirm(claim: Claim, why: string): Promise<Result> {
+    await this.finish(claim, { status: ClaimStatus.Retried, outcome: Outcome.Retried, reason: why, now: this.deps.clock() });
+    return this.delivery.decision(Outcome.Retried, why, { attempt: claim.attempt });
   }
 
   /**
    * The claim ends without our retry; its slot is given back unless an earlier call may have used
    * it, and so is what it took from the pipeline's budget (a holder that died may have taken it).
    */
-  public async abandon(
-    failure: StageFailure,
-    claim: Claim,
-    reason: SkipReason,
-    detail: string,
-    options: AbandonOptions = {},
-  ): Promise<Result> {
+  public async abandon(claim: Claim, reason: SkipReason, detail: string, options: AbandonOptions = {}): Promise<Result> {
     const keepSlot = options.keepSlot === true;
     const view = options.view;
     const why = withSlotNote(detail, keepSlot);
     const now = this.deps.clock();
-    await this.finish(failure, claim, ClaimStatus.Abandoned, reason, why, now, keepSlot);
-    if (!keepSlot && options.policy?.budget) await this.deps.budgets.release(keyOf(failure), budgetIdOf(failure), now);
+    await this.finish(claim, { status: ClaimStatus.Abandoned, outcome: reason, reason: why, now, keepSlot });
+    if (!keepSlot && options.policy?.budget) await this.deps.budgets.release(this.delivery.ref, this.delivery.budgetId, now);
     // An abandon that keeps the slot may hide our own retry: no "not retryable" notice for it.
-    if (!(keepSlot && reason === SkipReason.NotRetryable)) await this.tellIfNeeded(failure, reason, `${reason}: ${why}`, view);
-    return this.reporter.decision(failure, claim.attempt, Outcome.Abandoned, `${reason}: ${why}`, { code: reason });
+    if (!(keepSlot && reason === SkipReason.NotRetryable)) await this.delivery.tellIfNeeded(reason, `${reason}: ${why}`, view);
+    return this.delivery.decision(Outcome.Abandoned, `${reason}: ${why}`, { attempt: claim.attempt, code: reason });
   }
 
   /**
@@ -285,34 +276,30 @@ export class ClaimHandler {
    * earlier delivery that died holding it, and tell operators the first time (unless `notify` is
    * false: the refusal may not be final).
    */
-  public async skip(
-    failure: StageFailure,
-    reason: SkipReason,
-    detail: string,
-    now: Date,
-    view?: StageView,
-    options: { readonly notify?: boolean } = {},
-  ): Promise<Result> {
-    const { first, claim } = await this.deps.ledger.recordSkip(keyOf(failure), failure.occurrence, reason, detail, now, failure.failedAt);
+  public async skip(reason: SkipReason, detail: string, options: SkipOptions = {}): Promise<Result> {
+    const { view } = options;
+    const { now } = this.delivery;
+    const { first, claim } = await this.delivery.recordSkip(reason, detail);
     if (claim && isStale(claim, now)) {
       // An earlier delivery claimed this failure and died: settle its claim with this decision.
-      const held = await this.acquire(failure, claim, now);
+      const held = await this.acquire(claim);
       const keepSlot = claim.status === ClaimStatus.Retrying || claim.uncertain;
-      if (held) await this.finish(failure, held, ClaimStatus.Abandoned, reason, withSlotNote(detail, keepSlot), now, keepSlot);
+      if (held)
+        await this.finish(held, { status: ClaimStatus.Abandoned, outcome: reason, reason: withSlotNote(detail, keepSlot), now, keepSlot });
     }
     // A redelivered event gets the same answer, but operators hear about it once.
-    if (first && options.notify !== false) await this.tellIfNeeded(failure, reason, `${reason}: ${detail}`, view);
-    return this.reporter.decision(failure, undefined, Outcome.Skipped, `${reason}: ${detail}`, { code: reason });
+    if (first && options.notify !== false) await this.delivery.tellIfNeeded(reason, `${reason}: ${detail}`, view);
+    return this.delivery.decision(Outcome.Skipped, `${reason}: ${detail}`, { code: reason });
   }
 
-  public lostClaim(failure: StageFailure, claim: Claim): Result {
+  public lostClaim(claim: Claim): Result {
     const detail = `${SkipReason.Duplicate}: another instance took the claim over meanwhile`;
-    return this.reporter.decision(failure, claim.attempt, Outcome.Skipped, detail, { level: 'warn', code: SkipReason.Duplicate });
+    return this.delivery.decision(Outcome.Skipped, detail, { attempt: claim.attempt, level: 'warn', code: SkipReason.Duplicate });
   }
 
   /** A throttled read while holding the claim: the claim waits and comes back, nothing is spent. */
-  public throttledRead(failure: StageFailure, claim: Claim, error: ThrottledError): Promise<Result> {
-    return this.retryLater(failure, claim, 'throttled', error.message);
+  public throttledRead(claim: Claim, error: ThrottledError): Promise<Result> {
+    return this.retryLater(claim, 'throttled', error.message);
   }
 
   /**
@@ -320,9 +307,9 @@ export class ClaimHandler {
    * `ran` (its failed actions ran again since it was claimed), `none` (positive evidence that no
    * call of ours took effect), `throttled` or `unknown` (the runs could not be read).
    */
-  private async evidence(failure: StageFailure, claim: Claim): Promise<'ran' | 'none' | 'throttled' | 'unknown'> {
+  private async evidence(claim: Claim): Promise<'ran' | 'none' | 'throttled' | 'unknown'> {
     try {
-      const runs = await this.deps.pipelines.actionRuns(failure, failure.pipeline, failure.stage, failure.executionId);
+      const runs = await this.deps.pipelines.actionRuns(this.delivery.ref);
       return failedActionsRanAgain(claim.fingerprint, runs, new Date(claim.claimedAt)) ? 'ran' : 'none';
     } catch (error) {
       if (error instanceof ThrottledError) return 'throttled';
@@ -331,22 +318,9 @@ export class ClaimHandler {
     }
   }
 
-  private async finish(
-    failure: StageFailure,
-    claim: Claim,
-    status: Finished,
-    outcome: ClaimOutcome,
-    reason: string,
-    now: Date,
-    keepSlot = false,
-  ): Promise<void> {
-    const done = await this.deps.ledger.finish(keyOf(failure), claim, { status, outcome, reason, now, keepSlot });
-    if (!done) this.lostClaim(failure, claim);
-  }
-
-  private async tellIfNeeded(failure: StageFailure, reason: SkipReason, text: string, view: StageView | undefined): Promise<void> {
-    const kind = this.reporter.noticeFor(reason);
-    if (kind) await this.reporter.notify(failure, kind, text, view, reason);
+  private async finish(claim: Claim, finish: ClaimFinish): Promise<void> {
+    const done = await this.delivery.finish(claim, finish);
+    if (!done) this.lostClaim(claim);
   }
 }
 
@@ -360,6 +334,24 @@ export function throttleDelaySeconds(
   return Math.max(1, Math.round(ceiling / 2 + (random() * ceiling) / 2));
 }
 
+/** What a retry of a held claim goes by. */
+export interface RetryInput {
+  /** The live state as last read; none when the stage is gone. */
+  readonly view: StageView | undefined;
+  readonly policy: RetryPolicy;
+  /** The policy's word at this moment (for a delayed retry, the policy re-evaluated when it came due); none when the stage is gone. */
+  readonly decision: Decision | undefined;
+  /** Taken over from a holder whose lease ran out: its call may have taken effect. @default false */
+  readonly takeover?: boolean;
+}
+
+export interface SkipOptions {
+  /** The live state, for the notice's failure summary. @default none */
+  readonly view?: StageView | undefined;
+  /** Tell operators (the first time). False when the refusal may not be final. @default true */
+  readonly notify?: boolean;
+}
+
 export interface AbandonOptions {
   /** Keep the retry slot (and the budget): an earlier call may have retried. @default false */
   readonly keepSlot?: boolean;
@@ -367,11 +359,6 @@ export interface AbandonOptions {
   readonly view?: StageView | undefined;
   /** The policy the claim ran under: its budget is given back with the slot. @default none (no budget to give back) */
   readonly policy?: RetryPolicy;
-}
-
-/** What a failure occurrence takes from its pipeline's budget is named after it: taking it twice is a no-op. */
-export function budgetIdOf(failure: StageFailure): string {
-  return `${failure.stage}#${failure.executionId}#${failure.occurrence}`;
 }
 
 /** Says why a claim that ends without our retry still counts, when it does. */

@@ -1,10 +1,11 @@
-import { type Claim, ClaimStatus, type LedgerKey } from '../domain/ledger';
+import { type Claim, ClaimStatus } from '../domain/ledger';
 import { Outcome, SkipReason } from '../domain/reasons';
 import type { StageFailure } from '../domain/types';
 import type { OpenRecord } from '../ports';
-import type { ClaimHandler } from './claim-handler';
-import type { ServiceDeps } from './deps';
+import { ClaimHandler } from './claim-handler';
+import { Delivery } from './delivery';
 import type { Reporter } from './reporter';
+import type { ServiceDeps } from './service-settings';
 
 /** What one reconciler run found and did. */
 export interface ReconcileResult {
@@ -34,7 +35,6 @@ export class Reconciler {
   public constructor(
     private readonly deps: ServiceDeps,
     private readonly reporter: Reporter,
-    private readonly claims: ClaimHandler,
   ) {}
 
   public async run(): Promise<ReconcileResult> {
@@ -61,11 +61,12 @@ export class Reconciler {
           logger.log('error', 'an overdue claim names no account and region: it cannot be woken', { key: record.key, token: claim.token });
           continue;
         }
-        this.reporter.stuck(failure);
+        const delivery = new Delivery(this.deps, this.reporter, failure, now);
+        delivery.stuck();
         if ((claim.wakeups ?? 0) >= settings.maxWakeups) {
-          await this.giveUp(failure, claim);
+          await this.giveUp(delivery, claim);
           gaveUp += 1;
-        } else if (await this.wake(record.key, failure, claim, now)) {
+        } else if (await this.wake(delivery, claim)) {
           woken += 1;
         }
       }
@@ -79,21 +80,22 @@ export class Reconciler {
    * Hands an overdue claim to a message due now, which the delay queue's due path takes over; false
    * when the claim moved on since it was read.
    */
-  public async wake(key: LedgerKey, failure: StageFailure, claim: Claim, now: Date): Promise<boolean> {
+  public async wake(delivery: Delivery, claim: Claim): Promise<boolean> {
+    const { now } = delivery;
     const token = this.deps.newToken();
     const leaseUntil = new Date(now.getTime() + this.deps.settings.scheduledGraceSeconds * 1000);
-    if (!(await this.deps.ledger.wake(key, claim, token, now, leaseUntil))) return false;
-    await this.deps.delays.send({ v: 1, kind: 'claim', failure, dueAt: now, token }, 0);
+    if (!(await delivery.wake(claim, token, leaseUntil))) return false;
+    await delivery.sendClaim(now, token, 0);
     const why = `past its deadline (${claim.status}, lease until ${claim.leaseUntil}): woken by the reconciler`;
-    this.reporter.decision(failure, claim.attempt, Outcome.Deferred, why, { level: 'warn' });
+    delivery.decision(Outcome.Deferred, why, { attempt: claim.attempt, level: 'warn' });
     return true;
   }
 
   /** Too many wake-ups without moving: the claim ends, keeping its slot if a holder may have called, and operators hear of it. */
-  private async giveUp(failure: StageFailure, claim: Claim): Promise<void> {
+  private async giveUp(delivery: Delivery, claim: Claim): Promise<void> {
     const maybeCalled = claim.status === ClaimStatus.Retrying || claim.uncertain;
     const detail = `woken ${claim.wakeups ?? 0} times by the reconciler without moving on`;
-    await this.claims.abandon(failure, claim, SkipReason.ClaimStuck, detail, { keepSlot: maybeCalled });
+    await new ClaimHandler(this.deps, delivery).abandon(claim, SkipReason.ClaimStuck, detail, { keepSlot: maybeCalled });
   }
 }
 

@@ -2,7 +2,7 @@ import { MetricName } from '../../contract';
 import { Outcome, SkipReason } from '../domain/reasons';
 import { ActionStatus, type ReportedFailure, type StageView } from '../domain/types';
 import { type Logger, type MetricsPort, NoticeKind, type NotifierPort } from '../ports';
-import type { Result } from './deps';
+import type { Result } from './service-settings';
 
 /** The skip and abandon reasons that operators are told about, and how. */
 const NOTIFY_ON: Partial<Record<SkipReason, NoticeKind>> = {
@@ -34,8 +34,21 @@ const GIVE_UPS: readonly SkipReason[] = [
 const COUNTED_AS_SKIPS: readonly Outcome[] = [Outcome.Skipped, Outcome.Abandoned, Outcome.Observed, Outcome.Failed];
 
 export interface ReportOptions {
+  /** The claim's attempt (the n-th automatic retry of the stage execution), when a claim is involved. @default none */
+  readonly attempt?: number | undefined;
+  /** @default info */
   readonly level?: 'info' | 'warn' | 'error';
   /** Why no retry was made, when that is what the outcome says: the metric's Reason dimension. */
+  readonly code?: SkipReason;
+}
+
+/** What operators are told, and why. */
+export interface NoticeOptions {
+  readonly kind: NoticeKind;
+  readonly reason: string;
+  /** The live state, for the failure summary. */
+  readonly view: StageView | undefined;
+  /** The skip reason behind it: a give-up is counted too. @default none */
   readonly code?: SkipReason;
 }
 
@@ -52,13 +65,8 @@ export class Reporter {
   }
 
   /** One decision log line and its metrics; returns the delivery's result. */
-  public decision(
-    failure: ReportedFailure,
-    attempt: number | undefined,
-    outcome: Outcome,
-    reason: string,
-    opts: ReportOptions = {},
-  ): Result {
+  public decision(failure: ReportedFailure, outcome: Outcome, reason: string, opts: ReportOptions = {}): Result {
+    const { attempt } = opts;
     this.count(failure, outcome, attempt, opts.code);
     this.deps.logger.log(opts.level ?? 'info', 'decision', {
       account: failure.account,
@@ -88,13 +96,8 @@ export class Reporter {
    * Best effort: a notification that cannot be sent is logged, never a reason to fail the event.
    * A give-up is counted too (RetryGaveUp), so a dashboard sees what operators were told.
    */
-  public async notify(
-    failure: ReportedFailure,
-    kind: NoticeKind,
-    reason: string,
-    view: StageView | undefined,
-    code?: SkipReason,
-  ): Promise<void> {
+  public async notify(failure: ReportedFailure, notice: NoticeOptions): Promise<void> {
+    const { kind, reason, view, code } = notice;
     if (code && GIVE_UPS.includes(code)) {
       this.metric(MetricName.RetryGaveUp, failure, {}, { stage: failure.stage, reason: code });
     }
@@ -121,7 +124,10 @@ export class Reporter {
     dimensions: Record<string, string>,
     metadata: Record<string, string | number>,
   ): void {
-    this.deps.metrics.count(name, failure.pipeline, dimensions, { account: failure.account, region: failure.region, ...metadata });
+    this.deps.metrics.count(name, failure.pipeline, {
+      dimensions,
+      metadata: { account: failure.account, region: failure.region, ...metadata },
+    });
   }
 
   private count(failure: ReportedFailure, outcome: Outcome, attempt: number | undefined, code: SkipReason | undefined): void {

@@ -11,7 +11,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { HandlerInput, HandlerOutput } from '../../lambda/handler';
-import { DEFAULT_SETTINGS } from '../../lambda/service/deps';
+import { DEFAULT_SETTINGS } from '../../lambda/service/service-settings';
 import { measureFleet } from '../../local/fleet';
 import { pool } from '../../local/lambda-simulator';
 import { LocalAws, ManualClock } from '../../local/local-aws';

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { LedgerStore } from '../../lambda/adapters/ledger-store';
+import { TableNames } from '../../lambda/adapters/table-names';
 import { ClaimStatus } from '../../lambda/domain/ledger';
 import { LocalDynamo } from '../../local/dynamo';
 import { StsEmulator } from '../../local/sts-emulator';
@@ -19,7 +20,7 @@ function autoretry(args: string[]): Promise<CliResult> {
 
 /** One retried failure of `pipeline`/Test in `at`, written as the retry function writes it. */
 async function retried(at: typeof CENTRAL, pipeline: string): Promise<void> {
-  const store = new LedgerStore(new DynamoTable(TABLE, dynamo.client()), 86_400, CENTRAL);
+  const store = new LedgerStore(new DynamoTable(TABLE, dynamo.client()), { names: new TableNames(CENTRAL), retentionSeconds: 86_400 });
   const key = { ...at, pipeline, stage: 'Test', executionId: randomUUID() };
   const now = new Date();
   const result = await store.claim(key, {

@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { OPEN_CLAIMS_INDEX, TableKeys } from '../../contract';
 import { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { LedgerStore } from '../../lambda/adapters/ledger-store';
+import { TableNames } from '../../lambda/adapters/table-names';
 import { type Claim, ClaimStatus, type LedgerKey } from '../../lambda/domain/ledger';
 import { Outcome } from '../../lambda/domain/reasons';
 import type { FaultProxy, ProxiedCall, ProxyFault } from '../../local/fault-proxy';
@@ -26,7 +27,7 @@ beforeAll(async () => {
     region: 'us-east-1',
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
   });
-  store = new LedgerStore(new DynamoTable(aws.tableName, client), 86_400, undefined);
+  store = new LedgerStore(new DynamoTable(aws.tableName, client), { names: new TableNames(undefined), retentionSeconds: 86_400 });
 });
 
 beforeEach(() => proxy.clear());
@@ -180,8 +181,9 @@ describe('Class: LedgerStore, every write recognising its own effect after a los
     loseAnswer('SET #skip = :skip');
 
     // Act
-    const first = await store.recordSkip(k, 1, 'never-retry-rule', 'detail', NOW);
-    const again = await store.recordSkip(k, 1, 'never-retry-rule', 'detail', NOW);
+    const skip = { occurrence: 1, reason: 'never-retry-rule', detail: 'detail', now: NOW };
+    const first = await store.recordSkip(k, skip);
+    const again = await store.recordSkip(k, skip);
 
     // Assess
     expect(proxy.lostReplies()).toHaveLength(1);

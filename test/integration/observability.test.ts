@@ -34,7 +34,10 @@ describe('Observability: metrics, recovery and notifications', () => {
     // Prepare
     const named = aws.pipeline('named');
     const unnamed = aws.pipeline('unnamed');
-    const run = aws.handler({ sink: new LogCapture().sink, metrics: new PowertoolsMetricsAdapter(new Set([named])) });
+    const run = aws.handler({
+      sink: new LogCapture().sink,
+      metrics: new PowertoolsMetricsAdapter({ pipelineDimensions: new Set([named]) }),
+    });
     aws.codepipeline.failNewExecution(named, 'Test', ['UnitTests']);
     aws.codepipeline.failNewExecution(unnamed, 'Approve', ['Review']);
 

@@ -258,7 +258,7 @@ describe('Organization: metrics', () => {
 
     // Act
     try {
-      await aws.handler({ sink: new LogCapture().sink, metrics: new PowertoolsMetricsAdapter(undefined, true) })(
+      await aws.handler({ sink: new LogCapture().sink, metrics: new PowertoolsMetricsAdapter({ accountDimension: true }) })(
         member.stageFailedEvent(pipeline, 'Test'),
       );
     } finally {

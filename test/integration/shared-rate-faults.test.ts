@@ -251,8 +251,9 @@ describe('SharedRate under faults and at the edges', () => {
     suite.proxy.inject({ match: isRateWrite, fault: 'server-error', times: 100 });
 
     // Act
-    const retry = await adapter.retryStage('p', 'Test', 'e-1', 'FAILED_ACTIONS');
-    const read = adapter.getStage('p', 'Test', 'e-1');
+    const ref = { account: '123456789012', region: 'us-east-1', pipeline: 'p', stage: 'Test', executionId: 'e-1' };
+    const retry = await adapter.retryStage(ref, 'FAILED_ACTIONS');
+    const read = adapter.getStage(ref);
 
     // Assess: nothing reached CodePipeline; the retry was not sent, so its claim waits and comes back.
     expect(retry).toMatchObject({ result: RetryCallResult.Throttled, error: 'Paced' });

@@ -1,13 +1,15 @@
+// Over 300 lines: one in-memory fake per port of the service, each with its adapter's contract.
 /**
  * In-memory fakes of the retry service's ports, with the same contracts as the adapters (the
  * ledger's conditional updates included), so the service's branches run in milliseconds.
  */
 import type { Location, MetricName } from '../../contract';
 import type { DelayedRetryMessage } from '../../lambda/domain/events';
+import { plainMatch } from '../../lambda/domain/filters';
 import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
+import type { PipelineRef, StageRef } from '../../lambda/domain/refs';
 import { type ActionRun, ActionStatus, type ActionView, type StageFailure, type StageView } from '../../lambda/domain/types';
 import type {
-  BudgetKey,
   BudgetPort,
   BudgetResult,
   ClaimFinish,
@@ -16,6 +18,7 @@ import type {
   LedgerView,
   Logger,
   LogLevel,
+  MetricFields,
   MetricsPort,
   NewClaim,
   Notice,
@@ -26,12 +29,13 @@ import type {
   PolicyReader,
   RescheduleWhy,
   RetryCallOutcome,
+  SkipEntry,
   SkipRecord,
   StageLookup,
 } from '../../lambda/ports';
 import { RetryCallResult } from '../../lambda/ports';
-import { DEFAULT_SETTINGS, type ServiceDeps } from '../../lambda/service/deps';
 import { RetryService } from '../../lambda/service/retry-service';
+import { DEFAULT_SETTINGS, type ServiceDeps } from '../../lambda/service/service-settings';
 import type { PolicyPatch, RetryBudget } from '../../policy/policy';
 
 /** The moment the unit tests' failures happen, and the stage execution they fail in. */
@@ -109,14 +113,9 @@ export class FakePipelines implements PipelinePort {
     return this.runs;
   }
 
-  public async retryStage(
-    at: Location,
-    pipeline: string,
-    stage: string,
-    executionId: string,
-    retryMode: string,
-  ): Promise<RetryCallOutcome> {
-    this.retryCalls.push({ at: { account: at.account, region: at.region }, pipeline, stage, executionId, retryMode });
+  public async retryStage(ref: StageRef, retryMode: string): Promise<RetryCallOutcome> {
+    const { account, region, pipeline, stage, executionId } = ref;
+    this.retryCalls.push({ at: { account, region }, pipeline, stage, executionId, retryMode });
     return this.answers.shift() ?? { result: RetryCallResult.Started };
   }
 }
@@ -302,14 +301,8 @@ export class FakeLedger implements LedgerPort {
     // The fake keeps no index: overdue() reads the claims themselves.
   }
 
-  public async recordSkip(
-    key: LedgerKey,
-    occurrence: number,
-    reason: string,
-    detail: string,
-    now: Date,
-    failedAt?: Date,
-  ): Promise<SkipRecord> {
+  public async recordSkip(key: LedgerKey, skip: SkipEntry): Promise<SkipRecord> {
+    const { occurrence, reason, detail, now, failedAt } = skip;
     const r = this.record(key);
     r.firstFailureAt ??= failedAt ?? now;
     if (r.skips.get(occurrence)?.reason === reason) return { first: false, claim: undefined };
@@ -348,13 +341,13 @@ export class FakeBudgets implements BudgetPort {
   public readonly taken = new Set<string>();
   public open: { used: number; reopensAt: Date } | undefined;
 
-  public async reserve(_pipeline: BudgetKey, id: string, _budget: RetryBudget): Promise<BudgetResult> {
+  public async reserve(_pipeline: PipelineRef, id: string, _budget: RetryBudget): Promise<BudgetResult> {
     if (this.open) return { ok: false, ...this.open };
     this.taken.add(id);
     return { ok: true, used: this.taken.size };
   }
 
-  public async release(_pipeline: BudgetKey, id: string): Promise<void> {
+  public async release(_pipeline: PipelineRef, id: string): Promise<void> {
     this.taken.delete(id);
   }
 }
@@ -370,8 +363,8 @@ export class FakeNotifier implements NotifierPort {
 export class FakeMetrics implements MetricsPort {
   public readonly counts: { name: MetricName; dimensions: Record<string, string> }[] = [];
 
-  public count(name: MetricName, _pipeline: string, dimensions: Record<string, string> = {}): void {
-    this.counts.push({ name, dimensions });
+  public count(name: MetricName, _pipeline: string, fields: MetricFields = {}): void {
+    this.counts.push({ name, dimensions: fields.dimensions ?? {} });
   }
 }
 
@@ -427,9 +420,10 @@ export function serviceWorld(policy: PolicyPatch = {}, view: StageView | undefin
     newToken: () => `token-${++tokens}`,
     random: () => 0,
     settings: DEFAULT_SETTINGS,
+    match: plainMatch,
   };
   const advance = (seconds: number) => {
     clock.now += seconds * 1000;
   };
-  return { ...fakes, service: new RetryService(deps), advance, record: () => fakes.ledger.record(FAKE_KEY) };
+  return { ...fakes, deps, service: new RetryService(deps), advance, record: () => fakes.ledger.record(FAKE_KEY) };
 }

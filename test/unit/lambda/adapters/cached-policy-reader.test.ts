@@ -24,11 +24,11 @@ describe('Class: CachedPolicyReader', () => {
     const cache = new CachedPolicyReader(source, 10, () => now);
 
     // Act
-    await cache.load(HERE, 'a', 'Test');
-    await cache.load(HERE, 'a', 'Deploy');
-    await cache.load(HERE, 'b', 'Test');
+    await cache.load({ ...HERE, pipeline: 'a' }, 'Test');
+    await cache.load({ ...HERE, pipeline: 'a' }, 'Deploy');
+    await cache.load({ ...HERE, pipeline: 'b' }, 'Test');
     now = 10_001;
-    const later = await cache.load(HERE, 'c', 'Test');
+    const later = await cache.load({ ...HERE, pipeline: 'c' }, 'Test');
 
     // Assess
     expect(source.calls).toBe(2);
@@ -40,11 +40,11 @@ describe('Class: CachedPolicyReader', () => {
     const source = new CountingSource();
     const cache = new CachedPolicyReader(source, 10, () => 0);
     source.fail = true;
-    await expect(cache.load(HERE, 'a', 'Test')).rejects.toThrow('DynamoDB unreachable');
+    await expect(cache.load({ ...HERE, pipeline: 'a' }, 'Test')).rejects.toThrow('DynamoDB unreachable');
     source.fail = false;
 
     // Act
-    const context = await cache.load(HERE, 'a', 'Test');
+    const context = await cache.load({ ...HERE, pipeline: 'a' }, 'Test');
 
     // Assess
     expect(context.layers.default?.maxRetries).toBe(2);
@@ -56,8 +56,8 @@ describe('Class: CachedPolicyReader', () => {
     const cache = new CachedPolicyReader(source, 0, () => 0);
 
     // Act
-    await cache.load(HERE, 'a', 'Test');
-    await cache.load(HERE, 'a', 'Test');
+    await cache.load({ ...HERE, pipeline: 'a' }, 'Test');
+    await cache.load({ ...HERE, pipeline: 'a' }, 'Test');
 
     // Assess
     expect(source.calls).toBe(2);

@@ -2,7 +2,7 @@ import { MetricName } from '../../../../contract';
 import { ClaimStatus } from '../../../../lambda/domain/ledger';
 import { SkipReason } from '../../../../lambda/domain/reasons';
 import { NoticeKind } from '../../../../lambda/ports';
-import { DEFAULT_SETTINGS } from '../../../../lambda/service/deps';
+import { DEFAULT_SETTINGS } from '../../../../lambda/service/service-settings';
 import { FAKE_KEY, FAKE_NOW, serviceWorld } from '../../../support/fakes';
 
 const NOW = FAKE_NOW;

@@ -1,10 +1,11 @@
+// Over 300 lines: the service's behaviour, one describe per entry point, over the shared fakes.
 import { MetricName } from '../../../../contract';
 import { TransientFaultError } from '../../../../lambda/domain/errors';
 import { ClaimStatus } from '../../../../lambda/domain/ledger';
 import { Outcome, SkipReason } from '../../../../lambda/domain/reasons';
 import type { StageView } from '../../../../lambda/domain/types';
 import { NoticeKind, RetryCallResult } from '../../../../lambda/ports';
-import { DEFAULT_SETTINGS } from '../../../../lambda/service/deps';
+import { DEFAULT_SETTINGS } from '../../../../lambda/service/service-settings';
 import type { PolicyPatch } from '../../../../policy/policy';
 import { FAKE_EXECUTION, FAKE_KEY, FAKE_NOW, type FakeLedger, failedStage, serviceWorld, stageFailure } from '../../../support/fakes';
 

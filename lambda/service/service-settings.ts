@@ -1,8 +1,11 @@
+/**
+ * What the retry service is set up with: its ports and collaborators (ServiceDeps, built from the
+ * environment by lambda/dependencies.ts, or from fakes by the tests) and its settings, with their
+ * defaults; and what one delivery comes to (Result).
+ */
 import type { Matcher } from '../domain/filters';
-import type { LedgerKey } from '../domain/ledger';
 import type { Membership } from '../domain/membership';
 import type { Outcome } from '../domain/reasons';
-import type { StageFailure } from '../domain/types';
 import type { BudgetPort, DelayPort, LedgerPort, Logger, MetricsPort, NotifierPort, PipelinePort, PolicyReader } from '../ports';
 
 export interface ServiceSettings {
@@ -35,8 +38,8 @@ export interface ServiceSettings {
   readonly reconcileBatch: number;
   /** The reconciler gives up on a claim (and says so) after waking it this many times. */
   readonly maxWakeups: number;
-  /** The accounts and regions an organization deployment serves. @default none: a single-account deployment */
-  readonly membership?: Membership | undefined;
+  /** The accounts and regions an organization deployment serves; undefined in a single-account deployment. */
+  readonly membership: Membership | undefined;
 }
 
 export const DEFAULT_SETTINGS: ServiceSettings = {
@@ -56,6 +59,7 @@ export const DEFAULT_SETTINGS: ServiceSettings = {
   slotWaitMarginSeconds: 5,
   reconcileBatch: 200,
   maxWakeups: 12,
+  membership: undefined,
 };
 
 /** Everything the service needs, as ports: the handler builds the real ones, tests hand in fakes. */
@@ -73,8 +77,8 @@ export interface ServiceDeps {
   readonly metrics: MetricsPort;
   readonly notifier: NotifierPort;
   readonly settings: ServiceSettings;
-  /** How rules' message patterns are tested. @default a plain test (the function passes one with a time limit) */
-  readonly match?: Matcher;
+  /** How rules' message patterns are tested: the function's has a time limit (boundedMatch), tests' is plainMatch. */
+  readonly match: Matcher;
 }
 
 /** What one delivery came to. */
@@ -82,16 +86,6 @@ export interface Result {
   readonly outcome: Outcome;
   readonly reason: string;
   readonly attempt?: number;
-}
-
-export function keyOf(failure: Pick<StageFailure, 'account' | 'region' | 'pipeline' | 'stage' | 'executionId'>): LedgerKey {
-  return {
-    account: failure.account,
-    region: failure.region,
-    pipeline: failure.pipeline,
-    stage: failure.stage,
-    executionId: failure.executionId,
-  };
 }
 
 export function addSeconds(at: Date, seconds: number): Date {

@@ -93,6 +93,13 @@ export class LocalAws {
     return this.running.size;
   }
 
+  /** Starts the local STS (the CLI asks it who is calling), once; returns its endpoint. */
+  public async startSts(): Promise<string> {
+    if (!this.stsStarted) await this.sts.start();
+    this.stsStarted = true;
+    return this.sts.endpoint;
+  }
+
   /**
    * Makes this the central account of an organization deployment: `home` is the central
    * account's own emulator (`codepipeline`), each member gets a CodePipeline endpoint of its own
@@ -104,8 +111,7 @@ export class LocalAws {
     options: { readonly accounts?: '*' | readonly string[]; readonly home?: Location } = {},
   ): Promise<CodePipelineEmulator[]> {
     const home = options.home ?? { account: '123456789012', region: 'us-east-1' };
-    const stsEndpoint = this.stsStarted ? this.sts.endpoint : await this.sts.start();
-    this.stsStarted = true;
+    const stsEndpoint = await this.startSts();
     this.sts.trustKey('local', home.account);
     this.codepipeline.tenant = { ...home, accountOf: this.sts.accountOf };
     const started: CodePipelineEmulator[] = [];

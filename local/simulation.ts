@@ -131,30 +131,43 @@ export async function runSimulation(scenarios: readonly Scenario[], options: Sim
   const aws = new LocalAws();
   await aws.start();
   try {
-    const shortened: string[] = [];
-    const policies = options.policies.map(({ scope, patch }) => {
-      if (!patch.cooldownSeconds || patch.cooldownSeconds <= SIMULATION_COOLDOWN_SECONDS) return { scope, patch };
-      const label = scope.kind === 'default' ? 'default' : `${targetLabel(scope)}${scope.kind === 'stage' ? `/${scope.stage}` : ''}`;
-      shortened.push(`${label} ${formatDuration(patch.cooldownSeconds)}`);
-      return { scope, patch: { ...patch, cooldownSeconds: SIMULATION_COOLDOWN_SECONDS } satisfies PolicyPatch };
-    });
-    await aws.seed(policies);
-    if (shortened.length > 0) {
-      options.onNote?.(`cooldowns shortened to ${SIMULATION_COOLDOWN_SECONDS}s for the simulation: ${shortened.join(', ')}`);
-    }
-    // A member account on its own endpoint, with its role in the local STS, when a scenario plays there.
-    const [member] = scenarios.some((s) => s.inMember) ? await aws.organization([SIMULATION_MEMBER]) : [];
-    const results: ScenarioResult[] = [];
-    for (const scenario of scenarios) {
-      const target = { pipeline: options.pipeline ?? scenario.pipeline, stage: options.stage ?? scenario.stage };
-      options.onScenario?.(scenario, target);
-      const cp = scenario.inMember && member ? member : aws.codepipeline;
-      results.push(await playScenario(aws, cp, scenario, target, options));
-    }
-    return results;
+    await seedForPlay(aws, options);
+    return await playScenarios(aws, scenarios, options);
   } finally {
     await aws.stop();
   }
+}
+
+/** Seeds the policies with their cooldowns shortened so a play takes seconds, and says which were. */
+export async function seedForPlay(aws: LocalAws, options: Pick<SimulationOptions, 'policies' | 'onNote'>): Promise<void> {
+  const shortened: string[] = [];
+  const policies = options.policies.map(({ scope, patch }) => {
+    if (!patch.cooldownSeconds || patch.cooldownSeconds <= SIMULATION_COOLDOWN_SECONDS) return { scope, patch };
+    const label = scope.kind === 'default' ? 'default' : `${targetLabel(scope)}${scope.kind === 'stage' ? `/${scope.stage}` : ''}`;
+    shortened.push(`${label} ${formatDuration(patch.cooldownSeconds)}`);
+    return { scope, patch: { ...patch, cooldownSeconds: SIMULATION_COOLDOWN_SECONDS } satisfies PolicyPatch };
+  });
+  await aws.seed(policies);
+  if (shortened.length > 0) {
+    options.onNote?.(`cooldowns shortened to ${SIMULATION_COOLDOWN_SECONDS}s for the simulation: ${shortened.join(', ')}`);
+  }
+}
+
+/**
+ * Plays scenarios into running local services (the simulation's, or a sandbox's, whose table
+ * then holds their history for the CLI to read).
+ */
+export async function playScenarios(aws: LocalAws, scenarios: readonly Scenario[], options: SimulationOptions): Promise<ScenarioResult[]> {
+  // A member account on its own endpoint, with its role in the local STS, when a scenario plays there.
+  const [member] = scenarios.some((s) => s.inMember) ? await aws.organization([SIMULATION_MEMBER]) : [];
+  const results: ScenarioResult[] = [];
+  for (const scenario of scenarios) {
+    const target = { pipeline: options.pipeline ?? scenario.pipeline, stage: options.stage ?? scenario.stage };
+    options.onScenario?.(scenario, target);
+    const cp = scenario.inMember && member ? member : aws.codepipeline;
+    results.push(await playScenario(aws, cp, scenario, target, options));
+  }
+  return results;
 }
 
 async function playScenario(

@@ -399,6 +399,32 @@ describe('CLI: autoretry', () => {
   });
 });
 
+/** Starts `autoretry sandbox` with these arguments; resolves with its export lines once it is ready. */
+async function startSandbox(args: string[]): Promise<{ child: ReturnType<typeof spawn>; env: Record<string, string>; out: string }> {
+  const child = spawn(process.execPath, [join(ROOT, 'cli', 'autoretry.js'), 'sandbox', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, NO_COLOR: '1' },
+    timeout: 60_000,
+  });
+  let out = '';
+  await new Promise<void>((resolve, reject) => {
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      if (out.includes('Ctrl-C')) resolve();
+    });
+    child.on('exit', () => reject(new Error(`sandbox exited: ${out}`)));
+  });
+  const env = Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+  return { child, env, out };
+}
+
+/** Stops a sandbox as Ctrl-C does; resolves with its exit code. */
+async function stopSandbox(child: ReturnType<typeof spawn>): Promise<number | null> {
+  const exited = new Promise<number | null>((resolve) => child.once('exit', resolve));
+  child.kill('SIGINT');
+  return exited;
+}
+
 describe('CLI: the package and the sandbox', () => {
   it('prints its version', async () => {
     // Act
@@ -458,30 +484,55 @@ describe('CLI: the package and the sandbox', () => {
     const dir = mkdtempSync(join(tmpdir(), 'autoretry-sandbox-'));
     const config = join(dir, 'cdk.json');
     writeFileSync(config, JSON.stringify({ context: { autoRetry: { default: { maxRetries: 4 } } } }));
-    const child = spawn(process.execPath, [join(ROOT, 'cli', 'autoretry.js'), 'sandbox', '--config', config], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1' },
-      timeout: 60_000,
-    });
-    let out = '';
-    await new Promise<void>((resolve, reject) => {
-      child.stdout.on('data', (chunk: Buffer) => {
-        out += chunk.toString();
-        if (out.includes('Ctrl-C')) resolve();
-      });
-      child.on('exit', () => reject(new Error(`sandbox exited: ${out}`)));
-    });
-    const env = Object.fromEntries([...out.matchAll(/^export (\w+)=(.*)$/gm)].map((m) => [m[1] as string, m[2] as string]));
+    const { child, env } = await startSandbox(['--config', config]);
 
     // Act
     const list = await runCli(['policy', 'list', '--json'], env);
-    child.kill('SIGINT');
-    const exitCode = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    const exitCode = await stopSandbox(child);
 
     // Assess
-    expect(Object.keys(env)).toEqual(expect.arrayContaining(['TABLE_NAME', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_REGION']));
+    expect(Object.keys(env)).toEqual(
+      expect.arrayContaining(['TABLE_NAME', 'AWS_ENDPOINT_URL_DYNAMODB', 'AWS_ENDPOINT_URL_STS', 'AWS_REGION']),
+    );
     expect(list.code).toBe(0);
+    expect(list.stderr).not.toContain('ENOTFOUND');
     expect(JSON.parse(list.stdout)).toEqual([expect.objectContaining({ scope: { kind: 'default' }, patch: { maxRetries: 4 } })]);
     expect(exitCode).toBe(0);
+  });
+
+  it('plays scripted failures into a sandbox, so history and report show them', async () => {
+    // Prepare
+    const dir = mkdtempSync(join(tmpdir(), 'autoretry-sandbox-'));
+    const config = join(dir, 'cdk.json');
+    writeFileSync(config, JSON.stringify({ context: { autoRetry: { default: { maxRetries: 2 } } } }));
+    const { child, env, out } = await startSandbox(['--config', config, '--play', 'flaky-build,exhausted']);
+
+    // Act
+    const history = await runCli(['history', 'web-app'], env);
+    const report = await runCli(['report', '--json'], env);
+    const exitCode = await stopSandbox(child);
+
+    // Assess
+    expect(out).toContain('# played flaky-build: web-app/Test, 2 retries, recovered');
+    expect(out).toContain('# played exhausted: api/Test, 2 retries, exhausted');
+    expect(history.code).toBe(0);
+    expect(history.stdout).toMatch(/retried/);
+    const rows = JSON.parse(report.stdout) as { pipeline: string; retries: number }[];
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ pipeline: 'web-app', retries: 2 }),
+        expect.objectContaining({ pipeline: 'api', retries: 2 }),
+      ]),
+    );
+    expect(exitCode).toBe(0);
+  });
+
+  it('refuses a scenario it does not know before starting anything', async () => {
+    // Act
+    const result = await autoretry(['sandbox', '--play', 'nope']);
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(errorLines(result.stderr)).toEqual([expect.stringMatching(/^error: --play: no scenario "nope"; one of flaky-build, /)]);
   });
 });

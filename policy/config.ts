@@ -101,7 +101,18 @@ export interface ReadConfig {
   readonly problems: readonly string[];
 }
 
-const TOP_KEYS = ['watch', 'default', 'pipelines', 'accounts', 'ledgerRetentionDays', 'notifications', 'alarms', 'metrics', 'organization'];
+/** The sections of the `autoRetry` block. */
+export const AUTO_RETRY_SECTIONS: readonly string[] = [
+  'watch',
+  'default',
+  'pipelines',
+  'accounts',
+  'ledgerRetentionDays',
+  'notifications',
+  'alarms',
+  'metrics',
+  'organization',
+];
 const ORGANIZATION_KEYS = ['centralAccount', 'centralRegion', 'memberAccounts', 'organizationId', 'memberRegions', 'memberRoleName'];
 
 /**
@@ -122,7 +133,7 @@ export function readConfig(raw: unknown, path = 'autoRetry'): ReadConfig {
     organization: undefined,
   };
   if (!isObject(config)) return { settings, seeds: [], problems: [`${path} must be an object, got ${show(raw)}`] };
-  problems.push(...unknownKeyProblems(config, TOP_KEYS, path));
+  problems.push(...unknownKeyProblems(config, AUTO_RETRY_SECTIONS, path));
 
   if (config.watch !== undefined && config.watch !== 'all') {
     if (!Array.isArray(config.watch) || config.watch.length === 0) {

@@ -1,3 +1,4 @@
+import { AUTO_RETRY_SECTIONS } from './config';
 import { ConfigurationError } from './errors';
 import { show } from './show';
 
@@ -22,18 +23,25 @@ export type ConfigOrigin = 'cdk.json' | 'context string';
 /**
  * The `autoRetry` configuration from the app's whole context. A context value given as a JSON
  * string (`cdk synth -c autoRetry='{…}'`) is parsed; a key that looks like `autoRetry` but is not
- * it (`autoretry`, `autoRetries`) is an error, not a silent synth with built-in defaults.
+ * it (`autoretry`, `autoRetries`), or one of its sections beside it instead of inside it
+ * (`organization`), is an error, not a silent synth with built-in defaults.
  */
 export function autoRetryFromContext(context: Readonly<Record<string, unknown>>): { raw: unknown; origin: ConfigOrigin } {
   const lookalikes = Object.keys(context).filter(
     (key) => key !== 'autoRetry' && (key.toLowerCase() === 'autoretry' || editDistance(key.toLowerCase(), 'autoretry') <= 2),
   );
-  if (lookalikes.length > 0) {
-    throw new ConfigurationError(
-      lookalikes.map(
+  // A section written next to autoRetry instead of inside it would be ignored just as silently.
+  const misplaced = Object.keys(context).filter((key) => AUTO_RETRY_SECTIONS.some((s) => s.toLowerCase() === key.toLowerCase()));
+  if (lookalikes.length > 0 || misplaced.length > 0) {
+    throw new ConfigurationError([
+      ...lookalikes.map(
         (key) => `context key ${show(key)} looks like "autoRetry", which is spelled exactly so; rename it (it would be ignored)`,
       ),
-    );
+      ...misplaced.map(
+        (key) =>
+          `context key ${show(key)} is a section of autoRetry: move it inside the "autoRetry" block (next to it, it would be ignored)`,
+      ),
+    ]);
   }
   const raw = context.autoRetry;
   if (typeof raw !== 'string') return { raw, origin: 'cdk.json' };

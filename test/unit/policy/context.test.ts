@@ -28,3 +28,12 @@ describe('Function: autoRetryFromContext', () => {
     });
   });
 });
+
+describe('Function: autoRetryFromContext, sections in the wrong place', () => {
+  it.each(['organization', 'pipelines', 'Notifications'])('refuses %s beside autoRetry instead of inside it', (key) => {
+    // Act / Assess
+    expect(() => autoRetryFromContext({ autoRetry: {}, [key]: {} })).toThrow(
+      `context key "${key}" is a section of autoRetry: move it inside the "autoRetry" block (next to it, it would be ignored)`,
+    );
+  });
+});

@@ -80,9 +80,9 @@ export async function main(argv: readonly string[], io: CliIo = defaultIo): Prom
     }
     const stack = opts.stack ?? io.env.AUTORETRY_STACK ?? DEFAULT_STACK_NAME;
     const found = await discoverTable(stack, { env: io.env });
-    io.err(`using table ${found} from stack ${stack} (output TableName)`);
-    tableName = found;
-    return new DynamoTable(found, client);
+    io.err(`using table ${found.table} from stack ${stack} (output ${found.output})`);
+    tableName = found.table;
+    return new DynamoTable(found.table, client);
   };
   const openTable = (): Promise<DynamoTable> => {
     table ??= resolveTable();

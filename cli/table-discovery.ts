@@ -4,13 +4,17 @@ import { endpointOf, NoTableError, Service, ServiceFaultError, unreachableCode }
 
 const TABLE_OUTPUT = StackOutput.TableName;
 
-/** Finds the table from the deployed stack's `TableName` output (CloudFormation DescribeStacks). */
+/**
+ * Finds the table from the deployed stack's outputs (CloudFormation DescribeStacks): the output
+ * keyed `TableName` (the stack this project deploys), or the one described as the table (the
+ * construct in a stack of your own, whose output ids carry its path).
+ */
 export async function discoverTable(
   stackName: string,
   options: { readonly client?: CloudFormationClient; readonly env?: NodeJS.ProcessEnv } = {},
-): Promise<string> {
+): Promise<{ readonly table: string; readonly output: string }> {
   const { client = new CloudFormationClient({}), env = process.env } = options;
-  let outputs: { OutputKey?: string; OutputValue?: string }[] | undefined;
+  let outputs: { OutputKey?: string; OutputValue?: string; Description?: string }[] | undefined;
   try {
     const out = await client.send(new DescribeStacksCommand({ StackName: stackName }));
     outputs = out.Stacks?.[0]?.Outputs;
@@ -30,7 +34,15 @@ export async function discoverTable(
   } finally {
     client.destroy();
   }
-  const table = outputs?.find((o) => o.OutputKey === TABLE_OUTPUT)?.OutputValue;
-  if (!table) throw new NoTableError(`no table: stack ${stackName} has no ${TABLE_OUTPUT} output; pass --table <name>`);
-  return table;
+  const keyed = outputs?.find((o) => o.OutputKey === TABLE_OUTPUT)?.OutputValue;
+  if (keyed) return { table: keyed, output: TABLE_OUTPUT };
+  const described = (outputs ?? []).filter((o) => o.Description === StackOutput.TableDescription && o.OutputValue);
+  const [only] = described;
+  if (described.length === 1 && only?.OutputValue) return { table: only.OutputValue, output: only.OutputKey ?? TABLE_OUTPUT };
+  if (described.length > 1) {
+    throw new NoTableError(
+      `stack ${stackName} holds ${described.length} auto-retry tables (${described.map((o) => o.OutputValue).join(', ')}); pass --table <name>`,
+    );
+  }
+  throw new NoTableError(`no table: stack ${stackName} has no ${TABLE_OUTPUT} output; pass --table <name>`);
 }

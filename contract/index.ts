@@ -186,4 +186,8 @@ export function partitionOf(region: string): string {
 export const DEFAULT_STACK_NAME = 'CodePipelineAutoRetry';
 
 /** Stack outputs the CLI reads. */
-export const StackOutput = { TableName: 'TableName' } as const;
+export const StackOutput = {
+  TableName: 'TableName',
+  /** The description of every table-name output, so the CLI finds a construct's table whatever id its stack gave the output. */
+  TableDescription: 'codepipeline-auto-retry table (autoretry --table)',
+} as const;

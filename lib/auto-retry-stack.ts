@@ -18,9 +18,10 @@ export class AutoRetryStack extends Stack {
 
   public constructor(scope: Construct, id: string, props: AutoRetryStackProps = {}) {
     super(scope, id, props);
-    const autoRetry = new PipelineAutoRetry(this, 'AutoRetry', props.autoRetry);
+    // The stack names its outputs itself (fixed keys, as deployed stacks have them).
+    const autoRetry = new PipelineAutoRetry(this, 'AutoRetry', { ...props.autoRetry, outputs: false });
     this.autoRetry = autoRetry;
-    new CfnOutput(this, StackOutput.TableName, { value: autoRetry.table.tableName, description: 'autoretry --table' });
+    new CfnOutput(this, StackOutput.TableName, { value: autoRetry.table.tableName, description: StackOutput.TableDescription });
     new CfnOutput(this, 'RetryQueueUrl', { value: autoRetry.delayQueue.queueUrl });
     new CfnOutput(this, 'RetryFunctionName', { value: autoRetry.retryFunction.functionName });
     new CfnOutput(this, 'FailedInvocationQueueUrl', { value: autoRetry.failedInvocationQueue.queueUrl });

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
+import { CfnOutput, CustomResource, Duration, RemovalPolicy, Stack } from 'aws-cdk-lib';
 import * as chatbot from 'aws-cdk-lib/aws-chatbot';
 import type * as cloudwatch from 'aws-cdk-lib/aws-cloudwatch';
 import * as dynamodb from 'aws-cdk-lib/aws-dynamodb';
@@ -16,7 +16,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { CENTRAL_BUS_NAME, CENTRAL_ROLE_NAME, FunctionEnv, METRIC_NAMESPACE, SERVICE_NAME } from '../contract';
+import { CENTRAL_BUS_NAME, CENTRAL_ROLE_NAME, FunctionEnv, METRIC_NAMESPACE, SERVICE_NAME, StackOutput } from '../contract';
 import { FUNCTIONS, type FunctionName, PACKAGE_ROOT, prebuiltAsset } from './bundling';
 import {
   ASYNC_INVOCATION,
@@ -134,6 +134,17 @@ export class PipelineAutoRetry extends Construct {
     this.alarms = operations.alarms;
     this.createPolicySeeder(settings, logRetention);
     this.operatorPolicy = this.createOperatorPolicy();
+    if (props.outputs !== false) this.createOutputs();
+  }
+
+  /** What an operator needs from the stack's outputs; the CLI finds the table by its output's description. */
+  private createOutputs(): void {
+    new CfnOutput(this, 'TableName', { value: this.table.tableName, description: StackOutput.TableDescription });
+    new CfnOutput(this, 'OperatorPolicyArn', {
+      value: this.operatorPolicy.managedPolicyArn,
+      description: 'codepipeline-auto-retry: attach to the roles of operators who run the autoretry CLI',
+    });
+    new CfnOutput(this, 'DashboardName', { value: this.dashboard.dashboardName, description: 'codepipeline-auto-retry dashboard' });
   }
 
   /** One key for the topic and the log groups, usable by CloudWatch alarms and Logs under conditions. */

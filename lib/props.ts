@@ -324,4 +324,11 @@ export interface PipelineAutoRetryProps {
    * @default Duration.minutes(5)
    */
   readonly reconcileEvery?: Duration;
+  /**
+   * Stack outputs of the table's name (the `autoretry` CLI finds the table through it), the
+   * operator policy's ARN and the dashboard's name. Turn off when the stack already has outputs
+   * of its own for them.
+   * @default true
+   */
+  readonly outputs?: boolean;
 }

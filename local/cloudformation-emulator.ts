@@ -6,11 +6,14 @@ import { LoopbackServer } from './loopback-server';
  * A local CloudFormation answering DescribeStacks in the AWS Query protocol the v3 SDK uses
  * (form-encoded POST, XML answer), so the CLI's stack-output lookup runs for real in tests.
  */
+type StackOutputValue = string | { readonly value: string; readonly description: string };
+
 export class CloudFormationEmulator extends LoopbackServer {
-  private readonly stacks = new Map<string, Record<string, string>>();
+  private readonly stacks = new Map<string, Record<string, StackOutputValue>>();
   public readonly calls: { action: string; stackName: string | null }[] = [];
 
-  public putStack(name: string, outputs: Record<string, string>): void {
+  /** A deployed stack and its outputs: a value, or a value with its description. */
+  public putStack(name: string, outputs: Record<string, StackOutputValue>): void {
     this.stacks.set(name, outputs);
   }
 
@@ -23,7 +26,11 @@ export class CloudFormationEmulator extends LoopbackServer {
     const outputs = stackName ? this.stacks.get(stackName) : undefined;
     if (!stackName || !outputs) return this.error(res, 'ValidationError', `Stack with id ${stackName ?? ''} does not exist`);
     const members = Object.entries(outputs)
-      .map(([k, v]) => `<member><OutputKey>${esc(k)}</OutputKey><OutputValue>${esc(v)}</OutputValue></member>`)
+      .map(([k, v]) => {
+        const { value, description } = typeof v === 'string' ? { value: v, description: undefined } : v;
+        const said = description === undefined ? '' : `<Description>${esc(description)}</Description>`;
+        return `<member><OutputKey>${esc(k)}</OutputKey><OutputValue>${esc(value)}</OutputValue>${said}</member>`;
+      })
       .join('');
     this.xml(
       res,

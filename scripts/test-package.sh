@@ -52,7 +52,9 @@ if (!handlers.includes('index.handler') || !handlers.includes('index.onEvent')) 
 const assets = require('fs').readdirSync('cdk.out').filter((d) => d.startsWith('asset.'));
 const bundled = assets.filter((d) => require('fs').existsSync('cdk.out/' + d + '/index.mjs'));
 if (bundled.length < 2) { console.error('FAIL: pre-built function assets', assets); process.exit(1); }
-console.log('synth: ok (' + fns.length + ' functions, ' + bundled.length + ' pre-built assets)');
+const described = Object.values(t.Outputs || {}).filter((o) => o.Description === 'codepipeline-auto-retry table (autoretry --table)');
+if (described.length !== 1) { console.error('FAIL: the construct has no table output for the CLI', t.Outputs); process.exit(1); }
+console.log('synth: ok (' + fns.length + ' functions, ' + bundled.length + ' pre-built assets, the table as an output)');
 "
 [ -e node_modules/esbuild ] && { echo "FAIL: esbuild was installed for the consumer" >&2; exit 1; }
 

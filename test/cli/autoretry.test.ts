@@ -207,6 +207,35 @@ describe('CLI: autoretry', () => {
     expect((await store().load('discovered-app', 'Test')).paused).toBe(true);
   });
 
+  it('finds the table of the construct in a stack of your own, by its output’s description', async () => {
+    // Prepare: the construct's output id carries its path and a hash, as CDK names it.
+    cloudformation.putStack('PlatformStack', {
+      AutoRetryTableName3F6A1C2B: { value: TABLE, description: 'codepipeline-auto-retry table (autoretry --table)' },
+      SomethingElse: 'x',
+    });
+
+    // Act
+    const result = await autoretry(['--stack', 'PlatformStack', 'pause', 'construct-app'], { TABLE_NAME: undefined });
+
+    // Assess
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`using table ${TABLE} from stack PlatformStack (output AutoRetryTableName3F6A1C2B)`);
+    expect((await store().load('construct-app', 'Test')).paused).toBe(true);
+  });
+
+  it('asks which table when a stack holds two deployments', async () => {
+    // Prepare
+    const described = (value: string) => ({ value, description: 'codepipeline-auto-retry table (autoretry --table)' });
+    cloudformation.putStack('TwoCopies', { ATableNameAAAA: described('table-a'), BTableNameBBBB: described('table-b') });
+
+    // Act
+    const result = await autoretry(['--stack', 'TwoCopies', 'status'], { TABLE_NAME: undefined });
+
+    // Assess
+    expect(result.code).toBe(2);
+    expect(errorLines(result.stderr)).toEqual(['error: stack TwoCopies holds 2 auto-retry tables (table-a, table-b); pass --table <name>']);
+  });
+
   it('sets failure filters, backoff, a retry window and a budget', async () => {
     // Act
     const result = await autoretry([

@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 // A CDK app of your own that adds codepipeline-auto-retry next to your other stacks.
-import { App, CfnOutput, Duration, Stack } from 'aws-cdk-lib';
+import { App, Duration, Stack } from 'aws-cdk-lib';
 import { PipelineAutoRetry, RetryJitter, StageRetryMode } from 'codepipeline-auto-retry';
 
 const app = new App();
 const stack = new Stack(app, 'PlatformAutoRetry', { env: { region: process.env.AWS_REGION ?? 'eu-west-1' } });
 
-const autoRetry = new PipelineAutoRetry(stack, 'AutoRetry', {
+// Its outputs (the table, the operator policy, the dashboard) come with it: the CLI finds the
+// table by itself (autoretry --stack PlatformAutoRetry …).
+new PipelineAutoRetry(stack, 'AutoRetry', {
   watchedPipelines: ['web-app', 'payments'],
   defaultPolicy: { maxRetries: 2, cooldown: Duration.minutes(1), jitter: RetryJitter.SPREAD },
   pipelines: {
@@ -22,7 +24,3 @@ const autoRetry = new PipelineAutoRetry(stack, 'AutoRetry', {
   },
   notifications: { emails: ['platform-oncall@example.com'] },
 });
-
-// The CLI finds the table from this output (autoretry --stack PlatformAutoRetry …).
-new CfnOutput(stack, 'TableName', { value: autoRetry.table.tableName });
-new CfnOutput(stack, 'OperatorPolicyArn', { value: autoRetry.operatorPolicy.managedPolicyArn });

@@ -47,6 +47,7 @@ if (deployment) {
     watchedPipelines: autoRetry.watchedPipelines,
     memberRoleName: org?.memberRoleName,
     organizationId: org?.organizationId,
+    namePrefix: autoRetry.namePrefix,
   };
   for (const env of deployment.members) {
     new MemberStack(app, `${stackName}Member-${env.account}-${env.region}`, {

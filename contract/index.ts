@@ -158,17 +158,34 @@ export const FunctionEnv = {
   MemberRoleName: 'MEMBER_ROLE_NAME',
 } as const;
 
-/** The custom event bus of the central stack that member stacks forward to. */
-export const CENTRAL_BUS_NAME = 'codepipeline-auto-retry';
+/** The default start of every fixed physical name; a second deployment in the same account takes another. */
+export const DEFAULT_NAME_PREFIX = 'codepipeline-auto-retry';
+
+/** A name prefix: IAM allows 64 characters for a role, and `-central` and `-member-<region>` are appended. */
+export const NAME_PREFIX_PATTERN = /^[A-Za-z0-9][A-Za-z0-9-]{0,29}$/;
 
 /**
- * The central retry function's role name in an organization deployment: member roles trust
- * exactly this role of the central account (aws:PrincipalArn), so it cannot be a generated name.
+ * The names that cannot be generated, because the other side of an organization names them
+ * first: the central stack's event bus (member stacks forward to it), the central retry
+ * function's role (member roles trust exactly it, by aws:PrincipalArn) and the member role's
+ * base name (the central function assumes it in each member).
  */
-export const CENTRAL_ROLE_NAME = 'codepipeline-auto-retry-central';
+export function physicalNames(prefix: string = DEFAULT_NAME_PREFIX): {
+  readonly centralBus: string;
+  readonly centralRole: string;
+  readonly memberRoleBase: string;
+} {
+  return { centralBus: prefix, centralRole: `${prefix}-central`, memberRoleBase: `${prefix}-member` };
+}
 
-/** The member role's default base name. */
-export const DEFAULT_MEMBER_ROLE_NAME = 'codepipeline-auto-retry-member';
+/** The custom event bus of the central stack that member stacks forward to (default prefix). */
+export const CENTRAL_BUS_NAME = physicalNames().centralBus;
+
+/** The central retry function's role name in an organization deployment (default prefix). */
+export const CENTRAL_ROLE_NAME = physicalNames().centralRole;
+
+/** The member role's default base name (default prefix). */
+export const DEFAULT_MEMBER_ROLE_NAME = physicalNames().memberRoleBase;
 
 /** One member role per account and region (IAM names are account-wide), so one template serves every region. */
 export function memberRoleName(base: string, region: string): string {

@@ -4,8 +4,8 @@ import * as targets from 'aws-cdk-lib/aws-events-targets';
 import * as iam from 'aws-cdk-lib/aws-iam';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
-import { CENTRAL_BUS_NAME, CENTRAL_ROLE_NAME, DEFAULT_MEMBER_ROLE_NAME, memberRoleName } from '../contract';
-import { accountProblem, pipelineNameProblem, regionProblem } from '../policy/checks';
+import { memberRoleName, physicalNames } from '../contract';
+import { accountProblem, namePrefixProblem, pipelineNameProblem, regionProblem } from '../policy/checks';
 import { ConfigurationError } from '../policy/errors';
 import { queueProps } from './defaults';
 import { acknowledgeDeadLetterQueue, acknowledgeMemberRole } from './nag-suppressions';
@@ -26,7 +26,7 @@ export interface PipelineAutoRetryMemberProps {
   /**
    * Base name of the role the central function assumes; the region is appended. Must match the
    * central stack's `organization.memberRoleName`.
-   * @default 'codepipeline-auto-retry-member'
+   * @default `${namePrefix}-member`
    */
   readonly memberRoleName?: string;
   /**
@@ -34,6 +34,14 @@ export interface PipelineAutoRetryMemberProps {
    * @default - the trust names the central role only
    */
   readonly organizationId?: string;
+  /**
+   * The start of the physical names an organization deployment fixes: the central event bus
+   * (`<prefix>`), the central function's role (`<prefix>-central`) and the member role's default
+   * base name (`<prefix>-member`). Give a second deployment in the same accounts (a staging copy)
+   * another prefix, on the central and the member stacks alike. 1-30 of [A-Za-z0-9-].
+   * @default 'codepipeline-auto-retry'
+   */
+  readonly namePrefix?: string;
 }
 
 /**
@@ -55,10 +63,11 @@ export class PipelineAutoRetryMember extends Construct {
     if (problems.length > 0) throw new ConfigurationError(problems);
     const stack = Stack.of(this);
     const watch = props.watchedPipelines ?? 'all';
-    const centralRoleArn = `arn:${stack.partition}:iam::${props.centralAccount}:role/${CENTRAL_ROLE_NAME}`;
+    const names = physicalNames(props.namePrefix);
+    const centralRoleArn = `arn:${stack.partition}:iam::${props.centralAccount}:role/${names.centralRole}`;
 
     const role = new iam.Role(this, 'MemberRole', {
-      roleName: memberRoleName(props.memberRoleName ?? DEFAULT_MEMBER_ROLE_NAME, stack.region),
+      roleName: memberRoleName(props.memberRoleName ?? names.memberRoleBase, stack.region),
       description: 'codepipeline-auto-retry: the central retry function reads and retries the pipelines of this account',
       // The central account may hand this role to exactly one of its roles: the retry function's.
       assumedBy: new iam.AccountPrincipal(props.centralAccount).withConditions({
@@ -75,7 +84,7 @@ export class PipelineAutoRetryMember extends Construct {
     const bus = events.EventBus.fromEventBusArn(
       this,
       'CentralBus',
-      `arn:${stack.partition}:events:${props.centralRegion}:${props.centralAccount}:event-bus/${CENTRAL_BUS_NAME}`,
+      `arn:${stack.partition}:events:${props.centralRegion}:${props.centralAccount}:event-bus/${names.centralBus}`,
     );
     const target = new targets.EventBus(bus, { deadLetterQueue: this.deadLetterQueue });
     this.rules = [
@@ -102,6 +111,7 @@ function memberProblems(props: PipelineAutoRetryMemberProps): string[] {
     accountProblem(props.centralAccount, 'centralAccount'),
     regionProblem(props.centralRegion, 'centralRegion'),
     ...(props.watchedPipelines ?? []).map((p, i) => pipelineNameProblem(p, `watchedPipelines[${i}]`)),
+    props.namePrefix === undefined ? undefined : namePrefixProblem(props.namePrefix, 'namePrefix'),
   ];
   return found.filter((p): p is string => p !== undefined);
 }

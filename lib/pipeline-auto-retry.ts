@@ -16,7 +16,7 @@ import * as subscriptions from 'aws-cdk-lib/aws-sns-subscriptions';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Provider } from 'aws-cdk-lib/custom-resources';
 import { Construct } from 'constructs';
-import { CENTRAL_BUS_NAME, CENTRAL_ROLE_NAME, FunctionEnv, METRIC_NAMESPACE, SERVICE_NAME, StackOutput } from '../contract';
+import { FunctionEnv, METRIC_NAMESPACE, SERVICE_NAME, StackOutput } from '../contract';
 import { FUNCTIONS, type FunctionName, PACKAGE_ROOT, prebuiltAsset } from './bundling';
 import {
   ASYNC_INVOCATION,
@@ -128,7 +128,7 @@ export class PipelineAutoRetry extends Construct {
       settings.watch,
       StageEvents.succeededAfterRetry,
     );
-    this.centralBus = settings.organization ? this.createCentralBus(settings.organization, settings.watch) : undefined;
+    this.centralBus = settings.organization ? this.createCentralBus(settings.organization, settings) : undefined;
     const operations = this.createOperations(settings, reconcileEvery);
     this.dashboard = operations.dashboard;
     this.alarms = operations.alarms;
@@ -218,7 +218,7 @@ export class PipelineAutoRetry extends Construct {
       assumedBy: new iam.ServicePrincipal('lambda.amazonaws.com'),
       description: 'codepipeline-auto-retry: read pipeline state and retry failed stages',
       // Member roles trust this role by ARN, so its name is fixed in an organization deployment.
-      roleName: org ? CENTRAL_ROLE_NAME : undefined,
+      roleName: org ? settings.names.centralRole : undefined,
     });
     logGroup.grantWrite(role);
     const fn = this.createFunction('RetryFunction', 'retry', {
@@ -292,9 +292,10 @@ export class PipelineAutoRetry extends Construct {
    * listed accounts only (EventBridge refuses anyone else, and CloudTrail records the refusal);
    * its rules also match only members' events, and the function checks each event's account again.
    */
-  private createCentralBus(org: ResolvedOrganization, watch: 'all' | readonly string[]): events.EventBus {
+  private createCentralBus(org: ResolvedOrganization, settings: ResolvedProps): events.EventBus {
+    const { watch } = settings;
     const bus = new events.EventBus(this, 'CentralBus', {
-      eventBusName: CENTRAL_BUS_NAME,
+      eventBusName: settings.names.centralBus,
       description: 'codepipeline-auto-retry: stage events of member accounts',
     });
     bus.addToResourcePolicy(

@@ -1,5 +1,12 @@
-import { DEFAULT_MEMBER_ROLE_NAME } from '../contract';
-import { addProblem, integerProblem, notificationProblems, organizationProblems, pipelineNameProblem } from '../policy/checks';
+import { physicalNames } from '../contract';
+import {
+  addProblem,
+  integerProblem,
+  namePrefixProblem,
+  notificationProblems,
+  organizationProblems,
+  pipelineNameProblem,
+} from '../policy/checks';
 import { ConfigurationError } from '../policy/errors';
 import { collectPolicies } from '../policy/policy-tree';
 import type { PolicySeed } from '../policy/scope';
@@ -21,6 +28,8 @@ export interface ResolvedProps {
   readonly metricPipelines: readonly string[] | undefined;
   readonly reservedConcurrency: number;
   readonly codePipelineRequestsPerSecond: number;
+  /** The fixed physical names (central bus, central role, member role base). */
+  readonly names: ReturnType<typeof physicalNames>;
   /** The members of an organization deployment; undefined for a single account. */
   readonly organization: ResolvedOrganization | undefined;
 }
@@ -34,7 +43,12 @@ export interface ResolvedOrganization {
   readonly memberRoleName: string;
 }
 
-function resolveOrganization(org: OrganizationProps | undefined, path: string, problems: string[]): ResolvedOrganization | undefined {
+function resolveOrganization(
+  org: OrganizationProps | undefined,
+  names: ReturnType<typeof physicalNames>,
+  path: string,
+  problems: string[],
+): ResolvedOrganization | undefined {
   if (!org) return undefined;
   problems.push(...organizationProblems(org, `${path}.organization`));
   const accounts = org.memberAccounts ?? [];
@@ -42,7 +56,7 @@ function resolveOrganization(org: OrganizationProps | undefined, path: string, p
     accounts: org.organizationId !== undefined && accounts.length === 0 ? '*' : [...accounts],
     organizationId: org.organizationId,
     regions: [...(org.memberRegions ?? [])],
-    memberRoleName: org.memberRoleName ?? DEFAULT_MEMBER_ROLE_NAME,
+    memberRoleName: org.memberRoleName ?? names.memberRoleBase,
   };
 }
 
@@ -98,7 +112,9 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     problems.push(`${path}.reconcileEvery must be whole minutes from 1 to 60, got ${reconcile} seconds`);
   }
 
-  const organization = resolveOrganization(props.organization, path, problems);
+  if (props.namePrefix !== undefined) addProblem(problems, namePrefixProblem(props.namePrefix, `${path}.namePrefix`));
+  const names = physicalNames(props.namePrefix);
+  const organization = resolveOrganization(props.organization, names, path, problems);
 
   if (problems.length > 0) throw new ConfigurationError(problems);
   const named = [...new Set([...(watched ?? []), ...Object.keys(props.pipelines ?? {}).map((k) => k.split('/').pop() as string)])];
@@ -112,6 +128,7 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     metricPipelines: props.metrics?.pipelineDimensions === false ? undefined : named,
     reservedConcurrency,
     codePipelineRequestsPerSecond: rate,
+    names,
     organization,
   };
 }

@@ -331,4 +331,12 @@ export interface PipelineAutoRetryProps {
    * @default true
    */
   readonly outputs?: boolean;
+  /**
+   * The start of the physical names an organization deployment fixes: the central event bus
+   * (`<prefix>`), the central function's role (`<prefix>-central`) and the member role's default
+   * base name (`<prefix>-member`). Give a second deployment in the same accounts (a staging copy)
+   * another prefix, on the central and the member stacks alike. 1-30 of [A-Za-z0-9-].
+   * @default 'codepipeline-auto-retry'
+   */
+  readonly namePrefix?: string;
 }

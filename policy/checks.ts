@@ -1,4 +1,4 @@
-import { ACCOUNT_PATTERN, REGION_PATTERN } from '../contract';
+import { ACCOUNT_PATTERN, NAME_PREFIX_PATTERN, REGION_PATTERN } from '../contract';
 import { NAME_PATTERN } from './policy';
 import { keyPath, show } from './show';
 
@@ -10,6 +10,13 @@ import { keyPath, show } from './show';
 /** Adds a check's problem to a list, if it found one. */
 export function addProblem(problems: string[], problem: string | undefined): void {
   if (problem) problems.push(problem);
+}
+
+/** The start of the fixed physical names (see contract's physicalNames). */
+export function namePrefixProblem(value: unknown, where: string): string | undefined {
+  return typeof value === 'string' && NAME_PREFIX_PATTERN.test(value)
+    ? undefined
+    : `${where} must be 1-30 of [A-Za-z0-9-], starting with a letter or digit, got ${show(value)}`;
 }
 
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);

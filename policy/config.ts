@@ -3,6 +3,7 @@ import {
   addProblem,
   integerProblem,
   isObject,
+  namePrefixProblem,
   notificationProblems,
   organizationProblems,
   pipelineNameProblem,
@@ -66,6 +67,7 @@ export interface AutoRetryConfig {
   readonly metrics?: { readonly pipelineDimensions?: boolean };
   readonly accounts?: Readonly<Record<string, Record<string, unknown>>>;
   readonly organization?: OrganizationConfig;
+  readonly namePrefix?: string;
 }
 
 /** cdk.json's `organization`: where the central stack goes, and its members. */
@@ -92,6 +94,8 @@ export interface ConfigSettings {
   readonly exhaustedPerHour: number | undefined;
   readonly pipelineDimensions: boolean | undefined;
   readonly organization: OrganizationConfig | undefined;
+  /** The start of the fixed physical names; undefined: the default. */
+  readonly namePrefix: string | undefined;
 }
 
 /** A read `autoRetry` block: its settings and policies when `problems` is empty. */
@@ -112,6 +116,7 @@ export const AUTO_RETRY_SECTIONS: readonly string[] = [
   'alarms',
   'metrics',
   'organization',
+  'namePrefix',
 ];
 const ORGANIZATION_KEYS = ['centralAccount', 'centralRegion', 'memberAccounts', 'organizationId', 'memberRegions', 'memberRoleName'];
 
@@ -131,6 +136,7 @@ export function readConfig(raw: unknown, path = 'autoRetry'): ReadConfig {
     exhaustedPerHour: undefined,
     pipelineDimensions: undefined,
     organization: undefined,
+    namePrefix: undefined,
   };
   if (!isObject(config)) return { settings, seeds: [], problems: [`${path} must be an object, got ${show(raw)}`] };
   problems.push(...unknownKeyProblems(config, AUTO_RETRY_SECTIONS, path));
@@ -213,6 +219,12 @@ export function readConfig(raw: unknown, path = 'autoRetry'): ReadConfig {
     'an object with centralAccount, centralRegion and memberAccounts or organizationId',
   );
   if (org) settings.organization = organizationOf(org, `${path}.organization`, problems);
+
+  if (config.namePrefix !== undefined) {
+    const problem = namePrefixProblem(config.namePrefix, `${path}.namePrefix`);
+    if (problem) problems.push(problem);
+    else settings.namePrefix = config.namePrefix as string;
+  }
 
   return { settings, seeds: policies.seeds, problems };
 }

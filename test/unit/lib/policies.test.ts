@@ -41,6 +41,11 @@ describe('Function: resolveProps', () => {
       metricPipelines: ['web-app'],
       reservedConcurrency: 10,
       codePipelineRequestsPerSecond: 10,
+      names: {
+        centralBus: 'codepipeline-auto-retry',
+        centralRole: 'codepipeline-auto-retry-central',
+        memberRoleBase: 'codepipeline-auto-retry-member',
+      },
       policies: [
         { scope: { kind: 'default' }, patch: { maxRetries: 2, cooldownSeconds: 60, jitter: 'full' } },
         { scope: { kind: 'pipeline', pipeline: 'web-app' }, patch: { budget: { maxRetries: 10, windowSeconds: 3600 } } },

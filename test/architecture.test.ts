@@ -174,6 +174,8 @@ describe('Architecture: files a reader can hold', () => {
     'lib/pipeline-auto-retry.ts':
       "the construct: one constructor of short create… steps; moving them into child constructs would change deployed resources' logical ids",
     'lib/props.ts': 'every public prop with its TSDoc and @default: the API reference is read from it',
+    'lambda/service/claim-handler.ts':
+      'every move of a claim (take over, reschedule, finish) with its undo and how an unclear answer is settled: the token discipline in one place',
     'local/codepipeline/emulator.ts': "CodePipeline's wire protocol: one handler per operation, with its validation, exceptions and faults",
     'local/codepipeline/world.ts': 'the state rules of executions, stages, retries and onFailure, which the emulator serves',
     'scripts/bench/index.ts': 'the benchmark scenarios and the document they write, in one place',

@@ -1,5 +1,3 @@
-// Over 300 lines: every move of a claim (take over, reschedule, finish) sits with its undo and
-// with how an unclear answer is settled, so that the token discipline reads in one place.
 import { type RetryPolicy, SPREAD_SHARE } from '../../policy/policy';
 import { checkRetryable, type Decision } from '../domain/decision';
 import { ThrottledError, TransientFaultError } from '../domain/errors';

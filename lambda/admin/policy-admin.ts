@@ -66,9 +66,16 @@ export class PolicyAdmin {
     await this.table.put({ ...pauseKey(target), paused: true, updatedAt: by.now.toISOString(), updatedBy: by.updatedBy });
   }
 
-  /** Lifts the pause switch of `target`; returns whether there was one to lift. */
+  /**
+   * Lifts the pause switch of `target`; returns whether there was one to lift. Read first: when
+   * the delete's answer is lost and the SDK sends it again, the second delete finds nothing, and
+   * its answer alone would say there was no switch.
+   */
   public async resume(target: string): Promise<boolean> {
-    return (await this.table.delete(pauseKey(target))) !== undefined;
+    const key = pauseKey(target);
+    const before = await this.table.get(key);
+    const deleted = await this.table.delete(key);
+    return before !== undefined || deleted !== undefined;
   }
 
   /** Paused pipelines; `*` is the kill switch (every pipeline, every account). */

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { OPEN_CLAIMS_INDEX, TableKeys } from '../../contract';
 import { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { LedgerStore } from '../../lambda/adapters/ledger-store';
@@ -7,7 +6,7 @@ import { TableNames } from '../../lambda/adapters/table-names';
 import { type Claim, ClaimStatus, type LedgerKey } from '../../lambda/domain/ledger';
 import { Outcome } from '../../lambda/domain/reasons';
 import type { FaultProxy, ProxiedCall, ProxyFault } from '../../local/fault-proxy';
-import { useLocalAws } from '../support';
+import { proxiedDynamoClient, useLocalAws } from '../support';
 
 /**
  * The ledger store against dynalite through a fault proxy: each kind of write, its answer lost
@@ -22,11 +21,7 @@ let store: LedgerStore;
 
 beforeAll(async () => {
   proxy = await aws.ownFaults();
-  const client = new DynamoDBClient({
-    endpoint: proxy.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const client = proxiedDynamoClient(proxy);
   store = new LedgerStore(new DynamoTable(aws.tableName, client), { names: new TableNames(undefined), retentionSeconds: 86_400 });
 });
 

@@ -1,8 +1,7 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoTable } from '../../lambda/adapters/dynamo-table';
 import { PolicyAdmin } from '../../lambda/admin/policy-admin';
 import type { FaultProxy } from '../../local/fault-proxy';
-import { useLocalAws } from '../support';
+import { proxiedDynamoClient, useLocalAws } from '../support';
 
 const aws = useLocalAws();
 let proxy: FaultProxy;
@@ -10,11 +9,7 @@ let admin: PolicyAdmin;
 
 beforeAll(async () => {
   proxy = await aws.ownFaults();
-  const client = new DynamoDBClient({
-    endpoint: proxy.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const client = proxiedDynamoClient(proxy);
   admin = new PolicyAdmin(new DynamoTable(aws.tableName, client));
 });
 

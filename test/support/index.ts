@@ -7,6 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import type { LedgerKey } from '../../lambda/domain/ledger';
 import type { FaultProxy, ProxiedCall } from '../../local/fault-proxy';
@@ -81,6 +82,15 @@ export function sqsRecord(body: string, messageId: string, queueArn: string): SQ
  * The fault proxy between the function and its own DynamoDB and SQS, for a test file: in place
  * before its tests, cleared (rules, records, hooks) before each.
  */
+/** A DynamoDB client whose every call goes through the fault proxy in front of the local table. */
+export function proxiedDynamoClient(proxy: Pick<FaultProxy, 'endpoint'>): DynamoDBClient {
+  return new DynamoDBClient({
+    endpoint: proxy.endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+  });
+}
+
 export function useOwnFaults(aws: LocalAws): () => Promise<FaultProxy> {
   beforeAll(async () => {
     await aws.ownFaults();

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { type TableKey, TableKeys } from '../../contract';
 import { DynamoTable, type Item } from '../../lambda/adapters/dynamo-table';
 import { SharedRate, type SharedRateOptions } from '../../lambda/adapters/shared-rate';
@@ -7,7 +6,7 @@ import { ThrottledError } from '../../lambda/domain/errors';
 import type { FaultProxy, ProxiedCall } from '../../local/fault-proxy';
 import { type LocalAws, ManualClock } from '../../local/local-aws';
 import { VirtualTime } from '../../local/virtual-time';
-import { useLocalAws } from './index';
+import { proxiedDynamoClient, useLocalAws } from './index';
 
 /**
  * The table, counting its requests in flight: simulated time moves only while none is. Counted at
@@ -36,11 +35,7 @@ export class CountingTable extends DynamoTable {
 
 /** The table through the fault proxy of the local services. */
 export function countingTable(aws: LocalAws, proxy: FaultProxy): CountingTable {
-  const client = new DynamoDBClient({
-    endpoint: proxy.endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
-  });
+  const client = proxiedDynamoClient(proxy);
   return new CountingTable(aws.tableName, client);
 }
 

@@ -27,6 +27,7 @@ interface ActionType {
   readonly category: string | undefined;
   readonly provider: string | undefined;
   readonly actionMode: string | undefined;
+  readonly configuration: Readonly<Record<string, string>> | undefined;
 }
 
 interface StageStructure {
@@ -90,6 +91,7 @@ export class CodePipelineAdapter implements PipelinePort {
       errorMessage: a.latestExecution?.errorDetails?.message,
       summary: a.latestExecution?.summary,
       changedAt: a.latestExecution?.lastStatusChange,
+      externalExecutionId: a.latestExecution?.externalExecutionId,
     }));
     const meta = stageState.retryStageMetadata;
     return {
@@ -182,6 +184,7 @@ export class CodePipelineAdapter implements PipelinePort {
       errorMessage: run.output?.executionResult?.errorDetails?.message,
       summary: run.output?.executionResult?.externalExecutionSummary,
       changedAt: run.lastUpdateTime,
+      externalExecutionId: run.output?.executionResult?.externalExecutionId,
     }));
     const executionStatus = execution.pipelineExecution?.status;
     const status = EXECUTION_STOPPED.has(executionStatus ?? '')
@@ -209,7 +212,7 @@ export class CodePipelineAdapter implements PipelinePort {
 
   private typeOf(structure: StageStructure, actionName: string | undefined): ActionType {
     const type = actionName ? structure.actions.get(actionName) : undefined;
-    return { category: type?.category, provider: type?.provider, actionMode: type?.actionMode };
+    return { category: type?.category, provider: type?.provider, actionMode: type?.actionMode, configuration: type?.configuration };
   }
 
   private async structure(pipeline: string, version: number | undefined, stage: string): Promise<StageStructure | 'no-pipeline'> {
@@ -225,6 +228,7 @@ export class CodePipelineAdapter implements PipelinePort {
         category: action.actionTypeId?.category,
         provider: action.actionTypeId?.provider,
         actionMode: action.configuration?.ActionMode,
+        configuration: action.configuration,
       });
     }
     const onFailure = declaration?.onFailure?.result

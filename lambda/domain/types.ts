@@ -50,6 +50,10 @@ export interface ActionView {
   readonly actionMode: string | undefined;
   /** When the action's latest run last changed status (lastStatusChange). */
   readonly changedAt?: Date | undefined;
+  /** The provider's id of the run: a CodeBuild build id, a CodeDeploy deployment id (externalExecutionId). */
+  readonly externalExecutionId?: string | undefined;
+  /** The action's configuration from GetPipeline: ProjectName, StackName, ApplicationName, FunctionName, … */
+  readonly configuration?: Readonly<Record<string, string>> | undefined;
 }
 
 /** One run of an action in one pipeline execution (ListActionExecutions). */

@@ -13,7 +13,11 @@ VERSION="$(node -p "require('./package.json').version")"
 CDK_LIB="$(node -p "require('aws-cdk-lib/package.json').version")"
 CONSTRUCTS="$(node -p "require('constructs/package.json').version")"
 echo "package: $(basename "$TARBALL") ($(du -h "$TARBALL" | cut -f1))"
-if tar -tzf "$TARBALL" | grep -E '\.ts$' | grep -v '\.d\.ts$'; then echo "FAIL: TypeScript sources in the package" >&2; exit 1; fi
+# Our own sources only: the bundled dependencies (node_modules/, which jsii needs) are as their authors publish them.
+if tar -tzf "$TARBALL" | grep -v '^package/node_modules/' | grep -E '\.ts$' | grep -v '\.d\.ts$'; then echo "FAIL: TypeScript sources in the package" >&2; exit 1; fi
+tar -xzOf "$TARBALL" package/.jsii | node -e "const a = JSON.parse(require('fs').readFileSync(0, 'utf8')); if (!a.types['codepipeline-auto-retry.PipelineAutoRetry']) { console.error('FAIL: .jsii without PipelineAutoRetry'); process.exit(1); }" \
+  || { echo "FAIL: no jsii assembly (.jsii) in the package" >&2; exit 1; }
+echo "jsii assembly: in the package"
 
 APP="$WORK/consumer"
 mkdir -p "$APP"

@@ -168,6 +168,33 @@ describe('Architecture: who may import what', () => {
   });
 });
 
+describe('Architecture: what a construct user installs', () => {
+  it('depends, at run time, on exactly the packages the construct imports: the CLI and the functions are bundled', () => {
+    // Prepare
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
+      dependencies?: Record<string, string>;
+      peerDependencies?: Record<string, string>;
+      bundleDependencies?: string[];
+    };
+    const construct = ['contract', 'policy', 'lib'].flatMap((dir) => sources(dir));
+
+    // Act
+    const imported = new Set(
+      construct
+        .flatMap(importsOf)
+        .filter((t) => isPackage(t) && !t.startsWith('node:'))
+        .map((t) => (t.startsWith('@') ? t.split('/').slice(0, 2).join('/') : (t.split('/')[0] ?? t))),
+    );
+    const peers = Object.keys(pkg.peerDependencies ?? {});
+    // esbuild is required only when the construct runs from this repository (synth from source).
+    const needed = [...imported].filter((name) => !peers.includes(name) && name !== 'esbuild').sort();
+
+    // Assess
+    expect(Object.keys(pkg.dependencies ?? {}).sort()).toEqual(needed);
+    expect([...(pkg.bundleDependencies ?? [])].sort()).toEqual(needed);
+  });
+});
+
 describe('Architecture: files a reader can hold', () => {
   /** Source files allowed over the limit, each with its reason. Tests are not counted: they list cases. */
   const LONG_FILES: Readonly<Record<string, string>> = {

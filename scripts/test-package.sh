@@ -22,11 +22,26 @@ echo "jsii assembly: in the package"
 APP="$WORK/consumer"
 mkdir -p "$APP"
 cd "$APP"
+# First the app without us, then with us: the difference is what a construct user installs for it.
 cat > package.json <<JSON
 { "name": "consumer", "private": true, "version": "1.0.0",
-  "dependencies": { "codepipeline-auto-retry": "file:$TARBALL", "aws-cdk-lib": "$CDK_LIB", "constructs": "$CONSTRUCTS" } }
+  "dependencies": { "aws-cdk-lib": "$CDK_LIB", "constructs": "$CONSTRUCTS" } }
 JSON
 npm install --prefer-offline --no-audit --no-fund --loglevel=error
+# Packages npm installed into the app, not counting those inside ours (bundled, they come in its tarball).
+packages() { node -e "console.log(Object.keys(require('./node_modules/.package-lock.json').packages).filter((p) => p !== '' && !p.startsWith('node_modules/codepipeline-auto-retry/')).length)"; }
+BEFORE="$(packages)"
+npm install --prefer-offline --no-audit --no-fund --loglevel=error "codepipeline-auto-retry@file:$TARBALL"
+AFTER="$(packages)"
+ADDED=$((AFTER - BEFORE))
+OURS="node_modules/codepipeline-auto-retry"
+NESTED="$(ls "$OURS/node_modules" | tr '\n' ' ' | sed 's/ $//')"
+UNPACKED="$(du -sk "$OURS" | cut -f1)"
+CLI_KB="$(du -k "$OURS/dist/cli/main.js" | cut -f1)"
+echo "footprint: $ADDED package added to the app (with $NESTED bundled in it), $((UNPACKED / 1024)) MB unpacked, of which the CLI is $((CLI_KB / 1024)) MB"
+# The construct brings nothing but itself: the CLI and the functions are bundled inside it.
+[ "$ADDED" -eq 1 ] || { echo "FAIL: installing the construct added $ADDED packages, not 1:" >&2; npm ls --all codepipeline-auto-retry >&2; exit 1; }
+grep -q "installs one package" "$ROOT/README.md" || { echo "FAIL: README.md does not state the install footprint" >&2; exit 1; }
 
 cat > app.js <<'JS'
 const { App, Stack } = require('aws-cdk-lib');
@@ -60,6 +75,14 @@ const described = Object.values(t.Outputs || {}).filter((o) => o.Description ===
 if (described.length !== 1) { console.error('FAIL: the construct has no table output for the CLI', t.Outputs); process.exit(1); }
 console.log('synth: ok (' + fns.length + ' functions, ' + bundled.length + ' pre-built assets, the table as an output)');
 "
+# Bad props: `cdk synth` prints one line naming the prop, no stack trace, and fails.
+sed 's/watchedPipelines: \[.web-app.\],/watchedPipelines: ["web-app"], defaultPolicy: { maxRetries: 99 },/' app.js > bad.js
+grep -q 'maxRetries: 99' bad.js || { echo "FAIL: could not write the bad-props app" >&2; exit 1; }
+if "$ROOT/node_modules/.bin/cdk" synth --app 'node bad.js' --output cdk.bad --quiet > bad.log 2>&1; then echo "FAIL: synth passed with bad props" >&2; exit 1; fi
+grep -q '^\[Error at /Consumer/AutoRetry\] props.defaultPolicy.maxRetries must be an integer from 0 to 10, got 99$' bad.log \
+  || { echo "FAIL: bad props not reported in one line" >&2; cat bad.log >&2; exit 1; }
+if grep -q '^ *at ' bad.log; then echo "FAIL: a stack trace for bad props" >&2; cat bad.log >&2; exit 1; fi
+echo "bad props: one line, $(grep -c 'Error at' bad.log) error, synth failed"
 [ -e node_modules/esbuild ] && { echo "FAIL: esbuild was installed for the consumer" >&2; exit 1; }
 
 # The shipped bundle runs as Lambda's runtime loads it: imported as an ES module, handler called.
@@ -86,4 +109,15 @@ GOT="$(npx --no-install autoretry --version)"
 echo "cli: --version ok ($GOT)"
 npx --no-install autoretry simulate --scenario exhausted --json > simulate.json
 node -e "const r = require('./simulate.json').results[0]; if (r.outcome !== 'exhausted') { console.error('FAIL: simulate', r); process.exit(1); } console.log('cli: simulate ok (' + r.retries + ' retries, ' + r.outcome + ')');"
+# The sandbox from the installed package, with nothing else installed: a played failure is in history.
+npx --no-install autoretry sandbox --play flaky-build > sandbox.log 2>&1 &
+SANDBOX=$!
+trap 'kill "$SANDBOX" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 100); do grep -q '^export TABLE_NAME' sandbox.log && break; sleep 0.2; done
+grep -q '^export TABLE_NAME' sandbox.log || { echo "FAIL: the sandbox did not start" >&2; cat sandbox.log >&2; exit 1; }
+( eval "$(grep '^export' sandbox.log)" && npx --no-install autoretry history web-app ) > history.log 2>&1 \
+  || { echo "FAIL: history against the sandbox" >&2; cat history.log >&2; exit 1; }
+kill "$SANDBOX"
+grep -q 'retried' history.log || { echo "FAIL: history does not show the played failure" >&2; cat history.log >&2; exit 1; }
+echo "cli: sandbox --play flaky-build, then history shows $(grep -c retried history.log) retries"
 echo "package test: ok"

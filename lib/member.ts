@@ -6,9 +6,9 @@ import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { Construct } from 'constructs';
 import { memberRoleName, physicalNames } from '../contract';
 import { accountProblem, namePrefixProblem, pipelineNameProblem, regionProblem } from '../policy/checks';
-import { ConfigurationError } from '../policy/errors';
 import { queueProps } from './defaults';
 import { acknowledgeDeadLetterQueue, acknowledgeMemberRole } from './nag-suppressions';
+import { reportProblems } from './policies';
 import { grantPipelines } from './security';
 import { StageEvents, stageEventRules } from './stage-event-rules';
 
@@ -44,6 +44,9 @@ export interface PipelineAutoRetryMemberProps {
   readonly namePrefix?: string;
 }
 
+/** What a member with bad props is built from: `cdk synth` fails on their annotations, so it never reaches an account. */
+const NEVER_DEPLOYED: PipelineAutoRetryMemberProps = { centralAccount: '000000000000', centralRegion: 'us-east-1' };
+
 /**
  * The light part each member account and region deploys: a rule that forwards CodePipeline stage
  * FAILED (and SUCCEEDED-after-retry) events to the central bus, and a role that only the central
@@ -59,20 +62,23 @@ export class PipelineAutoRetryMember extends Construct {
 
   public constructor(scope: Construct, id: string, props: PipelineAutoRetryMemberProps) {
     super(scope, id);
+    // Bad props are error annotations (one line each in `cdk synth`, which then fails), and a
+    // placeholder that is never deployed is built instead, so nothing below trips over them.
     const problems = memberProblems(props);
-    if (problems.length > 0) throw new ConfigurationError(problems);
+    reportProblems(this, problems);
+    const built: PipelineAutoRetryMemberProps = problems.length === 0 ? props : NEVER_DEPLOYED;
     const stack = Stack.of(this);
-    const watch = props.watchedPipelines ?? 'all';
-    const names = physicalNames(props.namePrefix);
-    const centralRoleArn = `arn:${stack.partition}:iam::${props.centralAccount}:role/${names.centralRole}`;
+    const watch = built.watchedPipelines ?? 'all';
+    const names = physicalNames(built.namePrefix);
+    const centralRoleArn = `arn:${stack.partition}:iam::${built.centralAccount}:role/${names.centralRole}`;
 
     const role = new iam.Role(this, 'MemberRole', {
-      roleName: memberRoleName(props.memberRoleName ?? names.memberRoleBase, stack.region),
+      roleName: memberRoleName(built.memberRoleName ?? names.memberRoleBase, stack.region),
       description: 'codepipeline-auto-retry: the central retry function reads and retries the pipelines of this account',
       // The central account may hand this role to exactly one of its roles: the retry function's.
-      assumedBy: new iam.AccountPrincipal(props.centralAccount).withConditions({
+      assumedBy: new iam.AccountPrincipal(built.centralAccount).withConditions({
         ArnEquals: { 'aws:PrincipalArn': centralRoleArn },
-        ...(props.organizationId ? { StringEquals: { 'aws:PrincipalOrgID': props.organizationId } } : {}),
+        ...(built.organizationId ? { StringEquals: { 'aws:PrincipalOrgID': built.organizationId } } : {}),
       }),
     });
     grantPipelines(role, watch);
@@ -84,7 +90,7 @@ export class PipelineAutoRetryMember extends Construct {
     const bus = events.EventBus.fromEventBusArn(
       this,
       'CentralBus',
-      `arn:${stack.partition}:events:${props.centralRegion}:${props.centralAccount}:event-bus/${names.centralBus}`,
+      `arn:${stack.partition}:events:${built.centralRegion}:${built.centralAccount}:event-bus/${names.centralBus}`,
     );
     const target = new targets.EventBus(bus, { deadLetterQueue: this.deadLetterQueue });
     this.rules = [

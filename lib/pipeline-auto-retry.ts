@@ -44,7 +44,7 @@ import {
   acknowledgeTracing,
 } from './nag-suppressions';
 import { AutoRetryOperations } from './operations';
-import { type ResolvedOrganization, type ResolvedProps, resolveProps } from './policies';
+import { type ResolvedOrganization, type ResolvedProps, resolveOrReport } from './policies';
 import type { PipelineAutoRetryProps } from './props';
 import {
   allowAlarmsToPublish,
@@ -99,22 +99,23 @@ export class PipelineAutoRetry extends Construct {
 
   public constructor(scope: Construct, id: string, props: PipelineAutoRetryProps = {}) {
     super(scope, id);
-    const settings = resolveProps(props);
-    const timeout = props.timeout ?? DEFAULT_TIMEOUT;
-    const logRetention = props.logRetention ?? DEFAULT_LOG_RETENTION;
+    // Bad props are reported as error annotations (one line each in `cdk synth`, which fails) and the defaults built.
+    const { settings, props: built } = resolveOrReport(this, props);
+    const timeout = built.timeout ?? DEFAULT_TIMEOUT;
+    const logRetention = built.logRetention ?? DEFAULT_LOG_RETENTION;
 
     this.key = this.createKey();
-    const table = new dynamodb.Table(this, 'Table', tableProps(props.tableRemovalPolicy));
+    const table = new dynamodb.Table(this, 'Table', tableProps(built.tableRemovalPolicy));
     table.addGlobalSecondaryIndex(openClaimsIndexProps());
     this.table = table;
     this.eventDeadLetterQueue = this.createDeadLetterQueue('EventDeadLetterQueue');
     this.failedInvocationQueue = this.createDeadLetterQueue('FailedInvocationQueue');
     this.delayDeadLetterQueue = this.createDeadLetterQueue('DelayDeadLetterQueue');
     this.delayQueue = new sqs.Queue(this, 'DelayQueue', delayQueueProps(timeout, this.delayDeadLetterQueue));
-    this.topic = this.createTopic(settings, props.notifications?.topic);
+    this.topic = this.createTopic(settings, built.notifications?.topic);
     this.retryFunction = this.createRetryFunction(settings, timeout, logRetention);
     this.retryFunction.addEventSource(new SqsEventSource(this.delayQueue, delayQueueSource(settings.reservedConcurrency)));
-    const reconcileEvery = props.reconcileEvery ?? DEFAULT_RECONCILE_PERIOD;
+    const reconcileEvery = built.reconcileEvery ?? DEFAULT_RECONCILE_PERIOD;
     this.reconcileRule = this.createReconcileRule(reconcileEvery);
     this.rules = this.createRules(
       'StageFailedRule',
@@ -134,7 +135,7 @@ export class PipelineAutoRetry extends Construct {
     this.alarms = operations.alarms;
     this.createPolicySeeder(settings, logRetention);
     this.operatorPolicy = this.createOperatorPolicy();
-    if (props.outputs !== false) this.createOutputs();
+    if (built.outputs !== false) this.createOutputs();
   }
 
   /** What an operator needs from the stack's outputs; the CLI finds the table by its output's description. */

@@ -1,3 +1,5 @@
+import { Annotations } from 'aws-cdk-lib';
+import type { IConstruct } from 'constructs';
 import { physicalNames } from '../contract';
 import {
   addProblem,
@@ -58,6 +60,31 @@ function resolveOrganization(
     regions: [...(org.memberRegions ?? [])],
     memberRoleName: org.memberRoleName ?? names.memberRoleBase,
   };
+}
+
+/**
+ * Props checked the CDK way: when they are wrong, each problem becomes an error annotation on
+ * the construct, which `cdk synth` prints as one line (`[Error at /Stack/AutoRetry] props.… must
+ * be …`) before it fails, as it does for cdk-nag's findings, and `cdk deploy` refuses. The
+ * construct is then built from the defaults, so it is whole and nothing after it trips over a
+ * bad value; a test finds the problems with `Annotations.fromStack(stack).hasError(…)`.
+ */
+export function resolveOrReport(
+  scope: IConstruct,
+  props: PipelineAutoRetryProps,
+): { readonly settings: ResolvedProps; readonly props: PipelineAutoRetryProps } {
+  try {
+    return { settings: resolveProps(props), props };
+  } catch (error) {
+    if (!(error instanceof ConfigurationError)) throw error;
+    reportProblems(scope, error.problems);
+    return { settings: resolveProps({}), props: {} };
+  }
+}
+
+/** Each problem as an error annotation on the construct: one line each in `cdk synth`, which then fails. */
+export function reportProblems(scope: IConstruct, problems: readonly string[]): void {
+  for (const problem of problems) Annotations.of(scope).addError(problem);
 }
 
 /**

@@ -4,7 +4,8 @@
  * package embeds this same bundle) over its stdin/stdout protocol, as the Python binding does.
  * Loads the assemblies from their npm tarballs (ours packed, with its bundled dependencies),
  * builds App > Stack > PipelineAutoRetry with an enum, a Duration and nested maps in its props,
- * synthesizes, checks the template, and checks a bad prop comes back as the construct's error.
+ * synthesizes, checks the template, and checks a bad prop comes back as the construct's error
+ * annotation (what `cdk synth` prints as one line before it fails).
  * Needs the npm registry for the tarballs (aws-cdk-lib's is about 40 MB); no Python.
  */
 import { type ChildProcessByStdio, execFileSync, spawn } from 'node:child_process';
@@ -109,18 +110,31 @@ async function main(): Promise<void> {
       throw new Error(`FAIL: handlers ${JSON.stringify(handlers)}, pre-built assets ${prebuilt.length}`);
     }
     process.stdout.write(`synth: ok (${handlers.length} functions, ${prebuilt.length} pre-built assets)\n`);
-    const bad = await rt
-      .call({
-        api: 'create',
-        fqn: 'codepipeline-auto-retry.PipelineAutoRetry',
-        args: [stack, 'Bad', { defaultPolicy: { maxRetries: 99 } }],
-      })
-      .then(
-        () => undefined,
-        (e: Error) => e.message,
-      );
-    if (!bad?.includes('maxRetries')) throw new Error(`FAIL: bad props gave ${bad}`);
-    process.stdout.write(`bad props: rejected (${bad})\n`);
+    // Bad props come back as the construct's error annotation, the line `cdk synth` prints before it fails.
+    const badOut = join(WORK, 'cdk.bad');
+    const badApp = await rt.call({ api: 'create', fqn: 'aws-cdk-lib.App', args: [{ outdir: badOut }] });
+    const badStack = await rt.call({ api: 'create', fqn: 'aws-cdk-lib.Stack', args: [badApp, 'BadStack'] });
+    await rt.call({
+      api: 'create',
+      fqn: 'codepipeline-auto-retry.PipelineAutoRetry',
+      args: [badStack, 'Bad', { defaultPolicy: { maxRetries: 99 } }],
+    });
+    await rt.call({ api: 'invoke', objref: badApp, method: 'synth', args: [] });
+    // The cloud assembly keeps construct metadata in manifest.json or in a file beside it (newer schemas).
+    type Entry = { type?: string; data?: unknown };
+    const entries = (node: unknown): Entry[] =>
+      Array.isArray(node)
+        ? node.flatMap(entries)
+        : typeof node === 'object' && node !== null
+          ? [...((node as Entry).type === 'aws:cdk:error' ? [node as Entry] : []), ...Object.values(node).flatMap(entries)]
+          : [];
+    const errors = readdirSync(badOut)
+      .filter((f) => f.endsWith('.json') && !f.endsWith('.template.json'))
+      .flatMap((f) => entries(JSON.parse(readFileSync(join(badOut, f), 'utf8'))));
+    const bad = errors.map((m) => String(m.data));
+    if (bad.length !== 1 || !bad[0]?.includes('props.defaultPolicy.maxRetries'))
+      throw new Error(`FAIL: bad props gave ${JSON.stringify(bad)}`);
+    process.stdout.write(`bad props: reported (${bad[0]})\n`);
     process.stdout.write('jsii runtime test: ok\n');
   } finally {
     child.stdin.end();

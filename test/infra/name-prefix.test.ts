@@ -3,6 +3,7 @@ import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AutoRetryStack } from '../../lib/auto-retry-stack';
 import { parseAutoRetryConfig } from '../../lib/config';
 import { MemberStack } from '../../lib/member';
+import { synthErrors } from '../support/nag';
 
 const CENTRAL = { account: '111111111111', region: 'us-east-1' };
 const MEMBER = { account: '222222222222', region: 'eu-west-1' };
@@ -45,11 +46,11 @@ describe('Props: namePrefix', () => {
 
   it('refuses a prefix IAM names cannot carry, in props and in cdk.json', () => {
     // Act
-    const props = () => new AutoRetryStack(newApp(), 'Bad', { env: CENTRAL, autoRetry: { namePrefix: 'has space' } });
+    const props = synthErrors(new AutoRetryStack(newApp(), 'Bad', { env: CENTRAL, autoRetry: { namePrefix: 'has space' } }));
     const config = () => parseAutoRetryConfig({ namePrefix: 'x'.repeat(31) });
 
     // Assess
-    expect(props).toThrow('props.namePrefix must be 1-30 of [A-Za-z0-9-], starting with a letter or digit, got "has space"');
+    expect(props).toEqual(['props.namePrefix must be 1-30 of [A-Za-z0-9-], starting with a letter or digit, got "has space"']);
     expect(config).toThrow(`autoRetry.namePrefix must be 1-30 of [A-Za-z0-9-], starting with a letter or digit, got "${'x'.repeat(31)}"`);
   });
 

@@ -1,16 +1,24 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { App } from 'aws-cdk-lib';
 import { Match, Template } from 'aws-cdk-lib/assertions';
 import { AutoRetryStack } from '../../lib/auto-retry-stack';
 import { deploymentOf, parseAutoRetryConfig } from '../../lib/config';
 import { MemberStack, type PipelineAutoRetryMemberProps } from '../../lib/member';
 import type { OrganizationProps } from '../../lib/props';
-import { synthWithNag } from '../support/nag';
+import { synthErrors, synthWithNag } from '../support/nag';
 
 const CENTRAL = { account: '111111111111', region: 'us-east-1' };
 const MEMBER = { account: '222222222222', region: 'eu-west-1' };
 
 /** No bundling: these tests look at the templates, not the function code. */
 const newApp = () => new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+/** The feature flags cdk.json sets: the recommended ones, as `cdk init` writes them into a new app. */
+const FEATURE_FLAGS = Object.fromEntries(
+  Object.entries(
+    (JSON.parse(readFileSync(join(__dirname, '..', '..', 'cdk.json'), 'utf8')) as { context: Record<string, unknown> }).context,
+  ).filter(([key]) => key.startsWith('@aws-cdk')),
+);
 
 function central(organization: OrganizationProps, app = newApp()): Template {
   return Template.fromStack(new AutoRetryStack(app, 'Central', { env: CENTRAL, autoRetry: { organization } }));
@@ -114,10 +122,10 @@ describe('Stack: the central stack of an organization', () => {
     ['a region that is not one', { memberAccounts: [MEMBER.account], memberRegions: ['Europe'] }, 'memberRegions[0] must be an AWS region'],
   ])('refuses %s with a message naming the field', (_case, organization, message) => {
     // Act
-    const build = () => central(organization);
+    const found = synthErrors(new AutoRetryStack(newApp(), 'Central', { env: CENTRAL, autoRetry: { organization } }));
 
     // Assess
-    expect(build).toThrow(message);
+    expect(found).toEqual([expect.stringContaining(message)]);
   });
 });
 
@@ -196,10 +204,12 @@ describe('Stack: a member stack', () => {
 
   it('refuses a central account that is not an account id', () => {
     // Act
-    const build = () => member({ centralAccount: 'central' });
+    const found = synthErrors(
+      new MemberStack(newApp(), 'Member', { env: MEMBER, member: { centralAccount: 'central', centralRegion: CENTRAL.region } }),
+    );
 
     // Assess
-    expect(build).toThrow('centralAccount must be a 12-digit account id');
+    expect(found).toEqual([expect.stringContaining('centralAccount must be a 12-digit account id')]);
   });
 });
 
@@ -246,9 +256,12 @@ describe('App: synth of an organization from cdk.json', () => {
     expect(parse).toThrow('autoRetry.organization.centralAccount must be the 12-digit account of the central stack');
   });
 
-  it('passes cdk-nag and the Control Tower controls for the central and a member stack, with no unacknowledged finding', () => {
+  it.each<[string, Record<string, unknown>]>([
+    ['with no feature flags set', {}],
+    ["with cdk.json's recommended feature flags, as a cdk init app sets them", FEATURE_FLAGS],
+  ])('passes cdk-nag and the Control Tower controls for the central and a member stack, %s', (_flags, flags) => {
     // Prepare
-    const app = newApp();
+    const app = new App({ context: { 'aws:cdk:bundling-stacks': [], ...flags } });
     new AutoRetryStack(app, 'Central', {
       env: CENTRAL,
       autoRetry: { organization: { memberAccounts: [MEMBER.account], memberRegions: [MEMBER.region] } },

@@ -4,9 +4,14 @@ import * as logs from 'aws-cdk-lib/aws-logs';
 import * as sqs from 'aws-cdk-lib/aws-sqs';
 import { AutoRetryStack } from '../../lib/auto-retry-stack';
 import { type PipelineAutoRetryProps, StageRetryMode } from '../../lib/props';
-import { synthWithNag } from '../support/nag';
+import { synthErrors, synthWithNag } from '../support/nag';
 
 const ENV = { account: '123456789012', region: 'eu-west-1' };
+
+/** What `cdk synth` would print for these props before it fails: one line per problem. */
+function problems(autoRetry: PipelineAutoRetryProps): string[] {
+  return synthErrors(new AutoRetryStack(new App({ context: { 'aws:cdk:bundling-stacks': [] } }), 'Test', { env: ENV, autoRetry }));
+}
 
 function synth(autoRetry: PipelineAutoRetryProps): Template {
   // Prepare: no bundling; these tests look at the template, not the function code.
@@ -191,10 +196,10 @@ describe('Construct: PipelineAutoRetry', () => {
       'refuses a reconcileEvery of %s with one line naming the setting',
       (every) => {
         // Act
-        const act = () => synth({ reconcileEvery: every });
+        const found = problems({ reconcileEvery: every });
 
         // Assess
-        expect(act).toThrow(/reconcileEvery must be whole minutes from 1 to 60/);
+        expect(found).toEqual([`props.reconcileEvery must be whole minutes from 1 to 60, got ${every.toSeconds()} seconds`]);
       },
     );
   });
@@ -363,9 +368,9 @@ describe('Construct: PipelineAutoRetry', () => {
 
     it('refuses a timeout the lease cannot cover, at synth, in one line', () => {
       // Act / Assess
-      expect(() => synth({ timeout: Duration.minutes(10) })).toThrow(
+      expect(problems({ timeout: Duration.minutes(10) })).toEqual([
         'props.timeout must be from 10 seconds to 5 minutes (the ledger lease is twice it), got 600 seconds',
-      );
+      ]);
     });
   });
 
@@ -433,11 +438,31 @@ describe('Construct: PipelineAutoRetry', () => {
       ]);
     });
 
+    it('reports every bad prop as one error line and still builds a whole construct, from the defaults', () => {
+      // Prepare
+      const app = new App({ context: { 'aws:cdk:bundling-stacks': [] } });
+      const stack = new AutoRetryStack(app, 'Test', {
+        env: ENV,
+        autoRetry: { defaultPolicy: { maxRetries: 99 }, watchedPipelines: ['bad name!'] },
+      });
+
+      // Act
+      const found = synthErrors(stack);
+      const template = Template.fromStack(stack);
+
+      // Assess
+      expect(found).toHaveLength(2);
+      expect(found.every((line) => !line.includes('\n'))).toBe(true);
+      expect(found.join(' ')).toMatch(/props\.defaultPolicy\.maxRetries must be an integer from 0 to 10, got 99/);
+      expect(found.join(' ')).toMatch(/props\.watchedPipelines\[0\]/);
+      template.resourceCountIs('AWS::DynamoDB::Table', 1);
+    });
+
     it('refuses bad props at synth, naming the prop and the value', () => {
       // Act / Assess
-      expect(() => synth({ pipelines: { 'web-app': { maxRetries: -1 } } })).toThrow(
+      expect(problems({ pipelines: { 'web-app': { maxRetries: -1 } } })).toEqual([
         'props.pipelines.web-app.maxRetries must be an integer from 0 to 10, got -1',
-      );
+      ]);
     });
   });
 
@@ -629,9 +654,9 @@ describe('Construct: PipelineAutoRetry', () => {
 
     it('refuses a malformed Slack channel id at synth', () => {
       // Act / Assess
-      expect(() => synth({ notifications: { slack: { workspaceId: 'T0123ABCD', channelId: '#builds' } } })).toThrow(
+      expect(problems({ notifications: { slack: { workspaceId: 'T0123ABCD', channelId: '#builds' } } })).toEqual([
         'props.notifications.slack.channelId must be a Slack channel id such as C0123ABCD, got "#builds"',
-      );
+      ]);
     });
   });
 

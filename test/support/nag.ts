@@ -1,4 +1,5 @@
-import { type App, Validations } from 'aws-cdk-lib';
+import { type App, type Stack, Validations } from 'aws-cdk-lib';
+import { Annotations, Match } from 'aws-cdk-lib/assertions';
 import { AwsSolutionsChecks, ServerlessChecks } from 'cdk-nag';
 import { ControlTowerChecks } from '../../bin/control-tower';
 
@@ -25,4 +26,14 @@ export function synthWithNag(app: App): unknown {
     stderr.mockRestore();
     consoleError.mockRestore();
   }
+}
+
+/**
+ * The error annotations on a stack: what `cdk synth` prints, one line each, before it fails
+ * (bad props are reported so, not thrown).
+ */
+export function synthErrors(stack: Stack): string[] {
+  return Annotations.fromStack(stack)
+    .findError('*', Match.anyValue())
+    .map((m) => String(m.entry.data));
 }

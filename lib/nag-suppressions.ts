@@ -8,11 +8,19 @@ import type { IConstruct } from 'constructs';
  * suppressed: any other finding fails synth.
  */
 
+/**
+ * The partition as cdk-nag prints it in a finding: <AWS::Partition>, or the literal when the app
+ * sets `@aws-cdk/core:enablePartitionLiterals` (as `cdk init` apps do) and the region is known.
+ */
+function nagPartition(stack: Stack): string {
+  return Token.isUnresolved(stack.partition) ? '<AWS::Partition>' : stack.partition;
+}
+
 /** An ARN as cdk-nag prints it in a finding: unresolved tokens become <AWS::Pseudo> names. */
 function nagArn(stack: Stack, service: string, resource: string): string {
   const region = Token.isUnresolved(stack.region) ? '<AWS::Region>' : stack.region;
   const account = Token.isUnresolved(stack.account) ? '<AWS::AccountId>' : stack.account;
-  return `arn:<AWS::Partition>:${service}:${region}:${account}:${resource}`;
+  return `arn:${nagPartition(stack)}:${service}:${region}:${account}:${resource}`;
 }
 
 export function acknowledgeDeadLetterQueue(dlq: IConstruct): void {
@@ -154,7 +162,7 @@ export function acknowledgeMemberRole(role: iam.IRole, watch: 'all' | readonly s
 export function acknowledgeMemberRoleAssumption(role: iam.IRole, accounts: readonly string[], base: string): void {
   Validations.of(role).acknowledge(
     ...accounts.map((account) => ({
-      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::${Token.isUnresolved(account) ? '<AWS::AccountId>' : account}:role/${base}-*]`,
+      id: `AwsSolutions-IAM5[Resource::arn:${nagPartition(Stack.of(role))}:iam::${Token.isUnresolved(account) ? '<AWS::AccountId>' : account}:role/${base}-*]`,
       reason:
         account === '*'
           ? 'The member role of any account, only where that account is in the organization (aws:ResourceOrgID); the wildcard is the account and the region suffix of one role name.'

@@ -50,7 +50,7 @@ const NS = 'http://cloudformation.amazonaws.com/doc/2010-05-15/';
 
 export class CloudFormationEmulator extends ProviderEmulator {
   protected readonly names = QUERY_NAMES;
-  /** Events per DescribeStackEvents page. */
+  /** Events per DescribeStackEvents page (reset to 100). */
   public eventsPerPage = 100;
   private readonly stacks = new Map<string, Record<string, StackOutputValue>>();
   private readonly events = new Map<string, StoredEvent[]>();
@@ -82,6 +82,7 @@ export class CloudFormationEmulator extends ProviderEmulator {
 
   public override reset(): void {
     super.reset();
+    this.eventsPerPage = 100;
     this.stacks.clear();
     this.events.clear();
     this.stackIds.clear();

@@ -10,14 +10,14 @@ import { LoopbackServer } from './loopback-server';
  * operations; reads only, so a lost answer is just a dropped connection.
  */
 
-/** A fault the next calls of one action meet. */
+/** A fault the next calls of one action meet (named as the CodePipeline emulator's Fault names them). */
 export type ProviderFault =
   /** The service's throttling answer (ThrottlingException, or CloudFormation's Throttling), HTTP 400. */
   | { readonly kind: 'throttle' }
   /** An HTTP 500 InternalFailure. */
   | { readonly kind: 'server-error' }
   /** The connection is cut before any answer. */
-  | { readonly kind: 'drop' }
+  | { readonly kind: 'reset' }
   /** A refusal of the caller's choosing, such as AccessDeniedException. */
   | { readonly kind: 'exception'; readonly name: string; readonly message?: string; readonly status?: number };
 
@@ -27,7 +27,7 @@ export interface ProviderCall {
   readonly input: Readonly<Record<string, unknown>>;
   /** The answer's HTTP status; 0 when the connection was dropped. */
   readonly status: number;
-  /** The exception answered, or ConnectionDropped. */
+  /** The exception answered, or ConnectionReset for a dropped connection. */
   readonly error?: string;
   /** Epoch milliseconds on the emulator's clock. */
   readonly at: number;
@@ -84,7 +84,7 @@ export abstract class ProviderEmulator extends LoopbackServer {
   protected abstract sendError(res: ServerResponse, error: ProviderError, requestId: string): void;
 
   /** The next `times` calls of `action` (after `skip` that go through) meet this fault. */
-  public inject(action: string, fault: ProviderFault, times = 1, skip = 0): void {
+  public injectFault(action: string, fault: ProviderFault, times = 1, skip = 0): void {
     const queue = this.faults.get(action) ?? [];
     for (let i = 0; i < skip; i++) queue.push(undefined);
     for (let i = 0; i < times; i++) queue.push(fault);
@@ -93,17 +93,17 @@ export abstract class ProviderEmulator extends LoopbackServer {
 
   /** The next `times` calls of `action` are throttled. */
   public throttle(action: string, times = 1): void {
-    this.inject(action, { kind: 'throttle' }, times);
+    this.injectFault(action, { kind: 'throttle' }, times);
   }
 
   /** The next `times` calls of `action` fail with an HTTP 500. */
   public failWith500(action: string, times = 1): void {
-    this.inject(action, { kind: 'server-error' }, times);
+    this.injectFault(action, { kind: 'server-error' }, times);
   }
 
   /** The next `times` calls of `action` have their connection cut. */
   public drop(action: string, times = 1): void {
-    this.inject(action, { kind: 'drop' }, times);
+    this.injectFault(action, { kind: 'reset' }, times);
   }
 
   /** Calls of `action` received, throttled and failed ones included (those whose input matches `where`, if given). */
@@ -126,8 +126,8 @@ export abstract class ProviderEmulator extends LoopbackServer {
       ({ action, input } = this.parse(req, body));
       this.checkCaller(String(req.headers.authorization ?? ''));
       const fault = this.faults.get(action)?.shift();
-      if (fault?.kind === 'drop') {
-        this.calls.push({ action, input, status: 0, error: 'ConnectionDropped', at: this.now() });
+      if (fault?.kind === 'reset') {
+        this.calls.push({ action, input, status: 0, error: 'ConnectionReset', at: this.now() });
         req.socket.destroy();
         return;
       }
@@ -147,7 +147,7 @@ export abstract class ProviderEmulator extends LoopbackServer {
     return Math.floor(this.now() / 1000) + offset;
   }
 
-  private faultError(fault: Exclude<ProviderFault, { kind: 'drop' }>): ProviderError {
+  private faultError(fault: Exclude<ProviderFault, { kind: 'reset' }>): ProviderError {
     switch (fault.kind) {
       case 'throttle':
         return new ProviderError(this.names.throttling, 'Rate exceeded');

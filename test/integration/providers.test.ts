@@ -225,7 +225,7 @@ describe('Class: ProviderReader, against the local CodeBuild', () => {
 
     it('throws ProviderRefusedError for an access denied, after one attempt', async () => {
       // Prepare
-      world.codebuild.inject('BatchGetBuilds', { kind: 'exception', name: 'AccessDeniedException', message: 'not authorized' });
+      world.codebuild.injectFault('BatchGetBuilds', { kind: 'exception', name: 'AccessDeniedException', message: 'not authorized' });
 
       // Act
       const read = reader.build(HOME, 'web-app:0b6c7a5e-8a67-4d7e-9d32-2b0f2f7f5e11');
@@ -277,7 +277,7 @@ describe('Class: ProviderReader, against the local CodeDeploy', () => {
     // Prepare
     const deploymentId = world.deployment(failedDeploy(), { errorInformation: { code: 'TIMEOUT', message: 'timed out' } });
     world.codedeploy.throttle('GetDeployment', ATTEMPTS);
-    world.codedeploy.inject('GetDeployment', { kind: 'server-error' }, ATTEMPTS);
+    world.codedeploy.injectFault('GetDeployment', { kind: 'server-error' }, ATTEMPTS);
 
     // Act
     const throttled = await reader.deployment(HOME, deploymentId).catch((e: unknown) => e);
@@ -365,11 +365,11 @@ describe('Class: ProviderReader, against the local CloudFormation', () => {
   it.each([
     ['Throttling (HTTP 400)', 'ThrottledError', 'throttle', ThrottledError],
     ['HTTP 500', 'TransientFaultError', 'server-error', TransientFaultError],
-    ['a dropped connection', 'TransientFaultError', 'drop', TransientFaultError],
+    ['a dropped connection', 'TransientFaultError', 'reset', TransientFaultError],
   ] as const)('throws, for %s on every attempt, %s', async (_name, _type, kind, type) => {
     // Prepare
     const { stackName, since } = failedStack(0);
-    world.cloudformation.inject('DescribeStackEvents', { kind }, ATTEMPTS);
+    world.cloudformation.injectFault('DescribeStackEvents', { kind }, ATTEMPTS);
 
     // Act
     const error = await reader.stackEvents(HOME, stackName, since).catch((e: unknown) => e);

@@ -17,9 +17,12 @@ import { NO_NOTIFIER, SnsNotifier } from './adapters/notifier';
 import { PipelineRouter } from './adapters/pipeline-router';
 import { DynamoPolicyReader } from './adapters/policy-reader';
 import { PowertoolsLogAdapter, PowertoolsMetricsAdapter, pipelineDimensionsFrom } from './adapters/powertools';
+import type { ProviderEndpoints } from './adapters/provider-reader';
+import { ProviderRouter } from './adapters/provider-router';
 import { type RateGate, SharedRate, UNPACED } from './adapters/shared-rate';
 import { TableNames } from './adapters/table-names';
 import type { Membership } from './domain/membership';
+import type { ProviderPort } from './ports';
 import { DEFAULT_SETTINGS, type ServiceDeps } from './service/service-settings';
 
 /** True in the function's bundle (esbuild's `define`), where an adapter loaded on first use is a chunk of its own. */
@@ -38,6 +41,10 @@ const loadSnsPublisher = (): Promise<typeof import('./adapters/sns-publisher')> 
   typeof AUTORETRY_BUNDLE !== 'undefined' && AUTORETRY_BUNDLE
     ? import('./adapters/sns-publisher')
     : Promise.resolve(require('./adapters/sns-publisher') as typeof import('./adapters/sns-publisher'));
+const loadProviderReader = (): Promise<typeof import('./adapters/provider-reader')> =>
+  typeof AUTORETRY_BUNDLE !== 'undefined' && AUTORETRY_BUNDLE
+    ? import('./adapters/provider-reader')
+    : Promise.resolve(require('./adapters/provider-reader') as typeof import('./adapters/provider-reader'));
 
 /** A number from the environment, or `fallback` when it is unset or not `valid`. */
 function envNumber(value: string | undefined, fallback: number, valid: (n: number) => boolean): number {
@@ -51,7 +58,15 @@ export interface DepsOptions {
   readonly codePipelineEndpoint?: (region: string) => string | undefined;
   /** Waits for a turn at the shared request rate. @default a timer */
   readonly sleep?: (ms: number) => Promise<void>;
+  /** The CodeBuild, CodeDeploy and CloudFormation endpoints of a member region. @default the SDK's (AWS_ENDPOINT_URL_<SERVICE>, else the regional ones) */
+  readonly providerEndpoints?: (region: string) => ProviderEndpoints | undefined;
 }
+
+/**
+ * What the function is built with: the service's dependencies, and the providers behind failed
+ * actions (read to tell why they failed; the service does not use them yet).
+ */
+export type FunctionDeps = ServiceDeps & { readonly providers: ProviderPort };
 
 /** A configured rate this high is no limit at all: calls are not paced (and no reservation is written). */
 const UNLIMITED_RATE = 100_000;
@@ -76,7 +91,7 @@ export function depsFromEnvironment(
   env: NodeJS.ProcessEnv = process.env,
   clock: () => Date = () => new Date(),
   options: DepsOptions = {},
-): ServiceDeps {
+): FunctionDeps {
   const tableName = env[FunctionEnv.TableName];
   const queueUrl = env[FunctionEnv.RetryQueueUrl];
   const missing = [!tableName && FunctionEnv.TableName, !queueUrl && FunctionEnv.RetryQueueUrl].filter(Boolean);
@@ -96,8 +111,17 @@ export function depsFromEnvironment(
   // How this deployment's table names pipelines, the same for every adapter.
   const names = new TableNames(membership?.home);
   const topicArn = env[FunctionEnv.NotifyTopicArn];
+  // Made on the first member's call, so a single-account deployment never loads the STS client; shared by every member client.
+  let roles: MemberRoles | undefined;
+  const memberRoles = (): MemberRoles =>
+    (roles ??= new MemberRoles(
+      async () => (await loadStsAssumeRole()).stsAssumeRole(clientConfig({ maxAttempts: 2 })),
+      env[FunctionEnv.MemberRoleName] || DEFAULT_MEMBER_ROLE_NAME,
+      () => clock().getTime(),
+    ));
   return {
-    pipelines: pipelineRouter(env, clock, options, names, newRate),
+    pipelines: pipelineRouter(memberRoles, options, names, newRate),
+    providers: providerRouter(memberRoles, options, names),
     policies: new CachedPolicyReader(new DynamoPolicyReader(table), policyCacheSeconds),
     ledger: new LedgerStore(table, { names, retentionSeconds: retentionDays * 86_400 }),
     delays: new DelayQueue(queueUrl, new SQSClient(clientConfig())),
@@ -123,8 +147,7 @@ export function depsFromEnvironment(
  * resent; RetryStageExecution never is (its own client, one attempt).
  */
 function pipelineRouter(
-  env: NodeJS.ProcessEnv,
-  clock: () => Date,
+  memberRoles: () => MemberRoles,
   options: DepsOptions,
   names: TableNames,
   newRate: (scope: string) => RateGate,
@@ -134,15 +157,8 @@ function pipelineRouter(
     new CodePipelineClient(clientConfig({ maxAttempts: 1 })),
     newRate(names.homeRateScope),
   );
-  let shared: MemberRoles | undefined;
   return new PipelineRouter(own, names, (at) => {
-    // Made on the first member's event, so a single-account deployment never loads the STS client.
-    shared ??= new MemberRoles(
-      async () => (await loadStsAssumeRole()).stsAssumeRole(clientConfig({ maxAttempts: 2 })),
-      env[FunctionEnv.MemberRoleName] || DEFAULT_MEMBER_ROLE_NAME,
-      () => clock().getTime(),
-    );
-    const roles = shared;
+    const roles = memberRoles();
     const endpoint = options.codePipelineEndpoint?.(at.region);
     const member = (maxAttempts: number) =>
       new CodePipelineClient({
@@ -152,5 +168,19 @@ function pipelineRouter(
         ...(endpoint ? { endpoint } : {}),
       });
     return new CodePipelineAdapter(member(2), member(1), newRate(names.rateScope(at)));
+  });
+}
+
+/**
+ * The readers of the providers behind failed actions, one per account and region: the function's
+ * own credentials at home, the member's role elsewhere. The module holding their SDK clients is
+ * loaded on the first read (a chunk of its own in the bundle). Reads may be resent (two attempts).
+ */
+function providerRouter(memberRoles: () => MemberRoles, options: DepsOptions, names: TableNames): ProviderRouter {
+  return new ProviderRouter(names, async (at) => {
+    const { providerReader } = await loadProviderReader();
+    if (names.isHome(at)) return providerReader(clientConfig({ maxAttempts: 2 }));
+    const config = { ...clientConfig({ maxAttempts: 2 }), region: at.region, credentials: memberRoles().provider(at) };
+    return providerReader(config, options.providerEndpoints?.(at.region));
   });
 }

@@ -3,11 +3,12 @@
  * share. The service (lambda/service/) imports these and the domain, never an adapter; the
  * adapters (lambda/adapters/) implement them; tests hand in fakes of them.
  */
-import type { MetricName } from '../contract';
+import type { Location, MetricName } from '../contract';
 import type { PolicyLayers, RetryBudget, RetryMode } from '../policy/policy';
 import type { LedgerSnapshot } from './domain/decision';
 import type { DelayedRetryMessage } from './domain/events';
 import type { Claim, ClaimResult, ClaimStatus, LedgerKey, NewClaim } from './domain/ledger';
+import type { BuildAnswer, DeploymentAnswer, StackEventAnswer, TestCaseAnswer } from './domain/provider-answers';
 import type { ClaimOutcome } from './domain/reasons';
 import type { PipelineRef, StageRef } from './domain/refs';
 import type { ActionRun, StageView } from './domain/types';
@@ -50,6 +51,32 @@ export interface PipelinePort {
   retryStage(ref: StageRef, retryMode: RetryMode): Promise<RetryCallOutcome>;
   /** Every run of the stage's actions in the execution, earlier runs included. */
   actionRuns(ref: StageRef): Promise<ActionRun[]>;
+}
+
+// ---- Providers behind actions -------------------------------------------------------------------
+
+/**
+ * The providers behind failed actions, read to tell why they failed; each call goes to the
+ * pipeline's own account and region. Reads throw ThrottledError when throttled (after the SDK's
+ * own retries), TransientFaultError for other faults; a refusal that asking again will not change
+ * (access denied) is the TransientFaultError subclass ProviderRefusedError.
+ */
+export interface ProviderPort {
+  /** A CodeBuild build (BatchGetBuilds), by its id `<project>:<uuid>`; undefined when there is no such build. */
+  build(at: Location, buildId: string): Promise<BuildAnswer | undefined>;
+  /**
+   * The FAILED and ERROR test cases of each report (DescribeTestCases), every page, up to a bound
+   * (MAX_TEST_CASES in lambda/adapters/codebuild-reader.ts); a report that no longer exists has none.
+   */
+  failedTestCases(at: Location, reportArns: readonly string[]): Promise<TestCaseAnswer[]>;
+  /** A CodeDeploy deployment (GetDeployment); undefined when there is no such deployment. */
+  deployment(at: Location, deploymentId: string): Promise<DeploymentAnswer | undefined>;
+  /**
+   * The stack's events at or after `since`, newest first (DescribeStackEvents, page after page
+   * until an older one, up to a bound: MAX_STACK_EVENT_PAGES in lambda/adapters/stack-events-reader.ts);
+   * none for a stack that does not exist.
+   */
+  stackEvents(at: Location, stackName: string, since: Date): Promise<StackEventAnswer[]>;
 }
 
 // ---- Ledger ------------------------------------------------------------------------------------

@@ -9,7 +9,6 @@ import { LedgerQueries } from '../lambda/admin/ledger-queries';
 import { PolicyAdmin } from '../lambda/admin/policy-admin';
 import { depsFromEnvironment } from '../lambda/dependencies';
 import { createHandler, type HandlerInput, type HandlerOutput } from '../lambda/handler';
-import type { MetricFields, MetricName, MetricsPort } from '../lambda/ports';
 import { type SeedResult, seedPolicies } from '../lambda/seed/policy-seeder';
 import type { ServiceDeps } from '../lambda/service/service-settings';
 import type { PolicySeed } from '../policy/scope';
@@ -17,13 +16,18 @@ import { CodePipelineEmulator } from './codepipeline/emulator';
 import type { PipelineDefinition } from './codepipeline/world';
 import { LocalDynamo } from './dynamo';
 import { dynamoUpstream, FaultProxy, sqsUpstream } from './fault-proxy';
+import { RecordingMetrics } from './local-kit';
+import { ProviderWorld } from './provider-world';
 import { SnsEmulator } from './sns-emulator';
 import { SqsEmulator } from './sqs-emulator';
 import { StsEmulator } from './sts-emulator';
 
+export { LogCapture, ManualClock, RecordingMetrics } from './local-kit';
+
 /**
- * Everything the handler talks to, on loopback: dynalite, the CodePipeline emulator and the SQS
- * emulator. `start()` points the SDK at them through the standard AWS_ENDPOINT_URL_* variables,
+ * Everything the handler talks to, on loopback: dynalite, the CodePipeline emulator, the SQS and
+ * SNS emulators, and the providers behind the pipelines' actions (CodeBuild, CodeDeploy,
+ * CloudFormation). `start()` points the SDK at them through the standard AWS_ENDPOINT_URL_* variables,
  * exactly as an operator would, so the code under test is the production code.
  */
 export class LocalAws {
@@ -31,6 +35,8 @@ export class LocalAws {
   public readonly codepipeline = new CodePipelineEmulator();
   public readonly sqs = new SqsEmulator();
   public readonly sns = new SnsEmulator();
+  /** CodeBuild, CodeDeploy and CloudFormation behind the actions of `codepipeline`'s pipelines, and the scenario controls that link them. */
+  public readonly providers = new ProviderWorld(this.codepipeline);
   public readonly topicArn = 'arn:aws:sns:us-east-1:000000000000:auto-retry-notifications';
   public readonly tableName = `auto-retry-${randomUUID().slice(0, 8)}`;
   /** STS: AssumeRole of member roles. Started by `organization()`. */
@@ -48,6 +54,7 @@ export class LocalAws {
       this.codepipeline.start(),
       this.sqs.start(),
       this.sns.start(),
+      this.providers.start(),
     ]);
     await this.dynamo.createTable(this.tableName);
     Object.assign(process.env, {
@@ -58,6 +65,7 @@ export class LocalAws {
       AWS_ENDPOINT_URL_CODEPIPELINE: pipelineEndpoint,
       AWS_ENDPOINT_URL_SQS: sqsEndpoint,
       AWS_ENDPOINT_URL_SNS: snsEndpoint,
+      ...this.providers.environment(),
       NOTIFY_TOPIC_ARN: this.topicArn,
       // Tests change policies between events; they want every change seen at once.
       POLICY_CACHE_SECONDS: '0',
@@ -75,7 +83,14 @@ export class LocalAws {
   public async stop(): Promise<void> {
     const unsettled = await this.settle(INVOCATIONS_SETTLE_MS);
     await this.proxy?.stop();
-    await Promise.all([this.dynamo.stop(), this.codepipeline.stop(), this.sqs.stop(), this.sns.stop(), this.sts.stop()]);
+    await Promise.all([
+      this.dynamo.stop(),
+      this.codepipeline.stop(),
+      this.sqs.stop(),
+      this.sns.stop(),
+      this.sts.stop(),
+      this.providers.stop(),
+    ]);
     await Promise.all([...this.members.values()].map((m) => m.stop()));
     if (unsettled > 0)
       throw new Error(`${unsettled} handler invocation(s) still running ${INVOCATIONS_SETTLE_MS / 1000} s after the tests ended`);
@@ -158,7 +173,8 @@ export class LocalAws {
   /** Requests the local services are serving right now (simulated time moves on only when there are none). */
   public get busy(): number {
     const members = [...this.members.values()].reduce((n, m) => n + m.busy, 0);
-    return this.dynamo.busy + this.codepipeline.busy + this.sqs.busy + this.sns.busy + this.sts.busy + (this.proxy?.busy ?? 0) + members;
+    const own = this.dynamo.busy + this.codepipeline.busy + this.sqs.busy + this.sns.busy + this.sts.busy + this.providers.busy;
+    return own + (this.proxy?.busy ?? 0) + members;
   }
 
   /** The member role the function assumes for `at`. */
@@ -260,40 +276,4 @@ export function standardPipeline(name: string): PipelineDefinition {
       },
     ],
   };
-}
-
-/** Collects the JSON log lines the handler writes. */
-export class LogCapture {
-  public readonly lines: Record<string, unknown>[] = [];
-  public readonly sink: LogSink = (line) => {
-    this.lines.push(JSON.parse(line) as Record<string, unknown>);
-  };
-
-  public decisions(): Record<string, unknown>[] {
-    return this.lines.filter((l) => l.message === 'decision');
-  }
-}
-
-/** A clock tests move by hand; the emulators follow it too. */
-export class ManualClock {
-  public constructor(public current: number = Date.parse('2026-03-01T10:15:02Z')) {}
-  public readonly now = (): Date => new Date(this.current);
-  public advance(seconds: number): void {
-    this.current += seconds * 1000;
-  }
-}
-
-/** Metrics kept in memory, for tests and the sandbox. */
-export class RecordingMetrics implements MetricsPort {
-  public readonly counts: {
-    name: MetricName;
-    pipeline: string;
-    dimensions: Record<string, string>;
-    metadata: Record<string, string | number>;
-  }[] = [];
-
-  public count(name: MetricName, pipeline: string, fields: MetricFields = {}): void {
-    const { dimensions = {}, metadata = {} } = fields;
-    this.counts.push({ name, pipeline, dimensions, metadata });
-  }
 }

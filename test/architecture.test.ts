@@ -151,7 +151,7 @@ describe('Architecture: who may import what', () => {
     expect(inputs.filter((p) => /^(cli|lib|local|bin|test)\//.test(p))).toEqual([]);
   });
 
-  it('loads the STS client (organizations) and the SNS client (notices) only on first use, in chunks of their own', () => {
+  it('loads the STS client (organizations), the SNS client (notices) and the provider clients (failure classes) only on first use, in chunks of their own', () => {
     // Act
     const dir = mkdtempSync(join(tmpdir(), 'arch-bundle-'));
     let output: ReturnType<typeof bundleFunction>;
@@ -161,10 +161,17 @@ describe('Architecture: who may import what', () => {
       rmSync(dir, { recursive: true, force: true });
     }
 
-    // Assess: what a cold start loads has neither; the bundle has both, as chunks.
+    // Assess: what a cold start loads has none of them; the bundle has them all, as chunks.
+    const lazy = [
+      '@aws-sdk/client-sts',
+      '@aws-sdk/client-sns',
+      '@aws-sdk/client-codebuild',
+      '@aws-sdk/client-codedeploy',
+      '@aws-sdk/client-cloudformation',
+    ];
     expect(output.loadedPackages).toEqual(expect.arrayContaining(['@aws-sdk/client-codepipeline', '@aws-sdk/client-dynamodb']));
-    expect(output.loadedPackages.filter((p) => p === '@aws-sdk/client-sts' || p === '@aws-sdk/client-sns')).toEqual([]);
-    expect(output.files.filter((f) => /chunks\/(sts-assume-role|sns-publisher)-\w+\.mjs$/.test(f))).toHaveLength(2);
+    expect(output.loadedPackages.filter((p) => lazy.includes(p))).toEqual([]);
+    expect(output.files.filter((f) => /chunks\/(sts-assume-role|sns-publisher|provider-reader)-\w+\.mjs$/.test(f))).toHaveLength(3);
   });
 });
 

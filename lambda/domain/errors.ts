@@ -18,3 +18,11 @@ export class ThrottledError extends TransientFaultError {}
  * failed-event queue hold it until an operator fixes the member stack.
  */
 export class MemberRoleError extends AutoRetryError {}
+
+/**
+ * A provider behind a failed action (CodeBuild, CodeDeploy, CloudFormation) refused a read for
+ * good: access denied, an input it does not take. Asking again will not help. It is a
+ * TransientFaultError all the same, so that a caller that falls back when a read fails falls back
+ * on this too; one that waits for faults to pass tells it apart with instanceof.
+ */
+export class ProviderRefusedError extends TransientFaultError {}

@@ -321,6 +321,7 @@ export class CodePipelineEmulator extends PipelineWorld {
                       actionExecutionId: a.actionExecutionId,
                       status: a.status,
                       lastStatusChange: a.lastStatusChange,
+                      ...(a.externalExecutionId ? { externalExecutionId: a.externalExecutionId } : {}),
                       ...(a.errorCode ? { errorDetails: { code: a.errorCode, message: a.message }, summary: a.message } : {}),
                     },
                   }
@@ -497,6 +498,7 @@ export class CodePipelineEmulator extends PipelineWorld {
           output: {
             executionResult: {
               ...(a.message ? { externalExecutionSummary: a.message } : {}),
+              ...(a.externalExecutionId ? { externalExecutionId: a.externalExecutionId } : {}),
               ...(a.errorCode ? { errorDetails: { code: a.errorCode, message: a.message } } : {}),
             },
           },

@@ -52,6 +52,8 @@ export interface ActionRun {
   /** Epoch seconds. */
   startTime: number;
   lastStatusChange: number;
+  /** The provider's id of this run: a CodeBuild build id, a CodeDeploy deployment id (see ../provider-world.ts). */
+  externalExecutionId?: string;
 }
 
 export type ExecutionStatus = 'InProgress' | 'Failed' | 'Succeeded' | 'Stopped' | 'Superseded';
@@ -156,6 +158,8 @@ export class PipelineWorld {
         actionExecutionId: reran ? randomUUID() : previous.actionExecutionId,
         startTime: reran ? at : previous.startTime,
         lastStatusChange: at,
+        // A retry clears it when it starts: one still here names the run that now ends.
+        ...(previous?.externalExecutionId ? { externalExecutionId: previous.externalExecutionId } : {}),
         ...(failed
           ? {
               errorCode: error.code ?? (action.category === 'Approval' ? 'Rejected' : 'JobFailed'),
@@ -187,6 +191,7 @@ export class PipelineWorld {
         actionExecutionId: previous?.actionExecutionId ?? randomUUID(),
         startTime: previous?.startTime ?? this.seconds(),
         lastStatusChange: this.seconds(),
+        ...(previous?.externalExecutionId ? { externalExecutionId: previous.externalExecutionId } : {}),
       });
     }
   }
@@ -266,6 +271,15 @@ export class PipelineWorld {
     return event;
   }
 
+  /** An action's definition and its current run in the stage (of the latest execution, or `executionId`'s), to link to a provider's object. */
+  public action(pipeline: string, stage: string, action: string, executionId?: string): { definition: ActionDefinition; run: ActionRun } {
+    const p = this.model(pipeline);
+    const definition = this.definitionOf(p, stage).actions.find((a) => a.name === action);
+    const run = (executionId ? this.slot(p, stage).runs.get(executionId) : this.latestRun(p, stage))?.actions.get(action);
+    if (!definition || !run) throw new Error(`action ${action} of ${pipeline}/${stage} has not run`);
+    return { definition, run };
+  }
+
   public stageStatus(pipeline: string, stage: string): { executionId?: string; status?: string; retryMode?: string } {
     const run = this.latestRun(this.model(pipeline), stage);
     return { executionId: run?.executionId, status: run?.status, retryMode: run?.lastRetryMode };
@@ -310,6 +324,7 @@ export class PipelineWorld {
           actionExecutionId: randomUUID(),
           errorCode: undefined,
           message: undefined,
+          externalExecutionId: undefined,
           startTime: at,
           lastStatusChange: at,
         });

@@ -12,7 +12,7 @@ import { testIdentities } from './test-identities';
  * 3. the build or a phase TIMED_OUT → `timeout`;
  * 4. a YAML_FILE_ERROR context (a missing or broken buildspec; CodeBuild reports it in
  *    DOWNLOAD_SOURCE) → `configuration`;
- * 5. buildStatus FAULT (CodeBuild's own fault) → `infrastructure`;
+ * 5. buildStatus FAULT, or a phase that FAULTed (CodeBuild's own fault) → `infrastructure`;
  * 6. a failed SUBMITTED, QUEUED, PROVISIONING or DOWNLOAD_SOURCE phase → `infrastructure`, or
  *    `permission` when its context says access was denied (an image or a source the build's
  *    role may not read: a retry cannot cure that);
@@ -108,7 +108,7 @@ export function classifyBuild(build: BuildAnswer, failedCases?: readonly TestCas
     const yaml = b.phases.find((p) => p.contexts.some((c) => c.code === 'YAML_FILE_ERROR'));
     return classified(FailureClass.Configuration, failedIn(b, yaml));
   }
-  if (b.status === 'FAULT') return classified(FailureClass.Infrastructure, failedIn(b, failed));
+  if (b.status === 'FAULT' || failed?.status === 'FAULT') return classified(FailureClass.Infrastructure, failedIn(b, failed));
   if (!failed) return unknownClass(`${b.name} failed, but no phase says where`);
   if (MACHINE_PHASES.includes(failed.type)) {
     return classified(PERMISSION.test(words) ? FailureClass.Permission : FailureClass.Infrastructure, failedIn(b, failed));

@@ -98,6 +98,7 @@ describe('Function: classifyBuild', () => {
       'infrastructure',
     ],
     ['a FAULT during the commands', { ...build('BUILD', 'FAULT', '', ''), buildStatus: 'FAULT' }, undefined, 'infrastructure'],
+    ['a phase that FAULTed in a FAILED build', build('BUILD', 'FAULT', '', ''), undefined, 'infrastructure'],
     ['a build that timed out', build('BUILD', 'TIMED_OUT', '', 'Build has timed out.'), undefined, 'timeout'],
     ['a build that timed out in the queue', build('QUEUED', 'TIMED_OUT', '', ''), undefined, 'timeout'],
     [

@@ -1,33 +1,68 @@
 import { decide, retryDelaySeconds } from '../lambda/domain/decision';
 import { applyFilters } from '../lambda/domain/filters';
+import type { Classification } from '../lambda/domain/provider-answers';
 import { SkipReason } from '../lambda/domain/reasons';
 import { ActionStatus, type StageFailure, type StageView } from '../lambda/domain/types';
 import type { PolicyContext } from '../lambda/ports';
+import { FailureClass } from '../policy/failure-class';
 import { Jitter, type RetryPolicy, resolvePolicy } from '../policy/policy';
+import { type FailureRule, isTransientPreset, needsClassification } from '../policy/rules';
+
+/** A made-up failure of one action: what CodePipeline reports, and optionally why its provider says it failed. */
+export interface ExplainedFailure {
+  code?: string | undefined;
+  message?: string | undefined;
+  category: string;
+  provider: string;
+  /** The failure class the classifier would give (policy/failure-class.ts). @default unknown, for class rules */
+  class?: FailureClass | undefined;
+  /** What the provider said, as the classifier's evidence. */
+  evidence?: string | undefined;
+}
 
 export interface Explanation {
   readonly pipeline: string;
   readonly stage: string;
-  readonly failure: { code?: string; message?: string; category: string; provider: string };
+  readonly failure: ExplainedFailure;
   readonly decision: 'retry' | 'skip';
   /** skip reason, or retry-now / retry-at */
   readonly outcome: string;
   readonly decidedBy: string;
   readonly summary: string;
+  /**
+   * The failure's class and its evidence, when a class was given or a class rule could decide
+   * (then, with no class given, `unknown`, as the function would see an unclassified failure).
+   */
+  readonly classification?: Classification | undefined;
+}
+
+/** `retryOn[0]` as explain names it: a class rule with its classes, the preset by its name. */
+function ruleNames(label: string, retryOn: readonly FailureRule[] | undefined, neverRetryOn: readonly FailureRule[] | undefined): string {
+  return label.replace(/\b(retryOn|neverRetryOn)\[(\d+)\]/g, (whole, list: string, index: string) => {
+    const rules = list === 'retryOn' ? retryOn : neverRetryOn;
+    const classes = rules?.[Number(index)]?.class;
+    if (!classes) return whole;
+    const preset = list === 'retryOn' && isTransientPreset(rules) ? ' "transient"' : '';
+    return `${whole}${preset} (class ${classes.join(', ')})`;
+  });
 }
 
 /**
  * Runs the real decision on a made-up first failure of one action, as if the stage had just
- * failed with it, and says which rule decided.
+ * failed with it, and says which rule decided. Given a class (and evidence), the failure is
+ * taken as classified so; without one, class rules see `unknown`, as for a failure whose
+ * provider could not tell.
  */
-export function explainFailure(
-  pipeline: string,
-  stage: string,
-  context: PolicyContext,
-  failed: { code?: string; message?: string; category: string; provider: string },
-  now: Date,
-): Explanation {
+export function explainFailure(pipeline: string, stage: string, context: PolicyContext, failed: ExplainedFailure, now: Date): Explanation {
   const resolved = resolvePolicy(context.layers);
+  const actionName = `${failed.provider} ${failed.category} action`;
+  const classification: Classification | undefined =
+    failed.class !== undefined
+      ? { class: failed.class, evidence: failed.evidence ?? 'given with --class' }
+      : needsClassification(resolved.policy)
+        ? { class: FailureClass.Unknown, evidence: 'no class given (--class): an unclassified failure is unknown' }
+        : undefined;
+  const classes = classification && new Map([[actionName, classification]]);
   const failure: StageFailure = {
     eventId: 'explain',
     account: '-',
@@ -47,7 +82,7 @@ export function explainFailure(
     retryMetadata: undefined,
     actions: [
       {
-        name: `${failed.provider} ${failed.category} action`,
+        name: actionName,
         category: failed.category,
         provider: failed.provider,
         actionMode: undefined,
@@ -68,18 +103,21 @@ export function explainFailure(
       paused: context.paused,
       ledger: { retries: 0, firstFailureAt: undefined },
       random: () => (resolved.policy.jitter === Jitter.Full ? 1 : 0),
+      classes,
     },
     now,
   );
   const where = `${pipeline}/${stage}`;
   // The same filter the decision applied, asked directly for the rule that decided.
-  const verdict = applyFilters(view.actions, resolved.policy.retryOn, resolved.policy.neverRetryOn);
+  const { retryOn, neverRetryOn } = resolved.policy;
+  const verdict = applyFilters(view.actions, retryOn, neverRetryOn, undefined, classes);
+  const rule = ruleNames(verdict.rule, retryOn, neverRetryOn);
   const { sources } = resolved;
   if (decision.kind === 'skip') {
     const decidedBy = (() => {
       switch (decision.reason) {
         case SkipReason.NeverRetryRule:
-          return `${verdict.rule} of the ${sources.neverRetryOn} policy`;
+          return `${rule} of the ${sources.neverRetryOn} policy`;
         case SkipReason.NoRetryRuleMatch:
           return `retryOn of the ${sources.retryOn} policy (no rule matches)`;
         case SkipReason.ApprovalRejected:
@@ -98,12 +136,11 @@ export function explainFailure(
       outcome: decision.reason,
       decidedBy,
       summary: `${where}: would NOT retry — ${decision.reason}: ${decision.detail}`,
+      classification,
     };
   }
   const when = decision.kind === 'retry-now' ? 'at once' : `after ${firstWait(resolved.policy)}`;
-  const decidedBy = resolved.policy.retryOn
-    ? `${verdict.rule} of the ${sources.retryOn} policy`
-    : 'no failure filter: any failure is retried';
+  const decidedBy = retryOn ? `${rule} of the ${sources.retryOn} policy` : 'no failure filter: any failure is retried';
   return {
     pipeline,
     stage,
@@ -112,6 +149,7 @@ export function explainFailure(
     outcome: decision.kind,
     decidedBy,
     summary: `${where}: would retry ${when} with ${decision.retryMode}, up to ${resolved.policy.maxRetries} times (${decision.reason})`,
+    classification,
   };
 }
 

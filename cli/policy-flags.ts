@@ -3,8 +3,9 @@ import { Option } from 'commander';
 import { validateConfigPolicy } from '../policy/config';
 import { formatDuration } from '../policy/duration';
 import { InvalidInputError } from '../policy/errors';
+import { TRANSIENT_PRESET } from '../policy/failure-class';
 import { BUILT_IN_RULES, JITTERS, POLICY_MODES, type PolicyPatch, RETRY_MODES } from '../policy/policy';
-import type { FailureRule } from '../policy/rules';
+import { type FailureRule, isTransientPreset } from '../policy/rules';
 
 /** `policy set` flags as commander hands them over: strings, to be validated here. */
 export interface PolicyFlags {
@@ -35,19 +36,27 @@ export function addPolicyFlags(command: Command): Command {
     .option('--max-retry-window <duration>', 'no retry once this long after the stage first failed (max 7d)')
     .addOption(new Option('--retry-mode <mode>', 'what a retry re-runs').choices([...RETRY_MODES]))
     .addOption(new Option('--mode <mode>', 'observe: decide and record but never retry').choices([...POLICY_MODES]))
-    .option('--retry-on <json>', 'retry only failures matching these rules, e.g. \'[{"category":"Test","message":"timed out"}]\'')
+    .option(
+      '--retry-on <json>',
+      'retry only failures matching these rules, e.g. \'[{"category":"Test","message":"timed out"}]\' or \'{"class":["timeout"]}\', ' +
+        'or "transient" (infrastructure, timeout and throttled failures)',
+    )
     .option('--never-retry-on <json>', 'never retry failures matching these rules (wins over --retry-on)')
     .addOption(new Option('--count-manual-retries <bool>', "count CodePipeline's own and hand-made retries").choices(['true', 'false']))
     .option('--budget <n/window>', 'per-pipeline circuit breaker, e.g. 10/1h: at most 10 retries in any hour')
     .option('--override-built-ins <rules>', `comma-separated built-in rules to switch off: ${BUILT_IN_RULES.join(', ')}`);
 }
 
+/** A rules flag: JSON (one rule or a list), or the preset's name, left for validation to place. */
 function parseJsonRules(value: string, flag: string): unknown {
+  if (value.trim() === TRANSIENT_PRESET) return TRANSIENT_PRESET;
   let parsed: unknown;
   try {
     parsed = JSON.parse(value);
   } catch {
-    throw new InvalidInputError(`${flag} must be JSON: a rule object or a list of them, got ${JSON.stringify(value)}`);
+    throw new InvalidInputError(
+      `${flag} must be JSON: a rule object or a list of them, got ${JSON.stringify(value)} (or "${TRANSIENT_PRESET}", the preset)`,
+    );
   }
   return Array.isArray(parsed) ? parsed : [parsed];
 }
@@ -79,7 +88,9 @@ export function patchFromFlags(flags: PolicyFlags): PolicyPatch {
   return patch;
 }
 
-function describeRules(rules: readonly FailureRule[]): string {
+/** Rules as an operator would write them: the preset by its name, one-element lists as their element. */
+export function describeRules(rules: readonly FailureRule[]): string {
+  if (isTransientPreset(rules)) return TRANSIENT_PRESET;
   return JSON.stringify(
     rules.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, Array.isArray(v) && v.length === 1 ? v[0] : v]))),
   );

@@ -7,6 +7,7 @@ import type { FailureRule } from '../policy/rules';
 import type { PolicySeed } from '../policy/scope';
 import type {
   BuiltInRetryRule,
+  FailureClassName,
   PipelineAutoRetryProps,
   PipelineRetryPolicyProps,
   RetryJitter,
@@ -22,10 +23,14 @@ import type {
  * readConfig (policy/config.ts) check, through policy/policy-tree.ts.
  */
 
-/** How props spell a policy: the cdk.json keys, durations already turned into whole seconds here. */
+/**
+ * How props spell a policy: the cdk.json keys, durations already turned into whole seconds here,
+ * and a rule's classes as `failureClasses` (`class` is a reserved word in jsii's languages).
+ */
 export const PROPS_POLICY_SYNTAX = {
   ...CONFIG_POLICY_SYNTAX,
   seconds: (v) => (typeof v === 'number' ? parseDuration(v) : undefined),
+  ruleClassKey: 'failureClasses',
 } as const satisfies PolicySyntax;
 
 /** A `Duration`, as whole seconds when it is one; anything else is passed on for the validator to name. */
@@ -75,6 +80,7 @@ export function policyPropsOfPatch(patch: PolicyPatch): RetryPolicyProps {
         message: r.message,
         category: r.category && [...r.category],
         provider: r.provider && [...r.provider],
+        failureClasses: r.class && ([...r.class] as FailureClassName[]),
       }),
     );
   return withoutUndefined({

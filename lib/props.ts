@@ -43,8 +43,33 @@ export enum BuiltInRetryRule {
 }
 
 /**
+ * Why a stage's action failed, as the function derives it from the action's provider (CodeBuild,
+ * CodeDeploy, CloudFormation, a job's failure type): the vocabulary of a rule's `failureClasses`.
+ */
+export enum FailureClassName {
+  /** The provider's own machinery failed: a build fleet that could not provision, an agent, an internal error. */
+  INFRASTRUCTURE = 'infrastructure',
+  /** The build, deployment or job ran out of time. */
+  TIMEOUT = 'timeout',
+  /** The provider, or a service it called, was throttled. */
+  THROTTLED = 'throttled',
+  /** Tests ran and some failed (CodeBuild test reports with failed cases). */
+  TEST = 'test',
+  /** The build itself failed, with no failed test cases to show for it. */
+  BUILD = 'build',
+  /** A deployment stopped by its health constraints, alarms or lifecycle hooks. */
+  DEPLOYMENT_HEALTH = 'deployment-health',
+  /** Something is set up wrong: a missing buildspec, application or instances, an invalid template, a name already taken. */
+  CONFIGURATION = 'configuration',
+  /** A role may not do what the action needs. */
+  PERMISSION = 'permission',
+  /** No provider answer told more, or the provider could not be asked. */
+  UNKNOWN = 'unknown',
+}
+
+/**
  * A failure filter. Every field given must match a failed action; a field left out matches
- * anything. At least one field is required.
+ * anything. At least one field is required. `RetryOn.transient()` gives the preset.
  */
 export interface FailureRuleProps {
   /**
@@ -67,6 +92,14 @@ export interface FailureRuleProps {
    * @default - any provider
    */
   readonly provider?: string[];
+  /**
+   * Why the action failed, as its provider says (`class` in cdk.json and the CLI); any of these.
+   * A policy with such a rule has its failures classified, which costs one provider call per
+   * failed action (two for a build with test reports). An action that cannot be classified is
+   * `UNKNOWN`.
+   * @default - any class
+   */
+  readonly failureClasses?: FailureClassName[];
 }
 
 /** A per-pipeline circuit breaker: at most `maxRetries` automatic retries in any rolling `window`. */
@@ -124,7 +157,8 @@ export interface RetryPolicyProps {
    */
   readonly mode?: RetryPolicyMode;
   /**
-   * Retry only failures that match one of these rules.
+   * Retry only failures that match one of these rules. `RetryOn.transient()` retries
+   * infrastructure failures, timeouts and throttling only (cdk.json's `"retryOn": "transient"`).
    * @default - any failure
    */
   readonly retryOn?: FailureRuleProps[];

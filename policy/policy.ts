@@ -1,5 +1,5 @@
 import { formatDuration, parseDuration } from './duration';
-import { type FailureRule, type RegexCheck, validateRules } from './rules';
+import { type FailureRule, type RegexCheck, type RuleListKind, validateRules } from './rules';
 import { keyPath, show } from './show';
 
 /** How RetryStageExecution re-runs the stage. */
@@ -53,7 +53,7 @@ export interface RetryPolicy {
   readonly retryMode: RetryMode;
   /** `observe` decides, logs and records, but never calls RetryStageExecution: for a safe roll-out. */
   readonly mode: PolicyMode;
-  /** Retry only failures that match one of these rules (none: any failure). */
+  /** Retry only failures that match one of these rules (none: any failure); the preset "transient" is read as one class rule. */
   readonly retryOn: readonly FailureRule[] | undefined;
   /** Never retry failures that match one of these; wins over retryOn. */
   readonly neverRetryOn: readonly FailureRule[] | undefined;
@@ -162,12 +162,15 @@ export interface PolicySyntax {
   readonly budgetWindowKey?: string;
   /** Refuses regular expressions that can backtrack catastrophically. @default no check (the function bounds the input instead) */
   readonly regexCheck?: RegexCheck;
+  /** The key of a rule's failure classes. @default class (the construct's props say failureClasses) */
+  readonly ruleClassKey?: string;
 }
 
 const STORED: Required<Omit<PolicySyntax, 'regexCheck'>> = {
   keyOf: (field) => field,
   seconds: (v) => (typeof v === 'number' ? parseDuration(v) : undefined),
   budgetWindowKey: 'windowSeconds',
+  ruleClassKey: 'class',
 };
 
 /**
@@ -181,7 +184,7 @@ export function validatePolicyPatch(
   path: string,
   syntax: PolicySyntax = {},
 ): { patch: PolicyPatch; problems: string[] } {
-  const { keyOf, seconds, budgetWindowKey, regexCheck } = { ...STORED, ...syntax };
+  const { keyOf, seconds, budgetWindowKey, regexCheck, ruleClassKey } = { ...STORED, ...syntax };
   type Parsed<T> = { value: T } | { problems: string[] };
   const ok = <T>(value: T): Parsed<T> => ({ value });
   const fail = (...problems: string[]): Parsed<never> => ({ problems });
@@ -207,8 +210,8 @@ export function validatePolicyPatch(
       typeof v === 'string' && (allowed as readonly string[]).includes(v)
         ? ok(v as T)
         : fail(`${where} must be one of ${allowed.join(', ')}, got ${show(v)}`);
-  const rules = (v: unknown, where: string) => {
-    const result = validateRules(v, where, regexCheck);
+  const rules = (list: RuleListKind) => (v: unknown, where: string) => {
+    const result = validateRules(v, where, regexCheck, { list, classKey: ruleClassKey });
     return result.problems.length > 0 ? fail(...result.problems) : ok(result.rules);
   };
 
@@ -229,8 +232,8 @@ export function validatePolicyPatch(
   take('retryMode', oneOf(RETRY_MODES));
   take('mode', oneOf(POLICY_MODES));
   take('countManualRetries', (v, where) => (typeof v === 'boolean' ? ok(v) : fail(`${where} must be true or false, got ${show(v)}`)));
-  take('retryOn', rules);
-  take('neverRetryOn', rules);
+  take('retryOn', rules('retryOn'));
+  take('neverRetryOn', rules('neverRetryOn'));
   take('overrideBuiltIns', (v, where) =>
     Array.isArray(v) && v.every((x) => typeof x === 'string' && (BUILT_IN_RULES as readonly string[]).includes(x))
       ? ok(v as BuiltInRule[])

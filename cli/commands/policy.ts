@@ -1,7 +1,8 @@
-import type { Command } from 'commander';
+import { type Command, Option } from 'commander';
 import type { StoredPolicy } from '../../lambda/adapters/items';
 import { CONFIG_KEYS, readConfigOrThrow } from '../../policy/config';
 import { InvalidInputError } from '../../policy/errors';
+import { FAILURE_CLASSES, type FailureClass } from '../../policy/failure-class';
 import { POLICY_FIELDS, resolvePolicy } from '../../policy/policy';
 import { describeScope, type PolicyScope, parsePolicyTarget } from '../../policy/scope';
 import { type CommandContext, pipelineName, subcommand } from '../context';
@@ -165,23 +166,43 @@ export function registerPolicyCommands(program: Command, ctx: CommandContext): v
     .option('--message <text>', 'the failure message or summary')
     .option('--category <category>', 'the action category: Source, Build, Test, Deploy, Approval, Invoke, Compute', 'Build')
     .option('--provider <provider>', 'the action provider, e.g. CodeBuild', 'CodeBuild')
+    .addOption(
+      new Option('--class <class>', 'why the provider says it failed, as the classifier would (default: unknown)').choices([
+        ...FAILURE_CLASSES,
+      ]),
+    )
+    .option('--evidence <text>', 'what the provider said, shown with the class')
     .option('--json', 'print JSON')
     .addHelpText(
       'after',
-      '\nExample:\n  autoretry policy explain web-app --stage Test --code JobFailed --message "Build timed out" --category Test',
+      '\nExamples:\n  autoretry policy explain web-app --stage Test --code JobFailed --message "Build timed out" --category Test\n' +
+        '  autoretry policy explain web-app --stage Build --class infrastructure \\\n' +
+        '    --evidence "CodeBuild build web-app:1b2c3d4e… failed in PROVISIONING: BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE"',
     )
     .action(
       async (
         text: string,
-        opts: { stage: string; code?: string; message?: string; category: string; provider: string; json?: boolean },
+        opts: {
+          stage: string;
+          code?: string;
+          message?: string;
+          category: string;
+          provider: string;
+          class?: FailureClass;
+          evidence?: string;
+          json?: boolean;
+        },
       ) => {
         const { pipeline, account } = pipelineTarget(text);
         pipelineName(opts.stage, 'stage');
+        if (opts.evidence !== undefined && opts.class === undefined)
+          throw new InvalidInputError('--evidence needs --class: the class it explains');
         const context = await (await services.policies()).load(pipeline, opts.stage, account);
         const explanation = explainFailure(pipeline, opts.stage, context, opts, io.now());
         if (opts.json) return ctx.json(explanation);
         io.out(explanation.summary);
         io.out(`  decided by: ${explanation.decidedBy}`);
+        if (explanation.classification) io.out(`  class: ${explanation.classification.class} (${explanation.classification.evidence})`);
       },
     );
 }

@@ -1,5 +1,6 @@
 import { BuiltInRule, Jitter, PolicyLayer, type ResolvedPolicy, RetryMode, type RetryPolicy, SPREAD_SHARE } from '../../policy/policy';
-import { applyFilters, type Matcher } from './filters';
+import { needsClassification } from '../../policy/rules';
+import { type ActionClasses, applyFilters, type Matcher } from './filters';
 import { SkipReason } from './reasons';
 import { ActionStatus, type StageFailure, StageStatus, type StageView } from './types';
 
@@ -35,6 +36,8 @@ export interface DecisionContext {
   readonly nativeWaitOver?: boolean;
   /** How rules' message patterns are tested (the function gives each test a time limit). @default a plain test */
   readonly match?: Matcher;
+  /** Why each failed action failed, by action name, for rules with `class`. @default none: every action counts as `unknown` */
+  readonly classes?: ActionClasses;
 }
 
 const CHANGE_SET_MODES = ['CHANGE_SET_REPLACE', 'CHANGE_SET_EXECUTE'];
@@ -70,12 +73,14 @@ export function decide(
   }
 
   const failed = stage.actions.filter((a) => a.status === ActionStatus.Failed);
-  const verdict = applyFilters(failed, policy.retryOn, policy.neverRetryOn, context.match);
+  const verdict = applyFilters(failed, policy.retryOn, policy.neverRetryOn, context.match, context.classes);
   if (!verdict.retry) {
+    const classified = context.classes?.get(verdict.action);
+    const why = needsClassification(policy) ? ` (class ${classified ? `${classified.class}: ${classified.evidence}` : 'unknown'})` : '';
     const detail =
       verdict.reason === 'never-retry-rule'
-        ? `${verdict.rule} matches the failure of ${verdict.action}`
-        : `no retryOn rule matches the failure of ${verdict.action}`;
+        ? `${verdict.rule} matches the failure of ${verdict.action}${why}`
+        : `no retryOn rule matches the failure of ${verdict.action}${why}`;
     return skip(verdict.reason === 'never-retry-rule' ? SkipReason.NeverRetryRule : SkipReason.NoRetryRuleMatch, detail);
   }
 

@@ -1,4 +1,6 @@
+import { FailureClass } from '../../policy/failure-class';
 import type { FailureRule } from '../../policy/rules';
+import type { Classification } from './provider-answers';
 import type { ActionView } from './types';
 
 /**
@@ -19,17 +21,32 @@ export type Matcher = (pattern: string, text: string) => boolean | undefined;
 /** A plain test, with no time limit: for configuration checks and the CLI's explain. */
 export const plainMatch: Matcher = (pattern, text) => new RegExp(pattern, 'i').test(text);
 
+/** The classifications of a stage's failed actions, by action name. */
+export type ActionClasses = ReadonlyMap<string, Classification>;
+
+/** An action's failure class: its classification's, or `unknown` when it has none. */
+export function classOf(action: ActionView, classes: ActionClasses | undefined): FailureClass {
+  return classes?.get(action.name)?.class ?? FailureClass.Unknown;
+}
+
 /**
  * Whether a rule matches a failed action. When the message pattern cannot be told in time, the
  * answer is `unknown`: the caller leans to not retrying (a never-retry rule counts as matching,
  * a retry rule as not).
  */
-export function ruleMatches(rule: FailureRule, action: ActionView, match: Matcher = plainMatch, unknown = false): boolean {
-  const answer = ruleAnswer(rule, action, match);
+export function ruleMatches(
+  rule: FailureRule,
+  action: ActionView,
+  match: Matcher = plainMatch,
+  unknown = false,
+  classes?: ActionClasses,
+): boolean {
+  const answer = ruleAnswer(rule, action, match, classes);
   return answer === 'unknown' ? unknown : answer === 'match';
 }
 
-function ruleAnswer(rule: FailureRule, action: ActionView, match: Matcher): 'match' | 'no' | 'unknown' {
+function ruleAnswer(rule: FailureRule, action: ActionView, match: Matcher, classes: ActionClasses | undefined): 'match' | 'no' | 'unknown' {
+  if (rule.class !== undefined && !rule.class.includes(classOf(action, classes))) return 'no';
   if (!same(rule.code, action.errorCode)) return 'no';
   if (!same(rule.category, action.category)) return 'no';
   if (!same(rule.provider, action.provider)) return 'no';
@@ -48,25 +65,28 @@ export type FilterVerdict =
 /**
  * Applies retryOn / neverRetryOn to the failed actions of a stage. The stage is retried only if
  * every failed action may be: one never-retry failure, or one failure no retryOn rule covers,
- * is enough to leave the stage alone. neverRetryOn wins over retryOn.
+ * is enough to leave the stage alone. neverRetryOn wins over retryOn. A rule with `class`
+ * matches an action whose classification (in `classes`, by action name) has one of its classes;
+ * an action without one counts as `unknown`.
  */
 export function applyFilters(
   failed: readonly ActionView[],
   retryOn: readonly FailureRule[] | undefined,
   neverRetryOn: readonly FailureRule[] | undefined,
   match: Matcher = plainMatch,
+  classes?: ActionClasses,
 ): FilterVerdict {
   const matched = new Set<number>();
   for (const action of failed) {
     // A pattern that cannot be told in time leans to no retry: it counts as a never-retry match.
-    const answers = (neverRetryOn ?? []).map((r) => ruleAnswer(r, action, match));
+    const answers = (neverRetryOn ?? []).map((r) => ruleAnswer(r, action, match, classes));
     const never = answers.findIndex((a) => a !== 'no');
     if (never >= 0) {
       const untold = answers[never] === 'unknown' ? ' (its pattern could not be tested in time; taken as matching)' : '';
       return { retry: false, reason: 'never-retry-rule', rule: `neverRetryOn[${never}]${untold}`, action: action.name };
     }
     if (retryOn === undefined) continue;
-    const allowed = retryOn.findIndex((r) => ruleMatches(r, action, match, false));
+    const allowed = retryOn.findIndex((r) => ruleMatches(r, action, match, false, classes));
     if (allowed < 0) return { retry: false, reason: 'no-retry-rule-match', rule: 'retryOn', action: action.name };
     matched.add(allowed);
   }

@@ -56,6 +56,8 @@ export interface StackEventAnswer {
   readonly ResourceStatusReason?: string | undefined;
   readonly HookStatus?: string | undefined;
   readonly HookStatusReason?: string | undefined;
+  /** FAIL (a failed hook stops the operation) or WARN (it only warns). */
+  readonly HookFailureMode?: string | undefined;
 }
 
 /** One failed test, by what makes it the same test in another run. */

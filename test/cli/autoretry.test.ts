@@ -135,6 +135,10 @@ describe('CLI: autoretry', () => {
       '--retry-on[0].message is not a valid regular expression: "timed out|("',
     ],
     [['policy', 'set', 'web-app', '--never-retry-on', '{"colour":"red"}'], '--never-retry-on[0].colour is not a rule field'],
+    [['policy', 'set', 'web-app', '--retry-on', '{"class":"flaky"}'], '--retry-on[0].class has "flaky", which is not a failure class'],
+    [['policy', 'set', 'web-app', '--never-retry-on', 'transient'], '--never-retry-on cannot be "transient": the preset is for retryOn'],
+    [['policy', 'explain', 'web-app', '--stage', 'Test', '--class', 'flaky'], "argument 'flaky' is invalid"],
+    [['policy', 'explain', 'web-app', '--stage', 'Test', '--evidence', 'pull failed'], '--evidence needs --class'],
     [['policy', 'set', 'web-app', '--budget', '10'], '--budget must be <retries>/<window>, such as 10/1h, got "10"'],
     [['policy', 'set', 'web-app', '--budget', '10/10s'], '--budget.window must be a duration from 1m to 7d, got "10s"'],
     [['policy', 'set', 'web-app', '--stage', 'Test', '--budget', '10/1h'], '--budget is per pipeline: set it without --stage'],
@@ -314,6 +318,51 @@ describe('CLI: autoretry', () => {
     const explanation = JSON.parse(result.stdout) as { decision: string; decidedBy: string };
     expect(explanation.decision).toBe(decision);
     expect(explanation.decidedBy).toContain(decidedBy);
+  });
+
+  it('sets class rules: the transient preset and a rule on classes, and shows them as written', async () => {
+    // Act
+    const preset = await autoretry(['policy', 'set', 'class-app', '--retry-on', 'transient']);
+    const stage = await autoretry(['policy', 'set', 'class-app', '--stage', 'Deploy', '--retry-on', '{"class":["timeout"]}']);
+
+    // Assess
+    expect(preset.stdout).toContain('set pipeline class-app: retryOn=transient');
+    expect(stage.stdout).toContain('set stage class-app/Deploy: retryOn=[{"class":"timeout"}]');
+    const stored = await store().load('class-app', 'Deploy');
+    expect(stored.layers.pipeline).toEqual({ retryOn: [{ class: ['infrastructure', 'timeout', 'throttled'] }] });
+    expect(stored.layers.stage).toEqual({ retryOn: [{ class: ['timeout'] }] });
+    expect(stored.problems).toEqual([]);
+  });
+
+  it('explains a classified failure: the class rule that decides, the class and its evidence', async () => {
+    // Prepare
+    await autoretry(['policy', 'set', 'class-explain-app', '--retry-on', 'transient']);
+    const evidence = 'CodeBuild build web-app:1b2c3d4e… failed in PROVISIONING: BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE';
+
+    // Act
+    const retried = await autoretry([
+      'policy',
+      'explain',
+      'class-explain-app',
+      '--stage',
+      'Build',
+      '--class',
+      'infrastructure',
+      '--evidence',
+      evidence,
+    ]);
+    const left = await autoretry(['policy', 'explain', 'class-explain-app', '--stage', 'Test', '--class', 'test']);
+
+    // Assess
+    expect(retried.code).toBe(0);
+    expect(retried.stdout.trim().split('\n')).toEqual([
+      expect.stringMatching(/^class-explain-app\/Build: would retry .*allowed by retryOn\[0\]/),
+      '  decided by: retryOn[0] "transient" (class infrastructure, timeout, throttled) of the pipeline policy',
+      `  class: infrastructure (${evidence})`,
+    ]);
+    expect(left.stdout).toContain(
+      'would NOT retry — no-retry-rule-match: no retryOn rule matches the failure of CodeBuild Build action (class test',
+    );
   });
 
   it('sets observe-only mode on a policy', async () => {

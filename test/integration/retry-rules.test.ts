@@ -65,6 +65,30 @@ describe('Policy rules through the handler', () => {
     expect(reasons(logs)[0]).toBe(reason);
   });
 
+  it.each<[string, PolicyPatch, number, string]>([
+    [
+      'leaves a failure no class rule covers: unclassified, it is unknown',
+      { retryOn: [{ class: ['infrastructure', 'timeout', 'throttled'] }] },
+      0,
+      'no-retry-rule-match',
+    ],
+    ['never retries an unknown failure when told so', { neverRetryOn: [{ class: ['unknown'] }] }, 0, 'never-retry-rule'],
+    ['retries an unknown failure a class rule allows', { retryOn: [{ class: ['unknown'], provider: ['CodeBuild'] }] }, 1, 'no cooldown'],
+  ])('reads class rules back from the table: %s', async (_case, policy, retries, reason) => {
+    // Prepare
+    const pipeline = await pipelineWith(policy);
+    const { logs, fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests'], { code: 'JobFailed', message: 'Build timed out' });
+
+    // Act
+    await fail(pipeline, 'Test');
+
+    // Assess
+    expect((await aws.policies().load(pipeline, 'Test')).layers.pipeline).toEqual(policy);
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(retries);
+    expect(reasons(logs)[0]).toBe(reason);
+  });
+
   it('filters on category and provider: only CloudFormation deploys are retried', async () => {
     // Prepare
     const pipeline = await pipelineWith({ retryOn: [{ category: ['Deploy'], provider: ['CloudFormation'] }] });

@@ -1,6 +1,7 @@
 import { Duration } from 'aws-cdk-lib';
 import { parseAutoRetryConfig } from '../../../lib/config';
 import { StageRetryMode } from '../../../lib/props';
+import { RetryOn } from '../../../lib/retry-on';
 import { ConfigurationError } from '../../../policy/errors';
 
 function problemsOf(raw: unknown): readonly string[] {
@@ -34,6 +35,14 @@ describe('Function: parseAutoRetryConfig', () => {
     expect(deploy?.cooldown?.toSeconds()).toBe(300);
     expect(props.ledgerRetention?.toDays()).toBe(7);
     expect(props.notifications).toEqual({ emails: ['oncall@example.com'] });
+  });
+
+  it('gives cdk.json\'s "transient" preset as the props spell it', () => {
+    // Act
+    const props = parseAutoRetryConfig({ default: { retryOn: 'transient', neverRetryOn: [{ class: 'test' }] } });
+
+    // Assess
+    expect(props.defaultPolicy).toEqual({ retryOn: RetryOn.transient(), neverRetryOn: [{ failureClasses: ['test'] }] });
   });
 
   it('watches every pipeline when nothing is configured', () => {

@@ -3,9 +3,30 @@ import fc from 'fast-check';
 import { propsOfConfig } from '../../../lib/config';
 import { resolveProps } from '../../../lib/policies';
 import { policyPropsOfSeeds, rawOfPolicyProps } from '../../../lib/policy-mapper';
-import { RetryJitter, StageRetryMode } from '../../../lib/props';
+import { FailureClassName, RetryJitter, StageRetryMode } from '../../../lib/props';
+import { RetryOn } from '../../../lib/retry-on';
 import { readConfig } from '../../../policy/config';
+import { ConfigurationError } from '../../../policy/errors';
+import { FAILURE_CLASSES } from '../../../policy/failure-class';
 import { enoughRuns, propertyParameters, propertyTestTimeout } from '../../support/properties';
+
+/** A failure class as cdk.json spells it: one word, or a list of them. */
+const failureClass = fc.oneof(fc.constantFrom(...FAILURE_CLASSES), fc.subarray([...FAILURE_CLASSES], { minLength: 1 }));
+
+/** A valid list of rules, with or without failure classes. */
+const rules = fc.array(
+  fc
+    .record(
+      {
+        code: fc.constantFrom(['JobFailed'], ['A', 'B']),
+        message: fc.constantFrom('timed out', 'ECONNRESET'),
+        class: failureClass,
+      },
+      { requiredKeys: [] },
+    )
+    .filter((r) => Object.keys(r).length > 0),
+  { minLength: 1, maxLength: 3 },
+);
 
 /** A valid policy as cdk.json spells it; `budget` only where a pipeline (or the default) may have one. */
 const configPolicy = (withBudget: boolean) =>
@@ -18,15 +39,8 @@ const configPolicy = (withBudget: boolean) =>
       maxRetryWindow: fc.constantFrom('1h', '1d', '7d'),
       retryMode: fc.constantFrom('FAILED_ACTIONS', 'ALL_ACTIONS'),
       mode: fc.constantFrom('enforce', 'observe'),
-      retryOn: fc.array(
-        fc
-          .record(
-            { code: fc.constantFrom(['JobFailed'], ['A', 'B']), message: fc.constantFrom('timed out', 'ECONNRESET') },
-            { requiredKeys: [] },
-          )
-          .filter((r) => Object.keys(r).length > 0),
-        { minLength: 1, maxLength: 3 },
-      ),
+      retryOn: fc.oneof(fc.constant('transient'), rules),
+      neverRetryOn: rules,
       countManualRetries: fc.boolean(),
       overrideBuiltIns: fc.subarray(['approval-rejected', 'stage-stopped']),
       ...(withBudget
@@ -100,5 +114,48 @@ describe('Module: policy-mapper', () => {
 
     // Assess
     expect(raw).toStrictEqual({ cooldown: 120, jitter: 'full', retryMode: 'ALL_ACTIONS', budget: { maxRetries: 3, window: 3600 } });
+  });
+
+  it('reads class rules from props as failureClasses, and gives them back so', () => {
+    // Prepare
+    const props = {
+      defaultPolicy: {
+        retryOn: RetryOn.transient(),
+        neverRetryOn: RetryOn.failureClasses(FailureClassName.TEST, FailureClassName.PERMISSION),
+      },
+      pipelines: { 'web-app': { retryOn: [{ failureClasses: [FailureClassName.TIMEOUT], provider: ['CodeBuild'] }] } },
+    };
+
+    // Act
+    const seeds = resolveProps(props).policies;
+
+    // Assess
+    expect(seeds).toEqual([
+      {
+        scope: { kind: 'default' },
+        patch: { retryOn: [{ class: ['infrastructure', 'timeout', 'throttled'] }], neverRetryOn: [{ class: ['test', 'permission'] }] },
+      },
+      {
+        scope: { kind: 'pipeline', pipeline: 'web-app', account: undefined },
+        patch: { retryOn: [{ class: ['timeout'], provider: ['CodeBuild'] }] },
+      },
+    ]);
+    expect(policyPropsOfSeeds(seeds)).toEqual(props);
+  });
+
+  it('names a bad class by the props key that holds it', () => {
+    // Prepare
+    const props = { defaultPolicy: { retryOn: [{ failureClasses: ['flaky' as FailureClassName] }] } };
+
+    // Act / Assess
+    expect(() => resolveProps(props)).toThrow(ConfigurationError);
+    expect(() => resolveProps(props)).toThrow(
+      /props\.defaultPolicy\.retryOn\[0\]\.failureClasses has "flaky", which is not a failure class/,
+    );
+  });
+
+  it('spells every failure class of the policy language, and no other, in FailureClassName', () => {
+    // Assess
+    expect(Object.values(FailureClassName)).toEqual(FAILURE_CLASSES);
   });
 });

@@ -30,6 +30,44 @@ describe('Function: validateConfigPolicy', () => {
 });
 
 describe('Function: readConfig', () => {
+  it('reads class rules and the transient preset into seeds', () => {
+    // Act
+    const { seeds, problems } = readConfig({
+      default: { retryOn: 'transient' },
+      pipelines: {
+        'web-app': {
+          neverRetryOn: [{ class: ['test', 'configuration'] }],
+          stages: { Deploy: { retryOn: [{ class: 'deployment-health', provider: 'CodeDeploy' }, { class: 'throttled' }] } },
+        },
+      },
+    });
+
+    // Assess
+    expect(problems).toEqual([]);
+    expect(seeds).toEqual([
+      { scope: { kind: 'default' }, patch: { retryOn: [{ class: ['infrastructure', 'timeout', 'throttled'] }] } },
+      {
+        scope: { kind: 'pipeline', pipeline: 'web-app', account: undefined },
+        patch: { neverRetryOn: [{ class: ['test', 'configuration'] }] },
+      },
+      {
+        scope: { kind: 'stage', pipeline: 'web-app', stage: 'Deploy', account: undefined },
+        patch: { retryOn: [{ class: ['deployment-health'], provider: ['CodeDeploy'] }, { class: ['throttled'] }] },
+      },
+    ]);
+  });
+
+  it('names a bad class by its key path in cdk.json', () => {
+    // Act
+    const { problems } = readConfig({ pipelines: { 'web-app': { stages: { Test: { retryOn: [{ class: 'flaky' }] } } } } });
+
+    // Assess
+    expect(problems).toEqual([
+      'autoRetry.pipelines.web-app.stages.Test.retryOn[0].class has "flaky", which is not a failure class ' +
+        '(expected: infrastructure, timeout, throttled, test, build, deployment-health, configuration, permission, unknown)',
+    ]);
+  });
+
   it('reads policies into seeds and the rest into settings, without throwing', () => {
     // Act
     const { seeds, settings, problems } = readConfig({

@@ -51,6 +51,43 @@ const context = (extra: Partial<DecisionContext> = {}): DecisionContext => ({
   ...extra,
 });
 
+describe('Function: decide with failure classes', () => {
+  it.each<[string, PolicyPatch, DecisionContext['classes'], string]>([
+    [
+      'names the class and its evidence when no retryOn rule covers it',
+      { retryOn: [{ class: ['infrastructure', 'timeout', 'throttled'] }] },
+      new Map([['UnitTests', { class: 'test', evidence: 'CodeBuild build web-app:1b2c3d4e… failed in BUILD' }]]),
+      'no retryOn rule matches the failure of UnitTests (class test: CodeBuild build web-app:1b2c3d4e… failed in BUILD)',
+    ],
+    [
+      'says the class is unknown when the action has no classification',
+      { neverRetryOn: [{ class: ['unknown'] }] },
+      undefined,
+      'neverRetryOn[0] matches the failure of UnitTests (class unknown)',
+    ],
+  ])('%s', (_case, patch, classes, detail) => {
+    // Act
+    const decision = decide(failure, failedStage, resolved(patch), context({ classes }), FAILED_AT);
+
+    // Assess
+    expect(decision).toEqual({ kind: 'skip', reason: expect.any(String), detail });
+  });
+
+  it('retries a failure whose class retryOn names', () => {
+    // Act
+    const decision = decide(
+      failure,
+      failedStage,
+      resolved({ retryOn: [{ class: ['timeout'] }] }),
+      context({ classes: new Map([['UnitTests', { class: 'timeout', evidence: 'timed out' }]]) }),
+      FAILED_AT,
+    );
+
+    // Assess
+    expect(decision.kind).toBe('retry-now');
+  });
+});
+
 describe('Function: decide', () => {
   it.each<[string, Partial<StageView> | undefined, PolicyPatch, Partial<DecisionContext>, string]>([
     ['the stage does not exist', undefined, {}, {}, SkipReason.StageNotFound],

@@ -69,7 +69,7 @@ export enum FailureClassName {
 
 /**
  * A failure filter. Every field given must match a failed action; a field left out matches
- * anything. At least one field is required. `RetryOn.transient()` gives the preset.
+ * anything. At least one field is required. `RetryOn.transientFailures()` gives the preset.
  */
 export interface FailureRuleProps {
   /**
@@ -157,7 +157,7 @@ export interface RetryPolicyProps {
    */
   readonly mode?: RetryPolicyMode;
   /**
-   * Retry only failures that match one of these rules. `RetryOn.transient()` retries
+   * Retry only failures that match one of these rules. `RetryOn.transientFailures()` retries
    * infrastructure failures, timeouts and throttling only (cdk.json's `"retryOn": "transient"`).
    * @default - any failure
    */

@@ -6,7 +6,7 @@ import type { FailureClassName, FailureRuleProps } from './props';
  * that every jsii language has the preset: props cannot take cdk.json's string-or-list.
  *
  * @example
- * retryOn: RetryOn.transient(),
+ * retryOn: RetryOn.transientFailures(),
  * neverRetryOn: RetryOn.failureClasses(FailureClassName.TEST, FailureClassName.PERMISSION),
  */
 export class RetryOn {
@@ -14,7 +14,7 @@ export class RetryOn {
    * The preset "transient": failures a retry can cure (infrastructure, timeout, throttled), as one
    * rule. Combine it with rules of your own by spreading it into a list.
    */
-  public static transient(): FailureRuleProps[] {
+  public static transientFailures(): FailureRuleProps[] {
     return [{ failureClasses: TRANSIENT_CLASSES.map((c) => c as FailureClassName) }];
   }
 

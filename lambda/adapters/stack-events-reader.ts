@@ -66,5 +66,6 @@ function toStackEventAnswer(e: StackEvent): StackEventAnswer {
     ResourceStatusReason: e.ResourceStatusReason,
     HookStatus: e.HookStatus,
     HookStatusReason: e.HookStatusReason,
+    HookFailureMode: e.HookFailureMode,
   };
 }

@@ -42,7 +42,7 @@ describe('Function: parseAutoRetryConfig', () => {
     const props = parseAutoRetryConfig({ default: { retryOn: 'transient', neverRetryOn: [{ class: 'test' }] } });
 
     // Assess
-    expect(props.defaultPolicy).toEqual({ retryOn: RetryOn.transient(), neverRetryOn: [{ failureClasses: ['test'] }] });
+    expect(props.defaultPolicy).toEqual({ retryOn: RetryOn.transientFailures(), neverRetryOn: [{ failureClasses: ['test'] }] });
   });
 
   it('watches every pipeline when nothing is configured', () => {

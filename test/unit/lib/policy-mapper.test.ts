@@ -120,7 +120,7 @@ describe('Module: policy-mapper', () => {
     // Prepare
     const props = {
       defaultPolicy: {
-        retryOn: RetryOn.transient(),
+        retryOn: RetryOn.transientFailures(),
         neverRetryOn: RetryOn.failureClasses(FailureClassName.TEST, FailureClassName.PERMISSION),
       },
       pipelines: { 'web-app': { retryOn: [{ failureClasses: [FailureClassName.TIMEOUT], provider: ['CodeBuild'] }] } },

@@ -64,8 +64,8 @@ function resolveOrganization(
 
 /**
  * Props checked the CDK way: when they are wrong, each problem becomes an error annotation on
- * the construct, which `cdk synth` prints as one line (`[Error at /Stack/AutoRetry] props.… must
- * be …`) before it fails, as it does for cdk-nag's findings, and `cdk deploy` refuses. The
+ * the construct, which `cdk synth` prints as one line (`ERROR props.… must be …`, with the
+ * construct's path below it) before it fails, as it does for cdk-nag's findings, and `cdk deploy` refuses. The
  * construct is then built from the defaults, so it is whole and nothing after it trips over a
  * bad value; a test finds the problems with `Annotations.fromStack(stack).hasError(…)`.
  */

@@ -72,9 +72,14 @@ export function historyRows(records: readonly LedgerRecord[], filter: { executio
 /** At most this many failed tests are named under a history row; the rest are counted (`--json` has them all). */
 export const TESTS_SHOWN = 5;
 
-/** A failed test as a person reads it: suite/name, and the report group by its name. */
+/** A test by its suite and name, as the classifier's evidence names it: `Suite.name`, or the name alone. */
+export function testName(t: Pick<TestIdentity, 'suite' | 'name'>): string {
+  return t.suite ? `${t.suite}.${t.name}` : t.name;
+}
+
+/** A failed test as a person reads it: its name, and the report group by its name. */
 export function testLabel(t: TestIdentity): string {
-  return `${t.suite}/${t.name} in ${reportGroupName(t.reportGroup)}`;
+  return `${testName(t)} (${reportGroupName(t.reportGroup)})`;
 }
 
 /** A report group by its name: the ARN's part after `report/`, or the value as it is. */

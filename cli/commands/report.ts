@@ -5,7 +5,7 @@ import { InvalidInputError } from '../../policy/errors';
 import { type CommandContext, subcommand } from '../context';
 import { type ClassRow, classCsv, classReport, type FlakyRow, flakyCsv, flakyTests, UNCLASSIFIED } from '../failure-report';
 import { shortTime } from '../format';
-import { reportGroupName } from '../history';
+import { reportGroupName, testName } from '../history';
 import { flakinessReport, type ReportRow, reportCsv } from '../report';
 import { parsePipelineLabel } from '../where';
 
@@ -135,7 +135,7 @@ function printFlaky(ctx: CommandContext, rows: readonly FlakyRow[]): void {
     rows.map((r) => [
       formatScopedPipeline(r),
       r.stage,
-      `${r.suite}/${r.name}`,
+      testName(r),
       reportGroupName(r.reportGroup),
       String(r.count),
       shortTime(r.lastSeen),

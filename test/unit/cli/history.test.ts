@@ -50,7 +50,7 @@ describe('Function: historyRows', () => {
           {
             occurrence: 2,
             reason: 'same-tests-failed',
-            detail: 'the same 1 test failed again: LoginTest/rejects a bad password',
+            detail: 'the same 1 test failed again: LoginTest.rejects a bad password',
             at: '2026-03-01T10:02:00.000Z',
             failureClass: 'test',
             evidence: 'CodeBuild build web-app:5e6f7a8b… failed in BUILD: 1 failed test case',
@@ -123,14 +123,14 @@ describe('Function: historyDetails', () => {
     [
       'the evidence and the failed tests',
       { failureClass: 'test', evidence: 'BUILD failed', failedTests: [test('a'), test('b')] },
-      ['evidence: BUILD failed', 'failed tests (2): LoginTest/a in web-app-unit, LoginTest/b in web-app-unit'],
+      ['evidence: BUILD failed', 'failed tests (2): LoginTest.a (web-app-unit), LoginTest.b (web-app-unit)'],
     ],
     [
       'five failed tests and how many more',
       { failedTests: ['a', 'b', 'c', 'd', 'e', 'f', 'g'].map(test) },
       [
-        'failed tests (7): LoginTest/a in web-app-unit, LoginTest/b in web-app-unit, LoginTest/c in web-app-unit, ' +
-          'LoginTest/d in web-app-unit, LoginTest/e in web-app-unit, and 2 more',
+        'failed tests (7): LoginTest.a (web-app-unit), LoginTest.b (web-app-unit), LoginTest.c (web-app-unit), ' +
+          'LoginTest.d (web-app-unit), LoginTest.e (web-app-unit), and 2 more',
       ],
     ],
   ])('prints %s', (_case, row, expected) => {
@@ -144,7 +144,8 @@ describe('Function: reportGroupName', () => {
     ['web-app-unit', 'web-app-unit'],
   ])('names %s as %s', (group, expected) => {
     expect(reportGroupName(group)).toBe(expected);
-    expect(testLabel({ reportGroup: group, suite: 'S', name: 'n' })).toBe(`S/n in ${expected}`);
+    expect(testLabel({ reportGroup: group, suite: 'S', name: 'n' })).toBe(`S.n (${expected})`);
+    expect(testLabel({ reportGroup: group, suite: '', name: 'n' })).toBe(`n (${expected})`);
   });
 });
 

@@ -84,7 +84,9 @@ export function registerLedgerCommands(program: Command, ctx: CommandContext): v
           `  ${style.paint(`${x.pipeline}/${x.stage}`, 'red')}  execution ${shortId(x.executionId)}  retry ${x.attempt}  ${x.status} since ${shortTime(x.leaseUntil)}`,
         );
       }
-      io.out(style.paint(`Class of the latest failure, per stage: ${summary.latestClasses.length}`, 'bold'));
+      // Only where failures were classified: a deployment without class rules sees the status it saw before.
+      if (summary.latestClasses.length > 0)
+        io.out(style.paint(`Class of the latest failure, per stage: ${summary.latestClasses.length}`, 'bold'));
       for (const l of summary.latestClasses) {
         io.out(`  ${l.pipeline}/${l.stage}  ${l.failureClass}  at ${shortTime(l.at)}${l.evidence ? `  ${l.evidence}` : ''}`);
       }

@@ -148,6 +148,7 @@ describe('CLI: autoretry status', () => {
     expect(result.stdout).toContain(`${exhausted.pipeline}/Deploy`);
     expect(result.stdout).toContain(`Waiting in the delay queue: 1`);
     expect(result.stdout).toContain(`Stuck (a holder's lease ran out without an outcome): 1`);
+    expect(result.stdout).not.toContain('Class of the latest failure');
   });
 
   it('uses colour only when asked for or on a terminal', async () => {

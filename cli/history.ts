@@ -22,7 +22,8 @@ export interface HistoryRow {
   readonly failedTests?: readonly TestIdentity[];
 }
 
-type Classified = Pick<HistoryRow, 'failureClass' | 'evidence' | 'failedTests'>;
+/** What a claim, a skip or a history row says about why its failure happened; every field optional. */
+export type Classified = Pick<HistoryRow, 'failureClass' | 'evidence' | 'failedTests'>;
 
 /** The class fields of a claim or skip that has them, to spread into what is shown; nothing for one that has not. */
 export function classFields(c: Classified): Classified {

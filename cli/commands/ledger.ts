@@ -1,12 +1,10 @@
 import type { Command } from 'commander';
-import { ACCOUNT_PATTERN, formatScopedPipeline } from '../../contract';
-import { formatDuration, parseDuration } from '../../policy/duration';
-import { InvalidInputError } from '../../policy/errors';
+import { formatDuration } from '../../policy/duration';
 import { type CommandContext, positiveInteger, subcommand } from '../context';
-import { colourOf, shortId, shortTime } from '../format';
-import { historyRows, statusSummary } from '../history';
-import { flakinessReport, reportCsv } from '../report';
+import { colourOf, renderTable, shortId, shortTime } from '../format';
+import { historyDetails, historyRows, statusSummary } from '../history';
 import { parsePipelineLabel } from '../where';
+import { registerReportCommand } from './report';
 
 /** `autoretry history|status|report`: what the ledger says happened. */
 export function registerLedgerCommands(program: Command, ctx: CommandContext): void {
@@ -33,18 +31,26 @@ export function registerLedgerCommands(program: Command, ctx: CommandContext): v
         io.out(`no history for execution ${opts.execution ?? ''} of pipeline ${pipeline}`);
         return;
       }
-      ctx.printTable(
-        ['TIME', 'STAGE', 'EXECUTION', 'ATTEMPT', 'DECISION', 'OUTCOME', 'REASON'],
+      const [header, ...lines] = renderTable(
+        ['TIME', 'STAGE', 'EXECUTION', 'ATTEMPT', 'CLASS', 'DECISION', 'OUTCOME', 'REASON'],
         rows.map((r) => [
           shortTime(r.time),
           r.stage,
           shortId(r.executionId),
           r.attempt === undefined ? '-' : String(r.attempt),
+          r.failureClass ?? '-',
           { text: r.decision, colour: colourOf(r.decision) },
           { text: r.outcome, colour: colourOf(r.outcome) },
           r.reason,
         ]),
+        style,
       );
+      io.out(header ?? '');
+      // Under a classified row, what the provider said and which tests failed.
+      rows.forEach((r, i) => {
+        io.out(lines[i] ?? '');
+        for (const detail of historyDetails(r)) io.out(style.paint(`  ${detail}`, 'dim'));
+      });
     });
 
   subcommand(program, 'status')
@@ -78,6 +84,12 @@ export function registerLedgerCommands(program: Command, ctx: CommandContext): v
           `  ${style.paint(`${x.pipeline}/${x.stage}`, 'red')}  execution ${shortId(x.executionId)}  retry ${x.attempt}  ${x.status} since ${shortTime(x.leaseUntil)}`,
         );
       }
+      // Only where failures were classified: a deployment without class rules sees the status it saw before.
+      if (summary.latestClasses.length > 0)
+        io.out(style.paint(`Class of the latest failure, per stage: ${summary.latestClasses.length}`, 'bold'));
+      for (const l of summary.latestClasses) {
+        io.out(`  ${l.pipeline}/${l.stage}  ${l.failureClass}  at ${shortTime(l.at)}${l.evidence ? `  ${l.evidence}` : ''}`);
+      }
       io.out(style.paint('Retry budgets', 'bold'));
       if (budgets.length === 0) io.out('  none in use');
       for (const b of budgets) {
@@ -86,56 +98,5 @@ export function registerLedgerCommands(program: Command, ctx: CommandContext): v
       }
     });
 
-  subcommand(program, 'report')
-    .description('the flakiness report: per pipeline and stage, failures, retries, recoveries, exhaustion and skips')
-    .option('--since <duration>', 'how far back: e.g. 24h, 7d, 30d', '7d')
-    .option('--pipeline <name>', "only this pipeline (<account>/<region>/<pipeline> for a member account's)")
-    .option('--account <id>', 'only this account (the central account is "central")')
-    .option('--json', 'print JSON')
-    .option('--csv', 'print CSV')
-    .addHelpText('after', '\nExamples:\n  autoretry report --since 7d\n  autoretry report --pipeline web-app --csv > flaky.csv')
-    .action(async (opts: { since: string; pipeline?: string; account?: string; json?: boolean; csv?: boolean }) => {
-      const seconds = parseDuration(opts.since);
-      if (seconds === undefined || seconds === 0 || seconds > 366 * 86_400) {
-        throw new InvalidInputError(`--since must be a duration from 1s to 366d, such as 24h or 7d, got "${opts.since}"`);
-      }
-      if (opts.json && opts.csv) throw new InvalidInputError('give --json or --csv, not both');
-      if (opts.pipeline) parsePipelineLabel(opts.pipeline, '--pipeline');
-      if (opts.account !== undefined && opts.account !== 'central' && !ACCOUNT_PATTERN.test(opts.account)) {
-        throw new InvalidInputError(`--account must be a 12-digit account id or "central", got "${opts.account}"`);
-      }
-      const since = new Date(io.now().getTime() - seconds * 1000).toISOString();
-      const ledger = await services.ledger();
-      const records = (opts.pipeline ? await ledger.listRecords(opts.pipeline) : await ledger.recentRecords(new Date(since))).filter(
-        (r) =>
-          (r.firstFailureAt ?? r.updatedAt ?? '') >= since && (opts.account === undefined || (r.account ?? 'central') === opts.account),
-      );
-      const rows = flakinessReport(records);
-      if (opts.json) return ctx.json(rows);
-      if (opts.csv) {
-        for (const line of reportCsv(rows)) io.out(line);
-        return;
-      }
-      if (rows.length === 0) {
-        io.out(`no failures handled since ${shortTime(since)}${opts.pipeline ? ` for pipeline ${opts.pipeline}` : ''}`);
-        return;
-      }
-      const pct = (v: number | null) => (v === null ? '-' : `${Math.round(v * 100)}%`);
-      ctx.printTable(
-        ['PIPELINE', 'STAGE', 'FAILURES', 'RETRIES', 'RECOVERED', 'EXHAUSTED', 'RECOVERY', 'MEAN TRIES', 'SKIPPED'],
-        rows.map((r) => [
-          formatScopedPipeline(r),
-          r.stage,
-          String(r.failures),
-          String(r.retries),
-          { text: String(r.recovered), colour: r.recovered > 0 ? ('green' as const) : undefined },
-          { text: String(r.exhausted), colour: r.exhausted > 0 ? ('red' as const) : undefined },
-          pct(r.recoveryRate),
-          r.meanAttemptsToRecovery === null ? '-' : r.meanAttemptsToRecovery.toFixed(1),
-          Object.entries(r.skipped)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(' '),
-        ]),
-      );
-    });
+  registerReportCommand(program, ctx);
 }

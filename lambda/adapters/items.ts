@@ -3,6 +3,7 @@ import type { RetryMode } from '../../policy/policy';
 import { type PolicyPatch, validatePolicyPatch } from '../../policy/policy';
 import type { PolicyScope } from '../../policy/scope';
 import type { Claim } from '../domain/ledger';
+import type { TestIdentity } from '../domain/provider-answers';
 import type { Item } from './dynamo-table';
 
 /**
@@ -48,7 +49,20 @@ export function claimOf(raw: unknown): Claim {
     ...(c.outcome !== undefined ? { outcome: String(c.outcome) } : {}),
     ...(c.reason !== undefined ? { reason: String(c.reason) } : {}),
     ...(c.finishedAt !== undefined ? { finishedAt: String(c.finishedAt) } : {}),
+    ...(c.failureClass !== undefined ? { failureClass: String(c.failureClass) } : {}),
+    ...(c.evidence !== undefined ? { evidence: String(c.evidence) } : {}),
+    ...(c.failedTests !== undefined ? { failedTests: testsOf(c.failedTests) } : {}),
   };
+}
+
+/** The well-formed test identities of a stored list (each with a report group, a suite and a name); others are left out. */
+export function testsOf(raw: unknown): TestIdentity[] {
+  if (!Array.isArray(raw)) return [];
+  return raw.flatMap((t: Record<string, unknown> | null) =>
+    t && typeof t.reportGroup === 'string' && typeof t.suite === 'string' && typeof t.name === 'string'
+      ? [{ reportGroup: t.reportGroup, suite: t.suite, name: t.name }]
+      : [],
+  );
 }
 
 export function policyKey(scope: PolicyScope): TableKey {

@@ -1,7 +1,8 @@
 import { formatScopedPipeline, LEDGER_PREFIX, parseScopedPipeline, TableKeys } from '../../contract';
 import type { DynamoTable, Item } from '../../lambda/adapters/dynamo-table';
-import { claimOf } from '../../lambda/adapters/items';
+import { claimOf, testsOf } from '../../lambda/adapters/items';
 import type { Claim, LedgerKey } from '../../lambda/domain/ledger';
+import type { TestIdentity } from '../../lambda/domain/provider-answers';
 
 /** One stage execution's ledger record, as operators read it. */
 export interface LedgerRecord extends LedgerKey {
@@ -9,10 +10,21 @@ export interface LedgerRecord extends LedgerKey {
   readonly firstFailureAt: string | undefined;
   readonly updatedAt: string | undefined;
   readonly claims: readonly Claim[];
-  readonly skips: readonly { occurrence: number; reason: string; detail: string; at: string }[];
+  readonly skips: readonly {
+    occurrence: number;
+    reason: string;
+    detail: string;
+    at: string;
+    /** The class of the failure left alone, its evidence and failed tests, when it was classified. */
+    failureClass?: string;
+    evidence?: string;
+    failedTests?: readonly TestIdentity[];
+  }[];
   /** When the stage succeeded after our retries, and after how many. */
   readonly recoveredAt: string | undefined;
   readonly recoveredAfter: number | undefined;
+  /** Tests that failed and then passed on our retry; absent when none was recorded. */
+  readonly flaky?: readonly (TestIdentity & { stage: string; at: string })[];
 }
 
 /** The ledger as the CLI reads it: records for history, status and the report. Never written here. */
@@ -49,7 +61,7 @@ export function recordOf(item: Item): LedgerRecord {
   const skips: LedgerRecord['skips'][number][] = [];
   for (const [name, value] of Object.entries(item)) {
     if (name.startsWith('occ_')) claims.push(claimOf(value));
-    if (name.startsWith('skip_')) skips.push(value as LedgerRecord['skips'][number]);
+    if (name.startsWith('skip_')) skips.push(skipOf(value as Record<string, unknown>));
   }
   // A member account's records have its account and region in the key; the central account's do not.
   const { account, region } = parseScopedPipeline(String(item.pk).slice(LEDGER_PREFIX.length));
@@ -65,5 +77,23 @@ export function recordOf(item: Item): LedgerRecord {
     skips: skips.sort((a, b) => a.occurrence - b.occurrence),
     recoveredAt: item.recoveredAt as string | undefined,
     recoveredAfter: item.recoveredAfter === undefined ? undefined : Number(item.recoveredAfter),
+    ...(Array.isArray(item.flaky) ? { flaky: flakyOf(item.flaky) } : {}),
   };
+}
+
+function skipOf(s: Record<string, unknown>): LedgerRecord['skips'][number] {
+  return {
+    ...(s as Pick<LedgerRecord['skips'][number], 'occurrence' | 'reason' | 'detail' | 'at'>),
+    ...(s.failureClass !== undefined ? { failureClass: String(s.failureClass) } : {}),
+    ...(s.evidence !== undefined ? { evidence: String(s.evidence) } : {}),
+    ...(s.failedTests !== undefined ? { failedTests: testsOf(s.failedTests) } : {}),
+  };
+}
+
+function flakyOf(raw: readonly unknown[]): NonNullable<LedgerRecord['flaky']> {
+  return raw.flatMap((entry) => {
+    const f = (entry ?? {}) as Record<string, unknown>;
+    const [test] = testsOf([f]);
+    return test && typeof f.stage === 'string' && typeof f.at === 'string' ? [{ ...test, stage: f.stage, at: f.at }] : [];
+  });
 }

@@ -1,5 +1,6 @@
 import type { Location } from '../../contract';
 import type { RetryMode } from '../../policy/policy';
+import type { TestIdentity } from './provider-answers';
 import type { StageRef } from './refs';
 
 /** The life of one claimed retry attempt in the ledger. */
@@ -73,6 +74,12 @@ export interface Claim {
   readonly outcome?: string;
   readonly reason?: string;
   readonly finishedAt?: string;
+  /** Why the failure happened, as the classifier named it (policy/failure-class.ts); absent when it was not classified. */
+  readonly failureClass?: string;
+  /** One line of what the provider said, for the class. */
+  readonly evidence?: string;
+  /** For a `test` failure: the failed test cases, when they were read. */
+  readonly failedTests?: readonly TestIdentity[];
 }
 
 export interface NewClaim {

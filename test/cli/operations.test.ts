@@ -78,15 +78,15 @@ describe('CLI: autoretry history', () => {
     ]);
   });
 
-  it('prints an aligned table with time, stage, execution, attempt, decision, outcome and reason', async () => {
+  it('prints an aligned table with time, stage, execution, attempt, class, decision, outcome and reason', async () => {
     // Act
     const result = await cli(['history', flaky.pipeline]);
 
     // Assess
     const [header, row] = result.stdout.trimEnd().split('\n');
-    expect(header).toMatch(/^TIME\s+STAGE\s+EXECUTION\s+ATTEMPT\s+DECISION\s+OUTCOME\s+REASON$/);
+    expect(header).toMatch(/^TIME\s+STAGE\s+EXECUTION\s+ATTEMPT\s+CLASS\s+DECISION\s+OUTCOME\s+REASON$/);
     expect(row).toContain(flaky.execution.slice(0, 8));
-    expect(row).toMatch(/Test\s+\w{8}\s+1\s+retried\s+retried\s+RetryStageExecution FAILED_ACTIONS/);
+    expect(row).toMatch(/Test\s+\w{8}\s+1\s+-\s+retried\s+retried\s+RetryStageExecution FAILED_ACTIONS/);
     expect(header?.indexOf('DECISION')).toBe(row?.indexOf('retried'));
     expect(result.stdout).not.toContain('\u001b[');
   });
@@ -148,6 +148,7 @@ describe('CLI: autoretry status', () => {
     expect(result.stdout).toContain(`${exhausted.pipeline}/Deploy`);
     expect(result.stdout).toContain(`Waiting in the delay queue: 1`);
     expect(result.stdout).toContain(`Stuck (a holder's lease ran out without an outcome): 1`);
+    expect(result.stdout).not.toContain('Class of the latest failure');
   });
 
   it('uses colour only when asked for or on a terminal', async () => {

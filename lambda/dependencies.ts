@@ -62,10 +62,7 @@ export interface DepsOptions {
   readonly providerEndpoints?: (region: string) => ProviderEndpoints | undefined;
 }
 
-/**
- * What the function is built with: the service's dependencies, and the providers behind failed
- * actions (read to tell why they failed; the service does not use them yet).
- */
+/** What the function is built with: the service's dependencies, the providers behind failed actions always among them. */
 export type FunctionDeps = ServiceDeps & { readonly providers: ProviderPort };
 
 /** A configured rate this high is no limit at all: calls are not paced (and no reservation is written). */
@@ -136,7 +133,7 @@ export function depsFromEnvironment(
     newToken: randomUUID,
     random: Math.random,
     budgets: new BudgetStore(table, names),
-    settings: { ...DEFAULT_SETTINGS, leaseSeconds, membership },
+    settings: { ...DEFAULT_SETTINGS, leaseSeconds, membership, classifyAllFailures: env[FunctionEnv.ClassifyAllFailures] === 'true' },
     match: boundedMatch,
   };
 }

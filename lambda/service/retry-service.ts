@@ -1,7 +1,9 @@
 import { PolicyMode } from '../../policy/policy';
+import { needsClassification } from '../../policy/rules';
 import { type Decision, decide, type LedgerSnapshot } from '../domain/decision';
 import { ThrottledError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
+import type { ActionClasses } from '../domain/filters';
 import { ClaimStatus } from '../domain/ledger';
 import { notServed } from '../domain/membership';
 import { Outcome, SkipReason } from '../domain/reasons';
@@ -13,6 +15,7 @@ import {
   lagsBehind,
   type ReportedFailure,
   type StageFailure,
+  StageStatus,
   type StageView,
   saneFailureTime,
 } from '../domain/types';
@@ -20,6 +23,7 @@ import type { LedgerView } from '../ports';
 import { ClaimHandler, throttleDelaySeconds } from './claim-handler';
 import { DelayedRetries } from './delayed-retries';
 import { Delivery, type FailureOptions } from './delivery';
+import { FailureClasses } from './failure-classes';
 import { type FailureRead, readFailure, readRecord } from './failure-read';
 import { HeldClaims } from './held-claims';
 import { Reconciler } from './reconciler';
@@ -43,9 +47,12 @@ export class RetryService {
   private readonly reconciler: Reconciler;
   private readonly held: HeldClaims;
   private readonly delayed: DelayedRetries;
+  /** Kept for the warm instance: its cache spares a redelivery the provider reads. */
+  private readonly classes: FailureClasses;
 
   public constructor(private readonly deps: ServiceDeps) {
     this.reporter = new Reporter(deps);
+    this.classes = new FailureClasses(deps);
     this.reconciler = new Reconciler(deps, this.reporter);
     this.held = new HeldClaims(deps, this.reconciler);
     this.delayed = new DelayedRetries(deps, this.reporter, this.held, (reported, options) => this.handleFailure(reported, options));
@@ -67,7 +74,7 @@ export class RetryService {
     }
   }
 
-  /** One failure, in four steps: read, name the occurrence, decide, act. */
+  /** One failure, in five steps: read, name the occurrence, classify when it matters, decide, act. */
   private async decideFailure(reported: ReportedFailure, options: FailureOptions): Promise<Result> {
     const read = await readFailure(this.deps, reported);
     const d = this.nameOccurrence(reported, options, read);
@@ -78,7 +85,8 @@ export class RetryService {
     const settled = this.settledBefore(d, read, recorded);
     if (settled) return settled;
     const snapshot = recorded?.snapshot ?? { retries: 0, firstFailureAt: undefined };
-    const decision = this.decideNow(d, read, snapshot);
+    const classes = await this.classify(d, read);
+    const decision = this.decideNow(d, read, snapshot, classes);
     if (decision.kind === 'skip') return this.skipDecided(d, decision, read.view, recorded);
     if (read.resolved.policy.mode === PolicyMode.Observe) return this.observe(d, decision);
     return this.claimAndAct(d, read, decision, recorded, snapshot);
@@ -119,8 +127,19 @@ export class RetryService {
     return undefined;
   }
 
+  /**
+   * Why the failed actions failed, read from their providers only when it matters: the policy has
+   * a `class` rule, or the deployment classifies every failure. Otherwise no provider is asked.
+   */
+  private async classify(d: Delivery, read: FailureRead): Promise<ActionClasses | undefined> {
+    const { view } = read;
+    if (!view || view.status !== StageStatus.Failed) return undefined;
+    if (!needsClassification(read.resolved.policy) && !this.deps.settings.classifyAllFailures) return undefined;
+    return this.classes.ofStage(d.ref, view);
+  }
+
   /** The pure decision, on what was read. */
-  private decideNow(d: Delivery, read: FailureRead, snapshot: LedgerSnapshot): Decision {
+  private decideNow(d: Delivery, read: FailureRead, snapshot: LedgerSnapshot, classes: ActionClasses | undefined): Decision {
     return decide(
       d.failure,
       read.view,
@@ -131,6 +150,7 @@ export class RetryService {
         random: this.deps.random,
         nativeWaitOver: d.options.nativeWaitOver === true,
         match: this.deps.match,
+        ...(classes ? { classes } : {}),
       },
       d.now,
     );

@@ -1,0 +1,198 @@
+import { randomUUID } from 'node:crypto';
+import { LogCapture, ManualClock } from '../../local/local-aws';
+import type { PolicyPatch } from '../../policy/policy';
+import { transientRules } from '../../policy/rules';
+import { useLocalAws } from '../support';
+
+/**
+ * Failure classes deciding, end to end: the real handler reads the provider behind each failed
+ * action (the local CodeBuild, CodeDeploy and CloudFormation, through the real SDK clients) only
+ * when the policy has a `class` rule, and decides with what it tells.
+ */
+const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: 'FAILED_ACTIONS' });
+
+beforeEach(() => {
+  aws.sqs.reset();
+  aws.providers.reset();
+});
+
+afterEach(() => {
+  aws.sqs.now = () => Date.now();
+  aws.codepipeline.now = () => Date.now();
+});
+
+/** A pipeline with a CodeBuild test stage and a CodeDeploy and a CloudFormation deploy stage, under `policy`. */
+async function pipelineWith(policy: PolicyPatch): Promise<string> {
+  const name = `classes-${randomUUID().slice(0, 8)}`;
+  aws.codepipeline.createPipeline({
+    name,
+    stages: [
+      { name: 'Source', actions: [{ name: 'Checkout', category: 'Source', provider: 'CodeStarSourceConnection' }] },
+      {
+        name: 'Test',
+        actions: [{ name: 'UnitTests', category: 'Test', provider: 'CodeBuild', configuration: { ProjectName: 'web-app' } }],
+      },
+      {
+        name: 'Deploy',
+        actions: [
+          {
+            name: 'DeployApp',
+            category: 'Deploy',
+            provider: 'CodeDeploy',
+            configuration: { ApplicationName: 'web', DeploymentGroupName: 'fleet' },
+          },
+        ],
+      },
+      {
+        name: 'Infra',
+        actions: [{ name: 'Stack', category: 'Deploy', provider: 'CloudFormation', configuration: { StackName: `${name}-infra` } }],
+      },
+    ],
+  });
+  await aws.policies().setPolicy({ kind: 'pipeline', pipeline: name }, policy, 'test', new Date());
+  return name;
+}
+
+function setup(clock = new ManualClock(Date.now())) {
+  const logs = new LogCapture();
+  aws.sqs.now = () => clock.current;
+  aws.codepipeline.now = () => clock.current;
+  const run = aws.handler({ sink: logs.sink, clock: clock.now });
+  const fail = async (pipeline: string, stage: string) => run(aws.codepipeline.stageFailedEvent(pipeline, stage, clock.now()));
+  return { clock, logs, run, fail };
+}
+
+const reason = (logs: LogCapture) => String(logs.decisions()[0]?.reason ?? '');
+const providerCalls = () => aws.providers.emulators.reduce((n, e) => n + e.calls.length, 0);
+const brokenTests = { reports: [{ cases: [{ name: 'renders the cart', status: 'FAILED' as const, suite: 'cart' }] }] };
+
+describe('Failure classes through the handler', () => {
+  it('retries a CodeBuild build that failed in PROVISIONING under retryOn "transient", with one provider call', async () => {
+    // Prepare
+    const pipeline = await pipelineWith({ retryOn: transientRules() });
+    const { fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'PROVISIONING' });
+
+    // Act
+    await fail(pipeline, 'Test');
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    expect(aws.providers.codebuild.count('BatchGetBuilds')).toBe(1);
+    expect(providerCalls()).toBe(1);
+  });
+
+  it('leaves a broken test alone under retryOn "transient", and says which class and why', async () => {
+    // Prepare
+    const pipeline = await pipelineWith({ retryOn: transientRules() });
+    const { logs, fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'BUILD', ...brokenTests });
+
+    // Act
+    await fail(pipeline, 'Test');
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(reason(logs)).toMatch(/^no-retry-rule-match/);
+    expect(reason(logs)).toContain('class test');
+    expect(reason(logs)).toContain('cart.renders the cart');
+    expect(aws.providers.codebuild.count('BatchGetBuilds')).toBe(1);
+    // DescribeTestCases filters on one status: the report's FAILED cases, then its ERROR ones.
+    expect(aws.providers.codebuild.count('DescribeTestCases')).toBe(2);
+  });
+
+  it('never retries a test failure when neverRetryOn names the class', async () => {
+    // Prepare
+    const pipeline = await pipelineWith({ neverRetryOn: [{ class: ['test'] }] });
+    const { logs, fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'BUILD', ...brokenTests });
+
+    // Act
+    await fail(pipeline, 'Test');
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(reason(logs)).toMatch(/^never-retry-rule/);
+  });
+
+  it('classifies a CodeDeploy deployment stopped by its health constraints', async () => {
+    // Prepare
+    const pipeline = await pipelineWith({ neverRetryOn: [{ class: ['deployment-health'] }] });
+    const { logs, fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Deploy', ['DeployApp']);
+    aws.providers.deployment(
+      { pipeline, stage: 'Deploy', action: 'DeployApp' },
+      {
+        errorInformation: {
+          code: 'HEALTH_CONSTRAINTS',
+          message: 'The overall deployment failed because too many individual instances failed',
+        },
+      },
+    );
+
+    // Act
+    await fail(pipeline, 'Deploy');
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(reason(logs)).toMatch(/^never-retry-rule/);
+    expect(reason(logs)).toContain('HEALTH_CONSTRAINTS');
+    expect(aws.providers.codedeploy.count('GetDeployment')).toBe(1);
+  });
+
+  it('classifies a CloudFormation resource that already exists as configuration, reading the events of the run', async () => {
+    // Prepare
+    const pipeline = await pipelineWith({ retryOn: [{ class: ['infrastructure', 'throttled'] }] });
+    const { logs, fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Infra', ['Stack']);
+    aws.providers.stackFailure(
+      { pipeline, stage: 'Infra', action: 'Stack' },
+      { logicalResourceId: 'Bucket', resourceType: 'AWS::S3::Bucket', reason: 'web-assets already exists', operation: 'CREATE' },
+    );
+
+    // Act
+    await fail(pipeline, 'Infra');
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(reason(logs)).toContain('class configuration');
+    expect(reason(logs)).toContain('already exists');
+    expect(aws.providers.cloudformation.count('DescribeStackEvents')).toBe(1);
+  });
+
+  it('makes no provider call for a first failure when the policy has no class rule', async () => {
+    // Prepare
+    const pipeline = await pipelineWith({ retryOn: [{ category: ['Test'] }] });
+    const { fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'BUILD', ...brokenTests });
+
+    // Act
+    await fail(pipeline, 'Test');
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    expect(providerCalls()).toBe(0);
+  });
+
+  it('takes a failure as unknown when CodeBuild throttles the read, and still decides and records it', async () => {
+    // Prepare
+    const pipeline = await pipelineWith({ retryOn: transientRules() });
+    const { logs, fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'PROVISIONING' });
+    aws.providers.codebuild.throttle('BatchGetBuilds', 10);
+
+    // Act
+    await fail(pipeline, 'Test');
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(reason(logs)).toContain('CodeBuild throttled the read; taken as unknown');
+    const [record] = await aws.ledger().listRecords(pipeline);
+    expect(record?.skips?.[0]?.detail ?? JSON.stringify(record)).toContain('taken as unknown');
+  });
+});

@@ -231,6 +231,7 @@ export class PipelineAutoRetry extends Construct {
         [FunctionEnv.LeaseSeconds]: String(leaseSeconds(timeout)),
         [FunctionEnv.CodePipelineRequestsPerSecond]: String(settings.codePipelineRequestsPerSecond),
         [FunctionEnv.MaxRateWaitSeconds]: String(timeout.toSeconds() / 4),
+        ...(settings.classifyAllFailures ? { [FunctionEnv.ClassifyAllFailures]: 'true' } : {}),
         [FunctionEnv.TableName]: this.table.tableName,
         [FunctionEnv.RetryQueueUrl]: this.delayQueue.queueUrl,
         [FunctionEnv.LedgerRetentionDays]: String(settings.ledgerRetentionDays),

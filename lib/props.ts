@@ -351,6 +351,14 @@ export interface PipelineAutoRetryProps {
    */
   readonly codePipelineRequestsPerSecond?: number;
   /**
+   * Classify every failure from the provider behind its failed actions (CodeBuild, CodeDeploy,
+   * CloudFormation), for the report and the metrics, and not only when its policy has a `class`
+   * rule (or `retryOn: "transient"`), which always classifies. Each classified failure costs one
+   * provider read per failed action (a test failure: the build and its failed test cases).
+   * @default false
+   */
+  readonly classifyAllFailures?: boolean;
+  /**
    * How often the reconciler runs: it finds every claim past its deadline (a function instance
    * that died holding it, a delay message that was lost) and moves it on. Whole minutes, 1 to 60.
    * The worst case from such a fault to the retry is the lease (or a scheduled retry's grace of

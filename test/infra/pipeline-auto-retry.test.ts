@@ -366,6 +366,21 @@ describe('Construct: PipelineAutoRetry', () => {
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: fromQueue } });
     });
 
+    it.each([
+      [
+        'sets CLASSIFY_ALL_FAILURES when classifyAllFailures is on',
+        { classifyAllFailures: true },
+        Match.objectLike({ CLASSIFY_ALL_FAILURES: 'true' }),
+      ],
+      ['leaves CLASSIFY_ALL_FAILURES out by default', {}, Match.not(Match.objectLike({ CLASSIFY_ALL_FAILURES: Match.anyValue() }))],
+    ])('%s', (_case, props, variables) => {
+      // Act
+      const template = synth(props);
+
+      // Assess
+      template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Environment: { Variables: variables } });
+    });
+
     it('refuses a timeout the lease cannot cover, at synth, in one line', () => {
       // Act / Assess
       expect(problems({ timeout: Duration.minutes(10) })).toEqual([

@@ -51,6 +51,7 @@ import {
   grantMemberRoles,
   grantOpenClaimsQuery,
   grantPipelines,
+  grantProviderReads,
   grantTableItems,
   OPERATOR_TABLE_ACCESS,
   onlyRoleMaySend,
@@ -250,6 +251,7 @@ export class PipelineAutoRetry extends Construct {
     onlyRoleMaySend(this.delayQueue, role);
     this.topic.grantPublish(role);
     grantPipelines(role, settings.watch);
+    grantProviderReads(role);
     if (org) grantMemberRoles(role, org);
     acknowledgeRetryRole(role, settings.watch);
     acknowledgeRuntime(fn);

@@ -220,6 +220,8 @@ export const NoticeKind = {
   RetryFailed: 'retry failed permanently',
   CircuitOpen: 'retry budget spent: circuit open',
   GaveUp: 'gave up retrying',
+  /** A retry showed the failure is deterministic (the same tests failed again). */
+  Stopped: 'retries stopped',
 } as const;
 export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
 

@@ -40,6 +40,8 @@ export enum BuiltInRetryRule {
   APPROVAL_REJECTED = 'approval-rejected',
   /** Stages an operator stopped are never retried. */
   STAGE_STOPPED = 'stage-stopped',
+  /** A CodeBuild action whose same set of tests failed again after our retry is not retried again. */
+  SAME_TESTS_FAILED = 'same-tests-failed',
 }
 
 /**

@@ -1,4 +1,7 @@
 import { MetricName } from '../../contract';
+import { FailureClass } from '../../policy/failure-class';
+import { BuiltInRule, type RetryPolicy } from '../../policy/policy';
+import { needsClassification } from '../../policy/rules';
 import {
   classifyBuild,
   classifyDeployment,
@@ -7,13 +10,15 @@ import {
   linkOf,
   needsTestCases,
   type ProviderLink,
+  sameTests,
   unknownClass,
 } from '../domain/classify';
+import type { SameTestsFailure } from '../domain/decision';
 import { MemberRoleError, ProviderRefusedError, ThrottledError, TransientFaultError } from '../domain/errors';
 import type { ActionClasses } from '../domain/filters';
 import type { Classification } from '../domain/provider-answers';
 import type { StageRef } from '../domain/refs';
-import { type ActionRun, ActionStatus, type ActionView, type StageView } from '../domain/types';
+import { type ActionRun, ActionStatus, type ActionView, fingerprintEntries, StageStatus, type StageView } from '../domain/types';
 import type { ProviderPort } from '../ports';
 import type { ServiceDeps } from './service-settings';
 
@@ -30,11 +35,30 @@ export const MAX_CACHED_CLASSIFICATIONS = 500;
 /** The provider's name for each kind of read, as evidence of a fault names it. */
 const PROVIDER_NAMES = { codebuild: 'CodeBuild', codedeploy: 'CodeDeploy', cloudformation: 'CloudFormation' } as const;
 
-/** What the classification of one failed action is read with besides the action itself. */
+/** What the classification of failed actions is read with besides the actions themselves. */
 export interface ClassifyOptions {
-  /** The runs of the stage's actions in the execution: where a CloudFormation action's run starts. @default not read */
+  /** The runs of the stage's actions in the execution: where a CloudFormation action's run starts. @default read when needed */
   readonly runs?: readonly ActionRun[];
+  /** Classify only the failed actions this accepts. @default every failed action */
+  readonly only?: (action: ActionView) => boolean;
 }
+
+/** What the decision gets from the providers: why each failed action failed, and whether the same tests failed again. */
+export interface ProviderEvidence {
+  readonly classes?: ActionClasses;
+  readonly sameTests?: SameTestsFailure;
+}
+
+/** What decides whether providers are asked: the live stage, its policy, and what our earlier retries re-ran. */
+export interface EvidenceNeeds {
+  readonly view: StageView;
+  readonly policy: RetryPolicy;
+  /** The fingerprints of the failed runs our retries of earlier occurrences re-ran (the ledger record's). */
+  readonly retried: readonly string[];
+  readonly classifyAll: boolean;
+}
+
+const isBuild = (a: ActionView) => linkOf(a).kind === 'codebuild';
 
 /**
  * Classifies a stage's failed actions, one provider read per provider object (two for a build
@@ -51,19 +75,70 @@ export class FailureClasses {
   }
 
   /**
+   * What the decision needs from the providers, read only when it matters: every failed action's
+   * class when the policy has a `class` rule (or the deployment classifies everything), and,
+   * after one of our retries, whether a CodeBuild action failed with the same tests as before.
+   * Otherwise no provider is asked.
+   */
+  public async forDecision(ref: StageRef, needs: EvidenceNeeds): Promise<ProviderEvidence> {
+    const { view, policy } = needs;
+    if (view.status !== StageStatus.Failed) return {};
+    const all = needs.classifyAll || needsClassification(policy);
+    const failed = view.actions.filter((a) => a.status === ActionStatus.Failed);
+    const judge = needs.retried.length > 0 && !policy.overrideBuiltIns.includes(BuiltInRule.SameTestsFailed) && failed.some(isBuild);
+    if (!all && !judge) return {};
+    const runs = judge ? await this.actionRuns(ref) : undefined;
+    const classes = await this.ofStage(ref, view, { ...(runs ? { runs } : {}), ...(all ? {} : { only: isBuild }) });
+    const same = judge ? await this.sameTestsAfterRetry(ref, failed, classes, { retried: needs.retried, runs: runs ?? [] }) : undefined;
+    return { classes, ...(same ? { sameTests: same } : {}) };
+  }
+
+  /**
    * The classifications of the view's failed actions, by action name. The runs of the stage's
    * actions (an extra ListActionExecutions) are read only when a CloudFormation action failed.
    */
-  public async ofStage(ref: StageRef, view: StageView, runs?: readonly ActionRun[]): Promise<ActionClasses> {
-    const failed = view.actions.filter((a) => a.status === ActionStatus.Failed);
-    const needRuns = runs === undefined && failed.some((a) => linkOf(a).kind === 'cloudformation' && !this.cache.has(keyOf(linkOf(a), a)));
-    const known = runs ?? (needRuns ? await this.actionRuns(ref) : []);
-    const entries = await Promise.all(failed.map(async (a) => [a.name, await this.ofAction(ref, a, { runs: known })] as const));
+  public async ofStage(ref: StageRef, view: StageView, options: ClassifyOptions = {}): Promise<ActionClasses> {
+    const failed = view.actions.filter((a) => a.status === ActionStatus.Failed && (options.only?.(a) ?? true));
+    const needRuns =
+      options.runs === undefined && failed.some((a) => linkOf(a).kind === 'cloudformation' && !this.cache.has(keyOf(linkOf(a), a)));
+    const runs = options.runs ?? (needRuns ? await this.actionRuns(ref) : []);
+    const entries = await Promise.all(failed.map(async (a) => [a.name, await this.ofAction(ref, a, { runs })] as const));
     return new Map(entries);
   }
 
+  /**
+   * A failed CodeBuild action that failed as `test` after our retry, with the same set of tests
+   * as the run our retry re-ran (its build found through ListActionExecutions): one more build
+   * read, and its failed cases, per such action.
+   */
+  private async sameTestsAfterRetry(
+    ref: StageRef,
+    failed: readonly ActionView[],
+    classes: ActionClasses,
+    earlier: { readonly retried: readonly string[]; readonly runs: readonly ActionRun[] },
+  ): Promise<SameTestsFailure | undefined> {
+    const rerun = earlier.retried.flatMap(fingerprintEntries);
+    for (const action of failed) {
+      const now = classes.get(action.name);
+      if (now?.class !== FailureClass.Test || !now.failedTests || now.failedTests.length === 0) continue;
+      const ids = rerun.filter((e) => e.action === action.name).map((e) => e.executionId);
+      const before = earlier.runs
+        .filter((r) => r.actionName === action.name && ids.includes(r.actionExecutionId ?? '') && r.externalExecutionId)
+        .filter((r) => r.externalExecutionId !== action.externalExecutionId)
+        .sort((a, b) => (b.startedAt?.getTime() ?? 0) - (a.startedAt?.getTime() ?? 0))[0];
+      if (!before) continue;
+      const then = await this.ofAction(ref, {
+        ...action,
+        executionId: before.actionExecutionId,
+        externalExecutionId: before.externalExecutionId,
+      });
+      if (sameTests(then.failedTests ?? [], now.failedTests)) return { action: action.name, tests: now.failedTests };
+    }
+    return undefined;
+  }
+
   /** Why one failed action failed; never throws. */
-  public async ofAction(ref: StageRef, action: ActionView, options: ClassifyOptions = {}): Promise<Classification> {
+  public async ofAction(ref: StageRef, action: ActionView, options: Pick<ClassifyOptions, 'runs'> = {}): Promise<Classification> {
     const link = linkOf(action);
     if (link.kind === 'job') return classifyJobFailure(action);
     if (link.kind === 'none') return unknownClass(`${action.name}: ${link.why}`);
@@ -90,7 +165,7 @@ export class FailureClasses {
     at: StageRef,
     link: Exclude<ProviderLink, { kind: 'job' | 'none' }>,
     action: ActionView,
-    options: ClassifyOptions,
+    options: Pick<ClassifyOptions, 'runs'>,
   ): Promise<Classification> {
     switch (link.kind) {
       case 'codebuild': {

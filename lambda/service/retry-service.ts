@@ -1,9 +1,7 @@
 import { PolicyMode } from '../../policy/policy';
-import { needsClassification } from '../../policy/rules';
 import { type Decision, decide, type LedgerSnapshot } from '../domain/decision';
 import { ThrottledError } from '../domain/errors';
 import type { DelayedRetryMessage } from '../domain/events';
-import type { ActionClasses } from '../domain/filters';
 import { ClaimStatus } from '../domain/ledger';
 import { notServed } from '../domain/membership';
 import { Outcome, SkipReason } from '../domain/reasons';
@@ -15,7 +13,6 @@ import {
   lagsBehind,
   type ReportedFailure,
   type StageFailure,
-  StageStatus,
   type StageView,
   saneFailureTime,
 } from '../domain/types';
@@ -23,7 +20,7 @@ import type { LedgerView } from '../ports';
 import { ClaimHandler, throttleDelaySeconds } from './claim-handler';
 import { DelayedRetries } from './delayed-retries';
 import { Delivery, type FailureOptions } from './delivery';
-import { FailureClasses } from './failure-classes';
+import { FailureClasses, type ProviderEvidence } from './failure-classes';
 import { type FailureRead, readFailure, readRecord } from './failure-read';
 import { HeldClaims } from './held-claims';
 import { Reconciler } from './reconciler';
@@ -85,8 +82,8 @@ export class RetryService {
     const settled = this.settledBefore(d, read, recorded);
     if (settled) return settled;
     const snapshot = recorded?.snapshot ?? { retries: 0, firstFailureAt: undefined };
-    const classes = await this.classify(d, read);
-    const decision = this.decideNow(d, read, snapshot, classes);
+    const evidence = await this.evidence(d, read, recorded);
+    const decision = this.decideNow(d, read, snapshot, evidence);
     if (decision.kind === 'skip') return this.skipDecided(d, decision, read.view, recorded);
     if (read.resolved.policy.mode === PolicyMode.Observe) return this.observe(d, decision);
     return this.claimAndAct(d, read, decision, recorded, snapshot);
@@ -127,19 +124,21 @@ export class RetryService {
     return undefined;
   }
 
-  /**
-   * Why the failed actions failed, read from their providers only when it matters: the policy has
-   * a `class` rule, or the deployment classifies every failure. Otherwise no provider is asked.
-   */
-  private async classify(d: Delivery, read: FailureRead): Promise<ActionClasses | undefined> {
-    const { view } = read;
-    if (!view || view.status !== StageStatus.Failed) return undefined;
-    if (!needsClassification(read.resolved.policy) && !this.deps.settings.classifyAllFailures) return undefined;
-    return this.classes.ofStage(d.ref, view);
+  /** What the providers say, when the decision needs it (FailureClasses.forDecision): no provider call otherwise. */
+  private evidence(d: Delivery, read: FailureRead, recorded: LedgerView | undefined): Promise<ProviderEvidence> {
+    if (!read.view) return Promise.resolve({});
+    const { policy } = read.resolved;
+    const needs = {
+      view: read.view,
+      policy,
+      retried: recorded?.retriedFingerprints ?? [],
+      classifyAll: this.deps.settings.classifyAllFailures,
+    };
+    return this.classes.forDecision(d.ref, needs);
   }
 
   /** The pure decision, on what was read. */
-  private decideNow(d: Delivery, read: FailureRead, snapshot: LedgerSnapshot, classes: ActionClasses | undefined): Decision {
+  private decideNow(d: Delivery, read: FailureRead, snapshot: LedgerSnapshot, evidence: ProviderEvidence): Decision {
     return decide(
       d.failure,
       read.view,
@@ -150,7 +149,7 @@ export class RetryService {
         random: this.deps.random,
         nativeWaitOver: d.options.nativeWaitOver === true,
         match: this.deps.match,
-        ...(classes ? { classes } : {}),
+        ...evidence,
       },
       d.now,
     );

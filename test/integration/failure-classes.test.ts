@@ -195,4 +195,73 @@ describe('Failure classes through the handler', () => {
     const [record] = await aws.ledger().listRecords(pipeline);
     expect(record?.skips?.[0]?.detail ?? JSON.stringify(record)).toContain('taken as unknown');
   });
+
+  describe('same-tests-failed', () => {
+    const cases = (...names: string[]) => ({
+      phase: 'BUILD' as const,
+      reports: [{ cases: names.map((name) => ({ name, status: 'FAILED' as const, suite: 'cart' })) }],
+    });
+
+    /** Fails UnitTests with `first`, lets the handler retry, then fails our retry with `second`. */
+    async function failTwice(first: readonly string[], second: readonly string[]) {
+      const pipeline = await pipelineWith({});
+      const { logs, fail } = setup();
+      const at = { pipeline, stage: 'Test', action: 'UnitTests' };
+      aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+      aws.providers.build(at, cases(...first));
+      await fail(pipeline, 'Test');
+      const callsAfterFirst = providerCalls();
+      aws.codepipeline.finishRetry(pipeline, 'Test', 'Failed');
+      aws.providers.build(at, cases(...second));
+      const published = aws.sns.published.length;
+      await fail(pipeline, 'Test');
+      return { pipeline, logs, callsAfterFirst, notices: aws.sns.published.slice(published) };
+    }
+
+    it('stops retrying when our retry fails with the same tests, names them and tells operators', async () => {
+      // Act
+      const { pipeline, logs, callsAfterFirst, notices } = await failTwice(['a', 'b', 'c'], ['c', 'b', 'a']);
+
+      // Assess
+      expect(callsAfterFirst).toBe(0);
+      // Both builds, each with its failed cases (FAILED, then ERROR).
+      expect(aws.providers.codebuild.count('BatchGetBuilds')).toBe(2);
+      expect(aws.providers.codebuild.count('DescribeTestCases')).toBe(4);
+      expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+      const last = String(logs.decisions().at(-1)?.reason);
+      expect(last).toBe(
+        `same-tests-failed: test failures in ${pipeline}/Test (UnitTests), the same 3 tests failed twice: cart.a, cart.b, cart.c`,
+      );
+      expect(notices.map((n) => n.subject)).toEqual([`auto-retry: ${pipeline}/Test retries stopped`]);
+      expect(notices[0]?.message).toContain('the same 3 tests failed twice: cart.a, cart.b, cart.c');
+    });
+
+    it('keeps retrying when our retry fails with a different set of tests', async () => {
+      // Act
+      const { pipeline, notices } = await failTwice(['a', 'b'], ['a', 'b', 'c']);
+
+      // Assess
+      expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(2);
+      expect(notices).toEqual([]);
+    });
+
+    it('keeps retrying when the policy overrides the built-in rule', async () => {
+      // Prepare
+      const pipeline = await pipelineWith({ overrideBuiltIns: ['same-tests-failed'] });
+      const { fail } = setup();
+      const at = { pipeline, stage: 'Test', action: 'UnitTests' };
+      aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+      aws.providers.build(at, cases('a'));
+      await fail(pipeline, 'Test');
+      aws.codepipeline.finishRetry(pipeline, 'Test', 'Failed');
+      aws.providers.build(at, cases('a'));
+
+      // Act
+      await fail(pipeline, 'Test');
+
+      // Assess
+      expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(2);
+      expect(providerCalls()).toBe(0);
+    });
+  });
 });

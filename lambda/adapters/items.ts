@@ -2,7 +2,8 @@ import { type TableKey, TableKeys } from '../../contract';
 import type { RetryMode } from '../../policy/policy';
 import { type PolicyPatch, validatePolicyPatch } from '../../policy/policy';
 import type { PolicyScope } from '../../policy/scope';
-import type { Claim } from '../domain/ledger';
+import { type Claim, failureRecordOf } from '../domain/ledger';
+import type { TestIdentity } from '../domain/provider-answers';
 import type { Item } from './dynamo-table';
 
 /**
@@ -48,6 +49,11 @@ export function claimOf(raw: unknown): Claim {
     ...(c.outcome !== undefined ? { outcome: String(c.outcome) } : {}),
     ...(c.reason !== undefined ? { reason: String(c.reason) } : {}),
     ...(c.finishedAt !== undefined ? { finishedAt: String(c.finishedAt) } : {}),
+    ...failureRecordOf({
+      ...(c.failureClass !== undefined ? { failureClass: String(c.failureClass) } : {}),
+      ...(c.evidence !== undefined ? { evidence: String(c.evidence) } : {}),
+      ...(Array.isArray(c.failedTests) ? { failedTests: c.failedTests as TestIdentity[] } : {}),
+    }),
   };
 }
 

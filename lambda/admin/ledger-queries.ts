@@ -1,7 +1,7 @@
 import { formatScopedPipeline, LEDGER_PREFIX, parseScopedPipeline, TableKeys } from '../../contract';
 import type { DynamoTable, Item } from '../../lambda/adapters/dynamo-table';
 import { claimOf } from '../../lambda/adapters/items';
-import type { Claim, LedgerKey } from '../../lambda/domain/ledger';
+import type { Claim, FailureRecord, FlakyTest, LedgerKey } from '../../lambda/domain/ledger';
 
 /** One stage execution's ledger record, as operators read it. */
 export interface LedgerRecord extends LedgerKey {
@@ -9,10 +9,13 @@ export interface LedgerRecord extends LedgerKey {
   readonly firstFailureAt: string | undefined;
   readonly updatedAt: string | undefined;
   readonly claims: readonly Claim[];
-  readonly skips: readonly { occurrence: number; reason: string; detail: string; at: string }[];
+  /** Why each occurrence was not retried; with its failure class, evidence and failed tests when it was classified. */
+  readonly skips: readonly ({ occurrence: number; reason: string; detail: string; at: string } & FailureRecord)[];
   /** When the stage succeeded after our retries, and after how many. */
   readonly recoveredAt: string | undefined;
   readonly recoveredAfter: number | undefined;
+  /** The tests that failed and then passed on our retry, recorded at the recovery. */
+  readonly flaky: readonly FlakyTest[];
 }
 
 /** The ledger as the CLI reads it: records for history, status and the report. Never written here. */
@@ -65,5 +68,6 @@ export function recordOf(item: Item): LedgerRecord {
     skips: skips.sort((a, b) => a.occurrence - b.occurrence),
     recoveredAt: item.recoveredAt as string | undefined,
     recoveredAfter: item.recoveredAfter === undefined ? undefined : Number(item.recoveredAfter),
+    flaky: Array.isArray(item.flaky) ? (item.flaky as FlakyTest[]) : [],
   };
 }

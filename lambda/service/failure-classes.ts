@@ -16,6 +16,7 @@ import {
 import type { SameTestsFailure } from '../domain/decision';
 import { MemberRoleError, ProviderRefusedError, ThrottledError, TransientFaultError } from '../domain/errors';
 import type { ActionClasses } from '../domain/filters';
+import { type FailureRecord, failureRecordOf } from '../domain/ledger';
 import type { Classification } from '../domain/provider-answers';
 import type { StageRef } from '../domain/refs';
 import { type ActionRun, ActionStatus, type ActionView, fingerprintEntries, StageStatus, type StageView } from '../domain/types';
@@ -59,6 +60,23 @@ export interface EvidenceNeeds {
 }
 
 const isBuild = (a: ActionView) => linkOf(a).kind === 'codebuild';
+
+/**
+ * What a claim or skip records of the evidence: the class and evidence of the action that
+ * decided (the one whose tests failed twice, else the first that says more than `unknown`, else
+ * the first), and every action's failed tests.
+ */
+export function failureRecordOfEvidence(evidence: ProviderEvidence): FailureRecord {
+  const all = [...(evidence.classes?.entries() ?? [])];
+  if (all.length === 0) return {};
+  const chosen =
+    all.find(([name]) => name === evidence.sameTests?.action) ?? all.find(([, c]) => c.class !== FailureClass.Unknown) ?? all[0];
+  const failedTests = all.flatMap(([, c]) => c.failedTests ?? []);
+  return failureRecordOf({
+    ...(chosen ? { failureClass: chosen[1].class, evidence: chosen[1].evidence } : {}),
+    ...(failedTests.length > 0 ? { failedTests } : {}),
+  });
+}
 
 /**
  * Classifies a stage's failed actions, one provider read per provider object (two for a build

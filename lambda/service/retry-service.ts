@@ -20,7 +20,7 @@ import type { LedgerView } from '../ports';
 import { ClaimHandler, throttleDelaySeconds } from './claim-handler';
 import { DelayedRetries } from './delayed-retries';
 import { Delivery, type FailureOptions } from './delivery';
-import { FailureClasses, type ProviderEvidence } from './failure-classes';
+import { FailureClasses, failureRecordOfEvidence, type ProviderEvidence } from './failure-classes';
 import { type FailureRead, readFailure, readRecord } from './failure-read';
 import { HeldClaims } from './held-claims';
 import { Reconciler } from './reconciler';
@@ -74,15 +74,16 @@ export class RetryService {
   /** One failure, in five steps: read, name the occurrence, classify when it matters, decide, act. */
   private async decideFailure(reported: ReportedFailure, options: FailureOptions): Promise<Result> {
     const read = await readFailure(this.deps, reported);
-    const d = this.nameOccurrence(reported, options, read);
+    const named = this.nameOccurrence(reported, options, read);
     if (read.lookup.kind === 'no-pipeline') {
-      return new ClaimHandler(this.deps, d).skip(SkipReason.PipelineNotFound, `pipeline ${d.failure.pipeline} does not exist`);
+      return new ClaimHandler(this.deps, named).skip(SkipReason.PipelineNotFound, `pipeline ${named.failure.pipeline} does not exist`);
     }
-    const recorded = await readRecord(d, read);
-    const settled = this.settledBefore(d, read, recorded);
+    const recorded = await readRecord(named, read);
+    const settled = this.settledBefore(named, read, recorded);
     if (settled) return settled;
     const snapshot = recorded?.snapshot ?? { retries: 0, firstFailureAt: undefined };
-    const evidence = await this.evidence(d, read, recorded);
+    const evidence = await this.evidence(named, read, recorded);
+    const d = named.because(failureRecordOfEvidence(evidence));
     const decision = this.decideNow(d, read, snapshot, evidence);
     if (decision.kind === 'skip') return this.skipDecided(d, decision, read.view, recorded);
     if (read.resolved.policy.mode === PolicyMode.Observe) return this.observe(d, decision);

@@ -264,4 +264,49 @@ describe('Failure classes through the handler', () => {
       expect(providerCalls()).toBe(0);
     });
   });
+
+  describe('the ledger record', () => {
+    it('keeps the class, the evidence and the failed tests on the claim, and the flaky tests at the recovery', async () => {
+      // Prepare
+      const pipeline = await pipelineWith({ retryOn: [{ class: ['test'] }] });
+      const { run, fail, clock } = setup();
+      aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+      aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'BUILD', ...brokenTests });
+      await fail(pipeline, 'Test');
+      aws.codepipeline.finishRetry(pipeline, 'Test', 'Succeeded');
+
+      // Act
+      await run(aws.codepipeline.stageSucceededEvent(pipeline, 'Test', clock.now()));
+
+      // Assess
+      const [record] = await aws.ledger().listRecords(pipeline);
+      const test = { reportGroup: expect.stringContaining(':report/web-app-tests'), suite: 'cart', name: 'renders the cart' };
+      expect(record?.claims[0]).toEqual(
+        expect.objectContaining({ failureClass: 'test', evidence: expect.stringContaining('1 failed test'), failedTests: [test] }),
+      );
+      expect(record?.flaky).toEqual([{ ...test, stage: 'Test', at: expect.any(String) }]);
+    });
+
+    it('keeps the class, the evidence and the failed tests on a skip', async () => {
+      // Prepare
+      const pipeline = await pipelineWith({ retryOn: transientRules() });
+      const { fail } = setup();
+      aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+      aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'BUILD', ...brokenTests });
+
+      // Act
+      await fail(pipeline, 'Test');
+
+      // Assess
+      const [record] = await aws.ledger().listRecords(pipeline);
+      expect(record?.skips[0]).toEqual(
+        expect.objectContaining({
+          reason: 'no-retry-rule-match',
+          failureClass: 'test',
+          failedTests: [expect.objectContaining({ suite: 'cart', name: 'renders the cart' })],
+        }),
+      );
+      expect(record?.flaky).toEqual([]);
+    });
+  });
 });

@@ -29,6 +29,7 @@ const record = (stage: string, executionId: string, extra: Partial<LedgerRecord>
   skips: [],
   recoveredAt: undefined,
   recoveredAfter: undefined,
+  flaky: [],
   ...extra,
 });
 

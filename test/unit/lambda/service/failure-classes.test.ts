@@ -31,9 +31,9 @@ const provisioning = {
 
 describe('Class: FailureClasses', () => {
   describe('Method: ofStage', () => {
-    it('classifies each failed action from one read of its provider object', async () => {
+    it('classifies each failed action from one read of its provider object, and counts it by class', async () => {
       // Prepare
-      const { providers, classes, view } = world();
+      const { providers, classes, view, metrics } = world();
       providers.builds.set(BUILD_ID, provisioning);
 
       // Act
@@ -42,6 +42,7 @@ describe('Class: FailureClasses', () => {
       // Assess
       expect(found.get('UnitTests')?.class).toBe('infrastructure');
       expect(providers.calls.map((c) => c.call)).toEqual(['build']);
+      expect(metrics.counts).toEqual([{ name: 'FailureClassified', dimensions: { FailureClass: 'infrastructure' } }]);
     });
 
     it('reads the failed test cases only when they can change the class, and keeps the tests', async () => {

@@ -105,9 +105,12 @@ export class FailureClasses {
     const failed = view.actions.filter((a) => a.status === ActionStatus.Failed);
     const judge = needs.retried.length > 0 && !policy.overrideBuiltIns.includes(BuiltInRule.SameTestsFailed) && failed.some(isBuild);
     if (!all && !judge) return {};
-    const runs = judge ? await this.actionRuns(ref) : undefined;
-    const classes = await this.ofStage(ref, view, { ...(runs ? { runs } : {}), ...(all ? {} : { only: isBuild }) });
-    const same = judge ? await this.sameTestsAfterRetry(ref, failed, classes, { retried: needs.retried, runs: runs ?? [] }) : undefined;
+    const classes = await this.ofStage(ref, view, all ? {} : { only: isBuild });
+    // The earlier runs (one ListActionExecutions) only when a build failed its tests this time.
+    const tested = judge && [...classes.values()].some((c) => c.class === FailureClass.Test);
+    const same = tested
+      ? await this.sameTestsAfterRetry(ref, failed, classes, { retried: needs.retried, runs: await this.actionRuns(ref) })
+      : undefined;
     return { classes, ...(same ? { sameTests: same } : {}) };
   }
 

@@ -1,6 +1,7 @@
 import { ProviderRefusedError, ThrottledError } from '../../../../lambda/domain/errors';
 import { stageRefOf } from '../../../../lambda/domain/refs';
-import { FailureClasses, MAX_CACHED_CLASSIFICATIONS } from '../../../../lambda/service/failure-classes';
+import { FailureClasses, failureRecordOfEvidence, MAX_CACHED_CLASSIFICATIONS } from '../../../../lambda/service/failure-classes';
+import { BUILT_IN_POLICY, type RetryPolicy } from '../../../../policy/policy';
 import { FakeProviders } from '../../../support/fake-providers';
 import { FAKE_EXECUTION, failedStage, serviceWorld, stageFailure } from '../../../support/fakes';
 
@@ -148,5 +149,106 @@ describe('Class: FailureClasses', () => {
       expect(found.class).toBe('infrastructure');
       expect(providers.calls).toHaveLength(0);
     });
+  });
+});
+
+describe('Class: FailureClasses, deciding what to read', () => {
+  describe('Method: forDecision', () => {
+    const failedBuild = {
+      buildStatus: 'FAILED',
+      phases: [{ phaseType: 'BUILD', phaseStatus: 'FAILED', contexts: [{ statusCode: 'COMMAND_EXECUTION_ERROR', message: 'exit 1' }] }],
+      reportArns: [REPORT],
+    };
+    const policy = (patch: Partial<RetryPolicy> = {}): RetryPolicy => ({ ...BUILT_IN_POLICY, ...patch });
+
+    /** UnitTests failed its tests in BUILD_ID after our retry of the run `run-0` (build `web-app:earlier`), both with `cases`. */
+    function afterOurRetry(before: string[], after: string[]) {
+      const w = world();
+      const view = failedStage(FAKE_EXECUTION, {}, { externalExecutionId: BUILD_ID, executionId: 'run-1' });
+      w.providers.builds.set(BUILD_ID, { ...failedBuild, id: BUILD_ID });
+      w.providers.builds.set('web-app:earlier', { ...failedBuild, id: 'web-app:earlier', reportArns: [`${REPORT}-0`] });
+      const cases = (arn: string, names: string[]) =>
+        names.map((name) => ({ reportArn: arn, testSuiteName: 'cart', name, status: 'FAILED' }));
+      w.providers.testCases.set(REPORT, cases(REPORT, after));
+      w.providers.testCases.set(`${REPORT}-0`, cases(REPORT, before));
+      w.pipelines.runs = [
+        { actionName: 'UnitTests', actionExecutionId: 'run-1', startedAt: new Date(2), externalExecutionId: BUILD_ID },
+        { actionName: 'UnitTests', actionExecutionId: 'run-0', startedAt: new Date(1), externalExecutionId: 'web-app:earlier' },
+      ];
+      return { ...w, view, retried: ['UnitTests:run-0'] };
+    }
+
+    it('asks no provider when the policy has no class rule and no retry of ours came before', async () => {
+      // Prepare
+      const { providers, classes, view } = world();
+
+      // Act
+      const evidence = await classes.forDecision(REF, { view, policy: policy(), retried: [], classifyAll: false });
+
+      // Assess
+      expect(evidence).toEqual({});
+      expect(providers.calls).toEqual([]);
+    });
+
+    it('finds the same tests failed again after our retry, reading both builds and the runs once', async () => {
+      // Prepare
+      const { classes, view, retried, pipelines } = afterOurRetry(['a', 'b'], ['b', 'a']);
+
+      // Act
+      const evidence = await classes.forDecision(REF, { view, policy: policy(), retried, classifyAll: false });
+
+      // Assess
+      expect(evidence.sameTests).toEqual({
+        action: 'UnitTests',
+        tests: [expect.objectContaining({ name: 'a' }), expect.objectContaining({ name: 'b' })],
+      });
+      expect(pipelines.actionRunReads).toBe(1);
+    });
+
+    it('says nothing of the same tests when a different set failed', async () => {
+      // Prepare
+      const { classes, view, retried } = afterOurRetry(['a'], ['a', 'b']);
+
+      // Act
+      const evidence = await classes.forDecision(REF, { view, policy: policy(), retried, classifyAll: false });
+
+      // Assess
+      expect(evidence.sameTests).toBeUndefined();
+      expect(evidence.classes?.get('UnitTests')?.class).toBe('test');
+    });
+
+    it('asks no provider after our retry when the policy overrides same-tests-failed', async () => {
+      // Prepare
+      const { classes, view, retried, providers } = afterOurRetry(['a'], ['a']);
+
+      // Act
+      const evidence = await classes.forDecision(REF, {
+        view,
+        policy: policy({ overrideBuiltIns: ['same-tests-failed'] }),
+        retried,
+        classifyAll: false,
+      });
+
+      // Assess
+      expect(evidence).toEqual({});
+      expect(providers.calls).toEqual([]);
+    });
+  });
+});
+
+describe('Function: failureRecordOfEvidence', () => {
+  it('records the class that says more than unknown, and every failed test, at most 20', () => {
+    // Prepare
+    const tests = Array.from({ length: 25 }, (_, i) => ({ reportGroup: 'g', suite: 's', name: `t${i}` }));
+    const classes = new Map([
+      ['Lint', { class: 'unknown' as const, evidence: 'nothing said' }],
+      ['UnitTests', { class: 'test' as const, evidence: '25 failed tests', failedTests: tests }],
+    ]);
+
+    // Act
+    const record = failureRecordOfEvidence({ classes });
+
+    // Assess
+    expect(record).toEqual({ failureClass: 'test', evidence: '25 failed tests', failedTests: tests.slice(0, 20) });
   });
 });

@@ -25,6 +25,8 @@ export const MetricName = {
   MalformedInput: 'MalformedInput',
   /** A claim the reconciler found past its deadline (its holder died, or its delay message was lost), one per claim. */
   ClaimsStuck: 'ClaimsStuck',
+  /** A failed action's provider was read and its failure classified, one per provider object; dimension `FailureClass`. */
+  FailureClassified: 'FailureClassified',
 } as const;
 export type MetricName = (typeof MetricName)[keyof typeof MetricName];
 
@@ -156,6 +158,8 @@ export const FunctionEnv = {
   MemberRegions: 'MEMBER_REGIONS',
   /** The member role's name without its region suffix (see memberRoleName). */
   MemberRoleName: 'MEMBER_ROLE_NAME',
+  /** `true`: classify every failure (for the report), not only those whose policy has a `class` rule. */
+  ClassifyAllFailures: 'CLASSIFY_ALL_FAILURES',
 } as const;
 
 /** The default start of every fixed physical name; a second deployment in the same account takes another. */

@@ -62,10 +62,7 @@ export interface DepsOptions {
   readonly providerEndpoints?: (region: string) => ProviderEndpoints | undefined;
 }
 
-/**
- * What the function is built with: the service's dependencies, and the providers behind failed
- * actions (read to tell why they failed; the service does not use them yet).
- */
+/** What the function is built with: the service's dependencies, the providers behind failed actions always among them. */
 export type FunctionDeps = ServiceDeps & { readonly providers: ProviderPort };
 
 /** A configured rate this high is no limit at all: calls are not paced (and no reservation is written). */
@@ -136,7 +133,7 @@ export function depsFromEnvironment(
     newToken: randomUUID,
     random: Math.random,
     budgets: new BudgetStore(table, names),
-    settings: { ...DEFAULT_SETTINGS, leaseSeconds, membership },
+    settings: { ...DEFAULT_SETTINGS, leaseSeconds, membership, classifyAllFailures: env[FunctionEnv.ClassifyAllFailures] === 'true' },
     match: boundedMatch,
   };
 }
@@ -172,6 +169,12 @@ function pipelineRouter(
 }
 
 /**
+ * How long a provider read may hold the failure's handling: two attempts, each bounded well
+ * inside the function's timeout, as a read that fails only makes the action `unknown`.
+ */
+const PROVIDER_CLIENT = { maxAttempts: 2, connectionTimeout: 2_000, requestTimeout: 4_000 } as const;
+
+/**
  * The readers of the providers behind failed actions, one per account and region: the function's
  * own credentials at home, the member's role elsewhere. The module holding their SDK clients is
  * loaded on the first read (a chunk of its own in the bundle). Reads may be resent (two attempts).
@@ -179,8 +182,8 @@ function pipelineRouter(
 function providerRouter(memberRoles: () => MemberRoles, options: DepsOptions, names: TableNames): ProviderRouter {
   return new ProviderRouter(names, async (at) => {
     const { providerReader } = await loadProviderReader();
-    if (names.isHome(at)) return providerReader(clientConfig({ maxAttempts: 2 }));
-    const config = { ...clientConfig({ maxAttempts: 2 }), region: at.region, credentials: memberRoles().provider(at) };
+    if (names.isHome(at)) return providerReader(clientConfig(PROVIDER_CLIENT));
+    const config = { ...clientConfig(PROVIDER_CLIENT), region: at.region, credentials: memberRoles().provider(at) };
     return providerReader(config, options.providerEndpoints?.(at.region));
   });
 }

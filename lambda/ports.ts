@@ -7,7 +7,7 @@ import type { Location, MetricName } from '../contract';
 import type { PolicyLayers, RetryBudget, RetryMode } from '../policy/policy';
 import type { LedgerSnapshot } from './domain/decision';
 import type { DelayedRetryMessage } from './domain/events';
-import type { Claim, ClaimResult, ClaimStatus, LedgerKey, NewClaim } from './domain/ledger';
+import type { Claim, ClaimResult, ClaimStatus, FailureRecord, LedgerKey, NewClaim } from './domain/ledger';
 import type { BuildAnswer, DeploymentAnswer, StackEventAnswer, TestCaseAnswer } from './domain/provider-answers';
 import type { ClaimOutcome } from './domain/reasons';
 import type { PipelineRef, StageRef } from './domain/refs';
@@ -99,7 +99,7 @@ export interface ClaimFinish {
 }
 
 /** Why one failure occurrence is not retried. */
-export interface SkipEntry {
+export interface SkipEntry extends FailureRecord {
   readonly occurrence: number;
   readonly reason: string;
   readonly detail: string;
@@ -220,6 +220,8 @@ export const NoticeKind = {
   RetryFailed: 'retry failed permanently',
   CircuitOpen: 'retry budget spent: circuit open',
   GaveUp: 'gave up retrying',
+  /** A retry showed the failure is deterministic (the same tests failed again). */
+  Stopped: 'retries stopped',
 } as const;
 export type NoticeKind = (typeof NoticeKind)[keyof typeof NoticeKind];
 

@@ -23,6 +23,7 @@ export function propsOfConfig({ settings, seeds }: Pick<ReadConfig, 'settings' |
     alarms: settings.exhaustedPerHour === undefined ? undefined : { exhaustedPerHour: settings.exhaustedPerHour },
     metrics: settings.pipelineDimensions === undefined ? undefined : { pipelineDimensions: settings.pipelineDimensions },
     namePrefix: settings.namePrefix,
+    classifyAllFailures: settings.classifyAllFailures,
     organization: organization && {
       memberAccounts: organization.memberAccounts && [...organization.memberAccounts],
       organizationId: organization.organizationId,

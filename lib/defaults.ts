@@ -127,3 +127,31 @@ export function sourceBundling(entry: string): AssetOptions {
     },
   };
 }
+
+/**
+ * The provider reads that tell why a failed action failed, each on its own resource type in the
+ * stack's account and region: a build of any project (the build id names it), the test cases of
+ * any report group, any deployment group's deployments, any stack's events. The project,
+ * application and stack are only known from the pipelines' structure at run time.
+ */
+export const PROVIDER_READS = [
+  { action: 'codebuild:BatchGetBuilds', service: 'codebuild', resource: 'project/*', why: 'the build behind a failed CodeBuild action' },
+  {
+    action: 'codebuild:DescribeTestCases',
+    service: 'codebuild',
+    resource: 'report-group/*',
+    why: 'the failed test cases of its reports',
+  },
+  {
+    action: 'codedeploy:GetDeployment',
+    service: 'codedeploy',
+    resource: 'deploymentgroup:*/*',
+    why: 'the deployment behind a failed CodeDeploy action',
+  },
+  {
+    action: 'cloudformation:DescribeStackEvents',
+    service: 'cloudformation',
+    resource: 'stack/*/*',
+    why: 'the events of the stack behind a failed CloudFormation action',
+  },
+] as const;

@@ -9,7 +9,7 @@ import { accountProblem, namePrefixProblem, pipelineNameProblem, regionProblem }
 import { queueProps } from './defaults';
 import { acknowledgeDeadLetterQueue, acknowledgeMemberRole } from './nag-suppressions';
 import { reportProblems } from './policies';
-import { grantPipelines } from './security';
+import { grantPipelines, grantProviderReads } from './security';
 import { StageEvents, stageEventRules } from './stage-event-rules';
 
 export interface PipelineAutoRetryMemberProps {
@@ -82,6 +82,7 @@ export class PipelineAutoRetryMember extends Construct {
       }),
     });
     grantPipelines(role, watch);
+    grantProviderReads(role);
     acknowledgeMemberRole(role, watch);
     this.role = role;
 

@@ -2,6 +2,7 @@ import { Stack, Token, Validations } from 'aws-cdk-lib';
 import type * as iam from 'aws-cdk-lib/aws-iam';
 import type * as lambda from 'aws-cdk-lib/aws-lambda';
 import type { IConstruct } from 'constructs';
+import { PROVIDER_READS } from './defaults';
 
 /**
  * Every cdk-nag finding the construct acknowledges, each with its reason. Nothing else is
@@ -75,6 +76,18 @@ function pipelineWildcards(role: iam.IRole, watch: 'all' | readonly string[], ev
   }));
 }
 
+/**
+ * The provider reads' wildcards: which build, deployment or stack failed is known only from the
+ * pipelines' structure at run time. Scoped to the account and region, one action per resource type.
+ */
+function providerReadWildcards(role: iam.IRole) {
+  const stack = Stack.of(role);
+  return PROVIDER_READS.map((r) => ({
+    id: `AwsSolutions-IAM5[Resource::${nagArn(stack, r.service, r.resource)}]`,
+    reason: `${r.action} reads ${r.why} to classify the failure; the resource is named by the failed action at run time, so only this account and region bound it. Read-only.`,
+  }));
+}
+
 /** The retry role's wildcards. */
 export function acknowledgeRetryRole(role: iam.IRole, watch: 'all' | readonly string[]): void {
   Validations.of(role).acknowledge(
@@ -88,6 +101,7 @@ export function acknowledgeRetryRole(role: iam.IRole, watch: 'all' | readonly st
       watch,
       'autoRetry.watch is "all": the operator chose to watch every pipeline of this account and region. No action is a wildcard.',
     ),
+    ...providerReadWildcards(role),
   );
 }
 
@@ -147,7 +161,7 @@ export function acknowledgeOperatorPolicy(policy: iam.IManagedPolicy): void {
   });
 }
 
-/** The member role holds the same CodePipeline grants as the central function's, with the same reasons. */
+/** The member role holds the same CodePipeline and provider grants as the central function's, with the same reasons. */
 export function acknowledgeMemberRole(role: iam.IRole, watch: 'all' | readonly string[]): void {
   Validations.of(role).acknowledge(
     ...pipelineWildcards(
@@ -155,6 +169,7 @@ export function acknowledgeMemberRole(role: iam.IRole, watch: 'all' | readonly s
       watch,
       'No watch list: every pipeline of this member account and region is served. No action is a wildcard.',
     ),
+    ...providerReadWildcards(role),
   );
 }
 

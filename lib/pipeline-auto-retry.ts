@@ -51,6 +51,7 @@ import {
   grantMemberRoles,
   grantOpenClaimsQuery,
   grantPipelines,
+  grantProviderReads,
   grantTableItems,
   OPERATOR_TABLE_ACCESS,
   onlyRoleMaySend,
@@ -231,6 +232,7 @@ export class PipelineAutoRetry extends Construct {
         [FunctionEnv.LeaseSeconds]: String(leaseSeconds(timeout)),
         [FunctionEnv.CodePipelineRequestsPerSecond]: String(settings.codePipelineRequestsPerSecond),
         [FunctionEnv.MaxRateWaitSeconds]: String(timeout.toSeconds() / 4),
+        ...(settings.classifyAllFailures ? { [FunctionEnv.ClassifyAllFailures]: 'true' } : {}),
         [FunctionEnv.TableName]: this.table.tableName,
         [FunctionEnv.RetryQueueUrl]: this.delayQueue.queueUrl,
         [FunctionEnv.LedgerRetentionDays]: String(settings.ledgerRetentionDays),
@@ -249,6 +251,7 @@ export class PipelineAutoRetry extends Construct {
     onlyRoleMaySend(this.delayQueue, role);
     this.topic.grantPublish(role);
     grantPipelines(role, settings.watch);
+    grantProviderReads(role);
     if (org) grantMemberRoles(role, org);
     acknowledgeRetryRole(role, settings.watch);
     acknowledgeRuntime(fn);

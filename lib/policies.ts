@@ -30,6 +30,7 @@ export interface ResolvedProps {
   readonly metricPipelines: readonly string[] | undefined;
   readonly reservedConcurrency: number;
   readonly codePipelineRequestsPerSecond: number;
+  readonly classifyAllFailures: boolean;
   /** The fixed physical names (central bus, central role, member role base). */
   readonly names: ReturnType<typeof physicalNames>;
   /** The members of an organization deployment; undefined for a single account. */
@@ -155,6 +156,7 @@ export function resolveProps(props: PipelineAutoRetryProps, path = 'props'): Res
     metricPipelines: props.metrics?.pipelineDimensions === false ? undefined : named,
     reservedConcurrency,
     codePipelineRequestsPerSecond: rate,
+    classifyAllFailures: props.classifyAllFailures === true,
     names,
     organization,
   };

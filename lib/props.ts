@@ -40,6 +40,8 @@ export enum BuiltInRetryRule {
   APPROVAL_REJECTED = 'approval-rejected',
   /** Stages an operator stopped are never retried. */
   STAGE_STOPPED = 'stage-stopped',
+  /** A CodeBuild action whose same set of tests failed again after our retry is not retried again. */
+  SAME_TESTS_FAILED = 'same-tests-failed',
 }
 
 /**
@@ -350,6 +352,14 @@ export interface PipelineAutoRetryProps {
    * @default 10
    */
   readonly codePipelineRequestsPerSecond?: number;
+  /**
+   * Classify every failure from the provider behind its failed actions (CodeBuild, CodeDeploy,
+   * CloudFormation), for the report and the metrics, and not only when its policy has a `class`
+   * rule (or `retryOn: "transient"`), which always classifies. Each classified failure costs one
+   * provider read per failed action (a test failure: the build and its failed test cases).
+   * @default false
+   */
+  readonly classifyAllFailures?: boolean;
   /**
    * How often the reconciler runs: it finds every claim past its deadline (a function instance
    * that died holding it, a delay message that was lost) and moves it on. Whole minutes, 1 to 60.

@@ -5,6 +5,7 @@ import type * as kms from 'aws-cdk-lib/aws-kms';
 import type * as sns from 'aws-cdk-lib/aws-sns';
 import type * as sqs from 'aws-cdk-lib/aws-sqs';
 import { LEDGER_PREFIX, OPEN_CLAIMS_INDEX, Partition } from '../contract';
+import { PROVIDER_READS } from './defaults';
 import { acknowledgeMemberRoleAssumption } from './nag-suppressions';
 
 /**
@@ -179,6 +180,18 @@ export function grantPipelines(role: iam.IRole, watch: 'all' | readonly string[]
       sid: 'RetryStages',
       actions: ['codepipeline:RetryStageExecution'],
       resources: watch === 'all' ? [pipelineArn('*')] : watch.map((p) => `${pipelineArn(p)}/*`),
+    }),
+  );
+}
+
+/** Reads of the providers behind failed actions (PROVIDER_READS), in the role's account and region; no wildcard action. */
+export function grantProviderReads(role: iam.IRole): void {
+  const stack = Stack.of(role);
+  role.addToPrincipalPolicy(
+    new iam.PolicyStatement({
+      sid: 'ReadFailureProviders',
+      actions: PROVIDER_READS.map((r) => r.action),
+      resources: PROVIDER_READS.map((r) => `arn:${stack.partition}:${r.service}:${stack.region}:${stack.account}:${r.resource}`),
     }),
   );
 }

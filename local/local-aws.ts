@@ -222,6 +222,8 @@ export class LocalAws {
     const handle = createHandler(() => ({
       ...depsFromEnvironment(process.env, overrides.clock, {
         codePipelineEndpoint: (region) => this.members.get(region)?.endpoint,
+        // One CodeBuild, CodeDeploy and CloudFormation answer for every member region (they check the caller's account).
+        providerEndpoints: () => this.providers.endpoints,
         sleep,
       }),
       // EMF documents would flood the test output; tests that check them pass real metrics in.

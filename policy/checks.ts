@@ -19,6 +19,13 @@ export function namePrefixProblem(value: unknown, where: string): string | undef
     : `${where} must be 1-30 of [A-Za-z0-9-], starting with a letter or digit, got ${show(value)}`;
 }
 
+/** A switch, when it is set: true or false; anything else is a problem (and leaves it unset). */
+export function booleanSetting(value: unknown, where: string, problems: string[]): boolean | undefined {
+  if (value === undefined || typeof value === 'boolean') return value;
+  problems.push(`${where} must be true or false, got ${show(value)}`);
+  return undefined;
+}
+
 export const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 export function pipelineNameProblem(value: unknown, where: string): string | undefined {

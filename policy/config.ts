@@ -1,6 +1,7 @@
 import {
   accountProblem,
   addProblem,
+  booleanSetting,
   integerProblem,
   isObject,
   namePrefixProblem,
@@ -68,6 +69,7 @@ export interface AutoRetryConfig {
   readonly accounts?: Readonly<Record<string, Record<string, unknown>>>;
   readonly organization?: OrganizationConfig;
   readonly namePrefix?: string;
+  readonly classifyAllFailures?: boolean;
 }
 
 /** cdk.json's `organization`: where the central stack goes, and its members. */
@@ -96,6 +98,8 @@ export interface ConfigSettings {
   readonly organization: OrganizationConfig | undefined;
   /** The start of the fixed physical names; undefined: the default. */
   readonly namePrefix: string | undefined;
+  /** Classify every failure from its provider, not only for class rules; undefined: off. */
+  readonly classifyAllFailures: boolean | undefined;
 }
 
 /** A read `autoRetry` block: its settings and policies when `problems` is empty. */
@@ -117,6 +121,7 @@ export const AUTO_RETRY_SECTIONS: readonly string[] = [
   'metrics',
   'organization',
   'namePrefix',
+  'classifyAllFailures',
 ];
 const ORGANIZATION_KEYS = ['centralAccount', 'centralRegion', 'memberAccounts', 'organizationId', 'memberRegions', 'memberRoleName'];
 
@@ -137,6 +142,7 @@ export function readConfig(raw: unknown, path = 'autoRetry'): ReadConfig {
     pipelineDimensions: undefined,
     organization: undefined,
     namePrefix: undefined,
+    classifyAllFailures: undefined,
   };
   if (!isObject(config)) return { settings, seeds: [], problems: [`${path} must be an object, got ${show(raw)}`] };
   problems.push(...unknownKeyProblems(config, AUTO_RETRY_SECTIONS, path));
@@ -202,13 +208,8 @@ export function readConfig(raw: unknown, path = 'autoRetry'): ReadConfig {
   }
 
   const metrics = section(config, 'metrics', ['pipelineDimensions'], path, problems);
-  if (metrics?.pipelineDimensions !== undefined) {
-    if (typeof metrics.pipelineDimensions !== 'boolean') {
-      problems.push(`${path}.metrics.pipelineDimensions must be true or false, got ${show(metrics.pipelineDimensions)}`);
-    } else {
-      settings.pipelineDimensions = metrics.pipelineDimensions;
-    }
-  }
+  settings.pipelineDimensions = booleanSetting(metrics?.pipelineDimensions, `${path}.metrics.pipelineDimensions`, problems);
+  settings.classifyAllFailures = booleanSetting(config.classifyAllFailures, `${path}.classifyAllFailures`, problems);
 
   const org = section(
     config,

@@ -26,7 +26,12 @@ export type Jitter = (typeof Jitter)[keyof typeof Jitter];
 export const JITTERS: readonly Jitter[] = Object.values(Jitter);
 
 /** Built-in rules a policy may switch off by name. */
-export const BuiltInRule = { ApprovalRejected: 'approval-rejected', StageStopped: 'stage-stopped' } as const;
+export const BuiltInRule = {
+  ApprovalRejected: 'approval-rejected',
+  StageStopped: 'stage-stopped',
+  /** After our retry, the same tests failed again: stop retrying that failure. */
+  SameTestsFailed: 'same-tests-failed',
+} as const;
 export type BuiltInRule = (typeof BuiltInRule)[keyof typeof BuiltInRule];
 export const BUILT_IN_RULES: readonly BuiltInRule[] = Object.values(BuiltInRule);
 

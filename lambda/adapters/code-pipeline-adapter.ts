@@ -150,7 +150,12 @@ export class CodePipelineAdapter implements PipelinePort {
     if (runs === 'no-pipeline') return [];
     return (runs.actionExecutionDetails ?? [])
       .filter((r) => r.stageName === stage && r.actionName)
-      .map((r) => ({ actionName: r.actionName ?? '?', actionExecutionId: r.actionExecutionId, startedAt: r.startTime }));
+      .map((r) => ({
+        actionName: r.actionName ?? '?',
+        actionExecutionId: r.actionExecutionId,
+        startedAt: r.startTime,
+        externalExecutionId: r.output?.executionResult?.externalExecutionId,
+      }));
   }
 
   /** One execution's view of a stage in PARALLEL mode: its status and its own action executions. */

@@ -2,7 +2,7 @@ import { type TableKey, TableKeys } from '../../contract';
 import type { RetryMode } from '../../policy/policy';
 import { type PolicyPatch, validatePolicyPatch } from '../../policy/policy';
 import type { PolicyScope } from '../../policy/scope';
-import type { Claim } from '../domain/ledger';
+import { type Claim, failureRecordOf } from '../domain/ledger';
 import type { TestIdentity } from '../domain/provider-answers';
 import type { Item } from './dynamo-table';
 
@@ -49,9 +49,11 @@ export function claimOf(raw: unknown): Claim {
     ...(c.outcome !== undefined ? { outcome: String(c.outcome) } : {}),
     ...(c.reason !== undefined ? { reason: String(c.reason) } : {}),
     ...(c.finishedAt !== undefined ? { finishedAt: String(c.finishedAt) } : {}),
-    ...(c.failureClass !== undefined ? { failureClass: String(c.failureClass) } : {}),
-    ...(c.evidence !== undefined ? { evidence: String(c.evidence) } : {}),
-    ...(c.failedTests !== undefined ? { failedTests: testsOf(c.failedTests) } : {}),
+    ...failureRecordOf({
+      ...(c.failureClass !== undefined ? { failureClass: String(c.failureClass) } : {}),
+      ...(c.evidence !== undefined ? { evidence: String(c.evidence) } : {}),
+      ...(c.failedTests !== undefined ? { failedTests: testsOf(c.failedTests) } : {}),
+    }),
   };
 }
 

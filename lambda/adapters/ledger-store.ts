@@ -1,6 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { TransientFaultError } from '../domain/errors';
-import { type Claim, type ClaimResult, isOpen, type LedgerKey, newClaim } from '../domain/ledger';
+import {
+  type Claim,
+  type ClaimResult,
+  ClaimStatus,
+  type FlakyTest,
+  failureRecordOf,
+  isOpen,
+  type LedgerKey,
+  newClaim,
+} from '../domain/ledger';
 import { FALLBACK_OCCURRENCE_BASE } from '../domain/types';
 import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, OpenRecord, RescheduleWhy, SkipEntry, SkipRecord } from '../ports';
 import { ClaimTransitions } from './claim-transitions';
@@ -136,14 +145,19 @@ export class LedgerStore implements LedgerPort {
    * Marks a stage execution that succeeded after at least one of our retries as recovered, once.
    * Returns the number of retries it took, or undefined when there was nothing of ours to recover.
    */
+  /**
+   * Records the recovery once, with the flaky tests: those our cured retry's occurrence failed
+   * with (its claim's failedTests), read from the record first, as they failed and then passed.
+   */
   public async recordRecovery(key: LedgerKey, now: Date): Promise<number | undefined> {
     const id = this.newWriteId();
+    const flaky = flakyTests(await this.records.read(key), key.stage, now);
     const written = await this.records.write(
       key,
       {
-        expression: 'SET recoveredAt = :now, recoveredAfter = retries, recoveredBy = :id, updatedAt = :now',
+        expression: `SET recoveredAt = :now, recoveredAfter = retries, recoveredBy = :id, updatedAt = :now${flaky.length > 0 ? ', flaky = :flaky' : ''}`,
         condition: 'attribute_exists(pk) AND retries > :zero AND attribute_not_exists(recoveredAt)',
-        values: { ':now': now.toISOString(), ':zero': 0, ':id': id },
+        values: { ':now': now.toISOString(), ':zero': 0, ':id': id, ...(flaky.length > 0 ? { ':flaky': flaky } : {}) },
         returnItem: true,
         returnOnConditionFailure: true,
       },
@@ -160,6 +174,7 @@ export class LedgerStore implements LedgerPort {
 
   public async recordSkip(key: LedgerKey, skip: SkipEntry): Promise<SkipRecord> {
     const { occurrence, reason, detail, now, failedAt } = skip;
+    const failure = failureRecordOf(skip);
     const id = this.newWriteId();
     const written = await this.records.write(
       key,
@@ -169,7 +184,7 @@ export class LedgerStore implements LedgerPort {
           'expiresAt = :ttl, retries = if_not_exists(retries, :zero), firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
         names: { '#skip': skipAttribute(occurrence), '#reason': 'reason' },
         values: {
-          ':skip': { occurrence, reason, detail, at: now.toISOString(), id },
+          ':skip': { occurrence, reason, detail, at: now.toISOString(), id, ...failure },
           ':reason': reason,
           ...this.records.recordFields(key, now),
           ':zero': 0,
@@ -238,4 +253,12 @@ export class LedgerStore implements LedgerPort {
   public async dropFromIndex(record: OpenRecord): Promise<void> {
     await this.index.keepTrue(record.key, record.item);
   }
+}
+
+/** The tests the occurrence our last retry cured had failed with: they passed on the retry. */
+function flakyTests(item: Item | undefined, stage: string, now: Date): FlakyTest[] {
+  const cured = claimsOf(item)
+    .filter((c) => c.status === ClaimStatus.Retried)
+    .sort((a, b) => b.occurrence - a.occurrence)[0];
+  return (cured?.failedTests ?? []).map((t) => ({ ...t, stage, at: now.toISOString() }));
 }

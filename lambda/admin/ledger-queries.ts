@@ -1,8 +1,7 @@
 import { formatScopedPipeline, LEDGER_PREFIX, parseScopedPipeline, TableKeys } from '../../contract';
 import type { DynamoTable, Item } from '../../lambda/adapters/dynamo-table';
 import { claimOf, testsOf } from '../../lambda/adapters/items';
-import type { Claim, LedgerKey } from '../../lambda/domain/ledger';
-import type { TestIdentity } from '../../lambda/domain/provider-answers';
+import type { Claim, FailureRecord, FlakyTest, LedgerKey } from '../../lambda/domain/ledger';
 
 /** One stage execution's ledger record, as operators read it. */
 export interface LedgerRecord extends LedgerKey {
@@ -10,21 +9,13 @@ export interface LedgerRecord extends LedgerKey {
   readonly firstFailureAt: string | undefined;
   readonly updatedAt: string | undefined;
   readonly claims: readonly Claim[];
-  readonly skips: readonly {
-    occurrence: number;
-    reason: string;
-    detail: string;
-    at: string;
-    /** The class of the failure left alone, its evidence and failed tests, when it was classified. */
-    failureClass?: string;
-    evidence?: string;
-    failedTests?: readonly TestIdentity[];
-  }[];
+  /** Why each occurrence was not retried; with its failure class, evidence and failed tests when it was classified. */
+  readonly skips: readonly ({ occurrence: number; reason: string; detail: string; at: string } & FailureRecord)[];
   /** When the stage succeeded after our retries, and after how many. */
   readonly recoveredAt: string | undefined;
   readonly recoveredAfter: number | undefined;
-  /** Tests that failed and then passed on our retry; absent when none was recorded. */
-  readonly flaky?: readonly (TestIdentity & { stage: string; at: string })[];
+  /** The tests that failed and then passed on our retry, recorded at the recovery. */
+  readonly flaky: readonly FlakyTest[];
 }
 
 /** The ledger as the CLI reads it: records for history, status and the report. Never written here. */
@@ -77,7 +68,7 @@ export function recordOf(item: Item): LedgerRecord {
     skips: skips.sort((a, b) => a.occurrence - b.occurrence),
     recoveredAt: item.recoveredAt as string | undefined,
     recoveredAfter: item.recoveredAfter === undefined ? undefined : Number(item.recoveredAfter),
-    ...(Array.isArray(item.flaky) ? { flaky: flakyOf(item.flaky) } : {}),
+    flaky: Array.isArray(item.flaky) ? flakyOf(item.flaky) : [],
   };
 }
 
@@ -90,7 +81,7 @@ function skipOf(s: Record<string, unknown>): LedgerRecord['skips'][number] {
   };
 }
 
-function flakyOf(raw: readonly unknown[]): NonNullable<LedgerRecord['flaky']> {
+function flakyOf(raw: readonly unknown[]): FlakyTest[] {
   return raw.flatMap((entry) => {
     const f = (entry ?? {}) as Record<string, unknown>;
     const [test] = testsOf([f]);

@@ -12,7 +12,7 @@ import type { ActionView } from './types';
 export { MAX_EVIDENCE, unknownClass } from './answer-reading';
 export { classifyBuild, needsTestCases, shortBuildId } from './classify-build';
 export { classifyStackEvents } from './classify-stack';
-export { reportGroupOf, sameTests, testIdentities } from './test-identities';
+export { NAMED_TESTS, namedTests, reportGroupOf, sameTests, testIdentities } from './test-identities';
 
 /**
  * CodeDeploy's error codes (`errorInformation.code`, the ErrorCode enum of the API) and their

@@ -1,7 +1,9 @@
 import { BuiltInRule, Jitter, PolicyLayer, type ResolvedPolicy, RetryMode, type RetryPolicy, SPREAD_SHARE } from '../../policy/policy';
 import { needsClassification } from '../../policy/rules';
 import { type ActionClasses, applyFilters, type Matcher } from './filters';
+import type { TestIdentity } from './provider-answers';
 import { SkipReason } from './reasons';
+import { namedTests } from './test-identities';
 import { ActionStatus, type StageFailure, StageStatus, type StageView } from './types';
 
 interface RetryDecision {
@@ -38,6 +40,14 @@ export interface DecisionContext {
   readonly match?: Matcher;
   /** Why each failed action failed, by action name, for rules with `class`. @default none: every action counts as `unknown` */
   readonly classes?: ActionClasses;
+  /** A CodeBuild action that failed after our retry with the same set of tests as before it. @default none */
+  readonly sameTests?: SameTestsFailure;
+}
+
+/** The same tests failed twice in one action: before our retry and after it. */
+export interface SameTestsFailure {
+  readonly action: string;
+  readonly tests: readonly TestIdentity[];
 }
 
 const CHANGE_SET_MODES = ['CHANGE_SET_REPLACE', 'CHANGE_SET_EXECUTE'];
@@ -70,6 +80,13 @@ export function decide(
   if (stage.onFailure?.result === 'RETRY' && (stage.retryMetadata?.automatic ?? 0) === 0 && !context.nativeWaitOver) {
     const conditional = stage.onFailure.conditional ? ' (its conditions may keep it from running)' : '';
     return skip(SkipReason.NativeRetryPending, `the stage's own onFailure retry has not run yet; it goes first${conditional}`);
+  }
+
+  const same = context.sameTests;
+  if (same && !policy.overrideBuiltIns.includes(BuiltInRule.SameTestsFailed)) {
+    const count = same.tests.length === 1 ? 'the same test' : `the same ${same.tests.length} tests`;
+    const where = `${failure.pipeline}/${failure.stage} (${same.action})`;
+    return skip(SkipReason.SameTestsFailed, `test failures in ${where}, ${count} failed twice: ${namedTests(same.tests)}`);
   }
 
   const failed = stage.actions.filter((a) => a.status === ActionStatus.Failed);

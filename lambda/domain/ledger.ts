@@ -33,7 +33,25 @@ export function isOpen(claim: Pick<Claim, 'status'>): boolean {
 export interface LedgerKey extends Omit<StageRef, 'account' | 'region'>, Partial<Location> {}
 
 /** One failure occurrence's claim on a retry. */
-export interface Claim {
+/** The most failed tests a claim or skip keeps: a ledger item must stay small. */
+export const MAX_RECORDED_TESTS = 20;
+
+/** Why the failure occurrence failed, as a claim or a skip records it (from its failed actions' classifications). */
+export interface FailureRecord {
+  readonly failureClass?: string;
+  readonly evidence?: string;
+  /** The failed tests, at most MAX_RECORDED_TESTS. */
+  readonly failedTests?: readonly TestIdentity[];
+}
+
+/** A test that failed and then passed on our retry: recorded on the stage execution at its recovery. */
+export interface FlakyTest extends TestIdentity {
+  readonly stage: string;
+  /** When the retry that cured it was seen to succeed. */
+  readonly at: string;
+}
+
+export interface Claim extends FailureRecord {
   readonly occurrence: number;
   /** 1 for the first automatic retry of the stage execution, and so on. */
   readonly attempt: number;
@@ -82,7 +100,7 @@ export interface Claim {
   readonly failedTests?: readonly TestIdentity[];
 }
 
-export interface NewClaim {
+export interface NewClaim extends FailureRecord {
   readonly occurrence: number;
   readonly status: typeof ClaimStatus.Scheduled | typeof ClaimStatus.Retrying;
   readonly retryMode: RetryMode;
@@ -122,6 +140,18 @@ export function newClaim(c: NewClaim, attempt: number): Claim {
     ...(c.manualBefore !== undefined ? { manualBefore: c.manualBefore } : {}),
     ...(c.eventId !== undefined ? { eventId: c.eventId } : {}),
     ...(c.pipelineVersion !== undefined ? { pipelineVersion: c.pipelineVersion } : {}),
+    ...failureRecordOf(c),
+  };
+}
+
+/** The failure fields of a claim or skip, only those that are set, the tests bounded. */
+export function failureRecordOf(r: FailureRecord): FailureRecord {
+  return {
+    ...(r.failureClass !== undefined ? { failureClass: r.failureClass } : {}),
+    ...(r.evidence !== undefined ? { evidence: r.evidence } : {}),
+    ...(r.failedTests !== undefined && r.failedTests.length > 0
+      ? { failedTests: r.failedTests.slice(0, MAX_RECORDED_TESTS).map(({ reportGroup, suite, name }) => ({ reportGroup, suite, name })) }
+      : {}),
   };
 }
 

@@ -44,6 +44,8 @@ export const SkipReason = {
   ClaimStuck: 'claim-stuck',
   /** GetPipelineState kept showing the state from before the failure (it is eventually consistent), read after read. */
   StateLagsBehind: 'state-lags-behind',
+  /** After our retry, a CodeBuild action failed with the same set of tests as before it: the failure is deterministic. */
+  SameTestsFailed: 'same-tests-failed',
 } as const;
 export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 

@@ -58,3 +58,13 @@ export function sameTests(before: readonly TestIdentity[], after: readonly TestI
   const b = new Set(after.map(keyOf));
   return a.size > 0 && a.size === b.size && [...a].every((key) => b.has(key));
 }
+
+/** How many tests a line names before it says how many more there are. */
+export const NAMED_TESTS = 5;
+
+/** The tests, named `suite.name`, at most NAMED_TESTS of them, then "and N more". */
+export function namedTests(tests: readonly TestIdentity[]): string {
+  const names = tests.slice(0, NAMED_TESTS).map((t) => (t.suite ? `${t.suite}.${t.name}` : t.name));
+  const more = tests.length - names.length;
+  return more > 0 ? `${names.join(', ')} and ${more} more` : names.join(', ');
+}

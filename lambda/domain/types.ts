@@ -61,6 +61,8 @@ export interface ActionRun {
   readonly actionName: string;
   readonly actionExecutionId: string | undefined;
   readonly startedAt: Date | undefined;
+  /** The provider's id of the run (a CodeBuild build id): output.executionResult.externalExecutionId. @default unknown */
+  readonly externalExecutionId?: string | undefined;
 }
 
 /** How often the stage of this execution was retried, and by whom (GetPipelineState). */

@@ -1,4 +1,4 @@
-import type { Claim, ClaimResult, NewClaim } from '../domain/ledger';
+import type { Claim, ClaimResult, FailureRecord, NewClaim } from '../domain/ledger';
 import { Outcome, SkipReason } from '../domain/reasons';
 import { type StageRef, stageRefOf } from '../domain/refs';
 import type { ReportedFailure, StageFailure, StageView } from '../domain/types';
@@ -26,6 +26,8 @@ export interface DeliveryPayload {
   readonly reported?: ReportedFailure;
   /** How it came back from the delay queue. @default none: a first delivery */
   readonly options?: FailureOptions;
+  /** Why it failed, as its claim or skip records it. @default not classified */
+  readonly failure?: FailureRecord;
 }
 
 /**
@@ -39,6 +41,8 @@ export class Delivery {
   public readonly ref: StageRef;
   public readonly reported: ReportedFailure;
   public readonly options: FailureOptions;
+  /** Why the failure occurred, when its actions were classified: written with its claim or skip. */
+  public readonly why: FailureRecord;
 
   public constructor(
     private readonly deps: ServiceDeps,
@@ -52,6 +56,12 @@ export class Delivery {
     this.ref = stageRefOf(failure);
     this.reported = payload.reported ?? failure;
     this.options = payload.options ?? {};
+    this.why = payload.failure ?? {};
+  }
+
+  /** The same delivery, knowing why the failure occurred. */
+  public because(why: FailureRecord): Delivery {
+    return new Delivery(this.deps, this.reporter, this.failure, this.now, { reported: this.reported, options: this.options, failure: why });
   }
 
   /** The same stage execution's failure occurrence that `claim` is for (its event, when the claim kept it). */
@@ -77,7 +87,7 @@ export class Delivery {
   }
 
   public claimSlot(claim: NewClaim): Promise<ClaimResult> {
-    return this.deps.ledger.claim(this.ref, claim);
+    return this.deps.ledger.claim(this.ref, { ...claim, ...this.why });
   }
 
   public getClaim(): Promise<Claim | undefined> {
@@ -115,7 +125,7 @@ export class Delivery {
   /** Records why this occurrence is not retried, stamped now. */
   public recordSkip(reason: SkipReason, detail: string): Promise<SkipRecord> {
     const { occurrence, failedAt } = this.failure;
-    return this.deps.ledger.recordSkip(this.ref, { occurrence, reason, detail, now: this.now, failedAt });
+    return this.deps.ledger.recordSkip(this.ref, { occurrence, reason, detail, now: this.now, failedAt, ...this.why });
   }
 
   // ---- the delay queue ----------------------------------------------------------------------------

@@ -17,6 +17,7 @@ const NOTIFY_ON: Partial<Record<SkipReason, NoticeKind>> = {
   [SkipReason.PermanentError]: NoticeKind.RetryFailed,
   [SkipReason.ClaimStuck]: NoticeKind.GaveUp,
   [SkipReason.StateLagsBehind]: NoticeKind.GaveUp,
+  [SkipReason.SameTestsFailed]: NoticeKind.Stopped,
 };
 
 /** Reasons we stop retrying a failure that needed a retry: each is a give-up, counted and told. */
@@ -29,6 +30,7 @@ const GIVE_UPS: readonly SkipReason[] = [
   SkipReason.PermanentError,
   SkipReason.ClaimStuck,
   SkipReason.StateLagsBehind,
+  SkipReason.SameTestsFailed,
 ];
 
 const COUNTED_AS_SKIPS: readonly Outcome[] = [Outcome.Skipped, Outcome.Abandoned, Outcome.Observed, Outcome.Failed];

@@ -20,6 +20,7 @@ import type { LedgerView } from '../ports';
 import { ClaimHandler, throttleDelaySeconds } from './claim-handler';
 import { DelayedRetries } from './delayed-retries';
 import { Delivery, type FailureOptions } from './delivery';
+import { FailureClasses, failureRecordOfEvidence, type ProviderEvidence } from './failure-classes';
 import { type FailureRead, readFailure, readRecord } from './failure-read';
 import { HeldClaims } from './held-claims';
 import { Reconciler } from './reconciler';
@@ -43,9 +44,12 @@ export class RetryService {
   private readonly reconciler: Reconciler;
   private readonly held: HeldClaims;
   private readonly delayed: DelayedRetries;
+  /** Kept for the warm instance: its cache spares a redelivery the provider reads. */
+  private readonly classes: FailureClasses;
 
   public constructor(private readonly deps: ServiceDeps) {
     this.reporter = new Reporter(deps);
+    this.classes = new FailureClasses(deps);
     this.reconciler = new Reconciler(deps, this.reporter);
     this.held = new HeldClaims(deps, this.reconciler);
     this.delayed = new DelayedRetries(deps, this.reporter, this.held, (reported, options) => this.handleFailure(reported, options));
@@ -67,18 +71,20 @@ export class RetryService {
     }
   }
 
-  /** One failure, in four steps: read, name the occurrence, decide, act. */
+  /** One failure, in five steps: read, name the occurrence, classify when it matters, decide, act. */
   private async decideFailure(reported: ReportedFailure, options: FailureOptions): Promise<Result> {
     const read = await readFailure(this.deps, reported);
-    const d = this.nameOccurrence(reported, options, read);
+    const named = this.nameOccurrence(reported, options, read);
     if (read.lookup.kind === 'no-pipeline') {
-      return new ClaimHandler(this.deps, d).skip(SkipReason.PipelineNotFound, `pipeline ${d.failure.pipeline} does not exist`);
+      return new ClaimHandler(this.deps, named).skip(SkipReason.PipelineNotFound, `pipeline ${named.failure.pipeline} does not exist`);
     }
-    const recorded = await readRecord(d, read);
-    const settled = this.settledBefore(d, read, recorded);
+    const recorded = await readRecord(named, read);
+    const settled = this.settledBefore(named, read, recorded);
     if (settled) return settled;
     const snapshot = recorded?.snapshot ?? { retries: 0, firstFailureAt: undefined };
-    const decision = this.decideNow(d, read, snapshot);
+    const evidence = await this.evidence(named, read, recorded);
+    const d = named.because(failureRecordOfEvidence(evidence));
+    const decision = this.decideNow(d, read, snapshot, evidence);
     if (decision.kind === 'skip') return this.skipDecided(d, decision, read.view, recorded);
     if (read.resolved.policy.mode === PolicyMode.Observe) return this.observe(d, decision);
     return this.claimAndAct(d, read, decision, recorded, snapshot);
@@ -119,8 +125,21 @@ export class RetryService {
     return undefined;
   }
 
+  /** What the providers say, when the decision needs it (FailureClasses.forDecision): no provider call otherwise. */
+  private evidence(d: Delivery, read: FailureRead, recorded: LedgerView | undefined): Promise<ProviderEvidence> {
+    if (!read.view) return Promise.resolve({});
+    const { policy } = read.resolved;
+    const needs = {
+      view: read.view,
+      policy,
+      retried: recorded?.retriedFingerprints ?? [],
+      classifyAll: this.deps.settings.classifyAllFailures,
+    };
+    return this.classes.forDecision(d.ref, needs);
+  }
+
   /** The pure decision, on what was read. */
-  private decideNow(d: Delivery, read: FailureRead, snapshot: LedgerSnapshot): Decision {
+  private decideNow(d: Delivery, read: FailureRead, snapshot: LedgerSnapshot, evidence: ProviderEvidence): Decision {
     return decide(
       d.failure,
       read.view,
@@ -131,6 +150,7 @@ export class RetryService {
         random: this.deps.random,
         nativeWaitOver: d.options.nativeWaitOver === true,
         match: this.deps.match,
+        ...evidence,
       },
       d.now,
     );

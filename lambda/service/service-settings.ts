@@ -6,7 +6,17 @@
 import type { Matcher } from '../domain/filters';
 import type { Membership } from '../domain/membership';
 import type { Outcome } from '../domain/reasons';
-import type { BudgetPort, DelayPort, LedgerPort, Logger, MetricsPort, NotifierPort, PipelinePort, PolicyReader } from '../ports';
+import type {
+  BudgetPort,
+  DelayPort,
+  LedgerPort,
+  Logger,
+  MetricsPort,
+  NotifierPort,
+  PipelinePort,
+  PolicyReader,
+  ProviderPort,
+} from '../ports';
 
 export interface ServiceSettings {
   /** How long a claim's holder may take to call RetryStageExecution before another delivery may take over. */
@@ -40,6 +50,8 @@ export interface ServiceSettings {
   readonly maxWakeups: number;
   /** The accounts and regions an organization deployment serves; undefined in a single-account deployment. */
   readonly membership: Membership | undefined;
+  /** Classify every failure (for the report), not only those whose policy has a `class` rule. */
+  readonly classifyAllFailures: boolean;
 }
 
 export const DEFAULT_SETTINGS: ServiceSettings = {
@@ -60,6 +72,7 @@ export const DEFAULT_SETTINGS: ServiceSettings = {
   reconcileBatch: 200,
   maxWakeups: 12,
   membership: undefined,
+  classifyAllFailures: false,
 };
 
 /** Everything the service needs, as ports: the handler builds the real ones, tests hand in fakes. */
@@ -79,6 +92,8 @@ export interface ServiceDeps {
   readonly settings: ServiceSettings;
   /** How rules' message patterns are tested: the function's has a time limit (boundedMatch), tests' is plainMatch. */
   readonly match: Matcher;
+  /** The providers behind failed actions, read to tell why they failed. @default none: every failure is `unknown` */
+  readonly providers?: ProviderPort;
 }
 
 /** What one delivery came to. */

@@ -32,6 +32,9 @@ function member(props: Partial<PipelineAutoRetryMemberProps> = {}, app = newApp(
   return Template.fromStack(stack);
 }
 
+/** An ARN as the template writes it: its partition a reference. */
+const partitioned = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, rest]] });
+
 describe('Stack: the central stack of an organization', () => {
   it('admits PutEvents on its bus from the listed accounts only', () => {
     // Act
@@ -155,7 +158,7 @@ describe('Stack: a member stack', () => {
     });
   });
 
-  it('holds the scoped CodePipeline permissions and nothing else', () => {
+  it('holds the scoped CodePipeline permissions and the provider reads, and nothing else', () => {
     // Act
     const template = member({ watchedPipelines: ['web-app'] });
 
@@ -165,6 +168,10 @@ describe('Stack: a member stack', () => {
     ) as { Properties: { PolicyDocument: { Statement: { Action: string | string[]; Resource: unknown }[] } } }[];
     const actions = policies.flatMap((p) => p.Properties.PolicyDocument.Statement.flatMap((s) => s.Action));
     expect(actions.sort()).toEqual([
+      'cloudformation:DescribeStackEvents',
+      'codebuild:BatchGetBuilds',
+      'codebuild:DescribeTestCases',
+      'codedeploy:GetDeployment',
       'codepipeline:GetPipeline',
       'codepipeline:GetPipelineExecution',
       'codepipeline:GetPipelineState',
@@ -172,6 +179,28 @@ describe('Stack: a member stack', () => {
       'codepipeline:RetryStageExecution',
     ]);
     expect(JSON.stringify(policies)).toContain(`:codepipeline:${MEMBER.region}:${MEMBER.account}:web-app/*`);
+  });
+
+  it('reads the providers behind failed actions in its own account and region only', () => {
+    // Act
+    const template = member({ watchedPipelines: ['web-app'] });
+
+    // Assess
+    template.hasResourceProperties('AWS::IAM::Policy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Sid: 'ReadFailureProviders',
+            Resource: [
+              partitioned(`:codebuild:${MEMBER.region}:${MEMBER.account}:project/*`),
+              partitioned(`:codebuild:${MEMBER.region}:${MEMBER.account}:report-group/*`),
+              partitioned(`:codedeploy:${MEMBER.region}:${MEMBER.account}:deploymentgroup:*/*`),
+              partitioned(`:cloudformation:${MEMBER.region}:${MEMBER.account}:stack/*/*`),
+            ],
+          }),
+        ]),
+      },
+    });
   });
 
   it('forwards stage FAILED and SUCCEEDED-after-retry events to the central bus, with a dead-letter queue', () => {

@@ -27,6 +27,9 @@ function statements(template: Template): Statement[] {
   );
 }
 
+/** An ARN as the template writes it: its partition a reference. */
+const partitioned = (rest: string) => ({ 'Fn::Join': ['', ['arn:', { Ref: 'AWS::Partition' }, rest]] });
+
 describe('Construct: PipelineAutoRetry', () => {
   describe('EventBridge rule', () => {
     it('matches FAILED stage events from every pipeline when watching all', () => {
@@ -364,6 +367,50 @@ describe('Construct: PipelineAutoRetry', () => {
         Environment: { Variables: Match.objectLike({ CODEPIPELINE_REQUESTS_PER_SECOND: rate, MAX_RATE_WAIT_SECONDS: String(wait) }) },
       });
       template.hasResourceProperties('AWS::Lambda::EventSourceMapping', { ScalingConfig: { MaximumConcurrency: fromQueue } });
+    });
+
+    it.each([
+      [
+        'sets CLASSIFY_ALL_FAILURES when classifyAllFailures is on',
+        { classifyAllFailures: true },
+        Match.objectLike({ CLASSIFY_ALL_FAILURES: 'true' }),
+      ],
+      ['leaves CLASSIFY_ALL_FAILURES out by default', {}, Match.not(Match.objectLike({ CLASSIFY_ALL_FAILURES: Match.anyValue() }))],
+    ])('%s', (_case, props, variables) => {
+      // Act
+      const template = synth(props);
+
+      // Assess
+      template.hasResourceProperties('AWS::Lambda::Function', { Handler: 'index.handler', Environment: { Variables: variables } });
+    });
+
+    it('lets the retry function read the providers behind failed actions, one action per resource type, in its account and region', () => {
+      // Act
+      const template = synth({});
+
+      // Assess
+      template.hasResourceProperties('AWS::IAM::Policy', {
+        PolicyDocument: {
+          Statement: Match.arrayWith([
+            {
+              Sid: 'ReadFailureProviders',
+              Effect: 'Allow',
+              Action: [
+                'codebuild:BatchGetBuilds',
+                'codebuild:DescribeTestCases',
+                'codedeploy:GetDeployment',
+                'cloudformation:DescribeStackEvents',
+              ],
+              Resource: [
+                partitioned(`:codebuild:${ENV.region}:${ENV.account}:project/*`),
+                partitioned(`:codebuild:${ENV.region}:${ENV.account}:report-group/*`),
+                partitioned(`:codedeploy:${ENV.region}:${ENV.account}:deploymentgroup:*/*`),
+                partitioned(`:cloudformation:${ENV.region}:${ENV.account}:stack/*/*`),
+              ],
+            },
+          ]),
+        },
+      });
     });
 
     it('refuses a timeout the lease cannot cover, at synth, in one line', () => {

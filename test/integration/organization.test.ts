@@ -7,6 +7,7 @@ import { ClaimStatus } from '../../lambda/domain/ledger';
 import type { CodePipelineEmulator } from '../../local/codepipeline/emulator';
 import { LambdaSimulator } from '../../local/lambda-simulator';
 import { LogCapture, ManualClock, standardPipeline } from '../../local/local-aws';
+import { transientRules } from '../../policy/rules';
 import { ledgerKey, useLocalAws } from '../support';
 
 /**
@@ -46,6 +47,29 @@ describe('Organization: a failure in a member account', () => {
     expect(aws.sts.assumed).toContain(aws.memberRoleArn(MEMBER));
     const record = await aws.ledger().getRecord(ledgerKey(`${MEMBER.account}/${MEMBER.region}/${pipeline}`, 'Test', execution));
     expect(record?.claims).toEqual([expect.objectContaining({ occurrence: 1, status: ClaimStatus.Retried })]);
+  });
+
+  it("classifies a member's failure by reading its build through the member's role", async () => {
+    // Prepare: the CodeBuild endpoint serves the member's credentials only, as its regional endpoint would.
+    const { pipeline, execution } = failInMember();
+    await aws
+      .policies()
+      .setPolicy({ kind: 'pipeline', pipeline, account: MEMBER.account }, { retryOn: transientRules() }, 'test', new Date());
+    const buildId = aws.providers.codebuild.putBuild({ project: 'web-app', phase: 'PROVISIONING' });
+    member.action(pipeline, 'Test', 'UnitTests', execution).run.externalExecutionId = buildId;
+    aws.providers.codebuild.tenant = { ...MEMBER, accountOf: aws.sts.accountOf };
+    const calls = aws.providers.codebuild.calls.length;
+
+    // Act
+    try {
+      await aws.handler()(member.stageFailedEvent(pipeline, 'Test'));
+    } finally {
+      aws.providers.codebuild.tenant = undefined;
+    }
+
+    // Assess
+    expect(member.acceptedRetries(pipeline)).toHaveLength(1);
+    expect(aws.providers.codebuild.calls.slice(calls)).toEqual([expect.objectContaining({ action: 'BatchGetBuilds', status: 200 })]);
   });
 
   it("keeps a central-account pipeline's ledger under its bare name, as a single-account deployment has it", async () => {

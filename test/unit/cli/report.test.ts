@@ -30,6 +30,7 @@ const record = (stage: string, executionId: string, extra: Partial<LedgerRecord>
   skips: [],
   recoveredAt: undefined,
   recoveredAfter: undefined,
+  flaky: [],
   ...extra,
 });
 

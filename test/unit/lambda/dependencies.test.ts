@@ -1,4 +1,4 @@
-import { membershipFrom } from '../../../lambda/dependencies';
+import { depsFromEnvironment, membershipFrom } from '../../../lambda/dependencies';
 
 describe('Function: membershipFrom', () => {
   it('is undefined for a single-account deployment', () => {
@@ -24,5 +24,25 @@ describe('Function: membershipFrom', () => {
 
     // Assess
     expect(membership).toEqual({ home: { account: '111111111111', region: 'us-east-1' }, ...expected });
+  });
+});
+
+describe('Function: depsFromEnvironment', () => {
+  it.each([
+    ['on when CLASSIFY_ALL_FAILURES is true', { CLASSIFY_ALL_FAILURES: 'true' }, true],
+    ['off when CLASSIFY_ALL_FAILURES is unset', {}, false],
+    ['off when CLASSIFY_ALL_FAILURES is anything else', { CLASSIFY_ALL_FAILURES: 'yes' }, false],
+  ])('turns classifyAllFailures %s', (_case, env, expected) => {
+    // Act
+    const deps = depsFromEnvironment({
+      TABLE_NAME: 't',
+      RETRY_QUEUE_URL: 'https://sqs.local/000000000000/q',
+      AWS_REGION: 'us-east-1',
+      ...env,
+    });
+
+    // Assess
+    expect(deps.settings.classifyAllFailures).toBe(expected);
+    expect(deps.providers).toBeDefined();
   });
 });

@@ -41,6 +41,7 @@ describe('Function: resolveProps', () => {
       metricPipelines: ['web-app'],
       reservedConcurrency: 10,
       codePipelineRequestsPerSecond: 10,
+      classifyAllFailures: false,
       names: {
         centralBus: 'codepipeline-auto-retry',
         centralRole: 'codepipeline-auto-retry-central',

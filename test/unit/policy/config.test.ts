@@ -137,6 +137,24 @@ describe('Function: readConfig', () => {
     expect(problems).toEqual([expect.stringContaining(expected)]);
   });
 
+  it.each<[string, unknown, boolean | undefined, string[]]>([
+    ['reads classifyAllFailures when it is set', { classifyAllFailures: true }, true, []],
+    ['leaves classifyAllFailures unset by default', {}, undefined, []],
+    [
+      'names a classifyAllFailures that is not a switch',
+      { classifyAllFailures: 'yes' },
+      undefined,
+      ['autoRetry.classifyAllFailures must be true or false, got "yes"'],
+    ],
+  ])('%s', (_case, raw, classifyAll, expected) => {
+    // Act
+    const { settings, problems } = readConfig(raw);
+
+    // Assess
+    expect(settings.classifyAllFailures).toBe(classifyAll);
+    expect(problems).toEqual(expected);
+  });
+
   it('names the members of an organization once, when their shapes are wrong', () => {
     // Act
     const { problems } = readConfig({

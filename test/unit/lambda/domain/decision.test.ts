@@ -88,6 +88,43 @@ describe('Function: decide with failure classes', () => {
   });
 });
 
+describe('Function: decide with the same tests failed twice', () => {
+  const test = (name: string) => ({ reportGroup: 'arn:aws:codebuild:us-east-1:123456789012:report/web-app-tests', suite: 'cart', name });
+
+  it.each<[string, number, string]>([
+    ['names one test', 1, 'the same test failed twice: cart.t0'],
+    ['names up to five tests', 5, 'the same 5 tests failed twice: cart.t0, cart.t1, cart.t2, cart.t3, cart.t4'],
+    ['says how many more there are after five', 7, 'the same 7 tests failed twice: cart.t0, cart.t1, cart.t2, cart.t3, cart.t4 and 2 more'],
+  ])('stops retrying and %s', (_case, n, named) => {
+    // Prepare
+    const tests = Array.from({ length: n }, (_, i) => test(`t${i}`));
+
+    // Act
+    const decision = decide(failure, failedStage, resolved(), context({ sameTests: { action: 'UnitTests', tests } }), FAILED_AT);
+
+    // Assess
+    expect(decision).toEqual({
+      kind: 'skip',
+      reason: SkipReason.SameTestsFailed,
+      detail: `test failures in web-app/Test (UnitTests), ${named}`,
+    });
+  });
+
+  it('retries anyway when the policy overrides the built-in rule', () => {
+    // Act
+    const decision = decide(
+      failure,
+      failedStage,
+      resolved({ overrideBuiltIns: ['same-tests-failed'] }),
+      context({ sameTests: { action: 'UnitTests', tests: [test('a')] } }),
+      FAILED_AT,
+    );
+
+    // Assess
+    expect(decision.kind).toBe('retry-now');
+  });
+});
+
 describe('Function: decide', () => {
   it.each<[string, Partial<StageView> | undefined, PolicyPatch, Partial<DecisionContext>, string]>([
     ['the stage does not exist', undefined, {}, {}, SkipReason.StageNotFound],

@@ -3,6 +3,7 @@ import type { HandlerInput, HandlerOutput } from '../lambda/handler';
 import { formatDuration } from '../policy/duration';
 import type { PolicyPatch } from '../policy/policy';
 import { type PolicySeed, targetLabel } from '../policy/scope';
+import { CLASS_SCENARIOS, type ClassScenarioParts } from './class-scenarios';
 import type { CodePipelineEmulator } from './codepipeline/emulator';
 import { LocalAws, standardPipeline } from './local-aws';
 
@@ -35,7 +36,7 @@ export interface ScenarioResult {
   readonly timeline: readonly TimelineEntry[];
 }
 
-export interface Scenario {
+export interface Scenario extends ClassScenarioParts {
   readonly name: string;
   readonly title: string;
   /** The pipeline and stage it plays, so the configured policy for them applies. */
@@ -109,6 +110,7 @@ export const SCENARIOS: readonly Scenario[] = [
     error: { code: 'JobFailed', message: 'Build timed out after 30 minutes' },
     inMember: true,
   },
+  ...CLASS_SCENARIOS,
 ];
 
 export interface SimulationOptions {
@@ -204,7 +206,18 @@ async function playScenario(
   if (scenario.inMember) add('note', `in member account ${cp.account} (${cp.region}): the central function assumes its member role`);
   const retriesBefore = cp.acceptedRetries(pipeline).length;
   const actions = scenario.stage === stage ? scenario.failedActions : firstActionOf(pipeline, stage);
+  if (scenario.policy) {
+    await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, scenario.policy, 'simulation', new Date());
+    add('note', `policy for ${pipeline} while it plays: ${JSON.stringify(scenario.policy)}`);
+  }
+  const builds = [...(scenario.builds ?? [])];
+  // The failed action's run is a CodeBuild build the local CodeBuild answers for: the next one each time it fails.
+  const nextBuild = () => {
+    const spec = builds.length > 1 ? builds.shift() : builds[0];
+    if (spec) aws.providers.build({ pipeline, stage, action: actions[0] ?? 'UnitTests' }, spec);
+  };
   cp.failNewExecution(pipeline, stage, actions, scenario.error ?? {});
+  nextBuild();
   const event = cp.stageFailedEvent(pipeline, stage);
   add('failed', `stage failed: ${actions.join(', ')}${scenario.error ? ` — ${scenario.error.message}` : ''}`);
   if (scenario.before === 'newer-execution-fails') {
@@ -225,6 +238,7 @@ async function playScenario(
         break;
       }
       add('failed', 'stage failed again');
+      nextBuild();
       await deliver(handler, cp.stageFailedEvent(pipeline, stage));
       continue;
     }

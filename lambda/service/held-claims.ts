@@ -7,6 +7,7 @@ import { failureFingerprint, type StageView, saneFailureTime } from '../domain/t
 import type { PolicyContext } from '../ports';
 import { ClaimHandler } from './claim-handler';
 import type { Delivery, FailureOptions } from './delivery';
+import type { FailureClasses } from './failure-classes';
 import type { Reconciler } from './reconciler';
 import { addSeconds, type Result, type ServiceDeps } from './service-settings';
 
@@ -31,6 +32,8 @@ export class HeldClaims {
   public constructor(
     private readonly deps: ServiceDeps,
     private readonly reconciler: Reconciler,
+    /** The providers' word on why actions failed, when the policy's rules ask for it (cached per build, deployment, stack). */
+    private readonly classes: FailureClasses,
   ) {}
 
   /** We hold a claim that came due: re-check, re-evaluate the policy as it is now, retry. */
@@ -53,7 +56,7 @@ export class HeldClaims {
    * We hold the claim and have read the stage and the policies: a pause or observe mode set
    * meanwhile ends it; otherwise the whole policy is evaluated again and the retry made or not.
    */
-  private judgeHeld(
+  private async judgeHeld(
     d: Delivery,
     held: Claim,
     snapshot: LedgerSnapshot,
@@ -71,6 +74,16 @@ export class HeldClaims {
     }
     // The whole policy again, as it is now: a lower maxRetries, a new rule or a longer cooldown
     // set during the wait applies to this retry. The wait is judged at its shortest (no jitter).
+    // A class rule needs the failed actions' classes again (from the cache on a warm instance):
+    // without them every action would read as unknown. Same-tests is judged on a new failure only.
+    const evidence = view
+      ? await this.classes.forDecision(d.ref, {
+          view,
+          policy: resolved.policy,
+          retried: [],
+          classifyAll: this.deps.settings.classifyAllFailures,
+        })
+      : {};
     const decision: Decision | undefined = view
       ? decide(
           failure,
@@ -82,6 +95,7 @@ export class HeldClaims {
             random: () => 0,
             nativeWaitOver: true,
             match: this.deps.match,
+            ...evidence,
           },
           now,
         )

@@ -51,7 +51,7 @@ export class RetryService {
     this.reporter = new Reporter(deps);
     this.classes = new FailureClasses(deps);
     this.reconciler = new Reconciler(deps, this.reporter);
-    this.held = new HeldClaims(deps, this.reconciler);
+    this.held = new HeldClaims(deps, this.reconciler, this.classes);
     this.delayed = new DelayedRetries(deps, this.reporter, this.held, (reported, options) => this.handleFailure(reported, options));
   }
 

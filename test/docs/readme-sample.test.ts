@@ -9,6 +9,8 @@ function normalised(text: string): string[] {
       .replace(/\b\d+\.\ds\b/g, '#.#s')
       .replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z/g, '<time>')
       .replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<id>')
+      // A build id as evidence shortens it: `<project>:1b2c3d4e…`.
+      .replace(/:[0-9a-f]{8}…/g, ':<id>…')
       .replace(/^Summary \([\d.]+ s\)$/, 'Summary (# s)')
       .trimEnd(),
   );

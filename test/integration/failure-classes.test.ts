@@ -83,6 +83,27 @@ describe('Failure classes through the handler', () => {
     expect(providerCalls()).toBe(1);
   });
 
+  it('retries a PROVISIONING failure under retryOn "transient" after its cooldown, from the delay queue, with the class it had', async () => {
+    // Prepare
+    const pipeline = await pipelineWith({ retryOn: transientRules(), cooldownSeconds: 60 });
+    const { clock, logs, run, fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'PROVISIONING' });
+    await fail(pipeline, 'Test');
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+
+    // Act
+    clock.advance(61);
+    const due = aws.sqs.takeVisible();
+    expect(due).toBeDefined();
+    if (due) await run(due);
+
+    // Assess: judged again at the due time with the build's class (from the warm cache), not as unknown.
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    expect(logs.decisions().map((l) => l.decision)).toEqual(['scheduled', 'retried']);
+    expect(aws.providers.codebuild.count('BatchGetBuilds')).toBe(1);
+  });
+
   it('leaves a broken test alone under retryOn "transient", and says which class and why', async () => {
     // Prepare
     const pipeline = await pipelineWith({ retryOn: transientRules() });

@@ -28,6 +28,9 @@ describe('Sandbox: autoretry simulate', () => {
       ['superseded', 'web-app', 'Test', 0, 'skipped:superseded'],
       ['cooldown', 'web-app', 'Deploy', 1, 'recovered'],
       ['member-account', 'web-app', 'Test', 1, 'recovered'],
+      ['provisioning-failure', 'build-fleet', 'Test', 1, 'recovered'],
+      ['broken-test', 'cart-service', 'Test', 0, 'skipped:no-retry-rule-match'],
+      ['same-tests-failed', 'checkout', 'Test', 1, 'skipped:same-tests-failed'],
     ]);
     const member = output.results.find((r) => r.scenario === 'member-account');
     expect(member?.timeline).toContainEqual(

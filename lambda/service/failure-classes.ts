@@ -1,6 +1,6 @@
 import { MetricName } from '../../contract';
 import { FailureClass } from '../../policy/failure-class';
-import { BuiltInRule, type RetryPolicy } from '../../policy/policy';
+import { BuiltInRule } from '../../policy/policy';
 import { needsClassification } from '../../policy/rules';
 import {
   classifyBuild,
@@ -16,11 +16,11 @@ import {
 import type { SameTestsFailure } from '../domain/decision';
 import { MemberRoleError, ProviderRefusedError, ThrottledError, TransientFaultError } from '../domain/errors';
 import type { ActionClasses } from '../domain/filters';
-import { type FailureRecord, failureRecordOf } from '../domain/ledger';
 import type { Classification } from '../domain/provider-answers';
 import type { StageRef } from '../domain/refs';
 import { type ActionRun, ActionStatus, type ActionView, fingerprintEntries, StageStatus, type StageView } from '../domain/types';
 import type { ProviderPort } from '../ports';
+import type { EvidenceNeeds, ProviderEvidence } from './evidence';
 import type { ServiceDeps } from './service-settings';
 
 /**
@@ -44,39 +44,7 @@ export interface ClassifyOptions {
   readonly only?: (action: ActionView) => boolean;
 }
 
-/** What the decision gets from the providers: why each failed action failed, and whether the same tests failed again. */
-export interface ProviderEvidence {
-  readonly classes?: ActionClasses;
-  readonly sameTests?: SameTestsFailure;
-}
-
-/** What decides whether providers are asked: the live stage, its policy, and what our earlier retries re-ran. */
-export interface EvidenceNeeds {
-  readonly view: StageView;
-  readonly policy: RetryPolicy;
-  /** The fingerprints of the failed runs our retries of earlier occurrences re-ran (the ledger record's). */
-  readonly retried: readonly string[];
-  readonly classifyAll: boolean;
-}
-
 const isBuild = (a: ActionView) => linkOf(a).kind === 'codebuild';
-
-/**
- * What a claim or skip records of the evidence: the class and evidence of the action that
- * decided (the one whose tests failed twice, else the first that says more than `unknown`, else
- * the first), and every action's failed tests.
- */
-export function failureRecordOfEvidence(evidence: ProviderEvidence): FailureRecord {
-  const all = [...(evidence.classes?.entries() ?? [])];
-  if (all.length === 0) return {};
-  const chosen =
-    all.find(([name]) => name === evidence.sameTests?.action) ?? all.find(([, c]) => c.class !== FailureClass.Unknown) ?? all[0];
-  const failedTests = all.flatMap(([, c]) => c.failedTests ?? []);
-  return failureRecordOf({
-    ...(chosen ? { failureClass: chosen[1].class, evidence: chosen[1].evidence } : {}),
-    ...(failedTests.length > 0 ? { failedTests } : {}),
-  });
-}
 
 /**
  * Classifies a stage's failed actions, one provider read per provider object (two for a build

@@ -7,7 +7,7 @@ import { failureFingerprint, type StageView, saneFailureTime } from '../domain/t
 import type { PolicyContext } from '../ports';
 import { ClaimHandler } from './claim-handler';
 import type { Delivery, FailureOptions } from './delivery';
-import type { FailureClasses } from './failure-classes';
+import type { ProviderEvidenceGate } from './evidence';
 import type { Reconciler } from './reconciler';
 import { addSeconds, type Result, type ServiceDeps } from './service-settings';
 
@@ -33,7 +33,7 @@ export class HeldClaims {
     private readonly deps: ServiceDeps,
     private readonly reconciler: Reconciler,
     /** The providers' word on why actions failed, when the policy's rules ask for it (cached per build, deployment, stack). */
-    private readonly classes: FailureClasses,
+    private readonly classes: ProviderEvidenceGate,
   ) {}
 
   /** We hold a claim that came due: re-check, re-evaluate the policy as it is now, retry. */

@@ -20,7 +20,7 @@ import type { LedgerView } from '../ports';
 import { ClaimHandler, throttleDelaySeconds } from './claim-handler';
 import { DelayedRetries } from './delayed-retries';
 import { Delivery, type FailureOptions } from './delivery';
-import { FailureClasses, failureRecordOfEvidence, type ProviderEvidence } from './failure-classes';
+import { failureRecordOfEvidence, type ProviderEvidence, ProviderEvidenceGate } from './evidence';
 import { type FailureRead, readFailure, readRecord } from './failure-read';
 import { HeldClaims } from './held-claims';
 import { Reconciler } from './reconciler';
@@ -45,11 +45,11 @@ export class RetryService {
   private readonly held: HeldClaims;
   private readonly delayed: DelayedRetries;
   /** Kept for the warm instance: its cache spares a redelivery the provider reads. */
-  private readonly classes: FailureClasses;
+  private readonly classes: ProviderEvidenceGate;
 
   public constructor(private readonly deps: ServiceDeps) {
     this.reporter = new Reporter(deps);
-    this.classes = new FailureClasses(deps);
+    this.classes = new ProviderEvidenceGate(deps);
     this.reconciler = new Reconciler(deps, this.reporter);
     this.held = new HeldClaims(deps, this.reconciler, this.classes);
     this.delayed = new DelayedRetries(deps, this.reporter, this.held, (reported, options) => this.handleFailure(reported, options));

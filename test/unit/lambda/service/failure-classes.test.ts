@@ -1,6 +1,7 @@
 import { ProviderRefusedError, ThrottledError } from '../../../../lambda/domain/errors';
 import { stageRefOf } from '../../../../lambda/domain/refs';
-import { FailureClasses, failureRecordOfEvidence, MAX_CACHED_CLASSIFICATIONS } from '../../../../lambda/service/failure-classes';
+import { failureRecordOfEvidence } from '../../../../lambda/service/evidence';
+import { FailureClasses, MAX_CACHED_CLASSIFICATIONS } from '../../../../lambda/service/failure-classes';
 import { BUILT_IN_POLICY, type RetryPolicy } from '../../../../policy/policy';
 import { FakeProviders } from '../../../support/fake-providers';
 import { FAKE_EXECUTION, failedStage, serviceWorld, stageFailure } from '../../../support/fakes';

@@ -189,8 +189,9 @@ export class FailureClasses {
             ? 'could not be read: the member role could not be assumed'
             : error instanceof TransientFaultError
               ? 'could not be read (a fault)'
-              : undefined;
-    if (why === undefined) throw error;
+              : // An answer the reader could not take apart (a shape no documentation shows): the
+                // failure must still be decided, never thrown back for a redelivery that fails the same way.
+                'gave an answer that could not be read';
     this.deps.logger.log('warn', 'provider read failed: failure classified as unknown', {
       action: action.name,
       provider,

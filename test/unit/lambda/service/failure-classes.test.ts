@@ -119,6 +119,12 @@ describe('Class: FailureClasses', () => {
     it.each([
       ['throttled', new ThrottledError('BatchGetBuilds was throttled'), 'CodeBuild throttled the read; taken as unknown'],
       ['refused', new ProviderRefusedError('AccessDenied'), 'CodeBuild refused the read; taken as unknown'],
+      // A malformed answer makes the reader throw a plain error (found by the adversarial review: it escaped the handler).
+      [
+        'answered unreadably',
+        new TypeError('p.contexts?.map is not a function'),
+        'CodeBuild gave an answer that could not be read; taken as unknown',
+      ],
     ])('takes a read the provider %s as unknown, says so, and does not keep it', async (_case, fault, evidence) => {
       // Prepare
       const { providers, classes, view } = world();

@@ -8,8 +8,10 @@ import {
   failureRecordOf,
   isOpen,
   type LedgerKey,
+  MAX_RECORDED_TESTS,
   newClaim,
 } from '../domain/ledger';
+import { recordedTest } from '../domain/test-identities';
 import { FALLBACK_OCCURRENCE_BASE } from '../domain/types';
 import type { ClaimFinish, LedgerPort, LedgerView, NewClaim, OpenRecord, RescheduleWhy, SkipEntry, SkipRecord } from '../ports';
 import { ClaimTransitions } from './claim-transitions';
@@ -260,5 +262,5 @@ function flakyTests(item: Item | undefined, stage: string, now: Date): FlakyTest
   const cured = claimsOf(item)
     .filter((c) => c.status === ClaimStatus.Retried)
     .sort((a, b) => b.occurrence - a.occurrence)[0];
-  return (cured?.failedTests ?? []).map((t) => ({ ...t, stage, at: now.toISOString() }));
+  return (cured?.failedTests ?? []).slice(0, MAX_RECORDED_TESTS).map((t) => ({ ...recordedTest(t), stage, at: now.toISOString() }));
 }

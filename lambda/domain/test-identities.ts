@@ -1,4 +1,4 @@
-import { fields, list, text } from './answer-reading';
+import { clip, fields, list, text } from './answer-reading';
 import type { TestCaseAnswer, TestIdentity } from './provider-answers';
 
 /**
@@ -62,9 +62,28 @@ export function sameTests(before: readonly TestIdentity[], after: readonly TestI
 /** How many tests a line names before it says how many more there are. */
 export const NAMED_TESTS = 5;
 
-/** The tests, named `suite.name`, at most NAMED_TESTS of them, then "and N more". */
+/** The most characters of a test's report group, suite or name a record keeps (a parameterised name can be kilobytes). */
+export const MAX_RECORDED_TEST_FIELD = 256;
+
+/** The most characters a line gives one test's `suite.name`. */
+export const MAX_NAMED_TEST = 120;
+
+/**
+ * A test identity as a record keeps it: only its three fields, each at most
+ * MAX_RECORDED_TEST_FIELD characters, so that a ledger item stays far below DynamoDB's 400 KB.
+ * The comparison of "the same tests" uses the identities as read, never these.
+ */
+export function recordedTest({ reportGroup, suite, name }: TestIdentity): TestIdentity {
+  return {
+    reportGroup: clip(reportGroup, MAX_RECORDED_TEST_FIELD),
+    suite: clip(suite, MAX_RECORDED_TEST_FIELD),
+    name: clip(name, MAX_RECORDED_TEST_FIELD),
+  };
+}
+
+/** The tests, named `suite.name` (each at most MAX_NAMED_TEST characters), at most NAMED_TESTS of them, then "and N more". */
 export function namedTests(tests: readonly TestIdentity[]): string {
-  const names = tests.slice(0, NAMED_TESTS).map((t) => (t.suite ? `${t.suite}.${t.name}` : t.name));
+  const names = tests.slice(0, NAMED_TESTS).map((t) => clip(t.suite ? `${t.suite}.${t.name}` : t.name, MAX_NAMED_TEST));
   const more = tests.length - names.length;
   return more > 0 ? `${names.join(', ')} and ${more} more` : names.join(', ');
 }

@@ -64,6 +64,11 @@ export function unknownClass(evidence: string): Classification {
   return { class: FailureClass.Unknown, evidence: evidenceLine(evidence) };
 }
 
+/** A classification of a provider that could not be asked: unknown, and `unread` (the class could be anything). */
+export function unreadClass(evidence: string): Classification {
+  return { class: FailureClass.Unknown, evidence: evidenceLine(evidence), unread: true };
+}
+
 /** A classification with its evidence made one bounded line. */
 export function classified(failureClass: FailureClass, evidence: string): Classification {
   return { class: failureClass, evidence: evidenceLine(evidence) };

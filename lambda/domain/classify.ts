@@ -9,7 +9,7 @@ import type { ActionView } from './types';
  * is an adapter's. Every classifier answers for any input, `unknown` when the answer tells
  * nothing, and never throws: a failure must not be lost to its explanation.
  */
-export { MAX_EVIDENCE, unknownClass } from './answer-reading';
+export { MAX_EVIDENCE, unknownClass, unreadClass } from './answer-reading';
 export { classifyBuild, needsTestCases, shortBuildId } from './classify-build';
 export { classifyStackEvents } from './classify-stack';
 export { NAMED_TESTS, namedTests, reportGroupOf, sameTests, testIdentities } from './test-identities';

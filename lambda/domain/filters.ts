@@ -30,9 +30,9 @@ export function classOf(action: ActionView, classes: ActionClasses | undefined):
 }
 
 /**
- * Whether a rule matches a failed action. When the message pattern cannot be told in time, the
- * answer is `unknown`: the caller leans to not retrying (a never-retry rule counts as matching,
- * a retry rule as not).
+ * Whether a rule matches a failed action. When the message pattern cannot be told in time, or
+ * the rule names classes and the action's provider could not be read, the answer is `unknown`:
+ * the caller leans to not retrying (a never-retry rule counts as matching, a retry rule as not).
  */
 export function ruleMatches(
   rule: FailureRule,
@@ -42,20 +42,38 @@ export function ruleMatches(
   classes?: ActionClasses,
 ): boolean {
   const answer = ruleAnswer(rule, action, match, classes);
-  return answer === 'unknown' ? unknown : answer === 'match';
+  return answer === 'match' || (answer !== 'no' && unknown);
 }
 
-function ruleAnswer(rule: FailureRule, action: ActionView, match: Matcher, classes: ActionClasses | undefined): 'match' | 'no' | 'unknown' {
-  if (rule.class !== undefined && !rule.class.includes(classOf(action, classes))) return 'no';
+/** How a rule answers for one action: it matches, it does not, or it cannot be told (and why). */
+type RuleAnswer = 'match' | 'no' | 'untold-pattern' | 'untold-class';
+
+/** Why a rule could not be told, as a decision's reason says it. */
+const UNTOLD: Readonly<Record<Exclude<RuleAnswer, 'match' | 'no'>, string>> = {
+  'untold-pattern': 'its pattern could not be tested in time',
+  'untold-class': 'the class could not be read from the provider',
+};
+
+function ruleAnswer(rule: FailureRule, action: ActionView, match: Matcher, classes: ActionClasses | undefined): RuleAnswer {
+  // A provider that could not be asked leaves the class open, unless the rule names `unknown` itself.
+  const classification = classes?.get(action.name);
+  const classUntold = rule.class !== undefined && !rule.class.includes(classOf(action, classes));
+  if (classUntold && classification?.unread !== true) return 'no';
   if (!same(rule.code, action.errorCode)) return 'no';
   if (!same(rule.category, action.category)) return 'no';
   if (!same(rule.provider, action.provider)) return 'no';
+  const message = messageAnswer(rule, action, match);
+  if (message === 'no') return 'no';
+  return classUntold ? 'untold-class' : message;
+}
+
+function messageAnswer(rule: FailureRule, action: ActionView, match: Matcher): 'match' | 'no' | 'untold-pattern' {
   if (rule.message === undefined) return 'match';
   const pattern = rule.message;
   const texts = [action.errorMessage, action.summary].filter((t): t is string => t !== undefined);
   const answers = texts.map((text) => match(pattern, text.slice(0, MAX_MATCHED_CHARACTERS)));
   if (answers.includes(true)) return 'match';
-  return answers.includes(undefined) ? 'unknown' : 'no';
+  return answers.includes(undefined) ? 'untold-pattern' : 'no';
 }
 
 export type FilterVerdict =
@@ -67,7 +85,8 @@ export type FilterVerdict =
  * every failed action may be: one never-retry failure, or one failure no retryOn rule covers,
  * is enough to leave the stage alone. neverRetryOn wins over retryOn. A rule with `class`
  * matches an action whose classification (in `classes`, by action name) has one of its classes;
- * an action without one counts as `unknown`.
+ * an action without one counts as `unknown`, and one whose provider could not be read cannot be
+ * told (a never-retry rule then counts as matching, a retry rule as not).
  */
 export function applyFilters(
   failed: readonly ActionView[],
@@ -78,11 +97,12 @@ export function applyFilters(
 ): FilterVerdict {
   const matched = new Set<number>();
   for (const action of failed) {
-    // A pattern that cannot be told in time leans to no retry: it counts as a never-retry match.
+    // A rule that cannot be told (a pattern out of time, a provider not read) leans to no retry: it counts as a never-retry match.
     const answers = (neverRetryOn ?? []).map((r) => ruleAnswer(r, action, match, classes));
     const never = answers.findIndex((a) => a !== 'no');
-    if (never >= 0) {
-      const untold = answers[never] === 'unknown' ? ' (its pattern could not be tested in time; taken as matching)' : '';
+    const answer = answers[never];
+    if (answer !== undefined) {
+      const untold = answer === 'match' || answer === 'no' ? '' : ` (${UNTOLD[answer]}; taken as matching)`;
       return { retry: false, reason: 'never-retry-rule', rule: `neverRetryOn[${never}]${untold}`, action: action.name };
     }
     if (retryOn === undefined) continue;

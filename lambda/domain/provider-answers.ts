@@ -75,4 +75,11 @@ export interface Classification {
   readonly evidence: string;
   /** For a `test` failure: the failed test cases, when they were read. */
   readonly failedTests?: readonly TestIdentity[] | undefined;
+  /**
+   * The provider could not be asked (throttled, a fault, refused, a member role not assumed):
+   * the class is not known, which is not the same as a failure the provider could not explain.
+   * A class rule cannot be told for it (filters.ts), and a retry that waited keeps the class it
+   * was scheduled with (held-claims.ts).
+   */
+  readonly unread?: true;
 }

@@ -12,6 +12,7 @@ import {
   type ProviderLink,
   sameTests,
   unknownClass,
+  unreadClass,
 } from '../domain/classify';
 import type { SameTestsFailure } from '../domain/decision';
 import { MemberRoleError, ProviderRefusedError, ThrottledError, TransientFaultError } from '../domain/errors';
@@ -197,7 +198,7 @@ export class FailureClasses {
       provider,
       error: error instanceof Error ? error.message : String(error),
     });
-    return unknownClass(`${provider} ${why}; taken as unknown`);
+    return unreadClass(`${provider} ${why}; taken as unknown`);
   }
 
   private async actionRuns(ref: StageRef): Promise<readonly ActionRun[]> {

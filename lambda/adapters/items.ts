@@ -53,6 +53,7 @@ export function claimOf(raw: unknown): Claim {
       ...(c.failureClass !== undefined ? { failureClass: String(c.failureClass) } : {}),
       ...(c.evidence !== undefined ? { evidence: String(c.evidence) } : {}),
       ...(c.failedTests !== undefined ? { failedTests: testsOf(c.failedTests) } : {}),
+      ...(c.actionClasses !== undefined ? { actionClasses: classesOf(c.actionClasses) } : {}),
     }),
   };
 }
@@ -65,6 +66,12 @@ export function testsOf(raw: unknown): TestIdentity[] {
       ? [{ reportGroup: t.reportGroup, suite: t.suite, name: t.name }]
       : [],
   );
+}
+
+/** The well-formed entries of a stored map of action name to class (text values); others are left out. */
+export function classesOf(raw: unknown): Record<string, string> {
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) return {};
+  return Object.fromEntries(Object.entries(raw).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 export function policyKey(scope: PolicyScope): TableKey {

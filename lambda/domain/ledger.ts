@@ -1,6 +1,8 @@
 import type { Location } from '../../contract';
 import type { RetryMode } from '../../policy/policy';
+import { clip, MAX_EVIDENCE } from './answer-reading';
 import type { TestIdentity } from './provider-answers';
+import { recordedTest } from './test-identities';
 import type { StageRef } from './refs';
 
 /** The life of one claimed retry attempt in the ledger. */
@@ -32,7 +34,6 @@ export function isOpen(claim: Pick<Claim, 'status'>): boolean {
  */
 export interface LedgerKey extends Omit<StageRef, 'account' | 'region'>, Partial<Location> {}
 
-/** One failure occurrence's claim on a retry. */
 /** The most failed tests a claim or skip keeps: a ledger item must stay small. */
 export const MAX_RECORDED_TESTS = 20;
 
@@ -42,7 +43,15 @@ export interface FailureRecord {
   readonly evidence?: string;
   /** The failed tests, at most MAX_RECORDED_TESTS. */
   readonly failedTests?: readonly TestIdentity[];
+  /**
+   * The class of each failed action, by action name (at most MAX_RECORDED_ACTIONS): what a retry
+   * that waits judges with again when the provider cannot be read at its due time.
+   */
+  readonly actionClasses?: Readonly<Record<string, string>>;
 }
+
+/** The most failed actions whose class a claim or skip keeps (CodePipeline allows 50 actions in a stage). */
+export const MAX_RECORDED_ACTIONS = 50;
 
 /** A test that failed and then passed on our retry: recorded on the stage execution at its recovery. */
 export interface FlakyTest extends TestIdentity {
@@ -51,6 +60,7 @@ export interface FlakyTest extends TestIdentity {
   readonly at: string;
 }
 
+/** One failure occurrence's claim on a retry. */
 export interface Claim extends FailureRecord {
   readonly occurrence: number;
   /** 1 for the first automatic retry of the stage execution, and so on. */
@@ -148,9 +158,12 @@ export function newClaim(c: NewClaim, attempt: number): Claim {
 export function failureRecordOf(r: FailureRecord): FailureRecord {
   return {
     ...(r.failureClass !== undefined ? { failureClass: r.failureClass } : {}),
-    ...(r.evidence !== undefined ? { evidence: r.evidence } : {}),
+    ...(r.evidence !== undefined ? { evidence: clip(r.evidence, MAX_EVIDENCE) } : {}),
     ...(r.failedTests !== undefined && r.failedTests.length > 0
-      ? { failedTests: r.failedTests.slice(0, MAX_RECORDED_TESTS).map(({ reportGroup, suite, name }) => ({ reportGroup, suite, name })) }
+      ? { failedTests: r.failedTests.slice(0, MAX_RECORDED_TESTS).map(recordedTest) }
+      : {}),
+    ...(r.actionClasses !== undefined && Object.keys(r.actionClasses).length > 0
+      ? { actionClasses: Object.fromEntries(Object.entries(r.actionClasses).slice(0, MAX_RECORDED_ACTIONS)) }
       : {}),
   };
 }

@@ -1,4 +1,4 @@
-import { FailureClass } from '../../policy/failure-class';
+import { FailureClass, isFailureClass } from '../../policy/failure-class';
 import type { RetryPolicy } from '../../policy/policy';
 import { BuiltInRule } from '../../policy/policy';
 import { needsClassification } from '../../policy/rules';
@@ -49,10 +49,34 @@ export function failureRecordOfEvidence(evidence: ProviderEvidence): FailureReco
   const chosen =
     all.find(([name]) => name === evidence.sameTests?.action) ?? all.find(([, c]) => c.class !== FailureClass.Unknown) ?? all[0];
   const failedTests = all.flatMap(([, c]) => c.failedTests ?? []);
+  // An action whose provider could not be read has no class to keep.
+  const read = all.filter(([, c]) => c.unread !== true);
   return failureRecordOf({
     ...(chosen ? { failureClass: chosen[1].class, evidence: chosen[1].evidence } : {}),
     ...(failedTests.length > 0 ? { failedTests } : {}),
+    ...(read.length > 0 ? { actionClasses: Object.fromEntries(read.map(([name, c]) => [name, c.class])) } : {}),
   });
+}
+
+/**
+ * The evidence of a retry that waited, judged again at its due time: an action whose provider
+ * cannot be read now keeps the class the claim recorded for it when the retry was scheduled, as
+ * long as the stage still shows the failed runs the claim was made for (a failed run's class does
+ * not change). A provider that throttles delays the classification, never the retry.
+ */
+export function withRecordedClasses(evidence: ProviderEvidence, recorded: FailureRecord, sameRuns: boolean): ProviderEvidence {
+  const kept = recorded.actionClasses;
+  if (!sameRuns || kept === undefined || evidence.classes === undefined) return evidence;
+  let changed = false;
+  const classes = new Map(
+    [...evidence.classes].map(([name, c]) => {
+      const then = kept[name];
+      if (c.unread !== true || then === undefined || !isFailureClass(then)) return [name, c] as const;
+      changed = true;
+      return [name, { class: then, evidence: `${then} as read when the retry was scheduled; at its due time ${c.evidence}` }] as const;
+    }),
+  );
+  return changed ? { ...evidence, classes } : evidence;
 }
 
 /**

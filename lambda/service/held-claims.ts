@@ -7,7 +7,7 @@ import { failureFingerprint, type StageView, saneFailureTime } from '../domain/t
 import type { PolicyContext } from '../ports';
 import { ClaimHandler } from './claim-handler';
 import type { Delivery, FailureOptions } from './delivery';
-import type { ProviderEvidenceGate } from './evidence';
+import { type ProviderEvidenceGate, withRecordedClasses } from './evidence';
 import type { Reconciler } from './reconciler';
 import { addSeconds, type Result, type ServiceDeps } from './service-settings';
 
@@ -76,13 +76,18 @@ export class HeldClaims {
     // set during the wait applies to this retry. The wait is judged at its shortest (no jitter).
     // A class rule needs the failed actions' classes again (from the cache on a warm instance):
     // without them every action would read as unknown. Same-tests is judged on a new failure only.
+    // A provider that cannot be read now leaves each action the class the claim recorded for it.
     const evidence = view
-      ? await this.classes.forDecision(d.ref, {
-          view,
-          policy: resolved.policy,
-          retried: [],
-          classifyAll: this.deps.settings.classifyAllFailures,
-        })
+      ? withRecordedClasses(
+          await this.classes.forDecision(d.ref, {
+            view,
+            policy: resolved.policy,
+            retried: [],
+            classifyAll: this.deps.settings.classifyAllFailures,
+          }),
+          held,
+          failureFingerprint(view) === held.fingerprint,
+        )
       : {};
     const decision: Decision | undefined = view
       ? decide(

@@ -104,6 +104,36 @@ describe('Failure classes through the handler', () => {
     expect(aws.providers.codebuild.count('BatchGetBuilds')).toBe(1);
   });
 
+  it.each([
+    ['throttles the read', (budget: number) => aws.providers.codebuild.throttle('BatchGetBuilds', budget)],
+    ['fails the read with a 500', (budget: number) => aws.providers.codebuild.failWith500('BatchGetBuilds', budget)],
+  ])(
+    'retries a transient failure at its due time on a cold instance when CodeBuild %s, with the class recorded when it was scheduled',
+    async (_case, fault) => {
+      // Prepare
+      const pipeline = await pipelineWith({ retryOn: transientRules(), cooldownSeconds: 60 });
+      const { clock, logs, fail } = setup();
+      aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+      aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'PROVISIONING' });
+      await fail(pipeline, 'Test');
+      const [scheduled] = await aws.ledger().listRecords(pipeline);
+      // The emulator's image pull fails with Docker Hub's toomanyrequests: throttled, one of the transient classes.
+      expect(scheduled?.claims?.[0]?.actionClasses).toEqual({ UnitTests: 'throttled' });
+
+      // Act: another instance (no cache) takes the due message while CodeBuild cannot be read.
+      clock.advance(61);
+      fault(100);
+      const cold = aws.handler({ sink: logs.sink, clock: clock.now });
+      const due = aws.sqs.takeVisible();
+      expect(due).toBeDefined();
+      if (due) await cold(due);
+
+      // Assess
+      expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+      expect(logs.decisions().map((l) => l.decision)).toEqual(['scheduled', 'retried']);
+    },
+  );
+
   it('leaves a broken test alone under retryOn "transient", and says which class and why', async () => {
     // Prepare
     const pipeline = await pipelineWith({ retryOn: transientRules() });
@@ -215,6 +245,23 @@ describe('Failure classes through the handler', () => {
     expect(reason(logs)).toContain('CodeBuild throttled the read; taken as unknown');
     const [record] = await aws.ledger().listRecords(pipeline);
     expect(record?.skips?.[0]?.detail ?? JSON.stringify(record)).toContain('taken as unknown');
+  });
+
+  it('never retries under a neverRetryOn class rule when CodeBuild throttles the read, and says the class could not be read', async () => {
+    // Prepare
+    const pipeline = await pipelineWith({ neverRetryOn: [{ class: ['test'] }] });
+    const { logs, fail } = setup();
+    aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    aws.providers.build({ pipeline, stage: 'Test', action: 'UnitTests' }, { phase: 'BUILD', ...brokenTests });
+    aws.providers.codebuild.throttle('BatchGetBuilds', 100);
+
+    // Act
+    await fail(pipeline, 'Test');
+
+    // Assess
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(reason(logs)).toMatch(/^never-retry-rule/);
+    expect(reason(logs)).toContain('the class could not be read from the provider; taken as matching');
   });
 
   describe('same-tests-failed', () => {

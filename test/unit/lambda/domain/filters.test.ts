@@ -126,3 +126,49 @@ describe('Function: validateRules', () => {
     expect(unchecked.problems).toEqual([]);
   });
 });
+
+describe('Function: applyFilters with a provider that could not be read', () => {
+  /** The UnitTests action, its provider not read (throttled, a fault): unknown, and unread. */
+  const unread: ActionClasses = new Map([
+    ['UnitTests', { class: 'unknown', evidence: 'CodeBuild throttled the read; taken as unknown', unread: true }],
+  ]);
+
+  it.each<[string, FailureRule[] | undefined, FailureRule[] | undefined, boolean, string]>([
+    [
+      'counts a never rule on a class as matching, and says why',
+      undefined,
+      [{ class: ['test'] }],
+      false,
+      'neverRetryOn[0] (the class could not be read from the provider; taken as matching)',
+    ],
+    ['counts a retry rule on a class as not matching', transientRules(), undefined, false, 'retryOn'],
+    ['still matches a retry rule that names unknown', [{ class: ['unknown'] }], undefined, true, 'retryOn[0]'],
+    ['still matches a never rule that names unknown, plainly', undefined, [{ class: ['unknown'] }], false, 'neverRetryOn[0]'],
+    [
+      'lets a never rule on a class pass when another field rules the action out',
+      undefined,
+      [{ class: ['test'], provider: ['Lambda'] }],
+      true,
+      'no retryOn rules: any failure',
+    ],
+    ['retries under a rule without a class, as before', [{ code: ['JobFailed'] }], undefined, true, 'retryOn[0]'],
+  ])('%s', (_case, retryOn, neverRetryOn, retry, rule) => {
+    // Act
+    const verdict = applyFilters([failed('boom')], retryOn, neverRetryOn, undefined, unread);
+
+    // Assess
+    expect(verdict.retry).toBe(retry);
+    expect(verdict.rule).toBe(rule);
+  });
+
+  it('tells a class read as unknown from one not read: a never rule on a class lets the first pass', () => {
+    // Prepare
+    const read: ActionClasses = new Map([['UnitTests', { class: 'unknown', evidence: 'the build said nothing' }]]);
+
+    // Act
+    const verdict = applyFilters([failed('boom')], undefined, [{ class: ['test'] }], undefined, read);
+
+    // Assess
+    expect(verdict.retry).toBe(true);
+  });
+});

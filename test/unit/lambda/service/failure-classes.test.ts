@@ -139,7 +139,7 @@ describe('Class: FailureClasses', () => {
       const second = await classes.ofAction(REF, action);
 
       // Assess
-      expect(first).toEqual({ class: 'unknown', evidence });
+      expect(first).toEqual({ class: 'unknown', evidence, unread: true });
       expect(second.class).toBe('infrastructure');
     });
 
@@ -256,6 +256,11 @@ describe('Function: failureRecordOfEvidence', () => {
     const record = failureRecordOfEvidence({ classes });
 
     // Assess
-    expect(record).toEqual({ failureClass: 'test', evidence: '25 failed tests', failedTests: tests.slice(0, 20) });
+    expect(record).toEqual({
+      failureClass: 'test',
+      evidence: '25 failed tests',
+      failedTests: tests.slice(0, 20),
+      actionClasses: { Lint: 'unknown', UnitTests: 'test' },
+    });
   });
 });

@@ -1,5 +1,5 @@
 import { type Location, memberRoleName, partitionOf, SERVICE_NAME } from '../../contract';
-import { MemberRoleError, ThrottledError } from '../domain/errors';
+import { MemberRoleError, RoleThrottledError } from '../domain/errors';
 
 /** Credentials as SDK clients take them (the shape of the SDK's AwsCredentialIdentity). */
 export interface AssumedCredentials {
@@ -68,7 +68,7 @@ export class MemberRoles {
         },
         (error: unknown) => {
           const e = error instanceof Error ? error : new Error(String(error));
-          if (THROTTLING.has(e.name)) throw new ThrottledError(`STS throttled AssumeRole of ${roleArn}`, { cause: error });
+          if (THROTTLING.has(e.name)) throw new RoleThrottledError(`STS throttled AssumeRole of ${roleArn}`, { cause: error });
           throw new MemberRoleError(
             `cannot assume the member role ${roleArn} for account ${at.account} in ${at.region} (${e.name}: ${e.message}); ` +
               `is the member stack deployed there?`,

@@ -13,6 +13,12 @@ export class TransientFaultError extends AutoRetryError {}
 export class ThrottledError extends TransientFaultError {}
 
 /**
+ * STS throttled AssumeRole of a member account's role: throttled like any other call (the work
+ * waits), but the service the call was meant for was never asked, and evidence must say so.
+ */
+export class RoleThrottledError extends ThrottledError {}
+
+/**
  * The member account's role could not be assumed (missing, or its trust does not admit us). The
  * event is kept, not dropped: the handler lets it escape, so Lambda's retries and then the
  * failed-event queue hold it until an operator fixes the member stack.

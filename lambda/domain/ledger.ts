@@ -2,8 +2,8 @@ import type { Location } from '../../contract';
 import type { RetryMode } from '../../policy/policy';
 import { clip, MAX_EVIDENCE } from './answer-reading';
 import type { TestIdentity } from './provider-answers';
-import { recordedTest } from './test-identities';
 import type { StageRef } from './refs';
+import { recordedTest } from './test-identities';
 
 /** The life of one claimed retry attempt in the ledger. */
 export const ClaimStatus = {

@@ -15,7 +15,7 @@ import {
   unreadClass,
 } from '../domain/classify';
 import type { SameTestsFailure } from '../domain/decision';
-import { MemberRoleError, ProviderRefusedError, ThrottledError, TransientFaultError } from '../domain/errors';
+import { MemberRoleError, ProviderRefusedError, RoleThrottledError, ThrottledError, TransientFaultError } from '../domain/errors';
 import type { ActionClasses } from '../domain/filters';
 import type { Classification } from '../domain/provider-answers';
 import type { StageRef } from '../domain/refs';
@@ -182,17 +182,19 @@ export class FailureClasses {
   private fault(link: Exclude<ProviderLink, { kind: 'job' | 'none' }>, action: ActionView, error: unknown): Classification {
     const provider = PROVIDER_NAMES[link.kind];
     const why =
-      error instanceof ThrottledError
-        ? 'throttled the read'
-        : error instanceof ProviderRefusedError
-          ? 'refused the read'
-          : error instanceof MemberRoleError
-            ? 'could not be read: the member role could not be assumed'
-            : error instanceof TransientFaultError
-              ? 'could not be read (a fault)'
-              : // An answer the reader could not take apart (a shape no documentation shows): the
-                // failure must still be decided, never thrown back for a redelivery that fails the same way.
-                'gave an answer that could not be read';
+      error instanceof RoleThrottledError
+        ? 'could not be read: STS throttled AssumeRole of the member role'
+        : error instanceof ThrottledError
+          ? 'throttled the read'
+          : error instanceof ProviderRefusedError
+            ? 'refused the read'
+            : error instanceof MemberRoleError
+              ? 'could not be read: the member role could not be assumed'
+              : error instanceof TransientFaultError
+                ? 'could not be read (a fault)'
+                : // An answer the reader could not take apart (a shape no documentation shows): the
+                  // failure must still be decided, never thrown back for a redelivery that fails the same way.
+                  'gave an answer that could not be read';
     this.deps.logger.log('warn', 'provider read failed: failure classified as unknown', {
       action: action.name,
       provider,

@@ -1,4 +1,4 @@
-import { ProviderRefusedError, ThrottledError } from '../../../../lambda/domain/errors';
+import { MemberRoleError, ProviderRefusedError, RoleThrottledError, ThrottledError } from '../../../../lambda/domain/errors';
 import { stageRefOf } from '../../../../lambda/domain/refs';
 import { failureRecordOfEvidence } from '../../../../lambda/service/evidence';
 import { FailureClasses, MAX_CACHED_CLASSIFICATIONS } from '../../../../lambda/service/failure-classes';
@@ -119,6 +119,16 @@ describe('Class: FailureClasses', () => {
     it.each([
       ['throttled', new ThrottledError('BatchGetBuilds was throttled'), 'CodeBuild throttled the read; taken as unknown'],
       ['refused', new ProviderRefusedError('AccessDenied'), 'CodeBuild refused the read; taken as unknown'],
+      [
+        'could not reach because STS throttled the member role',
+        new RoleThrottledError('STS throttled AssumeRole of arn:aws:iam::210987654321:role/AutoRetryMember-eu-west-1'),
+        'CodeBuild could not be read: STS throttled AssumeRole of the member role; taken as unknown',
+      ],
+      [
+        'could not reach because the member role was refused',
+        new MemberRoleError('cannot assume the member role'),
+        'CodeBuild could not be read: the member role could not be assumed; taken as unknown',
+      ],
       // A malformed answer makes the reader throw a plain error (found by the adversarial review: it escaped the handler).
       [
         'answered unreadably',

@@ -49,6 +49,12 @@ function isThrottling(error: unknown): boolean {
 /** A failed execution's terminal statuses in GetPipelineExecution that mean its stage will not run again by itself. */
 const EXECUTION_STOPPED = new Set(['Stopped', 'Stopping', 'Cancelled']);
 
+/** The most runs ListActionExecutions gives in one page. */
+export const ACTION_RUNS_PAGE = 100;
+
+/** The most ListActionExecutions pages one look at an execution's runs reads (1,000 runs). */
+export const MAX_ACTION_RUN_PAGES = 10;
+
 /**
  * Reads live pipeline state and calls RetryStageExecution, in one account and region: its clients
  * are that account's and region's, and the router hands it only the refs that live there. Pipeline
@@ -142,13 +148,9 @@ export class CodePipelineAdapter implements PipelinePort {
    */
   public async actionRuns(ref: StageRef): Promise<ActionRun[]> {
     const { pipeline, stage, executionId } = ref;
-    const runs = await this.read(() =>
-      this.reads.send(
-        new ListActionExecutionsCommand({ pipelineName: pipeline, filter: { pipelineExecutionId: executionId }, maxResults: 100 }),
-      ),
-    );
+    const runs = await this.executionRuns(pipeline, executionId);
     if (runs === 'no-pipeline') return [];
-    return (runs.actionExecutionDetails ?? [])
+    return runs
       .filter((r) => r.stageName === stage && r.actionName)
       .map((r) => ({
         actionName: r.actionName ?? '?',
@@ -156,6 +158,33 @@ export class CodePipelineAdapter implements PipelinePort {
         startedAt: r.startTime,
         externalExecutionId: r.output?.executionResult?.externalExecutionId,
       }));
+  }
+
+  /**
+   * Every action run of one execution, all stages, following nextToken: a long pipeline retried
+   * a few times has more than one page of 100. At most MAX_ACTION_RUN_PAGES pages (each a paced
+   * read); the newest runs come first, so a bound that is reached leaves out only the oldest.
+   */
+  private async executionRuns(pipeline: string, executionId: string): Promise<ActionExecutionDetail[] | 'no-pipeline'> {
+    const runs: ActionExecutionDetail[] = [];
+    let nextToken: string | undefined;
+    for (let page = 0; page < MAX_ACTION_RUN_PAGES; page++) {
+      const answer = await this.read(() =>
+        this.reads.send(
+          new ListActionExecutionsCommand({
+            pipelineName: pipeline,
+            filter: { pipelineExecutionId: executionId },
+            maxResults: ACTION_RUNS_PAGE,
+            nextToken,
+          }),
+        ),
+      );
+      if (answer === 'no-pipeline') return answer;
+      runs.push(...(answer.actionExecutionDetails ?? []));
+      nextToken = answer.nextToken;
+      if (!nextToken) break;
+    }
+    return runs;
   }
 
   /** One execution's view of a stage in PARALLEL mode: its status and its own action executions. */
@@ -170,13 +199,11 @@ export class CodePipelineAdapter implements PipelinePort {
       this.reads.send(new GetPipelineExecutionCommand({ pipelineName: pipeline, pipelineExecutionId: executionId })),
     );
     if (execution === 'no-pipeline') return { kind: 'no-pipeline' };
-    const runs = await this.read(() =>
-      this.reads.send(new ListActionExecutionsCommand({ pipelineName: pipeline, filter: { pipelineExecutionId: executionId } })),
-    );
+    const runs = await this.executionRuns(pipeline, executionId);
     if (runs === 'no-pipeline') return { kind: 'no-pipeline' };
     // Newest first: the first run of each action is its latest.
     const latestByAction = new Map<string, ActionExecutionDetail>();
-    const ordered = [...(runs.actionExecutionDetails ?? [])].sort((a, b) => (b.startTime?.getTime() ?? 0) - (a.startTime?.getTime() ?? 0));
+    const ordered = [...runs].sort((a, b) => (b.startTime?.getTime() ?? 0) - (a.startTime?.getTime() ?? 0));
     for (const run of ordered) {
       if (run.stageName === stage && run.actionName && !latestByAction.has(run.actionName)) latestByAction.set(run.actionName, run);
     }

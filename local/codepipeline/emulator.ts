@@ -506,7 +506,24 @@ export class CodePipelineEmulator extends PipelineWorld {
       });
     });
     details.sort((a, b) => b.startTime - a.startTime);
-    return { actionExecutionDetails: details };
+    return this.page(details, input);
+  }
+
+  /**
+   * One page of a list, as the service pages ListActionExecutions: at most `maxResults` (1 to
+   * 100, default 100) and a `nextToken` while more remain; a token this list did not give is an
+   * InvalidNextTokenException.
+   */
+  private page<T>(all: readonly T[], input: Record<string, unknown>): { actionExecutionDetails: T[]; nextToken?: string } {
+    const size = input.maxResults === undefined ? 100 : Number(input.maxResults);
+    if (!Number.isInteger(size) || size < 1 || size > 100) {
+      throw new ServiceError('ValidationException', `maxResults ${String(input.maxResults)} is not between 1 and 100`);
+    }
+    const token = input.nextToken === undefined ? undefined : String(input.nextToken);
+    const start = token === undefined ? 0 : Number(/^page-(\d+)$/.exec(token)?.[1] ?? Number.NaN);
+    if (!Number.isInteger(start) || start > all.length) throw new ServiceError('InvalidNextTokenException', 'The next token is not valid');
+    const end = start + size;
+    return { actionExecutionDetails: all.slice(start, end), ...(end < all.length ? { nextToken: `page-${end}` } : {}) };
   }
 
   // ---- helpers ------------------------------------------------------------------------------

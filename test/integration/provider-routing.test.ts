@@ -153,4 +153,29 @@ describe('Function: depsFromEnvironment, its providers', () => {
     const runs = (listed.actionExecutionDetails ?? []).filter((d) => d.actionName === 'UnitTests');
     expect(runs.map((r) => r.output?.executionResult?.externalExecutionId).sort()).toEqual([first, second].sort());
   });
+
+  it('follows ListActionExecutions past its first page of 100, so an execution retried many times keeps its oldest runs', async () => {
+    // Prepare: the Test stage's action re-run 120 times in one execution, a build for each run.
+    homePipelines.createPipeline(standardPipeline('paged'));
+    const executionId = homePipelines.failNewExecution('paged', 'Test', ['UnitTests']);
+    const at = { pipeline: 'paged', stage: 'Test', action: 'UnitTests' };
+    const first = home.build(at, { phase: 'PROVISIONING' });
+    for (let i = 0; i < 120; i++) {
+      homePipelines.retryByHand('paged', 'Test');
+      home.build(at, { phase: 'BUILD' });
+      homePipelines.finishRetry('paged', 'Test', 'Failed');
+    }
+    const client = new CodePipelineClient(clientConfig());
+    const pipeline = new CodePipelineAdapter(client, client, UNPACED);
+    const before = homePipelines.calls.length;
+
+    // Act
+    const runs = await pipeline.actionRuns({ ...HOME, pipeline: 'paged', stage: 'Test', executionId });
+
+    // Assess
+    expect(runs.filter((r) => r.actionName === 'UnitTests')).toHaveLength(121);
+    expect(runs.map((r) => r.externalExecutionId)).toContain(first);
+    const pages = homePipelines.calls.slice(before).filter((c) => c.operation === 'ListActionExecutions');
+    expect(pages.length).toBeGreaterThanOrEqual(2);
+  });
 });

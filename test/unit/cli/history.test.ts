@@ -1,45 +1,21 @@
 import { historyDetails, historyRows, latestClasses, reportGroupName, statusSummary, testLabel } from '../../../cli/history';
-import type { LedgerRecord } from '../../../lambda/admin/ledger-queries';
 import type { Claim } from '../../../lambda/domain/ledger';
+import { ledgerClaim, ledgerRecord } from '../../support/ledger-records';
 
 const GROUP = 'arn:aws:codebuild:eu-west-1:111111111111:report/web-app-unit';
 const test = (name: string) => ({ reportGroup: GROUP, suite: 'LoginTest', name });
 const PULL = 'CodeBuild build web-app:1b2c3d4e… failed in PROVISIONING: BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE';
 
-const claim = (occurrence: number, at: string, extra: Partial<Claim> = {}): Claim => ({
-  occurrence,
-  attempt: occurrence,
-  status: 'retried',
-  retryMode: 'FAILED_ACTIONS',
-  claimedAt: at,
-  dueAt: at,
-  leaseUntil: at,
-  token: 't',
-  fingerprint: 'f',
-  busyCount: 0,
-  throttleCount: 0,
-  uncertain: false,
-  failedAt: at,
-  finishedAt: at,
-  outcome: 'retried',
-  reason: 'RetryStageExecution FAILED_ACTIONS',
-  ...extra,
-});
+const claim = (occurrence: number, at: string, extra: Partial<Claim> = {}): Claim =>
+  ledgerClaim(occurrence, at, {
+    failedAt: at,
+    finishedAt: at,
+    outcome: 'retried',
+    reason: 'RetryStageExecution FAILED_ACTIONS',
+    ...extra,
+  });
 
-const record = (stage: string, executionId: string, extra: Partial<LedgerRecord>): LedgerRecord => ({
-  pipeline: 'web-app',
-  stage,
-  executionId,
-  retries: 0,
-  firstFailureAt: '2026-03-01T10:00:00.000Z',
-  updatedAt: '2026-03-01T10:05:00.000Z',
-  claims: [],
-  skips: [],
-  recoveredAt: undefined,
-  recoveredAfter: undefined,
-  flaky: [],
-  ...extra,
-});
+const record = ledgerRecord;
 
 describe('Function: historyRows', () => {
   it('gives each attempt and each skip the class, evidence and failed tests recorded with it', () => {

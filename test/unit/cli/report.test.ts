@@ -1,38 +1,16 @@
 import { classCsv, classReport, flakyCsv, flakyTests } from '../../../cli/failure-report';
 import { flakinessReport, reportCsv } from '../../../cli/report';
-import type { LedgerRecord } from '../../../lambda/admin/ledger-queries';
 import type { Claim } from '../../../lambda/domain/ledger';
+import { ledgerClaim, ledgerRecord } from '../../support/ledger-records';
 
-const claim = (occurrence: number, status: Claim['status'], outcome?: string): Claim => ({
-  occurrence,
-  attempt: occurrence,
-  status,
-  retryMode: 'FAILED_ACTIONS',
-  claimedAt: '2026-03-01T10:00:00.000Z',
-  dueAt: '2026-03-01T10:00:00.000Z',
-  leaseUntil: '2026-03-01T10:02:00.000Z',
-  throttleCount: 0,
-  uncertain: false,
-  token: 't',
-  fingerprint: 'f',
-  busyCount: 0,
-  ...(outcome ? { outcome } : {}),
-});
+const claim = (occurrence: number, status: Claim['status'], outcome?: string): Claim =>
+  ledgerClaim(occurrence, '2026-03-01T10:00:00.000Z', {
+    status,
+    leaseUntil: '2026-03-01T10:02:00.000Z',
+    ...(outcome ? { outcome } : {}),
+  });
 
-const record = (stage: string, executionId: string, extra: Partial<LedgerRecord>): LedgerRecord => ({
-  pipeline: 'web-app',
-  stage,
-  executionId,
-  retries: 0,
-  firstFailureAt: '2026-03-01T10:00:00.000Z',
-  updatedAt: '2026-03-01T10:05:00.000Z',
-  claims: [],
-  skips: [],
-  recoveredAt: undefined,
-  recoveredAfter: undefined,
-  flaky: [],
-  ...extra,
-});
+const record = ledgerRecord;
 
 describe('Function: flakinessReport', () => {
   it('counts failures, retries, recoveries, exhaustion and skips per stage', () => {

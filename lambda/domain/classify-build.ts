@@ -1,5 +1,5 @@
 import { FailureClass } from '../../policy/failure-class';
-import { classified, clip, fields, list, PERMISSION, said, THROTTLING, text, unknownClass } from './answer-reading';
+import { classified, clip, fields, list, PERMISSION, said, THROTTLING, text, unknownClass, unreadClass } from './answer-reading';
 import type { BuildAnswer, Classification, TestCaseAnswer } from './provider-answers';
 import { testIdentities } from './test-identities';
 
@@ -7,7 +7,8 @@ import { testIdentities } from './test-identities';
  * Why a CodeBuild build failed, from BatchGetBuilds' answer (and, for a failure in the phases
  * that run the buildspec's commands, DescribeTestCases'). In this order, the first that applies:
  *
- * 1. a build that did not fail (SUCCEEDED, IN_PROGRESS, STOPPED) or says nothing → `unknown`;
+ * 1. a build that did not fail (SUCCEEDED, STOPPED) or says nothing → `unknown`; one still
+ *    IN_PROGRESS (CodeBuild lagging behind CodePipeline) → `unknown`, not read;
  * 2. a phase context with throttling words (statusCode or message) → `throttled`;
  * 3. the build or a phase TIMED_OUT → `timeout`;
  * 4. a YAML_FILE_ERROR context (a missing or broken buildspec; CodeBuild reports it in
@@ -93,6 +94,8 @@ function failedIn(build: ReadBuild, phase: Phase | undefined, extra = ''): strin
 export function classifyBuild(build: BuildAnswer, failedCases?: readonly TestCaseAnswer[]): Classification {
   const b = readBuild(build);
   if (b.status === undefined && b.failed === undefined) return unknownClass(`${b.name}: the answer has no status and no failed phase`);
+  // CodeBuild can lag behind CodePipeline: a build still running has no class yet, not none.
+  if (b.status === 'IN_PROGRESS') return unreadClass(`${b.name} has not finished: it is IN_PROGRESS`);
   if (b.status !== undefined && !FAILED_STATUSES.includes(b.status)) {
     return unknownClass(`${b.name} did not fail: it is ${b.status}`);
   }

@@ -1,5 +1,5 @@
 import { FailureClass } from '../../policy/failure-class';
-import { classified, classOfWords, fields, said, text, unknownClass } from './answer-reading';
+import { classified, classOfWords, fields, said, text, unknownClass, unreadClass } from './answer-reading';
 import type { Classification, DeploymentAnswer } from './provider-answers';
 import type { ActionView } from './types';
 
@@ -56,6 +56,9 @@ export const DEPLOYMENT_CODE_CLASSES: ReadonlyMap<string, FailureClass> = new Ma
   ['CLOUDFORMATION_STACK_FAILURE', FailureClass.Unknown],
 ]);
 
+/** GetDeployment's statuses of a deployment that has not ended. */
+const DEPLOYMENT_RUNNING: ReadonlySet<string> = new Set(['Created', 'Queued', 'InProgress', 'Baking', 'Ready']);
+
 /** Why a CodeDeploy deployment failed, from GetDeployment's `deploymentInfo`; never throws. */
 export function classifyDeployment(deployment: DeploymentAnswer): Classification {
   const d = fields(deployment);
@@ -65,6 +68,8 @@ export function classifyDeployment(deployment: DeploymentAnswer): Classification
   const message = text(error.message);
   if (code === undefined) {
     const status = text(d.status);
+    // A deployment that has not ended (CodeDeploy lagging behind CodePipeline) has no class yet.
+    if (status !== undefined && DEPLOYMENT_RUNNING.has(status)) return unreadClass(`${name} has not ended: it is ${status}`);
     return unknownClass(`${name} ${status ? `is ${status}` : 'failed'} with no error code${message ? `: ${message}` : ''}`);
   }
   return classified(DEPLOYMENT_CODE_CLASSES.get(code) ?? FailureClass.Unknown, `${name} failed: ${said(code, message)}`);

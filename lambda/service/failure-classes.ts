@@ -139,7 +139,8 @@ export class FailureClasses {
     if (!providers) return unknownClass(`${action.name}: no provider reader is configured; taken as unknown`);
     try {
       const classification = await this.read(providers, ref, link, action, options);
-      this.remember(key, classification);
+      // An answer that is not final yet (not found, still running) is asked again next time.
+      if (classification.unread !== true) this.remember(key, classification);
       this.deps.metrics.count(MetricName.FailureClassified, ref.pipeline, {
         dimensions: { FailureClass: classification.class },
         metadata: { stage: ref.stage, action: action.name, provider: PROVIDER_NAMES[link.kind] },
@@ -160,13 +161,14 @@ export class FailureClasses {
     switch (link.kind) {
       case 'codebuild': {
         const build = await providers.build(at, link.buildId);
-        if (!build) return unknownClass(`CodeBuild has no build ${link.buildId}; taken as unknown`);
+        // Not found (yet: CodeBuild can lag behind CodePipeline): the class is not read.
+        if (!build) return unreadClass(`CodeBuild has no build ${link.buildId}; taken as unknown`);
         if (!needsTestCases(build)) return classifyBuild(build);
         return classifyBuild(build, await providers.failedTestCases(at, build.reportArns ?? []));
       }
       case 'codedeploy': {
         const deployment = await providers.deployment(at, link.deploymentId);
-        if (!deployment) return unknownClass(`CodeDeploy has no deployment ${link.deploymentId}; taken as unknown`);
+        if (!deployment) return unreadClass(`CodeDeploy has no deployment ${link.deploymentId}; taken as unknown`);
         return classifyDeployment(deployment);
       }
       case 'cloudformation': {

@@ -172,6 +172,15 @@ describe('Function: classifyBuild', () => {
     expect(result.evidence.length).toBeLessThanOrEqual(MAX_EVIDENCE);
   });
 
+  it.each([
+    ['a build still running (CodeBuild lagging behind CodePipeline)', { id: BUILD_ID, buildStatus: 'IN_PROGRESS', phases: [] }, true],
+    ['a build that succeeded', { ...build('BUILD', 'SUCCEEDED', '', ''), buildStatus: 'SUCCEEDED' }, undefined],
+    ['a build someone stopped', { ...build('BUILD', 'STOPPED', '', ''), buildStatus: 'STOPPED' }, undefined],
+  ])('tells %s as read or not read', (_case, answer, unread) => {
+    // Act / Assess
+    expect(classifyBuild(answer).unread).toBe(unread);
+  });
+
   it('says where and why in one line, with the build id shortened', () => {
     // Act
     const result = classifyBuild(build('PROVISIONING', 'FAILED', 'BUILD_CONTAINER_UNABLE_TO_PULL_IMAGE', 'Unable to pull\ncustomer image'));
@@ -307,6 +316,18 @@ describe('Function: classifyDeployment', () => {
 
     // Assess
     expect(result).toEqual({ class: 'unknown', evidence });
+  });
+  it.each([
+    ['InProgress', true],
+    ['Baking', true],
+    ['Stopped', undefined],
+  ])('takes a deployment with no error code that is %s as read (or not, while it has not ended)', (status, unread) => {
+    // Act
+    const result = classifyDeployment({ deploymentId: 'd-ABC123', status });
+
+    // Assess
+    expect(result.class).toBe('unknown');
+    expect(result.unread).toBe(unread);
   });
 });
 

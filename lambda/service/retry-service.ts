@@ -13,7 +13,6 @@ import {
   lagsBehind,
   type ReportedFailure,
   type StageFailure,
-  type StageView,
   saneFailureTime,
 } from '../domain/types';
 import type { LedgerView } from '../ports';
@@ -85,7 +84,7 @@ export class RetryService {
     const evidence = await this.evidence(named, read, recorded);
     const d = named.because(failureRecordOfEvidence(evidence));
     const decision = this.decideNow(d, read, snapshot, evidence);
-    if (decision.kind === 'skip') return this.skipDecided(d, decision, read.view, recorded);
+    if (decision.kind === 'skip') return this.skipDecided(d, decision, read, recorded);
     if (read.resolved.policy.mode === PolicyMode.Observe) return this.observe(d, decision);
     return this.claimAndAct(d, read, decision, recorded, snapshot);
   }
@@ -157,12 +156,13 @@ export class RetryService {
   }
 
   /** No retry for now: wait for the stage's own retry, read again, wait for slots, or record why not. */
-  private skipDecided(
+  private async skipDecided(
     d: Delivery,
     decision: Extract<Decision, { kind: 'skip' }>,
-    view: StageView | undefined,
+    read: FailureRead,
     recorded: LedgerView | undefined,
-  ): Promise<Result> | Result {
+  ): Promise<Result> {
+    const { view, context } = read;
     if (decision.reason === SkipReason.NativeRetryPending && view) return this.held.waitForNativeRetry(d, view, decision.detail);
     if (MOVED_ON.includes(decision.reason)) {
       // The read may lag behind the event (GetPipelineState is eventually consistent): read again later.
@@ -174,6 +174,11 @@ export class RetryService {
     if (decision.reason === SkipReason.MaxRetries && recorded && recorded.open.length > 0) {
       return this.held.waitForSlots(d, recorded.open, decision.detail, view);
     }
+    // A delivery of a failure that already has a claim (Lambda's redelivery after a crash) may
+    // decide otherwise than the one that claimed it (a provider it cannot read now): the claim
+    // stands. When the record was not read, one read before the skip is written tells.
+    const now = recorded ? undefined : await d.view();
+    if (now?.claim) return this.held.handleExistingClaim(d, { claim: now.claim, snapshot: now.snapshot, view, context });
     return new ClaimHandler(this.deps, d).skip(decision.reason, decision.detail, { view });
   }
 

@@ -20,6 +20,10 @@ export class StsEmulator extends LoopbackServer {
   public readonly assumed: string[] = [];
   /** How long issued credentials last. */
   public durationSeconds = 3600;
+  /** While true, every AssumeRole is answered with Throttling (HTTP 400, "Rate exceeded"), as STS does when its rate is spent. */
+  public throttling = false;
+  /** The AssumeRole calls answered with Throttling. */
+  public throttled = 0;
   public now: () => number = () => Date.now();
   /** The caller's own keys: the access key the function's environment holds, and its account. */
   private readonly keys = new Map<string, string>();
@@ -49,6 +53,11 @@ export class StsEmulator extends LoopbackServer {
   }
 
   private assumeRole(roleArn: string, res: ServerResponse): void {
+    if (this.throttling) {
+      this.throttled += 1;
+      this.error(res, 400, 'Throttling', 'Rate exceeded');
+      return;
+    }
     this.assumed.push(roleArn);
     const account = ROLE_ARN.exec(roleArn)?.[1];
     if (!account) {

@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ClaimStatus, MAX_RECORDED_TESTS } from '../../lambda/domain/ledger';
 import { MAX_RECORDED_TEST_FIELD } from '../../lambda/domain/test-identities';
 import type { TestCaseSpec } from '../../local/codebuild-emulator';
@@ -23,26 +22,8 @@ const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: 'FAILED_
 const ownFaults = useOwnFaults(aws);
 const MEMBER = { account: '210987654321', region: 'eu-west-1' };
 let member: CodePipelineEmulator;
-/** While true, the local STS answers every request with Throttling (HTTP 400), as STS does when its rate is spent. */
-let stsThrottled = false;
-let stsThrottledCalls = 0;
-
 beforeAll(async () => {
   [member] = (await aws.organization([MEMBER])) as [CodePipelineEmulator];
-  // The STS emulator has no fault controls: answer Throttling in front of it while a test asks for it.
-  const sts = aws.sts as unknown as { handle: (req: IncomingMessage, res: ServerResponse) => Promise<void> };
-  const original = sts.handle.bind(aws.sts);
-  sts.handle = async (req, res) => {
-    if (!stsThrottled) return original(req, res);
-    stsThrottledCalls += 1;
-    req.resume();
-    await new Promise((resolve) => req.on('end', resolve));
-    const body =
-      '<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code><Message>Rate exceeded</Message></Error>' +
-      `<RequestId>${randomUUID()}</RequestId></ErrorResponse>`;
-    res.writeHead(400, { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(body) });
-    res.end(body);
-  };
 });
 
 beforeEach(() => {
@@ -51,12 +32,12 @@ beforeEach(() => {
   aws.providers.reset();
   aws.sqs.reset();
   aws.providers.codebuild.tenant = undefined;
-  stsThrottled = false;
-  stsThrottledCalls = 0;
+  aws.sts.throttling = false;
+  aws.sts.throttled = 0;
 });
 
 afterEach(() => {
-  stsThrottled = false;
+  aws.sts.throttling = false;
   aws.sqs.now = () => Date.now();
   aws.codepipeline.now = () => Date.now();
   member.now = () => Date.now();
@@ -124,7 +105,7 @@ const FAULTS: readonly [string, ProviderFault][] = [
 
 // ---- 1. STS throttling while assuming the member role for a provider read ----------------------
 
-describe('Known 1: STS throttling of AssumeRole for a provider read in a member account', () => {
+describe('STS throttling AssumeRole of the member role for a provider read', () => {
   it('says STS throttled AssumeRole of the member role (not CodeBuild), takes the class as unread, and still decides and records the failure', async () => {
     // Prepare: a first failure of the member makes the function assume the role (no provider read needed).
     const clock = new ManualClock(Date.now());
@@ -135,14 +116,14 @@ describe('Known 1: STS throttling of AssumeRole for a provider read in a member 
     // Almost an hour later the role's credentials are due for renewal (the CodePipeline client still holds its own).
     clock.advance(3600 - 200);
     const { pipeline, execution } = await failInMember({ retryOn: transientRules() }, { project: 'web-app', phase: 'PROVISIONING' });
-    stsThrottled = true;
+    aws.sts.throttling = true;
 
     // Act
     await run(member.stageFailedEvent(pipeline, 'Test', clock.now()));
-    stsThrottled = false;
+    aws.sts.throttling = false;
 
     // Assess
-    expect(stsThrottledCalls).toBeGreaterThan(0);
+    expect(aws.sts.throttled).toBeGreaterThan(0);
     expect(member.acceptedRetries(pipeline)).toHaveLength(0);
     const reason = reasonsOf(logs).at(-1) ?? '';
     expect(reason).toContain('STS');
@@ -158,7 +139,7 @@ describe('Known 1: STS throttling of AssumeRole for a provider read in a member 
 
 // ---- 2. ListActionExecutions paging ------------------------------------------------------------
 
-describe('Known 2: ListActionExecutions paging', () => {
+describe('ListActionExecutions past its first page', () => {
   it('judges same-tests-failed when more than 100 action runs of the execution are newer than the run our retry re-ran', async () => {
     // Prepare: a Test stage of 105 actions retried with ALL_ACTIONS: 105 runs newer than the failed UnitTests run.
     const shards: ActionDefinition[] = Array.from({ length: 104 }, (_, i) => ({
@@ -178,10 +159,15 @@ describe('Known 2: ListActionExecutions paging', () => {
     aws.providers.build(at(pipeline), failedCases('b', 'a'));
 
     // The run our retry re-ran lies beyond the first 100 runs ListActionExecutions lists (newest first).
-    const { CodePipelineClient, ListActionExecutionsCommand } = await import('@aws-sdk/client-codepipeline');
+    const { CodePipelineClient, paginateListActionExecutions } = await import('@aws-sdk/client-codepipeline');
     const client = new CodePipelineClient({ region: 'us-east-1', endpoint: aws.codepipeline.endpoint });
-    const all = await client.send(new ListActionExecutionsCommand({ pipelineName: pipeline, filter: { pipelineExecutionId: execution } }));
-    const details = all.actionExecutionDetails ?? [];
+    const details = [];
+    for await (const page of paginateListActionExecutions(
+      { client },
+      { pipelineName: pipeline, filter: { pipelineExecutionId: execution } },
+    )) {
+      details.push(...(page.actionExecutionDetails ?? []));
+    }
     const firstUnitTests = details.findIndex((r) => r.actionName === 'UnitTests');
     const rerun = details.findIndex((r, i) => i > firstUnitTests && r.actionName === 'UnitTests');
     expect(rerun).toBeGreaterThanOrEqual(100);
@@ -198,7 +184,7 @@ describe('Known 2: ListActionExecutions paging', () => {
 
 // ---- 3. A retry waiting out its cooldown, its provider read failing at the due time ------------
 
-describe('Known 3: a retry due after its cooldown whose provider read fails at the due time', () => {
+describe('A retry due after its cooldown whose provider read fails at the due time', () => {
   it.each(FAULTS)(
     'still retries under retryOn "transient" with the class recorded when it was scheduled, CodeBuild %s',
     async (_name, fault) => {
@@ -349,7 +335,7 @@ describe('Known 3: a retry due after its cooldown whose provider read fails at t
 
 // ---- 4. neverRetryOn a class the provider would not tell --------------------------------------
 
-describe('Known 4: neverRetryOn a class that could not be read', () => {
+describe('neverRetryOn a class that could not be read', () => {
   it('does not retry under neverRetryOn {class: ["test"]} when CodeBuild throttles the read, and says the class could not be read', async () => {
     // Prepare
     const pipeline = await pipelineWith({ neverRetryOn: [{ class: ['test'] }] });
@@ -761,57 +747,52 @@ describe('The warm classification cache across executions of one pipeline', () =
   }
 
   it.each([
-    ['still IN_PROGRESS (CodeBuild lagging behind CodePipeline)', 'in-progress'],
-    ['not found yet (BatchGetBuilds lagging)', 'not-found'],
+    ['still IN_PROGRESS (CodeBuild lagging behind CodePipeline)', 'in-progress', 'has not finished: it is IN_PROGRESS'],
+    ['not found yet (BatchGetBuilds lagging)', 'not-found', 'CodeBuild has no build'],
   ] as const)(
-    'does not keep a class read while the build was %s: at the due time the warm instance reads it again and never retries a test failure',
-    async (_name, lag) => {
-      // Prepare: neverRetryOn test, a cooldown; CodeBuild's first answer is stale, so the class is unknown and a retry is scheduled.
-      const pipeline = await pipelineWith({ neverRetryOn: [{ class: ['test'] }], cooldownSeconds: 60, jitter: 'none' });
-      const { clock, logs, fail, run } = setup();
+    'takes a build %s as a class not read (no retry under neverRetryOn test), does not keep it, and reads the build again on the next delivery',
+    async (_name, lag, evidence) => {
+      // Prepare: neverRetryOn test; CodeBuild's first answer is not final.
+      const pipeline = await pipelineWith({ neverRetryOn: [{ class: ['test'] }] });
+      const { logs, fail } = setup();
       const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
       const id =
         lag === 'in-progress'
           ? aws.providers.codebuild.putBuild({ project: 'web-app', status: 'IN_PROGRESS', phase: 'BUILD' })
           : `web-app:${randomUUID()}`;
       aws.codepipeline.action(pipeline, 'Test', 'UnitTests', execution).run.externalExecutionId = id;
+
+      // Act: the first delivery, then (the build has ended: its tests failed) a redelivery on the same warm instance.
       await fail(pipeline);
-      expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
-      expect(logs.decisions().map((d) => d.decision)).toEqual(['scheduled']);
-      // The build has ended by now: its tests failed.
+      const first = reasonsOf(logs).at(-1) ?? '';
       buildBecomes(id, aws.providers.codebuild.putBuild({ project: 'web-app', ...failedCases('renders the cart') }));
-      clock.advance(61);
-      const due = aws.sqs.takeVisible();
-      expect(due).toBeDefined();
+      await fail(pipeline);
 
-      // Act: the same warm instance takes the delay message.
-      if (due) await run(due);
-
-      // Assess: the build is read again (not the stale answer from the warm cache), and the test failure is not retried.
-      expect(aws.providers.codebuild.count('BatchGetBuilds')).toBe(2);
+      // Assess: the class that could not be told leaned to no retry; the final answer was read, not a cached one.
       expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
-      expect(reasonsOf(logs).at(-1)).toMatch(/never-retry-rule/);
+      expect(first).toMatch(/^never-retry-rule/);
+      expect(first).toContain('the class could not be read from the provider; taken as matching');
+      expect(first).toContain(evidence);
+      expect(aws.providers.codebuild.count('BatchGetBuilds')).toBe(2);
+      expect(reasonsOf(logs).at(-1)).not.toContain('could not be read');
     },
   );
-  it('never retries the test failure at the due time when a cold instance takes the message after a first read that found the build IN_PROGRESS (control)', async () => {
+
+  it('leaves a transient failure whose build has not finished alone under retryOn "transient", and says the class could not be read', async () => {
     // Prepare
-    const pipeline = await pipelineWith({ neverRetryOn: [{ class: ['test'] }], cooldownSeconds: 60, jitter: 'none' });
-    const { clock, fail } = setup();
+    const pipeline = await pipelineWith({ retryOn: transientRules() });
+    const { logs, fail } = setup();
     const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
-    const id = aws.providers.codebuild.putBuild({ project: 'web-app', status: 'IN_PROGRESS', phase: 'BUILD' });
+    const id = aws.providers.codebuild.putBuild({ project: 'web-app', status: 'IN_PROGRESS', phase: 'PROVISIONING' });
     aws.codepipeline.action(pipeline, 'Test', 'UnitTests', execution).run.externalExecutionId = id;
-    await fail(pipeline);
-    buildBecomes(id, aws.providers.codebuild.putBuild({ project: 'web-app', ...failedCases('renders the cart') }));
-    clock.advance(61);
-    const due = aws.sqs.takeVisible();
-    const logs = new LogCapture();
 
     // Act
-    if (due) await aws.handler({ sink: logs.sink, clock: clock.now })(due);
+    await fail(pipeline);
 
     // Assess
-    expect(due).toBeDefined();
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
-    expect(reasonsOf(logs).at(-1)).toMatch(/never-retry-rule/);
+    expect(reasonsOf(logs).at(-1)).toMatch(/^no-retry-rule-match/);
+    expect(reasonsOf(logs).at(-1)).toContain('has not finished: it is IN_PROGRESS');
+    expect((await record(pipeline, execution))?.skips[0]?.actionClasses).toBeUndefined();
   });
 });

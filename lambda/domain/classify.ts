@@ -142,7 +142,7 @@ const AWS_PROVIDERS: readonly string[] = [
  * the deployment (`externalExecutionId`, `d-…`), the stack (`configuration.StackName`), or the
  * job of a Lambda or custom action (its owner is not in the view: any provider that is not one
  * of AWS's is taken for a job worker). CloudFormation stack sets report per stack instance,
- * which no answer here reads.
+ * and CodeBuild batch builds (`BatchEnabled`) per build of the batch, which no answer here reads.
  */
 export function linkOf(action: ActionView): ProviderLink {
   const a = fields(action);
@@ -153,6 +153,10 @@ export function linkOf(action: ActionView): ProviderLink {
     case undefined:
       return { kind: 'none', why: 'the action names no provider' };
     case 'CodeBuild':
+      // A batch build's id is the batch's (BatchGetBuildBatches), which BatchGetBuilds does not know.
+      if (text(fields(a.configuration).BatchEnabled)?.toLowerCase() === 'true') {
+        return { kind: 'none', why: 'a batch build fails per build of the batch; its builds are not read' };
+      }
       return external ? { kind: 'codebuild', buildId: external } : missing('build id (externalExecutionId): the build never started');
     case 'CodeDeploy':
     case 'CodeDeployToECS':

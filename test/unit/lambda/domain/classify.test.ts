@@ -558,6 +558,11 @@ describe('Function: linkOf', () => {
     ['a deployment without an id', action('CodeDeploy'), 'the CodeDeploy action has no deployment id'],
     ['a stack action without a stack name', action('CloudFormation', { configuration: {} }), 'the CloudFormation action has no StackName'],
     ['a stack set', action('CloudFormationStackSet', { configuration: { StackSetName: 's' } }), 'a stack set fails per stack instance'],
+    [
+      'a batch build (its id is the batch, which BatchGetBuilds does not know)',
+      action('CodeBuild', { externalExecutionId: 'web-app:batch-1', configuration: { ProjectName: 'web-app', BatchEnabled: 'true' } }),
+      'a batch build fails per build of the batch',
+    ],
     ['an AWS action with no provider detail', action('ECS'), 'no provider answer explains a failed ECS action'],
     ['an action with no provider', action(undefined), 'the action names no provider'],
   ])('says why nothing explains %s', (_case, failed, why) => {

@@ -144,16 +144,17 @@ export class LedgerStore implements LedgerPort {
   }
 
   /**
-   * Marks a stage execution that succeeded after at least one of our retries as recovered, once.
-   * Returns the number of retries it took, or undefined when there was nothing of ours to recover.
-   */
-  /**
-   * Records the recovery once, with the flaky tests: those our cured retry's occurrence failed
-   * with (its claim's failedTests), read from the record first, as they failed and then passed.
+   * Marks a stage execution that succeeded after at least one of our retries as recovered, once,
+   * with the flaky tests: those our cured retry's occurrence failed with (its claim's
+   * failedTests), read from the record first, as they failed and then passed. Returns the number
+   * of retries it took, or undefined when there was nothing of ours to recover (one read, no write).
    */
   public async recordRecovery(key: LedgerKey, now: Date): Promise<number | undefined> {
     const id = this.newWriteId();
-    const flaky = flakyTests(await this.records.read(key), key.stage, now);
+    // Most stages that succeed were never retried by us: one consistent read tells, and nothing is written.
+    const item = await this.records.read(key);
+    if (!item || !(Number(item.retries) > 0) || item.recoveredAt !== undefined) return undefined;
+    const flaky = flakyTests(item, key.stage, now);
     const written = await this.records.write(
       key,
       {

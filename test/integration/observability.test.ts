@@ -111,10 +111,15 @@ describe('Observability: metrics, recovery and notifications', () => {
     const metrics = new RecordingMetrics();
     const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', []);
 
+    const before = new Map(aws.dynamo.requests);
+
     // Act
     await aws.handler({ sink: new LogCapture().sink, metrics })(aws.codepipeline.stageSucceededEvent(pipeline, 'Test'));
 
-    // Assess
+    // Assess: one consistent read of the ledger tells, and nothing is written.
+    const delta = (op: string) => (aws.dynamo.requests.get(op) ?? 0) - (before.get(op) ?? 0);
+    expect(delta('GetItem')).toBe(1);
+    expect(delta('UpdateItem')).toBe(0);
     expect(metrics.counts).toEqual([]);
     expect(await aws.ledger().getRecord({ pipeline, stage: 'Test', executionId: execution })).toBeUndefined();
   });

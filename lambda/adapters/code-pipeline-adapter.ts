@@ -135,7 +135,9 @@ export class CodePipelineAdapter implements PipelinePort {
       return { result: RetryCallResult.Started };
     } catch (error) {
       // No role, no call: the request was never sent, so this is not an unclear answer.
-      if (error instanceof MemberRoleError || error instanceof ThrottledError) throw error;
+      if (error instanceof MemberRoleError) throw error;
+      // STS throttled the role's credentials: not sent either, so the claim waits like a throttled call.
+      if (error instanceof ThrottledError) return { result: RetryCallResult.Throttled, error: error.name, message: error.message };
       const outcome = classifyRetryError(error);
       if (outcome.result === RetryCallResult.Throttled) this.rate.throttled();
       return outcome;

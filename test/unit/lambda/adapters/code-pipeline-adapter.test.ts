@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-codepipeline';
 import { CodePipelineAdapter, classifyRetryError } from '../../../../lambda/adapters/code-pipeline-adapter';
 import { UNPACED } from '../../../../lambda/adapters/shared-rate';
-import { ThrottledError, TransientFaultError } from '../../../../lambda/domain/errors';
+import { MemberRoleError, RoleThrottledError, ThrottledError, TransientFaultError } from '../../../../lambda/domain/errors';
 import { RetryCallResult } from '../../../../lambda/ports';
 
 const REF = { account: '123456789012', region: 'us-east-1', pipeline: 'web-app', stage: 'Test', executionId: 'e-1' };
@@ -106,6 +106,31 @@ describe('Class: CodePipelineAdapter', () => {
 
       // Assess
       expect(outcome).toEqual({ result: RetryCallResult.Ambiguous, error: 'InternalFailure', message: 'oops' });
+    });
+
+    it('answers throttled, a call never sent, when STS throttled the member role the call needs', async () => {
+      // Prepare: the SDK client's credential provider fails before anything is sent.
+      const noCredentials = client(() => new RoleThrottledError('STS throttled AssumeRole of arn:aws:iam::210987654321:role/m'));
+      const adapter = new CodePipelineAdapter(noCredentials.c, noCredentials.c, UNPACED);
+
+      // Act
+      const outcome = await adapter.retryStage(REF, 'FAILED_ACTIONS');
+
+      // Assess
+      expect(outcome).toEqual({
+        result: RetryCallResult.Throttled,
+        error: 'RoleThrottledError',
+        message: 'STS throttled AssumeRole of arn:aws:iam::210987654321:role/m',
+      });
+    });
+
+    it('lets a member role that cannot be assumed escape: the member stack needs fixing', async () => {
+      // Prepare
+      const noRole = client(() => new MemberRoleError('cannot assume the member role'));
+      const adapter = new CodePipelineAdapter(noRole.c, noRole.c, UNPACED);
+
+      // Act / Assess
+      await expect(adapter.retryStage(REF, 'FAILED_ACTIONS')).rejects.toBeInstanceOf(MemberRoleError);
     });
   });
 

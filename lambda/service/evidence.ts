@@ -60,13 +60,23 @@ export function failureRecordOfEvidence(evidence: ProviderEvidence): FailureReco
 
 /**
  * The evidence of a retry that waited, judged again at its due time: an action whose provider
- * cannot be read now keeps the class the claim recorded for it when the retry was scheduled, as
- * long as the stage still shows the failed runs the claim was made for (a failed run's class does
- * not change). A provider that throttles delays the classification, never the retry.
+ * cannot be read now keeps the class the claim recorded for it when the retry was scheduled
+ * (`actionClasses`; a claim from before them has only `failureClass`, which stands for a stage
+ * with one failed action), as long as the stage still shows the failed runs the claim was made
+ * for (a failed run's class does not change). A provider that throttles delays the
+ * classification, never the retry.
  */
 export function withRecordedClasses(evidence: ProviderEvidence, recorded: FailureRecord, sameRuns: boolean): ProviderEvidence {
-  const kept = recorded.actionClasses;
-  if (!sameRuns || kept === undefined || evidence.classes === undefined) return evidence;
+  if (!sameRuns || evidence.classes === undefined) return evidence;
+  // A claim written before claims kept each action's class has the stage's class: that of its one
+  // failed action (unless unknown, which then did not tell a provider not read from one that said nothing).
+  const [only, ...others] = [...evidence.classes.keys()];
+  const kept =
+    recorded.actionClasses ??
+    (only !== undefined && others.length === 0 && recorded.failureClass !== undefined && recorded.failureClass !== FailureClass.Unknown
+      ? { [only]: recorded.failureClass }
+      : undefined);
+  if (kept === undefined) return evidence;
   let changed = false;
   const classes = new Map(
     [...evidence.classes].map(([name, c]) => {

@@ -23,6 +23,14 @@ describe('Function: failureRecordOfEvidence', () => {
 });
 
 describe('Function: withRecordedClasses', () => {
+  it('gives the one failed action of a claim from before action classes the class the claim recorded', () => {
+    // Act
+    const evidence = withRecordedClasses(classesOf({ Build: throttled }), { failureClass: 'throttled' }, true);
+
+    // Assess
+    expect(evidence.classes?.get('Build')?.class).toBe('throttled');
+  });
+
   const recorded = { failureClass: 'infrastructure', actionClasses: { Build: 'infrastructure' } };
 
   it('gives an action not read at the due time the class recorded when the retry was scheduled, and says so', () => {
@@ -42,6 +50,12 @@ describe('Function: withRecordedClasses', () => {
     ['the stage no longer shows the failed runs the claim was made for', classesOf({ Build: throttled }), recorded, false],
     ['the action was read at the due time', classesOf({ Build: { class: 'test', evidence: '3 failed tests' } }), recorded, true],
     ['the claim recorded no class for the action', classesOf({ Build: throttled }), { failureClass: 'unknown' }, true],
+    [
+      'a claim from before action classes has a class for a stage of two failed actions',
+      classesOf({ Build: throttled, Lint: throttled }),
+      { failureClass: 'infrastructure' },
+      true,
+    ],
     ['the recorded class is not one of ours', classesOf({ Build: throttled }), { actionClasses: { Build: 'gremlins' } }, true],
   ])('leaves the evidence as read when %s', (_case, evidence, record, sameRuns) => {
     // Act / Assess

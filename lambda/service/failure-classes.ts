@@ -78,7 +78,9 @@ export class FailureClasses {
     // The earlier runs (one ListActionExecutions) only when a build failed its tests this time.
     const tested = judge && [...classes.values()].some((c) => c.class === FailureClass.Test);
     const same = tested
-      ? await this.sameTestsAfterRetry(ref, failed, classes, { retried: needs.retried, runs: await this.actionRuns(ref) })
+      ? // The runs are the evidence here, with no fallback: a throttled read defers the event (as any
+        // CodePipeline read does), a fault goes to Lambda's retry; neither decides on runs not seen.
+        await this.sameTestsAfterRetry(ref, failed, classes, { retried: needs.retried, runs: await this.deps.pipelines.actionRuns(ref) })
       : undefined;
     return { classes, ...(same ? { sameTests: same } : {}) };
   }

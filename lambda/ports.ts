@@ -108,11 +108,18 @@ export interface SkipEntry extends FailureRecord {
   readonly failedAt?: Date;
 }
 
+/**
+ * What a skip write found. A skip is written only while the occurrence has no claim, or one whose
+ * holder died (its lease is over): a claim another delivery holds, or one that ended, stands,
+ * and the skip is not written.
+ */
 export interface SkipRecord {
-  /** False when this very reason was already recorded for the occurrence (a duplicate event). */
+  /** True when this write recorded the skip; false for this very reason recorded already, or a claim that stands. */
   readonly first: boolean;
-  /** The occurrence's claim, if an earlier delivery claimed it (and may have crashed holding it). */
+  /** The occurrence's claim, if a delivery claimed it (and may have crashed holding it). */
   readonly claim: Claim | undefined;
+  /** The stage execution's retries as the record shows them, for a claim that stands. */
+  readonly snapshot: LedgerSnapshot;
 }
 
 /** The ledger's view of one stage execution, read before deciding. */

@@ -185,16 +185,28 @@ export class LedgerStore implements LedgerPort {
         expression:
           'SET #skip = :skip, pipeline = :pipeline, stage = :stage, executionId = :execution, updatedAt = :now, ' +
           'expiresAt = :ttl, retries = if_not_exists(retries, :zero), firstFailureAt = if_not_exists(firstFailureAt, :failedAt)',
-        names: { '#skip': skipAttribute(occurrence), '#reason': 'reason' },
+        names: {
+          '#skip': skipAttribute(occurrence),
+          '#reason': 'reason',
+          '#claim': claimAttribute(occurrence),
+          '#status': 'status',
+          '#lease': 'leaseUntil',
+        },
         values: {
           ':skip': { occurrence, reason, detail, at: now.toISOString(), id, ...failure },
           ':reason': reason,
           ...this.records.recordFields(key, now),
           ':zero': 0,
           ':failedAt': (failedAt ?? now).toISOString(),
+          ':scheduled': ClaimStatus.Scheduled,
+          ':retrying': ClaimStatus.Retrying,
         },
-        // The same decision delivered again changes nothing, and says so.
-        condition: 'attribute_not_exists(#skip) OR #skip.#reason <> :reason',
+        // The same decision delivered again changes nothing, and says so. A claim of the
+        // occurrence stands unless its holder died (an open claim whose lease is over; ISO times
+        // compare as text): a delivery that decides otherwise does not write beside it.
+        condition:
+          '(attribute_not_exists(#skip) OR #skip.#reason <> :reason) AND ' +
+          '(attribute_not_exists(#claim) OR (#claim.#status IN (:scheduled, :retrying) AND #claim.#lease <= :now))',
         returnItem: true,
         returnOnConditionFailure: true,
       },
@@ -203,8 +215,8 @@ export class LedgerStore implements LedgerPort {
     );
     // The item as it is now, whether this write made the change or an earlier delivery did.
     const item = written.item ?? (await this.records.read(key));
-    const raw = item?.[claimAttribute(occurrence)];
-    return { first: written.done, claim: raw ? claimOf(raw) : undefined };
+    const view = viewOf(item, occurrence);
+    return { first: written.done, claim: view.claim, snapshot: view.snapshot };
   }
 
   // ---- the moves of an existing claim -------------------------------------------------------------

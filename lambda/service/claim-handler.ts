@@ -1,5 +1,5 @@
 import { type RetryPolicy, SPREAD_SHARE } from '../../policy/policy';
-import { checkRetryable, type Decision } from '../domain/decision';
+import { checkRetryable, type Decision, type LedgerSnapshot } from '../domain/decision';
 import { ThrottledError, TransientFaultError } from '../domain/errors';
 import { type Claim, ClaimStatus, isStale } from '../domain/ledger';
 import { Outcome, SkipReason } from '../domain/reasons';
@@ -277,8 +277,16 @@ export class ClaimHandler {
   public async skip(reason: SkipReason, detail: string, options: SkipOptions = {}): Promise<Result> {
     const { view } = options;
     const { now } = this.delivery;
-    const { first, claim } = await this.delivery.recordSkip(reason, detail);
-    if (claim && isStale(claim, now)) {
+    const { first, claim, snapshot } = await this.delivery.recordSkip(reason, detail);
+    const stale = claim !== undefined && isStale(claim, now);
+    // A claim of this failure that another delivery holds, or that ended, stands (the skip was
+    // not written): this delivery is a duplicate of the one that claimed it.
+    if (claim && !stale) {
+      return options.onClaimed
+        ? options.onClaimed(claim, snapshot)
+        : this.delivery.duplicate(claim, `this failure has a claim (${claim.status})`);
+    }
+    if (claim && stale) {
       // An earlier delivery claimed this failure and died: settle its claim with this decision.
       const held = await this.acquire(claim);
       const keepSlot = claim.status === ClaimStatus.Retrying || claim.uncertain;
@@ -348,6 +356,11 @@ export interface SkipOptions {
   readonly view?: StageView | undefined;
   /** Tell operators (the first time). False when the refusal may not be final. @default true */
   readonly notify?: boolean;
+  /**
+   * What becomes of the delivery when the occurrence has a claim that stands (another delivery
+   * holds it, or it ended). @default a duplicate's decision
+   */
+  readonly onClaimed?: (claim: Claim, snapshot: LedgerSnapshot) => Promise<Result>;
 }
 
 export interface AbandonOptions {

@@ -174,12 +174,14 @@ export class RetryService {
     if (decision.reason === SkipReason.MaxRetries && recorded && recorded.open.length > 0) {
       return this.held.waitForSlots(d, recorded.open, decision.detail, view);
     }
-    // A delivery of a failure that already has a claim (Lambda's redelivery after a crash) may
-    // decide otherwise than the one that claimed it (a provider it cannot read now): the claim
-    // stands. When the record was not read, one read before the skip is written tells.
-    const now = recorded ? undefined : await d.view();
-    if (now?.claim) return this.held.handleExistingClaim(d, { claim: now.claim, snapshot: now.snapshot, view, context });
-    return new ClaimHandler(this.deps, d).skip(decision.reason, decision.detail, { view });
+    // A delivery of a failure that already has a claim (Lambda's redelivery after a crash, or a
+    // concurrent one) may decide otherwise than the one that claimed it (a provider it cannot
+    // read now): the skip write refuses to go beside a claim that stands, which is then handled
+    // as the duplicate it is (a scheduled claim's delay message is sent again).
+    return new ClaimHandler(this.deps, d).skip(decision.reason, decision.detail, {
+      view,
+      onClaimed: (claim, snapshot) => this.held.handleExistingClaim(d, { claim, snapshot, view, context }),
+    });
   }
 
   /** Observe mode: what would have been done is recorded, nothing is claimed. */

@@ -143,9 +143,9 @@ describe('A redelivery that decides to skip a failure whose claim was written by
     },
   );
 
-  it('lets the claim stand and tells no one "not retryable" when another instance’s claim lands between the ledger read and the skip write', async () => {
+  it('lets the claim stand and tells no one "not retryable" when another instance’s claim lands just before the skip write', async () => {
     // Prepare: a delivery whose CodeBuild read is throttled (both attempts) decides no retry; a
-    // concurrent delivery of the same event claimed the failure just after the skip-side read.
+    // concurrent delivery of the same event claims the failure just before the skip is written.
     const pipeline = await pipelineWith({ retryOn: transientRules(), cooldownSeconds: 60, jitter: 'none' });
     const { clock, logs, fail } = setup();
     const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
@@ -155,8 +155,10 @@ describe('A redelivery that decides to skip a failure whose claim was written by
     const store = aws.ledgerStore();
     let landed: Promise<unknown> | undefined;
     let done = false;
-    proxy.afterApply = (call) => {
-      if (landed || !ledgerRead(call)) return undefined;
+    proxy.beforeCall = (call) => {
+      if (!skipWrite(call)) return undefined;
+      // The skip write goes out only once the other instance's claim has landed (a dropped call is resent).
+      if (landed) return done ? undefined : 'drop';
       const now = new Date(clock.current);
       landed = store
         .claim(ledgerKey(pipeline, 'Test', execution), {
@@ -176,10 +178,8 @@ describe('A redelivery that decides to skip a failure whose claim was written by
         .finally(() => {
           done = true;
         });
-      return undefined;
+      return 'drop';
     };
-    // The skip write goes out only once the other instance's claim has landed (a dropped call is resent).
-    proxy.beforeCall = (call) => (skipWrite(call) && landed && !done ? 'drop' : undefined);
 
     // Act
     await fail(pipeline);

@@ -6,7 +6,7 @@
 import type { Location, MetricName } from '../../contract';
 import type { DelayedRetryMessage } from '../../lambda/domain/events';
 import { plainMatch } from '../../lambda/domain/filters';
-import { type Claim, type ClaimResult, ClaimStatus, isOpen, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
+import { type Claim, type ClaimResult, ClaimStatus, isOpen, isStale, type LedgerKey, newClaim } from '../../lambda/domain/ledger';
 import type { PipelineRef, StageRef } from '../../lambda/domain/refs';
 import { type ActionRun, ActionStatus, type ActionView, type StageFailure, type StageView } from '../../lambda/domain/types';
 import type {
@@ -305,9 +305,13 @@ export class FakeLedger implements LedgerPort {
     const { occurrence, reason, detail, now, failedAt } = skip;
     const r = this.record(key);
     r.firstFailureAt ??= failedAt ?? now;
-    if (r.skips.get(occurrence)?.reason === reason) return { first: false, claim: undefined };
+    const snapshot = { retries: r.retries, firstFailureAt: r.firstFailureAt };
+    const claim = r.claims.get(occurrence);
+    // As the table's condition has it: a claim stands unless its holder died.
+    if (claim && !isStale(claim, now)) return { first: false, claim, snapshot };
+    if (r.skips.get(occurrence)?.reason === reason) return { first: false, claim, snapshot };
     r.skips.set(occurrence, { reason, detail });
-    return { first: true, claim: r.claims.get(occurrence) };
+    return { first: true, claim, snapshot };
   }
 
   public async recordRecovery(key: LedgerKey): Promise<number | undefined> {

@@ -186,6 +186,40 @@ describe('Class: LedgerStore, every write recognising its own effect after a los
     expect(again.first).toBe(false);
   });
 
+  it.each([
+    ['a live scheduled claim', ClaimStatus.Scheduled, 0, false],
+    ['a live retrying claim', ClaimStatus.Retrying, 0, false],
+    ['an open claim whose holder died (its lease is over)', ClaimStatus.Retrying, 600, true],
+  ] as const)('writes a skip beside %s only when its holder died', async (_case, status, after, written) => {
+    // Prepare
+    const k = key();
+    const claim = await claimOne(k, status);
+
+    // Act
+    const skip = await store.recordSkip(k, { occurrence: 1, reason: 'no-retry-rule-match', detail: 'detail', now: later(after) });
+
+    // Assess
+    expect(skip.first).toBe(written);
+    expect(skip.claim?.token).toBe(claim.token);
+    expect(skip.snapshot.retries).toBe(1);
+    expect((await record(k))?.skips).toHaveLength(written ? 1 : 0);
+  });
+
+  it('writes no skip beside a claim that ended', async () => {
+    // Prepare
+    const k = key();
+    const claim = await claimOne(k);
+    await store.finish(k, claim, { status: ClaimStatus.Retried, outcome: Outcome.Retried, reason: 'test', now: later(5) });
+
+    // Act
+    const skip = await store.recordSkip(k, { occurrence: 1, reason: 'never-retry-rule', detail: 'detail', now: later(600) });
+
+    // Assess
+    expect(skip.first).toBe(false);
+    expect(skip.claim?.status).toBe(ClaimStatus.Retried);
+    expect((await record(k))?.skips).toEqual([]);
+  });
+
   it('records a recovery once, and says so, when the answer is lost', async () => {
     // Prepare
     const k = key();

@@ -9,7 +9,8 @@ import {
   StageNotRetryableException,
   ValidationException,
 } from '@aws-sdk/client-codepipeline';
-import { CodePipelineAdapter, classifyRetryError } from '../../../../lambda/adapters/code-pipeline-adapter';
+import { CodePipelineAdapter } from '../../../../lambda/adapters/code-pipeline-adapter';
+import { classifyRetryError } from '../../../../lambda/adapters/code-pipeline-errors';
 import { UNPACED } from '../../../../lambda/adapters/shared-rate';
 import { MemberRoleError, RoleThrottledError, ThrottledError, TransientFaultError } from '../../../../lambda/domain/errors';
 import { RetryCallResult } from '../../../../lambda/ports';

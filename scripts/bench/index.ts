@@ -427,7 +427,9 @@ the default credential chain replaced by the environment provider), and timed as
 pays: the median wall time of 21 fresh Node.js processes importing the file, alternating with
 processes importing an empty handler. The bundle column is what a cold start loads: the entry and
 the chunks it imports statically. The STS client (organization deployments, which assume member
-accounts' roles) and the SNS client (notices) are chunks of their own, loaded on first use.
+accounts' roles), the SNS client (notices) and the failure classifier with the CodeBuild,
+CodeDeploy and CloudFormation clients (policies with class rules) are chunks of their own,
+loaded on first use.
 
 | function | bundle | process that imports it | empty handler's process | ratio |
 |---|---|---|---|---|

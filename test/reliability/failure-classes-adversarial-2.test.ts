@@ -3,15 +3,14 @@ import { DynamoDBClient, UpdateItemCommand } from '@aws-sdk/client-dynamodb';
 import { marshall } from '@aws-sdk/util-dynamodb';
 import { TableKeys } from '../../contract';
 import { ClaimStatus } from '../../lambda/domain/ledger';
-import type { TestCaseSpec } from '../../local/codebuild-emulator';
-import type { CodePipelineEmulator } from '../../local/codepipeline/emulator';
 import type { ActionDefinition } from '../../local/codepipeline/world';
 import type { ProxiedCall } from '../../local/fault-proxy';
 import { LambdaSimulator } from '../../local/lambda-simulator';
 import { LogCapture, ManualClock, standardPipeline } from '../../local/local-aws';
 import type { PolicyPatch } from '../../policy/policy';
 import { transientRules } from '../../policy/rules';
-import { ledgerKey, runHandlerProcess, scheduledEvent, updateContaining, useLocalAws, useOwnFaults } from '../support';
+import { ledgerKey } from '../support';
+import { at, CLASS_MEMBER, failedCases, reasonsOf, skipWrite, useClassWorld } from '../support/class-world';
 
 /**
  * A second adversarial pass over the fixes for failure classes, through the real handler, SDK
@@ -21,93 +20,13 @@ import { ledgerKey, runHandlerProcess, scheduledEvent, updateContaining, useLoca
  * by hand, a claim of an older version), ListActionExecutions paging under faults in PARALLEL
  * mode, and STS throttling of a member's CodePipeline reads.
  */
-const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: 'FAILED_ACTIONS' });
-const ownFaults = useOwnFaults(aws);
-const MEMBER = { account: '210987654321', region: 'eu-west-1' };
-let member: CodePipelineEmulator;
-beforeAll(async () => {
-  [member] = (await aws.organization([MEMBER])) as [CodePipelineEmulator];
-});
+const { aws, ownFaults, member, pipelineWith, setup, record, noticesOf, strandedClaim, redeliverThenWake } = useClassWorld();
+const MEMBER = CLASS_MEMBER;
 
-beforeEach(() => {
-  aws.codepipeline.reset();
-  member.reset();
-  aws.providers.reset();
-  aws.sqs.reset();
-  aws.providers.codebuild.tenant = undefined;
-  aws.sts.throttling = false;
-  aws.sts.throttled = 0;
-  delete process.env.CLASSIFY_ALL_FAILURES;
-});
-
-afterEach(() => {
-  aws.sts.throttling = false;
-  aws.sqs.now = () => Date.now();
-  aws.codepipeline.now = () => Date.now();
-  member.now = () => Date.now();
-  aws.sts.now = () => Date.now();
-  aws.providers.codebuild.tenant = undefined;
-  delete process.env.CLASSIFY_ALL_FAILURES;
-});
-
-const claimWrite = updateContaining('SET #claim = :claim');
-const skipWrite = updateContaining('SET #skip = :skip');
 const ledgerRead = (call: ProxiedCall): boolean =>
   call.operation === 'GetItem' && String((call.input.Key as { pk?: { S?: string } } | undefined)?.pk?.S ?? '').startsWith('LEDGER#');
 
-async function pipelineWith(policy: PolicyPatch, extraTests: readonly ActionDefinition[] = [], executionMode?: string): Promise<string> {
-  const name = `adv2-${randomUUID().slice(0, 8)}`;
-  aws.codepipeline.createPipeline({
-    name,
-    ...(executionMode ? { executionMode } : {}),
-    stages: [
-      { name: 'Source', actions: [{ name: 'Checkout', category: 'Source', provider: 'CodeStarSourceConnection' }] },
-      {
-        name: 'Test',
-        actions: [{ name: 'UnitTests', category: 'Test', provider: 'CodeBuild', configuration: { ProjectName: 'web-app' } }, ...extraTests],
-      },
-    ],
-  } as Parameters<typeof aws.codepipeline.createPipeline>[0]);
-  await aws.policies().setPolicy({ kind: 'pipeline', pipeline: name }, policy, 'test', new Date());
-  return name;
-}
-
 const second: ActionDefinition = { name: 'Lint', category: 'Test', provider: 'CodeBuild', configuration: { ProjectName: 'lint' } };
-
-function setup(clock = new ManualClock(Date.now())) {
-  const logs = new LogCapture();
-  aws.sqs.now = () => clock.current;
-  aws.codepipeline.now = () => clock.current;
-  member.now = () => clock.current;
-  const run = aws.handler({ sink: logs.sink, clock: clock.now });
-  const fail = async (pipeline: string, stage = 'Test') => run(aws.codepipeline.stageFailedEvent(pipeline, stage, clock.now()));
-  return { clock, logs, run, fail };
-}
-
-const reasonsOf = (logs: LogCapture) => logs.decisions().map((d) => String(d.reason ?? ''));
-const record = (pipeline: string, execution: string, stage = 'Test') => aws.ledger().getRecord(ledgerKey(pipeline, stage, execution));
-const noticesOf = (pipeline: string) => aws.sns.published.filter((n) => `${n.subject ?? ''}${n.message}`.includes(pipeline));
-const failedCases = (...names: string[]) => ({
-  phase: 'BUILD' as const,
-  reports: [{ cases: names.map((name): TestCaseSpec => ({ name, status: 'FAILED', suite: 'cart' })) }],
-});
-const at = (pipeline: string, action = 'UnitTests', stage = 'Test') => ({ pipeline, stage, action });
-
-/** The first instance classifies (PROVISIONING: throttled), writes a scheduled claim and is killed before its delay message. */
-async function strandedClaim(policy: PolicyPatch = { retryOn: transientRules(), cooldownSeconds: 60, jitter: 'none' }) {
-  const pipeline = await pipelineWith(policy);
-  const clock = new ManualClock(Date.now());
-  aws.codepipeline.now = () => clock.current;
-  aws.sqs.now = () => clock.current;
-  const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
-  aws.providers.build(at(pipeline), { phase: 'PROVISIONING' });
-  const proxy = await ownFaults();
-  const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now());
-  const crash = await runHandlerProcess(event, { killAfter: claimWrite, proxy, now: clock.current });
-  expect(crash.signal).toBe('SIGKILL');
-  expect((await record(pipeline, execution))?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Scheduled })]);
-  return { pipeline, execution, clock, event, proxy };
-}
 
 // ---- A. the ledger read before a skip ---------------------------------------------------------
 
@@ -116,32 +35,24 @@ describe('A redelivery that decides to skip a failure whose claim was written by
     ['throttled (every attempt)', 'throttle'],
     ['answered with HTTP 500 (every attempt)', 'server-error'],
     ['cut off (every attempt)', 'reset'],
-  ] as const)(
-    'retries exactly once, writes no skip and sends no notice when the ledger read before the skip is %s',
-    async (_name, fault) => {
-      // Prepare
-      const { pipeline, execution, clock, event, proxy } = await strandedClaim();
-      aws.providers.codebuild.throttle('BatchGetBuilds', 200);
-      proxy.inject({ match: ledgerRead, fault, times: 3 });
-      const lambda = new LambdaSimulator(aws, clock, { instances: 2 });
+  ] as const)('retries exactly once, writes no skip and sends no notice when the ledger’s reads are %s', async (_name, fault) => {
+    // Prepare
+    const { pipeline, execution, clock, event, proxy } = await strandedClaim();
+    aws.providers.codebuild.throttle('BatchGetBuilds', 200);
+    proxy.inject({ match: ledgerRead, fault, times: 3 });
 
-      // Act: Lambda redelivers a minute later; the reconciler runs past the claim's grace.
-      clock.advance(60);
-      const first = await lambda.run([event]);
-      clock.advance(900);
-      await aws.handler({ clock: clock.now })(scheduledEvent(clock.now()));
-      const rest = await lambda.run([]);
+    // Act: Lambda redelivers a minute later; the reconciler runs past the claim's grace.
+    const { lost } = await redeliverThenWake(event, clock, 900);
 
-      // Assess
-      expect(proxy.records.filter((r) => ledgerRead(r) && r.fault === fault).length).toBeGreaterThan(0);
-      expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
-      const after = await record(pipeline, execution);
-      expect(after?.skips).toEqual([]);
-      expect(after?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retried })]);
-      expect(noticesOf(pipeline).map((n) => n.subject)).toEqual([]);
-      expect([...first.lost, ...rest.lost]).toEqual([]);
-    },
-  );
+    // Assess
+    expect(proxy.records.filter((r) => ledgerRead(r) && r.fault === fault).length).toBeGreaterThan(0);
+    expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
+    const after = await record(pipeline, execution);
+    expect(after?.skips).toEqual([]);
+    expect(after?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retried })]);
+    expect(noticesOf(pipeline).map((n) => n.subject)).toEqual([]);
+    expect(lost).toEqual([]);
+  });
 
   it('lets the claim stand and tells no one "not retryable" when another instance’s claim lands just before the skip write', async () => {
     // Prepare: a delivery whose CodeBuild read is throttled (both attempts) decides no retry; a
@@ -265,20 +176,15 @@ describe('A redelivery that decides to skip a failure whose claim was written by
     const { pipeline, execution, clock, event } = await strandedClaim();
     await aws.policies().pause(pipeline, { updatedBy: 'test', now: new Date(clock.current) });
     aws.providers.codebuild.throttle('BatchGetBuilds', 200);
-    const lambda = new LambdaSimulator(aws, clock, { instances: 2 });
 
     // Act
-    clock.advance(60);
-    const first = await lambda.run([event]);
-    clock.advance(900);
-    await aws.handler({ clock: clock.now })(scheduledEvent(clock.now()));
-    const rest = await lambda.run([]);
+    const { lost } = await redeliverThenWake(event, clock, 900);
 
     // Assess
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
     const after = await record(pipeline, execution);
     expect(after?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Abandoned })]);
-    expect([...first.lost, ...rest.lost]).toEqual([]);
+    expect(lost).toEqual([]);
     await aws.policies().resume(pipeline);
   });
 
@@ -286,20 +192,15 @@ describe('A redelivery that decides to skip a failure whose claim was written by
     // Prepare
     const { pipeline, execution, clock, event } = await strandedClaim();
     await aws.policies().setPolicy({ kind: 'pipeline', pipeline }, { mode: 'observe' } as PolicyPatch, 'test', new Date(clock.current));
-    const lambda = new LambdaSimulator(aws, clock, { instances: 2 });
 
     // Act
-    clock.advance(60);
-    const first = await lambda.run([event]);
-    clock.advance(900);
-    await aws.handler({ clock: clock.now })(scheduledEvent(clock.now()));
-    const rest = await lambda.run([]);
+    const { lost } = await redeliverThenWake(event, clock, 900);
 
     // Assess
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(0);
     const after = await record(pipeline, execution);
     expect(after?.claims.every((c) => c.status === ClaimStatus.Abandoned)).toBe(true);
-    expect([...first.lost, ...rest.lost]).toEqual([]);
+    expect(lost).toEqual([]);
   });
 });
 
@@ -757,16 +658,16 @@ describe('STS throttling AssumeRole of a member role for the CodePipeline reads'
     const clock = new ManualClock(Date.now());
     aws.sts.now = () => clock.current;
     const pipeline = `advm-${randomUUID().slice(0, 8)}`;
-    member.createPipeline(standardPipeline(pipeline));
-    member.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    member().createPipeline(standardPipeline(pipeline));
+    member().failNewExecution(pipeline, 'Test', ['UnitTests']);
     await aws.policies().setPolicy({ kind: 'pipeline', pipeline, account: MEMBER.account }, {}, 'test', new Date());
     aws.sts.throttling = true;
     const lambda = new LambdaSimulator(aws, clock, { instances: 1 });
-    member.now = () => clock.current;
+    member().now = () => clock.current;
 
     // Act: STS answers again before the deferred failure comes back.
     const logs = new LogCapture();
-    await aws.handler({ sink: logs.sink, clock: clock.now })(member.stageFailedEvent(pipeline, 'Test', clock.now()));
+    await aws.handler({ sink: logs.sink, clock: clock.now })(member().stageFailedEvent(pipeline, 'Test', clock.now()));
     const waiting = aws.sqs.pending().length;
     aws.sts.throttling = false;
     const rest = await lambda.run([]);
@@ -775,7 +676,7 @@ describe('STS throttling AssumeRole of a member role for the CodePipeline reads'
     expect(aws.sts.throttled).toBeGreaterThan(0);
     expect(logs.decisions().map((d) => d.decision)).toEqual(['deferred']);
     expect(waiting).toBe(1);
-    expect(member.acceptedRetries(pipeline)).toHaveLength(1);
+    expect(member().acceptedRetries(pipeline)).toHaveLength(1);
     expect(rest.lost).toEqual([]);
   });
 
@@ -785,8 +686,8 @@ describe('STS throttling AssumeRole of a member role for the CodePipeline reads'
     aws.sts.now = () => clock.current;
     const { run, logs: logsE } = setup(clock);
     const pipeline = `advm-${randomUUID().slice(0, 8)}`;
-    member.createPipeline(standardPipeline(pipeline));
-    const execution = member.failNewExecution(pipeline, 'Test', ['UnitTests']);
+    member().createPipeline(standardPipeline(pipeline));
+    const execution = member().failNewExecution(pipeline, 'Test', ['UnitTests']);
     await aws
       .policies()
       .setPolicy(
@@ -795,11 +696,11 @@ describe('STS throttling AssumeRole of a member role for the CodePipeline reads'
         'test',
         new Date(),
       );
-    await run(member.stageFailedEvent(pipeline, 'Test', clock.now()));
-    expect(member.acceptedRetries(pipeline)).toHaveLength(0);
+    await run(member().stageFailedEvent(pipeline, 'Test', clock.now()));
+    expect(member().acceptedRetries(pipeline)).toHaveLength(0);
     aws.sts.throttling = true;
     const lambda = new LambdaSimulator(aws, clock, { instances: 1 });
-    member.now = () => clock.current;
+    member().now = () => clock.current;
 
     // Act: the due time passes while STS throttles; then STS answers again.
     clock.advance(3501);
@@ -814,7 +715,7 @@ describe('STS throttling AssumeRole of a member role for the CodePipeline reads'
     // Assess
     expect(due).toBeDefined();
     expect(aws.sts.throttled).toBeGreaterThan(0);
-    expect(member.acceptedRetries(pipeline)).toHaveLength(1);
+    expect(member().acceptedRetries(pipeline)).toHaveLength(1);
     const end = await aws.ledger().getRecord({ ...MEMBER, pipeline, stage: 'Test', executionId: execution });
     expect(rest.lost).toEqual([]);
     expect(end?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retried, uncertain: false })]);

@@ -1,15 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { ClaimStatus, MAX_RECORDED_TESTS } from '../../lambda/domain/ledger';
 import { MAX_RECORDED_TEST_FIELD } from '../../lambda/domain/test-identities';
-import type { TestCaseSpec } from '../../local/codebuild-emulator';
-import type { CodePipelineEmulator } from '../../local/codepipeline/emulator';
 import type { ActionDefinition } from '../../local/codepipeline/world';
 import { LambdaSimulator } from '../../local/lambda-simulator';
-import { LogCapture, ManualClock, standardPipeline } from '../../local/local-aws';
+import { LogCapture, ManualClock } from '../../local/local-aws';
 import type { ProviderFault } from '../../local/provider-emulator';
 import type { PolicyPatch } from '../../policy/policy';
 import { transientRules } from '../../policy/rules';
-import { ledgerKey, runHandlerProcess, scheduledEvent, updateContaining, useLocalAws, useOwnFaults } from '../support';
+import { at, CLASS_MEMBER, claimWrite, failedCases, reasonsOf, skipWrite, useClassWorld } from '../support/class-world';
 
 /**
  * An adversarial pass over failure classes, through the real handler, SDK clients and the
@@ -18,84 +16,8 @@ import { ledgerKey, runHandlerProcess, scheduledEvent, updateContaining, useLoca
  * between the claim and its delay message, stale or missing provider objects, paging, very large
  * answers and the warm classification cache. Each test names the behaviour it expects.
  */
-const aws = useLocalAws({ maxRetries: 2, cooldownSeconds: 0, retryMode: 'FAILED_ACTIONS' });
-const ownFaults = useOwnFaults(aws);
-const MEMBER = { account: '210987654321', region: 'eu-west-1' };
-let member: CodePipelineEmulator;
-beforeAll(async () => {
-  [member] = (await aws.organization([MEMBER])) as [CodePipelineEmulator];
-});
-
-beforeEach(() => {
-  aws.codepipeline.reset();
-  member.reset();
-  aws.providers.reset();
-  aws.sqs.reset();
-  aws.providers.codebuild.tenant = undefined;
-  aws.sts.throttling = false;
-  aws.sts.throttled = 0;
-});
-
-afterEach(() => {
-  aws.sts.throttling = false;
-  aws.sqs.now = () => Date.now();
-  aws.codepipeline.now = () => Date.now();
-  member.now = () => Date.now();
-  aws.sts.now = () => Date.now();
-  aws.providers.codebuild.tenant = undefined;
-});
-
-const claimWrite = updateContaining('SET #claim = :claim');
-const skipWrite = updateContaining('SET #skip = :skip');
-
-/** A central pipeline with a CodeBuild test stage (UnitTests plus `extraTests`) and a CloudFormation stage, under `policy`. */
-async function pipelineWith(policy: PolicyPatch, extraTests: readonly ActionDefinition[] = []): Promise<string> {
-  const name = `advc-${randomUUID().slice(0, 8)}`;
-  aws.codepipeline.createPipeline({
-    name,
-    stages: [
-      { name: 'Source', actions: [{ name: 'Checkout', category: 'Source', provider: 'CodeStarSourceConnection' }] },
-      {
-        name: 'Test',
-        actions: [{ name: 'UnitTests', category: 'Test', provider: 'CodeBuild', configuration: { ProjectName: 'web-app' } }, ...extraTests],
-      },
-      {
-        name: 'Infra',
-        actions: [{ name: 'Stack', category: 'Deploy', provider: 'CloudFormation', configuration: { StackName: `${name}-infra` } }],
-      },
-    ],
-  });
-  await aws.policies().setPolicy({ kind: 'pipeline', pipeline: name }, policy, 'test', new Date());
-  return name;
-}
-
-/** A pipeline in the member account whose UnitTests failed, its run linked to a build the local CodeBuild holds. */
-async function failInMember(policy: PolicyPatch, build: Parameters<typeof aws.providers.codebuild.putBuild>[0] | undefined) {
-  const pipeline = `advm-${randomUUID().slice(0, 8)}`;
-  member.createPipeline(standardPipeline(pipeline));
-  const execution = member.failNewExecution(pipeline, 'Test', ['UnitTests']);
-  if (build) member.action(pipeline, 'Test', 'UnitTests', execution).run.externalExecutionId = aws.providers.codebuild.putBuild(build);
-  await aws.policies().setPolicy({ kind: 'pipeline', pipeline, account: MEMBER.account }, policy, 'test', new Date());
-  return { pipeline, execution };
-}
-
-function setup(clock = new ManualClock(Date.now())) {
-  const logs = new LogCapture();
-  aws.sqs.now = () => clock.current;
-  aws.codepipeline.now = () => clock.current;
-  member.now = () => clock.current;
-  const run = aws.handler({ sink: logs.sink, clock: clock.now });
-  const fail = async (pipeline: string, stage = 'Test') => run(aws.codepipeline.stageFailedEvent(pipeline, stage, clock.now()));
-  return { clock, logs, run, fail };
-}
-
-const reasonsOf = (logs: LogCapture) => logs.decisions().map((d) => String(d.reason ?? ''));
-const record = (pipeline: string, execution: string, stage = 'Test') => aws.ledger().getRecord(ledgerKey(pipeline, stage, execution));
-const failedCases = (...names: string[]) => ({
-  phase: 'BUILD' as const,
-  reports: [{ cases: names.map((name): TestCaseSpec => ({ name, status: 'FAILED', suite: 'cart' })) }],
-});
-const at = (pipeline: string, action = 'UnitTests', stage = 'Test') => ({ pipeline, stage, action });
+const { aws, ownFaults, member, pipelineWith, failInMember, setup, record, strandedClaim, redeliverThenWake } = useClassWorld();
+const MEMBER = CLASS_MEMBER;
 
 const FAULTS: readonly [string, ProviderFault][] = [
   ['throttled', { kind: 'throttle' }],
@@ -111,20 +33,20 @@ describe('STS throttling AssumeRole of the member role for a provider read', () 
     const clock = new ManualClock(Date.now());
     const { logs, run } = setup(clock);
     const warm = await failInMember({}, undefined);
-    await run(member.stageFailedEvent(warm.pipeline, 'Test', clock.now()));
-    expect(member.acceptedRetries(warm.pipeline)).toHaveLength(1);
+    await run(member().stageFailedEvent(warm.pipeline, 'Test', clock.now()));
+    expect(member().acceptedRetries(warm.pipeline)).toHaveLength(1);
     // Almost an hour later the role's credentials are due for renewal (the CodePipeline client still holds its own).
     clock.advance(3600 - 200);
     const { pipeline, execution } = await failInMember({ retryOn: transientRules() }, { project: 'web-app', phase: 'PROVISIONING' });
     aws.sts.throttling = true;
 
     // Act
-    await run(member.stageFailedEvent(pipeline, 'Test', clock.now()));
+    await run(member().stageFailedEvent(pipeline, 'Test', clock.now()));
     aws.sts.throttling = false;
 
     // Assess
     expect(aws.sts.throttled).toBeGreaterThan(0);
-    expect(member.acceptedRetries(pipeline)).toHaveLength(0);
+    expect(member().acceptedRetries(pipeline)).toHaveLength(0);
     const reason = reasonsOf(logs).at(-1) ?? '';
     expect(reason).toContain('STS');
     expect(reason).toContain('AssumeRole');
@@ -225,8 +147,8 @@ describe('A retry due after its cooldown whose provider read fails at the due ti
       { retryOn: transientRules(), cooldownSeconds: 60, jitter: 'none' },
       { project: 'web-app', phase: 'PROVISIONING' },
     );
-    await run(member.stageFailedEvent(pipeline, 'Test', clock.now()));
-    expect(member.acceptedRetries(pipeline)).toHaveLength(0);
+    await run(member().stageFailedEvent(pipeline, 'Test', clock.now()));
+    expect(member().acceptedRetries(pipeline)).toHaveLength(0);
     const logs = new LogCapture();
     const cold = aws.handler({ sink: logs.sink, clock: clock.now });
     aws.providers.codebuild.throttle('BatchGetBuilds', 20);
@@ -238,7 +160,7 @@ describe('A retry due after its cooldown whose provider read fails at the due ti
     if (due) await cold(due);
 
     // Assess
-    expect(member.acceptedRetries(pipeline)).toHaveLength(1);
+    expect(member().acceptedRetries(pipeline)).toHaveLength(1);
     expect(logs.decisions().map((d) => d.decision)).toEqual(['retried']);
     const rec = await aws.ledger().getRecord({ ...MEMBER, pipeline, stage: 'Test', executionId: execution });
     expect(rec?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retried, failureClass: 'throttled' })]);
@@ -246,15 +168,7 @@ describe('A retry due after its cooldown whose provider read fails at the due ti
 
   it('still retries at the due time with the recorded class when the process died after the claim write and Lambda’s redelivery takes over, CodeBuild throttling', async () => {
     // Prepare: the first instance classifies, writes the scheduled claim and is killed before it sends the delay message.
-    const pipeline = await pipelineWith({ retryOn: transientRules(), cooldownSeconds: 60, jitter: 'none' });
-    const clock = new ManualClock(Date.now());
-    aws.codepipeline.now = () => clock.current;
-    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
-    aws.providers.build(at(pipeline), { phase: 'PROVISIONING' });
-    const proxy = await ownFaults();
-    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now());
-    const crash = await runHandlerProcess(event, { killAfter: claimWrite, proxy, now: clock.current });
-    const stranded = await record(pipeline, execution);
+    const { pipeline, execution, clock, event } = await strandedClaim();
     aws.providers.codebuild.throttle('BatchGetBuilds', 50);
     const lambda = new LambdaSimulator(aws, clock, { instances: 2 });
 
@@ -263,8 +177,6 @@ describe('A retry due after its cooldown whose provider read fails at the due ti
     const result = await lambda.run([event]);
 
     // Assess
-    expect(crash.signal).toBe('SIGKILL');
-    expect(stranded?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Scheduled, failureClass: 'throttled' })]);
     // The redelivery meets the scheduled claim: it sends the delay message again, records no contradicting skip, tells no one "not retryable".
     const after = await record(pipeline, execution);
     expect(after?.skips).toEqual([]);
@@ -278,30 +190,18 @@ describe('A retry due after its cooldown whose provider read fails at the due ti
 
   it('retries the stranded scheduled claim with its recorded class once the reconciler wakes it, after the redelivery met a throttled CodeBuild', async () => {
     // Prepare: as above, the holder dies between the claim write and SendMessage; the redelivery's read is throttled.
-    const pipeline = await pipelineWith({ retryOn: transientRules(), cooldownSeconds: 60, jitter: 'none' });
-    const clock = new ManualClock(Date.now());
-    aws.codepipeline.now = () => clock.current;
-    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
-    aws.providers.build(at(pipeline), { phase: 'PROVISIONING' });
-    const proxy = await ownFaults();
-    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now());
-    await runHandlerProcess(event, { killAfter: claimWrite, proxy, now: clock.current });
+    const { pipeline, execution, clock, event } = await strandedClaim();
     aws.providers.codebuild.throttle('BatchGetBuilds', 50);
-    const lambda = new LambdaSimulator(aws, clock, { instances: 2 });
-    clock.advance(60);
-    const first = await lambda.run([event]);
 
-    // Act: past the claim's lease, the reconciler's wake-up.
-    clock.advance(400);
-    await aws.handler({ clock: clock.now })(scheduledEvent(clock.now()));
-    const rest = await lambda.run([]);
+    // Act: Lambda redelivers; past the claim's lease, the reconciler's wake-up.
+    const { lost } = await redeliverThenWake(event, clock, 400);
 
     // Assess
     expect(aws.codepipeline.acceptedRetries(pipeline)).toHaveLength(1);
     expect((await record(pipeline, execution))?.claims).toEqual([
       expect.objectContaining({ status: ClaimStatus.Retried, failureClass: 'throttled' }),
     ]);
-    expect([...first.lost, ...rest.lost]).toEqual([]);
+    expect(lost).toEqual([]);
   });
 
   it('still retries a CloudFormation "Rate exceeded" failure at its due time when DescribeStackEvents is throttled then', async () => {

@@ -120,6 +120,8 @@ export interface SkipRecord {
   readonly claim: Claim | undefined;
   /** The stage execution's retries as the record shows them, for a claim that stands. */
   readonly snapshot: LedgerSnapshot;
+  /** This write's own id on the skip, to withdraw it (withdrawSkip). */
+  readonly id: string;
 }
 
 /** The ledger's view of one stage execution, read before deciding. */
@@ -173,6 +175,11 @@ export interface LedgerPort {
   release(ref: StageRef, claim: Claim): Promise<boolean>;
   /** Records why an occurrence is not retried. */
   recordSkip(ref: StageRef, skip: SkipEntry): Promise<SkipRecord>;
+  /**
+   * Takes back a skip this delivery wrote (`id`), when the claim it meant to settle turned out to
+   * be another's: the claim's holder decides. Nothing happens when the skip is not that one.
+   */
+  withdrawSkip(ref: StageRef, occurrence: number, id: string): Promise<void>;
   /** Records holding an open claim whose deadline is at or before `cutoff`, at most `limit`. */
   overdue(cutoff: Date, limit: number): Promise<OpenRecord[]>;
   /**

@@ -216,7 +216,21 @@ export class LedgerStore implements LedgerPort {
     // The item as it is now, whether this write made the change or an earlier delivery did.
     const item = written.item ?? (await this.records.read(key));
     const view = viewOf(item, occurrence);
-    return { first: written.done, claim: view.claim, snapshot: view.snapshot };
+    return { first: written.done, claim: view.claim, snapshot: view.snapshot, id };
+  }
+
+  public async withdrawSkip(key: LedgerKey, occurrence: number, id: string): Promise<void> {
+    // A resend after a lost answer finds the skip gone and its condition false: done all the same.
+    await this.records.write(
+      key,
+      {
+        expression: 'REMOVE #skip',
+        names: { '#skip': skipAttribute(occurrence), '#id': 'id' },
+        values: { ':id': id },
+        condition: '#skip.#id = :id',
+      },
+      'update the ledger',
+    );
   }
 
   // ---- the moves of an existing claim -------------------------------------------------------------

@@ -277,21 +277,28 @@ export class ClaimHandler {
   public async skip(reason: SkipReason, detail: string, options: SkipOptions = {}): Promise<Result> {
     const { view } = options;
     const { now } = this.delivery;
-    const { first, claim, snapshot } = await this.delivery.recordSkip(reason, detail);
+    const { first, claim, snapshot, id } = await this.delivery.recordSkip(reason, detail);
     const stale = claim !== undefined && isStale(claim, now);
     // A claim of this failure that another delivery holds, or that ended, stands (the skip was
-    // not written): this delivery is a duplicate of the one that claimed it.
+    // not written): this delivery is a duplicate of the one that claimed it. The skip was
+    // written after all when the claim was taken over between our write and its lost answer: take it back.
     if (claim && !stale) {
+      if (first) await this.delivery.withdrawSkip(id);
       return options.onClaimed
         ? options.onClaimed(claim, snapshot)
         : this.delivery.duplicate(claim, `this failure has a claim (${claim.status})`);
     }
     if (claim && stale) {
-      // An earlier delivery claimed this failure and died: settle its claim with this decision.
+      // An earlier delivery claimed this failure and died: settle its claim with this decision,
+      // unless another instance (the reconciler) took it over first: then the claim is its to
+      // decide and tell, and the skip written beside it is taken back.
       const held = await this.acquire(claim);
+      if (!held) {
+        if (first) await this.delivery.withdrawSkip(id);
+        return this.lostClaim(claim);
+      }
       const keepSlot = claim.status === ClaimStatus.Retrying || claim.uncertain;
-      if (held)
-        await this.finish(held, { status: ClaimStatus.Abandoned, outcome: reason, reason: withSlotNote(detail, keepSlot), now, keepSlot });
+      await this.finish(held, { status: ClaimStatus.Abandoned, outcome: reason, reason: withSlotNote(detail, keepSlot), now, keepSlot });
     }
     // A redelivered event gets the same answer, but operators hear about it once.
     if (first && options.notify !== false) await this.delivery.tellIfNeeded(reason, `${reason}: ${detail}`, view);

@@ -128,6 +128,11 @@ export class Delivery {
     return this.deps.ledger.recordSkip(this.ref, { occurrence, reason, detail, now: this.now, failedAt, ...this.why });
   }
 
+  /** Takes back the skip `id` this delivery wrote for its occurrence. */
+  public withdrawSkip(id: string): Promise<void> {
+    return this.deps.ledger.withdrawSkip(this.ref, this.failure.occurrence, id);
+  }
+
   // ---- the delay queue ----------------------------------------------------------------------------
 
   /** Sends this failure's claim message, held by `token`, to come back at `dueAt`. */

@@ -205,6 +205,21 @@ describe('Class: LedgerStore, every write recognising its own effect after a los
     expect((await record(k))?.skips).toHaveLength(written ? 1 : 0);
   });
 
+  it('takes back a skip by its own id, and only that skip', async () => {
+    // Prepare
+    const k = key();
+    const written = await store.recordSkip(k, { occurrence: 1, reason: 'never-retry-rule', detail: 'detail', now: NOW });
+
+    // Act
+    await store.withdrawSkip(k, 1, 'another-write');
+    const kept = (await record(k))?.skips.length;
+    await store.withdrawSkip(k, 1, written.id);
+
+    // Assess
+    expect(kept).toBe(1);
+    expect((await record(k))?.skips).toEqual([]);
+  });
+
   it('writes no skip beside a claim that ended', async () => {
     // Prepare
     const k = key();

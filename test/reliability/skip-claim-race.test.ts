@@ -5,7 +5,7 @@ import { LambdaSimulator } from '../../local/lambda-simulator';
 import { LogCapture, ManualClock, standardPipeline } from '../../local/local-aws';
 import type { PolicyPatch } from '../../policy/policy';
 import { transientRules } from '../../policy/rules';
-import { ledgerKey, scheduledEvent } from '../support';
+import { HEAVY_TEST_TIMEOUT_MS, ledgerKey, scheduledEvent } from '../support';
 import { at, CLASS_MEMBER, claimWrite, skipWrite, useClassWorld } from '../support/class-world';
 
 /**
@@ -133,7 +133,9 @@ describe('A skip that settles a stale claim while the reconciler takes the same 
     const after = await record(pipeline, execution);
     expect(after?.claims.filter((c) => c.status === ClaimStatus.Scheduled || c.status === ClaimStatus.Retrying)).toEqual([]);
     // A retry happened or operators were told, never both.
-    expect({ retries, notices: noticesOf(pipeline).length }).toEqual(retries === 1 ? { retries: 1, notices: 0 } : { retries: 0, notices: 1 });
+    expect({ retries, notices: noticesOf(pipeline).length }).toEqual(
+      retries === 1 ? { retries: 1, notices: 0 } : { retries: 0, notices: 1 },
+    );
   });
 
   it('settles a stranded claim whose lease ends exactly now with the skip, once, and leaves nothing open', async () => {
@@ -158,39 +160,51 @@ describe('A skip that settles a stale claim while the reconciler takes the same 
 });
 
 describe('A skip beside a live claim', () => {
-  it('writes no skip and abandons nothing when the redelivering instance’s clock runs five minutes ahead of the claim holder’s', async () => {
-    // Prepare: another instance claimed the failure a moment ago (lease two minutes) and is retrying it.
-    const pipeline = await pipelineWith({ retryOn: transientRules() });
-    const { clock } = setup();
-    const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
-    aws.providers.build(at(pipeline), { phase: 'PROVISIONING' });
-    const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now());
-    const now = new Date(clock.current);
-    await aws.ledgerStore().claim(ledgerKey(pipeline, 'Test', execution), {
-      occurrence: 1,
-      status: ClaimStatus.Retrying,
-      retryMode: 'FAILED_ACTIONS',
-      dueAt: now,
-      leaseUntil: new Date(now.getTime() + 120_000),
-      token: randomUUID(),
-      fingerprint: 'held-elsewhere',
-      maxRetries: 2,
-      failedAt: now,
-      now,
-      failureClass: 'throttled',
-      actionClasses: { UnitTests: 'throttled' },
-    });
-    aws.providers.codebuild.throttle('BatchGetBuilds', 20);
+  it.each([
+    ['a second ahead (well within the lease)', 1_000, true],
+    ['five minutes ahead (beyond the two-minute lease)', 300_000, false],
+  ] as const)(
+    'never retries twice when the redelivering instance’s clock runs %s of the claim holder’s, and leaves the claim alone while it is within the lease',
+    async (_case, skew, within) => {
+      // Prepare: another instance claimed the failure a moment ago (lease two minutes) and is retrying it.
+      const pipeline = await pipelineWith({ retryOn: transientRules() });
+      const { clock } = setup();
+      const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);
+      aws.providers.build(at(pipeline), { phase: 'PROVISIONING' });
+      const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now());
+      const now = new Date(clock.current);
+      await aws.ledgerStore().claim(ledgerKey(pipeline, 'Test', execution), {
+        occurrence: 1,
+        status: ClaimStatus.Retrying,
+        retryMode: 'FAILED_ACTIONS',
+        dueAt: now,
+        leaseUntil: new Date(now.getTime() + 120_000),
+        token: randomUUID(),
+        fingerprint: 'held-elsewhere',
+        maxRetries: 2,
+        failedAt: now,
+        now,
+        failureClass: 'throttled',
+        actionClasses: { UnitTests: 'throttled' },
+      });
+      aws.providers.codebuild.throttle('BatchGetBuilds', 20);
 
-    // Act: the redelivery runs on an instance whose clock is 300 s ahead.
-    const ahead = new ManualClock(clock.current + 300_000);
-    await aws.handler({ clock: ahead.now })(structuredClone(event));
+      // Act: the redelivery runs on an instance whose clock is ahead.
+      const ahead = new ManualClock(clock.current + skew);
+      await aws.handler({ clock: ahead.now })(structuredClone(event));
 
-    // Assess
-    const after = await record(pipeline, execution);
-    expect(after?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retrying })]);
-    expect({ skips: after?.skips, notices: noticesOf(pipeline).map((n) => n.subject) }).toEqual({ skips: [], notices: [] });
-  });
+      // Assess: leases assume clocks agree within them; beyond, the redelivery takes the claim for its holder's dead.
+      const after = await record(pipeline, execution);
+      expect(aws.codepipeline.acceptedRetries(pipeline).length).toBeLessThanOrEqual(1);
+      if (within) {
+        expect(after?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Retrying })]);
+        expect({ skips: after?.skips, notices: noticesOf(pipeline).map((n) => n.subject) }).toEqual({ skips: [], notices: [] });
+      } else {
+        expect(after?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Abandoned })]);
+        expect(after?.claims[0]?.reason).toContain('slot stays counted');
+      }
+    },
+  );
 
   it('writes no skip and sends no notice for a redelivery of a retried failure whose event has no attempt number (fallback occurrence)', async () => {
     // Prepare
@@ -261,26 +275,30 @@ describe('STS throttling the member role a RetryStageExecution needs', () => {
     }
   }
 
-  it('ends the claim with a reason and gives its slot back when STS throttles the role past the claim’s throttle bounds', async () => {
-    // Prepare
-    const { run, clock, pipeline, key } = await memberFailure({ cooldownSeconds: 3500, jitter: 'none' } as PolicyPatch);
-    await run(member().stageFailedEvent(pipeline, 'Test', clock.now()));
-    aws.sts.throttling = true;
+  it(
+    'ends the claim with a reason and gives its slot back when STS throttles the role past the claim’s throttle bounds',
+    async () => {
+      // Prepare (the STS client's own backoff between attempts is real time: the heavy tests' budget)
+      const { run, clock, pipeline, key } = await memberFailure({ cooldownSeconds: 3500, jitter: 'none' } as PolicyPatch);
+      await run(member().stageFailedEvent(pipeline, 'Test', clock.now()));
+      aws.sts.throttling = true;
 
-    // Act
-    clock.advance(3500);
-    await drain(run, clock, 80, 90);
-    await aws.handler({ clock: clock.now })(scheduledEvent(clock.now()));
+      // Act
+      clock.advance(3500);
+      await drain(run, clock, 80, 90);
+      await aws.handler({ clock: clock.now })(scheduledEvent(clock.now()));
 
-    // Assess
-    expect(aws.sts.throttled).toBeGreaterThan(40);
-    expect(member().acceptedRetries(pipeline)).toHaveLength(0);
-    const end = await aws.ledger().getRecord(key);
-    expect(end?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Abandoned, reason: expect.stringContaining('') })]);
-    expect(String(end?.claims[0]?.outcome ?? end?.claims[0]?.reason)).toMatch(/throttled-too-long/);
-    expect(end?.retries).toBe(0);
-    expect(aws.sqs.pending().filter((m) => m.body.includes(pipeline))).toHaveLength(0);
-  });
+      // Assess
+      expect(aws.sts.throttled).toBeGreaterThan(40);
+      expect(member().acceptedRetries(pipeline)).toHaveLength(0);
+      const end = await aws.ledger().getRecord(key);
+      expect(end?.claims).toEqual([expect.objectContaining({ status: ClaimStatus.Abandoned })]);
+      expect(String(end?.claims[0]?.outcome ?? end?.claims[0]?.reason)).toMatch(/throttled-too-long/);
+      expect(end?.retries).toBe(0);
+      expect(aws.sqs.pending().filter((m) => m.body.includes(pipeline))).toHaveLength(0);
+    },
+    HEAVY_TEST_TIMEOUT_MS,
+  );
 
   it('reschedules, then retries once, when STS starts throttling the member role right after the first delivery claimed its immediate retry (no cooldown)', async () => {
     // Prepare: credentials that last a minute (renewed at every call); STS throttles once the claim is written.

@@ -307,11 +307,18 @@ export class FakeLedger implements LedgerPort {
     r.firstFailureAt ??= failedAt ?? now;
     const snapshot = { retries: r.retries, firstFailureAt: r.firstFailureAt };
     const claim = r.claims.get(occurrence);
+    const id = `skip-${occurrence}-${reason}`;
     // As the table's condition has it: a claim stands unless its holder died.
-    if (claim && !isStale(claim, now)) return { first: false, claim, snapshot };
-    if (r.skips.get(occurrence)?.reason === reason) return { first: false, claim, snapshot };
+    if (claim && !isStale(claim, now)) return { first: false, claim, snapshot, id };
+    if (r.skips.get(occurrence)?.reason === reason) return { first: false, claim, snapshot, id };
     r.skips.set(occurrence, { reason, detail });
-    return { first: true, claim, snapshot };
+    return { first: true, claim, snapshot, id };
+  }
+
+  public async withdrawSkip(key: LedgerKey, occurrence: number, id: string): Promise<void> {
+    const r = this.record(key);
+    // A skip's id is its occurrence and reason here.
+    if (`skip-${occurrence}-${r.skips.get(occurrence)?.reason}` === id) r.skips.delete(occurrence);
   }
 
   public async recordRecovery(key: LedgerKey): Promise<number | undefined> {

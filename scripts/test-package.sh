@@ -110,7 +110,9 @@ echo "cli: --version ok ($GOT)"
 npx --no-install autoretry simulate --scenario exhausted --json > simulate.json
 node -e "const r = require('./simulate.json').results[0]; if (r.outcome !== 'exhausted') { console.error('FAIL: simulate', r); process.exit(1); } console.log('cli: simulate ok (' + r.retries + ' retries, ' + r.outcome + ')');"
 # The sandbox from the installed package, with nothing else installed: a played failure is in history.
-npx --no-install autoretry sandbox --play flaky-build > sandbox.log 2>&1 &
+# The installed bin itself, not through npx: $! is then the sandbox's own process, which kill ends
+# (killing npx left its child serving after the script ended).
+./node_modules/.bin/autoretry sandbox --play flaky-build > sandbox.log 2>&1 &
 SANDBOX=$!
 trap 'kill "$SANDBOX" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do grep -q '^export TABLE_NAME' sandbox.log && break; sleep 0.2; done
@@ -118,6 +120,7 @@ grep -q '^export TABLE_NAME' sandbox.log || { echo "FAIL: the sandbox did not st
 ( eval "$(grep '^export' sandbox.log)" && npx --no-install autoretry history web-app ) > history.log 2>&1 \
   || { echo "FAIL: history against the sandbox" >&2; cat history.log >&2; exit 1; }
 kill "$SANDBOX"
+wait "$SANDBOX" 2>/dev/null || true
 grep -q 'retried' history.log || { echo "FAIL: history does not show the played failure" >&2; cat history.log >&2; exit 1; }
 echo "cli: sandbox --play flaky-build, then history shows $(grep -c retried history.log) retries"
 echo "package test: ok"

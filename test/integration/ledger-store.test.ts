@@ -220,6 +220,23 @@ describe('Class: LedgerStore, every write recognising its own effect after a los
     expect((await record(k))?.skips).toEqual([]);
   });
 
+  it.each<[string, ProxyFault]>([
+    ['a 500', 'apply-then-500'],
+    ['a cut connection', 'apply-then-reset'],
+  ])('takes a skip back once, without an error, when the answer to its removal is lost to %s', async (_case, fault) => {
+    // Prepare
+    const k = key();
+    const written = await store.recordSkip(k, { occurrence: 1, reason: 'never-retry-rule', detail: 'detail', now: NOW });
+    loseAnswer('REMOVE #skip', fault);
+
+    // Act
+    await store.withdrawSkip(k, 1, written.id);
+
+    // Assess: the SDK resent it, and the resend found the skip gone.
+    expect(proxy.lostReplies()).toHaveLength(1);
+    expect((await record(k))?.skips).toEqual([]);
+  });
+
   it('writes no skip beside a claim that ended', async () => {
     // Prepare
     const k = key();

@@ -10,7 +10,7 @@ import { LogCapture, ManualClock, standardPipeline } from '../../local/local-aws
 import type { PolicyPatch } from '../../policy/policy';
 import { transientRules } from '../../policy/rules';
 import { ledgerKey } from '../support';
-import { at, CLASS_MEMBER, failedCases, reasonsOf, skipWrite, useClassWorld } from '../support/class-world';
+import { at, CLASS_MEMBER, failedCases, reasonsOf, shardActions, skipWrite, useClassWorld } from '../support/class-world';
 
 /**
  * A second adversarial pass over the fixes for failure classes, through the real handler, SDK
@@ -20,7 +20,8 @@ import { at, CLASS_MEMBER, failedCases, reasonsOf, skipWrite, useClassWorld } fr
  * by hand, a claim of an older version), ListActionExecutions paging under faults in PARALLEL
  * mode, and STS throttling of a member's CodePipeline reads.
  */
-const { aws, ownFaults, member, pipelineWith, setup, record, noticesOf, strandedClaim, redeliverThenWake } = useClassWorld();
+const { aws, ownFaults, member, pipelineWith, setup, record, noticesOf, strandedClaim, redeliverThenWake, claimHeldElsewhere } =
+  useClassWorld();
 const MEMBER = CLASS_MEMBER;
 
 const ledgerRead = (call: ProxiedCall): boolean =>
@@ -117,20 +118,7 @@ describe('A redelivery that decides to skip a failure whose claim was written by
     if (state === 'live') {
       // Another instance claimed it a moment ago and is about to call RetryStageExecution.
       const now = new Date(clock.current);
-      await aws.ledgerStore().claim(ledgerKey(pipeline, 'Test', execution), {
-        occurrence: 1,
-        status: ClaimStatus.Retrying,
-        retryMode: 'FAILED_ACTIONS',
-        dueAt: now,
-        leaseUntil: new Date(now.getTime() + 120_000),
-        token: randomUUID(),
-        fingerprint: 'held-elsewhere',
-        maxRetries: 2,
-        failedAt: now,
-        now,
-        failureClass: 'throttled',
-        actionClasses: { UnitTests: 'throttled' },
-      });
+      await claimHeldElsewhere(pipeline, execution, now);
     } else {
       await fail(pipeline);
     }
@@ -421,12 +409,7 @@ describe('A deployment that has not ended', () => {
 describe('same-tests-failed when ListActionExecutions is throttled past its first page', () => {
   it('does not retry a second time when the same tests failed again and page 2 of the action runs is throttled (it waits and reads again, or stops)', async () => {
     // Prepare: 105 actions retried with ALL_ACTIONS, so the run our retry re-ran lies on page 2.
-    const shards: ActionDefinition[] = Array.from({ length: 104 }, (_, i) => ({
-      name: `Shard${i}`,
-      category: 'Test',
-      provider: 'CodeBuild',
-      configuration: { ProjectName: `shard-${i}` },
-    }));
+    const shards = shardActions(104);
     const pipeline = await pipelineWith({ retryMode: 'ALL_ACTIONS' }, shards);
     const clock = new ManualClock(Date.now());
     const lambda = new LambdaSimulator(aws, clock, { instances: 2 });

@@ -7,7 +7,7 @@ import { LogCapture, ManualClock } from '../../local/local-aws';
 import type { ProviderFault } from '../../local/provider-emulator';
 import type { PolicyPatch } from '../../policy/policy';
 import { transientRules } from '../../policy/rules';
-import { at, CLASS_MEMBER, claimWrite, failedCases, reasonsOf, skipWrite, useClassWorld } from '../support/class-world';
+import { at, CLASS_MEMBER, claimWrite, failedCases, reasonsOf, shardActions, skipWrite, useClassWorld } from '../support/class-world';
 
 /**
  * An adversarial pass over failure classes, through the real handler, SDK clients and the
@@ -64,12 +64,7 @@ describe('STS throttling AssumeRole of the member role for a provider read', () 
 describe('ListActionExecutions past its first page', () => {
   it('judges same-tests-failed when more than 100 action runs of the execution are newer than the run our retry re-ran', async () => {
     // Prepare: a Test stage of 105 actions retried with ALL_ACTIONS: 105 runs newer than the failed UnitTests run.
-    const shards: ActionDefinition[] = Array.from({ length: 104 }, (_, i) => ({
-      name: `Shard${i}`,
-      category: 'Test',
-      provider: 'CodeBuild',
-      configuration: { ProjectName: `shard-${i}` },
-    }));
+    const shards = shardActions(104);
     const pipeline = await pipelineWith({ retryMode: 'ALL_ACTIONS' }, shards);
     const { clock, logs, fail } = setup();
     const execution = aws.codepipeline.failNewExecution(pipeline, 'Test', ['UnitTests']);

@@ -13,7 +13,7 @@ import { at, CLASS_MEMBER, claimWrite, skipWrite, useClassWorld } from '../suppo
  * lost replies and skewed clocks; and the RetryStageExecution that STS throttling keeps from
  * being sent (e32c480).
  */
-const { aws, ownFaults, member, pipelineWith, setup, record, noticesOf, strandedClaim } = useClassWorld();
+const { aws, ownFaults, member, pipelineWith, setup, record, noticesOf, strandedClaim, claimHeldElsewhere } = useClassWorld();
 const MEMBER = CLASS_MEMBER;
 
 const acquireWrite = (call: ProxiedCall): boolean =>
@@ -173,20 +173,7 @@ describe('A skip beside a live claim', () => {
       aws.providers.build(at(pipeline), { phase: 'PROVISIONING' });
       const event = aws.codepipeline.stageFailedEvent(pipeline, 'Test', clock.now());
       const now = new Date(clock.current);
-      await aws.ledgerStore().claim(ledgerKey(pipeline, 'Test', execution), {
-        occurrence: 1,
-        status: ClaimStatus.Retrying,
-        retryMode: 'FAILED_ACTIONS',
-        dueAt: now,
-        leaseUntil: new Date(now.getTime() + 120_000),
-        token: randomUUID(),
-        fingerprint: 'held-elsewhere',
-        maxRetries: 2,
-        failedAt: now,
-        now,
-        failureClass: 'throttled',
-        actionClasses: { UnitTests: 'throttled' },
-      });
+      await claimHeldElsewhere(pipeline, execution, now);
       aws.providers.codebuild.throttle('BatchGetBuilds', 20);
 
       // Act: the redelivery runs on an instance whose clock is ahead.

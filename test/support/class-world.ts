@@ -25,6 +25,15 @@ export const failedCases = (...names: string[]) => ({
 /** An action of a pipeline, as the provider world links it to a provider's object. */
 export const at = (pipeline: string, action = 'UnitTests', stage = 'Test') => ({ pipeline, stage, action });
 
+/** `count` more CodeBuild test actions (Shard0…), for a stage whose runs fill more than one page. */
+export const shardActions = (count: number): ActionDefinition[] =>
+  Array.from({ length: count }, (_, i) => ({
+    name: `Shard${i}`,
+    category: 'Test',
+    provider: 'CodeBuild',
+    configuration: { ProjectName: `shard-${i}` },
+  }));
+
 /** The reasons of the decisions a handler logged, in order. */
 export const reasonsOf = (logs: LogCapture) => logs.decisions().map((d) => String(d.reason ?? ''));
 
@@ -149,5 +158,35 @@ export function useClassWorld() {
     return { first, rest, lost: [...first.lost, ...rest.lost] };
   }
 
-  return { aws, ownFaults, member, pipelineWith, failInMember, setup, record, noticesOf, strandedClaim, redeliverThenWake };
+  /** Another instance claimed the UnitTests failure at `now` (class throttled) and is retrying it, its lease two minutes. */
+  function claimHeldElsewhere(pipeline: string, execution: string, now: Date) {
+    return aws.ledgerStore().claim(ledgerKey(pipeline, 'Test', execution), {
+      occurrence: 1,
+      status: ClaimStatus.Retrying,
+      retryMode: 'FAILED_ACTIONS',
+      dueAt: now,
+      leaseUntil: new Date(now.getTime() + 120_000),
+      token: randomUUID(),
+      fingerprint: 'held-elsewhere',
+      maxRetries: 2,
+      failedAt: now,
+      now,
+      failureClass: 'throttled',
+      actionClasses: { UnitTests: 'throttled' },
+    });
+  }
+
+  return {
+    aws,
+    ownFaults,
+    member,
+    pipelineWith,
+    failInMember,
+    setup,
+    record,
+    noticesOf,
+    strandedClaim,
+    redeliverThenWake,
+    claimHeldElsewhere,
+  };
 }
